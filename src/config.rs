@@ -1,0 +1,193 @@
+//! The daemon's own configuration (`tenantd.toml`): where specs and state live, which runtime to
+//! drive and under which instance name.
+
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::spec::TenantName;
+
+/// Default location of the config file.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/tenantd/tenantd.toml";
+
+/// Which engine tenantd drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    Docker,
+    Kubernetes,
+}
+
+impl std::str::FromStr for RuntimeKind {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "docker" => Ok(RuntimeKind::Docker),
+            "kubernetes" => Ok(RuntimeKind::Kubernetes),
+            other => Err(ConfigError::Value {
+                field: "runtime".into(),
+                message: format!("{other:?} is not a runtime: expected \"docker\" or \"kubernetes\""),
+            }),
+        }
+    }
+}
+
+/// Credentials for one registry, used when pulling images. Kept in the daemon config, never in specs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryAuth {
+    /// Registry host (and port), e.g. `registry.example:5000`.
+    pub server: String,
+    pub username: String,
+    pub password: crate::secret::Secret,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDocker {
+    host: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    tenants_dir: PathBuf,
+    state_dir: PathBuf,
+    #[serde(default = "default_runtime")]
+    runtime: RuntimeKind,
+    #[serde(default = "default_instance")]
+    instance: String,
+    #[serde(default = "default_port_range")]
+    port_range: [u16; 2],
+    #[serde(default = "default_concurrency")]
+    concurrency: usize,
+    #[serde(default)]
+    docker: Option<RawDocker>,
+    #[serde(default)]
+    registries: Vec<RegistryAuth>,
+}
+
+fn default_runtime() -> RuntimeKind {
+    RuntimeKind::Docker
+}
+fn default_instance() -> String {
+    "tenantd".to_string()
+}
+fn default_port_range() -> [u16; 2] {
+    [19000, 19999]
+}
+fn default_concurrency() -> usize {
+    8
+}
+
+/// A loaded, validated daemon configuration. Relative paths are resolved against the config
+/// file's directory.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub source: PathBuf,
+    pub tenants_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub runtime: RuntimeKind,
+    /// Every object tenantd creates is named and labelled with this; a DNS label.
+    pub instance: TenantName,
+    pub port_range: RangeInclusive<u16>,
+    /// How many tenants converge at once.
+    pub concurrency: usize,
+    /// Docker endpoint (`unix:///…`, `tcp://…`); `None`: `DOCKER_HOST`, else the local socket.
+    pub docker_host: Option<String>,
+    pub registries: Vec<RegistryAuth>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, #[source] source: std::io::Error },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config value `{field}`: {message}")]
+    Value { field: String, message: String },
+}
+
+impl DaemonConfig {
+    /// Reads and validates `path`; `CONTAINER_RUNTIME` in `env_runtime` overrides `runtime`.
+    pub fn load(path: &Path, env_runtime: Option<&str>) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path, env_runtime)
+    }
+
+    pub fn parse(text: &str, path: &Path, env_runtime: Option<&str>) -> Result<Self, ConfigError> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let runtime = match env_runtime.filter(|s| !s.is_empty()) {
+            Some(s) => s.parse()?,
+            None => raw.runtime,
+        };
+        let instance = TenantName::try_from(raw.instance.clone()).map_err(|e| ConfigError::Value {
+            field: "instance".into(),
+            message: e.to_string(),
+        })?;
+        if instance.as_str().len() > 30 {
+            return Err(ConfigError::Value {
+                field: "instance".into(),
+                message: "at most 30 characters, so object names stay within engine limits".into(),
+            });
+        }
+        let [lo, hi] = raw.port_range;
+        if lo < 1025 || lo > hi {
+            return Err(ConfigError::Value {
+                field: "port_range".into(),
+                message: format!("[{lo}, {hi}] is not a range of unprivileged ports: expected [low, high] with 1025 <= low <= high"),
+            });
+        }
+        if raw.concurrency == 0 || raw.concurrency > 256 {
+            return Err(ConfigError::Value { field: "concurrency".into(), message: "expected 1 to 256".into() });
+        }
+        Ok(Self {
+            source: path.to_path_buf(),
+            tenants_dir: base.join(raw.tenants_dir),
+            state_dir: base.join(raw.state_dir),
+            runtime,
+            instance,
+            port_range: lo..=hi,
+            concurrency: raw.concurrency,
+            docker_host: raw.docker.and_then(|d| d.host),
+            registries: raw.registries,
+        })
+    }
+
+    /// Where status files live.
+    pub fn status_dir(&self) -> PathBuf {
+        self.state_dir.join("status")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_gets_defaults_and_resolves_paths() {
+        let c = DaemonConfig::parse("tenants_dir = \"tenants.d\"\nstate_dir = \"/var/lib/tenantd\"\n", Path::new("/etc/tenantd/tenantd.toml"), None).unwrap();
+        assert_eq!(c.tenants_dir, PathBuf::from("/etc/tenantd/tenants.d"));
+        assert_eq!(c.status_dir(), PathBuf::from("/var/lib/tenantd/status"));
+        assert_eq!(c.instance.as_str(), "tenantd");
+        assert_eq!(c.port_range, 19000..=19999);
+        assert_eq!(c.runtime, RuntimeKind::Docker);
+    }
+
+    #[test]
+    fn env_overrides_runtime_and_bad_values_are_named() {
+        let c = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\n", Path::new("x.toml"), Some("kubernetes")).unwrap();
+        assert_eq!(c.runtime, RuntimeKind::Kubernetes);
+        let e = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\n", Path::new("x.toml"), Some("podman")).unwrap_err();
+        assert!(e.to_string().contains("runtime"), "{e}");
+        let e = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\nport_range = [80, 90]\n", Path::new("x.toml"), None).unwrap_err();
+        assert!(e.to_string().contains("port_range"), "{e}");
+        let e = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\ninstance = \"Bad_Name\"\n", Path::new("x.toml"), None).unwrap_err();
+        assert!(e.to_string().contains("instance"), "{e}");
+        let e = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\nbogus = 1\n", Path::new("x.toml"), None).unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+    }
+}

@@ -1,0 +1,9 @@
+//! tenantd: a declarative reconcile daemon driven by files. One YAML file per tenant in
+//! `tenants.d/`; each pass loads the specs, observes the runtime, plans, applies and writes status.
+
+pub mod config;
+pub mod plan;
+pub mod render;
+pub mod runtime;
+pub mod secret;
+pub mod spec;

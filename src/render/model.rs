@@ -1,0 +1,160 @@
+//! The desired objects for one tenant, as a runtime should create them: the output of `render`
+//! and the input of `plan`. No I/O happens here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::spec::{PullPolicy, TenantName};
+
+/// What kind of container within a tenant this is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "name")]
+pub enum ContainerRole {
+    /// The tenant's runtime (gateway).
+    Main,
+    /// A sidecar, by its spec name.
+    Sidecar(String),
+}
+
+impl ContainerRole {
+    /// The value of the role label (`main` or `sidecar.<name>`).
+    pub fn label(&self) -> String {
+        match self {
+            ContainerRole::Main => "main".to_string(),
+            ContainerRole::Sidecar(n) => format!("sidecar.{n}"),
+        }
+    }
+
+    pub fn from_label(s: &str) -> Option<Self> {
+        if s == "main" {
+            Some(ContainerRole::Main)
+        } else {
+            s.strip_prefix("sidecar.").map(|n| ContainerRole::Sidecar(n.to_string()))
+        }
+    }
+}
+
+/// Where an image comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "source")]
+pub enum ImageSource {
+    /// A registry or local image by reference.
+    Registry { reference: String, pull_policy: PullPolicy },
+    /// Built from a local directory; `tag` carries a hash of the context, so a changed context is a new tag.
+    Build { context: PathBuf, dockerfile: String, tag: String },
+}
+
+impl ImageSource {
+    /// The reference a container is created from.
+    pub fn reference(&self) -> &str {
+        match self {
+            ImageSource::Registry { reference, .. } => reference,
+            ImageSource::Build { tag, .. } => tag,
+        }
+    }
+}
+
+/// Limits that can change on a running container without a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    pub memory_bytes: i64,
+    pub nano_cpus: i64,
+    pub pids: i64,
+}
+
+/// The engine's own healthcheck.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Healthcheck {
+    /// Exec-form command (without the leading `CMD`).
+    pub command: Vec<String>,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub start_period_ms: u64,
+    pub retries: u32,
+    /// The path tenantd's own probe asks for on the published port.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeMountPlan {
+    /// The engine's volume name (`<instance>-<tenant>-<volume>`).
+    pub volume: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TmpfsPlan {
+    pub target: String,
+    pub size_bytes: u64,
+}
+
+/// The fields of a container whose change forces a replacement, each hashed on its own so a plan
+/// can name what changed. Field names are stable: they appear in labels, plans and status files.
+pub const REPLACE_FIELDS: &[&str] =
+    &["image", "args", "env", "user", "ports", "mounts", "tmpfs", "network", "health", "labels", "security"];
+
+/// One container as it should exist.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredContainer {
+    pub role: ContainerRole,
+    /// The engine's container name (`<instance>-<tenant>` or `<instance>-<tenant>-<sidecar>`).
+    pub name: String,
+    /// DNS name on the tenant network (`runtime` or the sidecar's name).
+    pub alias: String,
+    pub image: ImageSource,
+    pub args: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub user: String,
+    /// Container port to publish on 127.0.0.1 (the host port is allocated by the planner).
+    pub publish_port: Option<u16>,
+    /// Container port served (health URL), published or not.
+    pub port: Option<u16>,
+    pub mounts: Vec<VolumeMountPlan>,
+    pub tmpfs: Vec<TmpfsPlan>,
+    pub health: Option<Healthcheck>,
+    pub limits: Limits,
+    /// Labels the user asked for (`tenantd.label.<key>`), besides tenantd's own.
+    pub user_labels: BTreeMap<String, String>,
+    /// Versioned hash of every replace-class field (`v1:<hex>`); equal hashes mean no replacement.
+    pub config_hash: String,
+    /// Per-field hashes of the replace-class fields, keyed by `REPLACE_FIELDS` names.
+    pub field_hashes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredNetwork {
+    /// `<instance>-<tenant>`.
+    pub name: String,
+    /// True when egress is denied.
+    pub internal: bool,
+}
+
+/// A tenant as it should exist on a runtime.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredTenant {
+    pub name: TenantName,
+    pub network: DesiredNetwork,
+    /// Engine volume names, sorted.
+    pub volumes: Vec<String>,
+    /// Main container first, then sidecars by name.
+    pub containers: Vec<DesiredContainer>,
+    pub suspended: bool,
+    /// Versioned hash of the whole desired state (`v1:<hex>`), as reported in status files.
+    pub spec_hash: String,
+}
+
+impl DesiredTenant {
+    pub fn main(&self) -> &DesiredContainer {
+        &self.containers[0]
+    }
+}

@@ -1,0 +1,56 @@
+//! Errors of a runtime, typed so callers can tell an unreachable engine from a failed step.
+
+/// Why a runtime call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The engine cannot be reached at all; nothing may be concluded about what runs.
+    #[error("cannot reach {endpoint}: {reason}")]
+    Unreachable { endpoint: String, reason: UnreachableReason, #[source] source: Option<Box<dyn std::error::Error + Send + Sync>> },
+    /// An image could not be pulled (registry down, unknown image, auth).
+    #[error("pulling image {reference} failed: {message}")]
+    ImagePull { reference: String, message: String },
+    /// An image could not be built from its context.
+    #[error("building image from {context} failed: {message}")]
+    ImageBuild { context: String, message: String },
+    /// The image is not present and the pull policy forbids pulling it.
+    #[error("image {reference} is not present locally and pullPolicy is Never")]
+    ImageMissing { reference: String },
+    /// The requested host port is already taken on the host.
+    #[error("host port {port} is already in use")]
+    PortInUse { port: u16 },
+    /// An object with the wanted name exists but is not this instance's.
+    #[error("{kind} {name} exists but was not created by this tenantd instance; it is left alone")]
+    Conflict { kind: String, name: String },
+    /// Any other engine error, with the operation that failed.
+    #[error("{operation} failed: {message}")]
+    Engine { operation: String, message: String },
+}
+
+/// Why the engine could not be reached, so the message tells the operator what to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnreachableReason {
+    SocketMissing,
+    PermissionDenied,
+    ConnectionRefused,
+    Timeout,
+    Other,
+}
+
+impl std::fmt::Display for UnreachableReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UnreachableReason::SocketMissing => "the socket does not exist (is the engine running?)",
+            UnreachableReason::PermissionDenied => "permission denied on the socket (is this user in the docker group?)",
+            UnreachableReason::ConnectionRefused => "connection refused (the engine is not listening)",
+            UnreachableReason::Timeout => "the engine did not answer in time",
+            UnreachableReason::Other => "the engine did not answer",
+        })
+    }
+}
+
+impl RuntimeError {
+    /// True when the engine itself is away, as opposed to one step failing.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, RuntimeError::Unreachable { .. })
+    }
+}

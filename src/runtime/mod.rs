@@ -1,0 +1,61 @@
+//! The runtime trait: the only door from plan/apply/status logic to a container engine.
+
+pub mod docker;
+pub mod error;
+pub mod fake;
+pub mod model;
+
+use async_trait::async_trait;
+
+pub use error::RuntimeError;
+pub use model::*;
+
+use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
+use crate::spec::TenantName;
+
+/// What the runtime did about an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageOutcome {
+    AlreadyPresent { id: String },
+    Pulled { id: String },
+    Built { id: String },
+}
+
+/// A container engine as tenantd uses it. Every call is scoped to one instance: an
+/// implementation only lists, changes or removes objects that carry that instance's label.
+/// "Already done" (removing what is gone, stopping what is stopped) is success.
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// A short description of the engine and its endpoint, for messages (`docker at unix:///var/run/docker.sock`).
+    fn describe(&self) -> String;
+
+    /// Checks that the engine answers.
+    async fn ping(&self) -> Result<(), RuntimeError>;
+
+    /// Everything of this instance, plus the local ids of `images` and any foreign objects
+    /// that hold one of `names` (container and network names tenantd wants).
+    async fn observe(&self, images: &[String], names: &[String]) -> Result<ObservedWorld, RuntimeError>;
+
+    /// Makes the image available locally: pulls (per its policy) or builds it.
+    async fn ensure_image(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError>;
+
+    async fn create_network(&self, tenant: &TenantName, network: &DesiredNetwork) -> Result<String, RuntimeError>;
+    async fn remove_network(&self, name: &str) -> Result<(), RuntimeError>;
+    async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError>;
+
+    /// Creates (does not start) a container on `network`, publishing its port on
+    /// `127.0.0.1:host_port` when given. Returns the container id.
+    async fn create_container(
+        &self,
+        tenant: &TenantName,
+        spec_hash: &str,
+        container: &DesiredContainer,
+        network: &str,
+        host_port: Option<u16>,
+    ) -> Result<String, RuntimeError>;
+    async fn start_container(&self, id: &str) -> Result<(), RuntimeError>;
+    async fn stop_container(&self, id: &str, timeout_secs: u32) -> Result<(), RuntimeError>;
+    async fn remove_container(&self, id: &str) -> Result<(), RuntimeError>;
+    /// Changes limits in place: same container, no restart.
+    async fn update_limits(&self, id: &str, limits: &Limits) -> Result<(), RuntimeError>;
+}

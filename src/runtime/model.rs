@@ -1,0 +1,122 @@
+//! What a runtime reports it sees: the input of `plan` beside the desired state.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::render::{ContainerRole, Limits};
+use crate::spec::TenantName;
+
+/// Labels every object tenantd creates carries. Objects without `INSTANCE` equal to this
+/// daemon's instance are never touched.
+pub mod labels {
+    pub const INSTANCE: &str = "io.tenantd.instance";
+    pub const TENANT: &str = "io.tenantd.tenant";
+    pub const ROLE: &str = "io.tenantd.role";
+    pub const CONFIG_HASH: &str = "io.tenantd.config-hash";
+    /// Per-field hashes as `field=hash,field=hash`.
+    pub const FIELD_HASHES: &str = "io.tenantd.field-hashes";
+    pub const SPEC_HASH: &str = "io.tenantd.spec-hash";
+    pub const HOST_PORT: &str = "io.tenantd.host-port";
+    /// Prefix of labels copied from the spec's metadata.labels.
+    pub const USER_PREFIX: &str = "io.tenantd.label.";
+}
+
+/// A container's lifecycle state as the engine reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited { code: i64 },
+    Removing,
+    Dead,
+}
+
+/// The engine's own healthcheck verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EngineHealth {
+    /// No healthcheck is configured.
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedContainer {
+    pub id: String,
+    pub name: String,
+    pub role: ContainerRole,
+    /// The image reference the container was created from.
+    pub image_ref: String,
+    /// The image id (`sha256:…`) the container runs.
+    pub image_id: String,
+    /// `None` when the label is missing (then the container is always replaced).
+    pub config_hash: Option<String>,
+    pub field_hashes: BTreeMap<String, String>,
+    pub spec_hash: Option<String>,
+    pub state: ContainerState,
+    pub health: EngineHealth,
+    /// Limits as the engine has them now (drift shows here).
+    pub limits: Limits,
+    /// Host port bound to 127.0.0.1, if any.
+    pub host_port: Option<u16>,
+    pub restart_count: i64,
+    /// RFC 3339, as the engine reports it.
+    pub started_at: Option<String>,
+    /// Names of the networks the container is attached to.
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedNetwork {
+    pub id: String,
+    pub name: String,
+    pub internal: bool,
+}
+
+/// Everything of one tenant that carries this instance's labels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedTenant {
+    pub name: TenantName,
+    pub network: Option<ObservedNetwork>,
+    pub volumes: Vec<String>,
+    pub containers: Vec<ObservedContainer>,
+}
+
+impl ObservedTenant {
+    pub fn empty(name: TenantName) -> Self {
+        Self { name, network: None, volumes: vec![], containers: vec![] }
+    }
+
+    pub fn container(&self, role: &ContainerRole) -> Option<&ObservedContainer> {
+        self.containers.iter().find(|c| &c.role == role)
+    }
+}
+
+/// An object that holds a name tenantd wants but lacks this instance's labels: never adopted,
+/// never deleted; the tenant is reported in conflict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForeignObject {
+    pub kind: String,
+    pub name: String,
+}
+
+/// The runtime's view of this instance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedWorld {
+    pub tenants: BTreeMap<TenantName, ObservedTenant>,
+    /// Local image ids by reference, for the references asked about (`None`: not present locally).
+    pub images: BTreeMap<String, Option<String>>,
+    /// Objects of other owners that hold names asked about.
+    pub foreign: Vec<ForeignObject>,
+}

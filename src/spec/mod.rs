@@ -1,0 +1,14 @@
+//! Reading `tenants.d/`: which files count, YAML parsing, JSON Schema validation, and typed
+//! `TenantFile`s. Touches files only.
+
+mod error;
+mod load;
+pub mod names;
+mod position;
+pub mod schema;
+mod types;
+
+pub use error::SpecError;
+pub use load::{load_dir, load_file, parse_str, InvalidSpec, LoadedSpec, SkipReason, SpecSet, MAX_SPEC_BYTES};
+pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
+pub use types::*;

@@ -1,0 +1,1 @@
+//! Maps JSON pointers into a YAML document to line and column.

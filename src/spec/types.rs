@@ -1,0 +1,302 @@
+//! The tenant spec as typed Rust values: the one place its shape is defined.
+//! `schemas/tenant.schema.json` is generated from these types (`tenantd schema`), and a test
+//! proves the published file and the types agree.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
+
+/// The only API version this build understands.
+pub const API_VERSION: &str = "tenantd/v1";
+
+/// One tenant: the whole content of one file in `tenants.d/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "tenantd Tenant", description = "One tenant of tenantd: an isolated agent runtime (a gateway container with optional sidecars) on its own private network.")]
+pub struct TenantFile {
+    /// Always `tenantd/v1`.
+    pub api_version: ApiVersion,
+    /// Always `Tenant`.
+    pub kind: Kind,
+    pub metadata: Metadata,
+    pub spec: TenantSpec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ApiVersion {
+    #[serde(rename = "tenantd/v1")]
+    V1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Kind {
+    Tenant,
+}
+
+/// Who the tenant is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Metadata {
+    /// The tenant's name: unique across `tenants.d/`, part of every object name tenantd creates for it.
+    pub name: TenantName,
+    /// Free-form labels, copied onto the tenant's containers as `tenantd.label.<key>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"}))]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Where a container's image comes from: exactly one of `image` or `build`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BuildSpec {
+    /// A directory holding a Dockerfile, relative to the spec file's directory (or absolute).
+    #[schemars(length(min = 1, max = 4096))]
+    pub context: String,
+    /// The Dockerfile's path inside the context.
+    #[serde(default = "default_dockerfile")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub dockerfile: String,
+}
+
+fn default_dockerfile() -> String {
+    "Dockerfile".to_string()
+}
+
+/// When an `image` is pulled from its registry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PullPolicy {
+    /// Pull only when the image is not present locally.
+    #[default]
+    IfNotPresent,
+    /// Pull before every container is created; a changed image replaces the container.
+    Always,
+    /// Never pull; the image must already be present.
+    Never,
+}
+
+/// Memory, CPU and process limits; always applied, changed in place without a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Resources {
+    /// Memory limit (no swap beyond it). At least 8Mi.
+    #[serde(default = "default_memory")]
+    pub memory: ByteSize,
+    /// CPU limit in cores.
+    #[serde(default = "default_cpus")]
+    #[schemars(range(min = 0.01, max = 256.0))]
+    pub cpus: f64,
+    /// Maximum number of processes and threads.
+    #[serde(default = "default_pids")]
+    #[schemars(range(min = 8, max = 65536))]
+    pub pids: u32,
+}
+
+fn default_memory() -> ByteSize {
+    ByteSize::from_bytes(512 << 20)
+}
+fn default_cpus() -> f64 {
+    0.5
+}
+fn default_pids() -> u32 {
+    256
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Self { memory: default_memory(), cpus: default_cpus(), pids: default_pids() }
+    }
+}
+
+/// How the runtime's health is checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Health {
+    /// HTTP path answered with 2xx when healthy.
+    #[serde(default = "default_health_path")]
+    #[schemars(regex(pattern = r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$"), length(max = 1024))]
+    pub path: String,
+    #[serde(default = "default_interval")]
+    pub interval: SpecDuration,
+    #[serde(default = "default_timeout")]
+    pub timeout: SpecDuration,
+    /// Consecutive failures before the container counts as unhealthy.
+    #[serde(default = "default_retries")]
+    #[schemars(range(min = 1, max = 100))]
+    pub retries: u32,
+    /// Grace period after start in which failures do not count.
+    #[serde(default = "default_start_period")]
+    pub start_period: SpecDuration,
+    /// The command the engine runs inside the container for its own healthcheck, with the
+    /// health URL (`http://127.0.0.1:<port><path>`) appended as the last argument; exit 0 is
+    /// healthy. The default suits images with a busybox or GNU `wget`.
+    #[serde(default = "default_probe_command")]
+    #[schemars(length(min = 1, max = 32))]
+    pub probe_command: Vec<String>,
+}
+
+fn default_health_path() -> String {
+    "/health".to_string()
+}
+fn default_interval() -> SpecDuration {
+    SpecDuration::from_secs(30)
+}
+fn default_timeout() -> SpecDuration {
+    SpecDuration::from_secs(5)
+}
+fn default_retries() -> u32 {
+    3
+}
+fn default_start_period() -> SpecDuration {
+    SpecDuration::from_secs(20)
+}
+fn default_probe_command() -> Vec<String> {
+    vec!["wget".into(), "-q".into(), "-O".into(), "/dev/null".into()]
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            path: default_health_path(),
+            interval: default_interval(),
+            timeout: default_timeout(),
+            retries: default_retries(),
+            start_period: default_start_period(),
+            probe_command: default_probe_command(),
+        }
+    }
+}
+
+/// A named volume of the tenant, mounted into a container. Volumes outlive the tenant's containers:
+/// deleting a tenant keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VolumeMount {
+    pub name: VolumeName,
+    /// Absolute path inside the container.
+    #[schemars(regex(pattern = r"^/[A-Za-z0-9._/-]*$"), length(max = 1024))]
+    pub mount_path: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+}
+
+/// Extra writable scratch space in memory (the root filesystem is read-only; `/tmp` is always provided).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TmpfsMount {
+    #[schemars(regex(pattern = r"^/[A-Za-z0-9._/-]*$"), length(max = 1024))]
+    pub mount_path: String,
+    #[serde(default = "default_tmpfs_size")]
+    pub size: ByteSize,
+}
+
+fn default_tmpfs_size() -> ByteSize {
+    ByteSize::from_bytes(64 << 20)
+}
+
+/// Whether the tenant's network reaches beyond the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Egress {
+    /// A private bridge network with outbound access; the runtime port is published on 127.0.0.1.
+    #[default]
+    Allow,
+    /// An internal network: no outbound access, no published port; reachable only from the host
+    /// and from whatever the operator attaches to the tenant's network (the control plane).
+    Deny,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetworkSpec {
+    #[serde(default)]
+    pub egress: Egress,
+}
+
+/// An environment variable name.
+pub const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
+
+/// A container's user as `uid` or `uid:gid`; never root.
+pub const USER_PATTERN: &str = "^[1-9][0-9]{0,9}(:[1-9][0-9]{0,9})?$";
+
+/// An extra container on the tenant's private network, reachable from the runtime by its name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("oneOf" = [{"required": ["image"]}, {"required": ["build"]}]))]
+pub struct SidecarSpec {
+    pub name: SidecarName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildSpec>,
+    #[serde(default)]
+    pub pull_policy: PullPolicy,
+    /// Arguments given to the image's entrypoint (replaces the image's CMD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = {"pattern": ENV_NAME_PATTERN}))]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeMount>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<TmpfsMount>,
+    /// Runs as this user (`uid` or `uid:gid`, never 0). Default `10001:10001`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = USER_PATTERN))]
+    pub user: Option<String>,
+}
+
+/// What the tenant runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("oneOf" = [{"required": ["image"]}, {"required": ["build"]}]))]
+pub struct TenantSpec {
+    /// A registry or local image reference for the runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+    /// Build the runtime image from a local context instead of naming one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildSpec>,
+    #[serde(default)]
+    pub pull_policy: PullPolicy,
+    /// Arguments given to the image's entrypoint (replaces the image's CMD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    /// The container port the runtime serves (and is health-checked on).
+    #[serde(default = "default_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = {"pattern": ENV_NAME_PATTERN}))]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default)]
+    pub health: Health,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeMount>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<TmpfsMount>,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<SidecarSpec>,
+    /// Runs as this user (`uid` or `uid:gid`, never 0). Default `10001:10001`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = USER_PATTERN))]
+    pub user: Option<String>,
+    /// `true` stops the tenant's containers and keeps everything else.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+fn default_port() -> u16 {
+    18789
+}
