@@ -1,0 +1,93 @@
+//! stub-runtime: a tiny tenant runtime for tenantd's samples and tests (`serve` and `probe URL`).
+
+mod http;
+mod probe;
+mod routes;
+mod serve;
+mod signals;
+#[cfg(test)]
+mod tests;
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use routes::HealthMode;
+
+const DEFAULT_PORT: u16 = 18789;
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+const USAGE: &str = "usage: stub-runtime [serve] | stub-runtime probe URL\n\
+    serve: HTTP on 0.0.0.0:$PORT (default 18789); STUB_HEALTH=ok|degraded|down sets the initial health\n\
+    probe: exit 0 when GET URL answers 2xx within 3 s, else 1";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] | ["serve"] => serve_command(),
+        ["probe", url] => probe_command(url),
+        // 1 rather than 2: this runs as a Docker health check, where 2 is reserved.
+        ["probe", ..] => fail(1, "usage: stub-runtime probe URL"),
+        ["-h" | "--help"] => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => fail(2, USAGE),
+    }
+}
+
+fn serve_command() -> ExitCode {
+    let port = match std::env::var("PORT") {
+        Ok(port) => match port.parse::<u16>() {
+            Ok(port) => port,
+            Err(_) => return fail(2, &format!("PORT={port:?} is not a port number")),
+        },
+        Err(_) => DEFAULT_PORT,
+    };
+    let health = match std::env::var("STUB_HEALTH") {
+        Ok(word) => match HealthMode::parse(&word) {
+            Some(mode) => mode,
+            None => {
+                return fail(
+                    2,
+                    &format!("STUB_HEALTH={word:?} is not ok, degraded or down"),
+                )
+            }
+        },
+        Err(_) => HealthMode::Ok,
+    };
+    if let Err(err) = signals::install() {
+        return fail(2, &format!("cannot install signal handlers: {err}"));
+    }
+    let listener = match TcpListener::bind(("0.0.0.0", port)) {
+        Ok(listener) => listener,
+        Err(err) => return fail(2, &format!("cannot listen on 0.0.0.0:{port}: {err}")),
+    };
+    serve::log(&format!(
+        "listening on 0.0.0.0:{port}, health {}",
+        health.as_str()
+    ));
+    match serve::run(listener, health, &signals::STOP) {
+        Ok(()) => {
+            serve::log("stop signal received, exiting");
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(1, &format!("server failed: {err}")),
+    }
+}
+
+fn probe_command(url: &str) -> ExitCode {
+    let outcome = probe::parse_url(url).and_then(|target| probe::check(&target, PROBE_TIMEOUT));
+    match outcome {
+        Ok(status) if (200..300).contains(&status) => {
+            println!("probe {url}: {status}");
+            ExitCode::SUCCESS
+        }
+        Ok(status) => fail(1, &format!("probe {url}: answered {status}")),
+        Err(reason) => fail(1, &format!("probe {url}: {reason}")),
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("{message}");
+    ExitCode::from(code)
+}
