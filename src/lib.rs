@@ -1,9 +1,14 @@
 //! tenantd: a declarative reconcile daemon driven by files. One YAML file per tenant in
 //! `tenants.d/`; each pass loads the specs, observes the runtime, plans, applies and writes status.
 
+pub mod cli;
 pub mod config;
+pub mod health;
 pub mod plan;
+pub mod ports;
+pub mod reconcile;
 pub mod render;
 pub mod runtime;
 pub mod secret;
 pub mod spec;
+pub mod status;

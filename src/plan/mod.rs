@@ -1,1 +1,16 @@
-//! Planning.
+//! `plan(desired, actual) -> Plan`: a pure diff with stable ordering, plus its human and JSON
+//! renderings.
+
+mod compute;
+mod diff;
+mod human;
+mod json;
+mod model;
+
+pub use compute::{plan, PlanInput};
+pub use human::render_human;
+pub use json::{render_json, PLAN_FORMAT_VERSION};
+pub use model::*;
+
+#[cfg(test)]
+mod tests;

@@ -38,7 +38,7 @@ impl ContainerRole {
 
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "source")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "source")]
 pub enum ImageSource {
     /// A registry or local image by reference.
     Registry { reference: String, pull_policy: PullPolicy },
@@ -98,7 +98,7 @@ pub struct TmpfsPlan {
 /// The fields of a container whose change forces a replacement, each hashed on its own so a plan
 /// can name what changed. Field names are stable: they appear in labels, plans and status files.
 pub const REPLACE_FIELDS: &[&str] =
-    &["image", "args", "env", "user", "ports", "mounts", "tmpfs", "network", "health", "labels", "security"];
+    &["image", "args", "env", "user", "ports", "mounts", "tmpfs", "network", "health", "labels"];
 
 /// One container as it should exist.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -127,6 +127,9 @@ pub struct DesiredContainer {
     pub config_hash: String,
     /// Per-field hashes of the replace-class fields, keyed by `REPLACE_FIELDS` names.
     pub field_hashes: BTreeMap<String, String>,
+    /// Canonical JSON of the replace-class settings (`render::ContainerView`), stored on the
+    /// container in the `io.tenantd.applied` label so a later plan can show a readable diff.
+    pub applied: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

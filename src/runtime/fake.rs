@@ -1,1 +1,218 @@
-//! A recording fake runtime for tests of pure logic.
+//! `FakeRuntime`: an in-memory runtime for tests of pure logic (reconcile, status) and for
+//! benchmarks without an engine. It records every call and keeps a world that behaves like an
+//! engine for the calls tenantd makes. It is a fake: nothing here proves the Docker adapter.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
+use crate::spec::TenantName;
+
+/// A call the fake received, for assertions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    Observe,
+    EnsureImage(String),
+    CreateNetwork(String),
+    RemoveNetwork(String),
+    CreateVolume(String),
+    CreateContainer(String),
+    StartContainer(String),
+    StopContainer(String),
+    RemoveContainer(String),
+    UpdateLimits(String),
+}
+
+impl Call {
+    /// True for calls that change the world.
+    pub fn is_mutation(&self) -> bool {
+        !matches!(self, Call::Observe)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    world: ObservedWorld,
+    calls: Vec<Call>,
+    /// Containers created so far per name, so ids are deterministic whatever the order of calls.
+    generations: std::collections::BTreeMap<String, u32>,
+    /// Image references whose pull fails.
+    failing_pulls: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct FakeRuntime {
+    state: Mutex<State>,
+}
+
+impl FakeRuntime {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().expect("fake lock").calls.clone()
+    }
+
+    pub fn clear_calls(&self) {
+        self.state.lock().expect("fake lock").calls.clear();
+    }
+
+    /// Makes pulls of `reference` fail from now on.
+    pub fn fail_pulls_of(&self, reference: &str) {
+        self.state.lock().expect("fake lock").failing_pulls.push(reference.to_string());
+    }
+
+    /// Runs `f` on the world, e.g. to simulate a change behind tenantd's back.
+    pub fn with_world<R>(&self, f: impl FnOnce(&mut ObservedWorld) -> R) -> R {
+        f(&mut self.state.lock().expect("fake lock").world)
+    }
+
+    fn find_container<'w>(world: &'w mut ObservedWorld, id: &str) -> Option<&'w mut ObservedContainer> {
+        world.tenants.values_mut().flat_map(|t| t.containers.iter_mut()).find(|c| c.id == id)
+    }
+}
+
+#[async_trait]
+impl Runtime for FakeRuntime {
+    fn describe(&self) -> String {
+        "fake runtime (in memory)".into()
+    }
+
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    async fn observe(&self, images: &[String], _names: &[String]) -> Result<ObservedWorld, RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::Observe);
+        let mut world = s.world.clone();
+        world.tenants.retain(|_, t| t.network.is_some() || !t.containers.is_empty() || !t.volumes.is_empty());
+        world.images = images.iter().map(|r| (r.clone(), s.world.images.get(r).cloned().flatten())).collect();
+        Ok(world)
+    }
+
+    async fn ensure_image(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        let reference = image.reference().to_string();
+        s.calls.push(Call::EnsureImage(reference.clone()));
+        if s.failing_pulls.contains(&reference) {
+            return Err(RuntimeError::ImagePull { reference, message: "fake registry refuses".into() });
+        }
+        let id = format!("sha256:{:064x}", reference.len());
+        s.world.images.insert(reference, Some(id.clone()));
+        Ok(ImageOutcome::AlreadyPresent { id })
+    }
+
+    async fn create_network(&self, tenant: &TenantName, network: &DesiredNetwork) -> Result<String, RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::CreateNetwork(network.name.clone()));
+        let t = s.world.tenants.entry(tenant.clone()).or_insert_with(|| ObservedTenant::empty(tenant.clone()));
+        let id = format!("net-{}", network.name);
+        t.network = Some(ObservedNetwork { id: id.clone(), name: network.name.clone(), internal: network.internal });
+        Ok(id)
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::RemoveNetwork(name.to_string()));
+        for t in s.world.tenants.values_mut() {
+            if t.network.as_ref().is_some_and(|n| n.name == name) {
+                t.network = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::CreateVolume(name.to_string()));
+        let t = s.world.tenants.entry(tenant.clone()).or_insert_with(|| ObservedTenant::empty(tenant.clone()));
+        if !t.volumes.iter().any(|v| v == name) {
+            t.volumes.push(name.to_string());
+            t.volumes.sort();
+        }
+        Ok(())
+    }
+
+    async fn create_container(
+        &self,
+        tenant: &TenantName,
+        spec_hash: &str,
+        c: &DesiredContainer,
+        network: &str,
+        host_port: Option<u16>,
+    ) -> Result<String, RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::CreateContainer(c.name.clone()));
+        let generation = s.generations.entry(c.name.clone()).or_insert(0);
+        *generation += 1;
+        let id = format!("fake-{}-{}", c.name, generation);
+        let image_id = s.world.images.get(c.image.reference()).cloned().flatten().unwrap_or_default();
+        let t = s.world.tenants.entry(tenant.clone()).or_insert_with(|| ObservedTenant::empty(tenant.clone()));
+        if t.containers.iter().any(|o| o.name == c.name) {
+            return Err(RuntimeError::Engine { operation: format!("create container {}", c.name), message: "name in use".into() });
+        }
+        t.containers.push(ObservedContainer {
+            id: id.clone(),
+            name: c.name.clone(),
+            role: c.role.clone(),
+            image_ref: c.image.reference().to_string(),
+            image_id,
+            config_hash: Some(c.config_hash.clone()),
+            field_hashes: c.field_hashes.clone(),
+            spec_hash: Some(spec_hash.to_string()),
+            applied: Some(c.applied.clone()),
+            state: ContainerState::Created,
+            health: if c.health.is_some() { EngineHealth::Starting } else { EngineHealth::None },
+            limits: c.limits,
+            host_port: if c.publish_port.is_some() { host_port } else { None },
+            restart_count: 0,
+            started_at: None,
+            networks: vec![network.to_string()],
+        });
+        Ok(id)
+    }
+
+    async fn start_container(&self, id: &str) -> Result<(), RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::StartContainer(id.to_string()));
+        if let Some(c) = Self::find_container(&mut s.world, id) {
+            c.state = ContainerState::Running;
+            if c.health != EngineHealth::None {
+                c.health = EngineHealth::Healthy;
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop_container(&self, id: &str, _timeout_secs: u32) -> Result<(), RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::StopContainer(id.to_string()));
+        if let Some(c) = Self::find_container(&mut s.world, id) {
+            c.state = ContainerState::Exited { code: 0 };
+        }
+        Ok(())
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::RemoveContainer(id.to_string()));
+        for t in s.world.tenants.values_mut() {
+            t.containers.retain(|c| c.id != id);
+        }
+        Ok(())
+    }
+
+    async fn update_limits(&self, id: &str, limits: &Limits) -> Result<(), RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::UpdateLimits(id.to_string()));
+        if let Some(c) = Self::find_container(&mut s.world, id) {
+            c.limits = *limits;
+        }
+        Ok(())
+    }
+}

@@ -20,6 +20,8 @@ pub mod labels {
     pub const HOST_PORT: &str = "io.tenantd.host-port";
     /// Prefix of labels copied from the spec's metadata.labels.
     pub const USER_PREFIX: &str = "io.tenantd.label.";
+    /// Canonical JSON of the container's replace-class settings when it was created.
+    pub const APPLIED: &str = "io.tenantd.applied";
 }
 
 /// A container's lifecycle state as the engine reports it.
@@ -60,6 +62,8 @@ pub struct ObservedContainer {
     pub config_hash: Option<String>,
     pub field_hashes: BTreeMap<String, String>,
     pub spec_hash: Option<String>,
+    /// The `io.tenantd.applied` label: the settings the container was created with (JSON).
+    pub applied: Option<String>,
     pub state: ContainerState,
     pub health: EngineHealth,
     /// Limits as the engine has them now (drift shows here).

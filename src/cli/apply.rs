@@ -1,0 +1,54 @@
+//! `tenantd apply`: converge every tenant once.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::config::DaemonConfig;
+use crate::plan::ChangeKind;
+use crate::reconcile::{execute, prepare, write_statuses, PassOptions, StateLock, WaitPolicy};
+use crate::status::{ApplyFact, StatusStore};
+
+pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_empty: bool) -> anyhow::Result<u8> {
+    let _lock = StateLock::acquire(&cfg.state_dir)?;
+    let runtime = super::connect(cfg).await?;
+    let prepared = prepare(cfg, runtime.as_ref(), PassOptions { allow_empty }).await?;
+    let wait = WaitPolicy { enabled: !no_wait, max: Duration::from_secs(wait_timeout) };
+    let outcomes = execute(runtime.as_ref(), &prepared.plan, cfg.concurrency, &cfg.port_range, wait).await;
+
+    let images: Vec<String> = Vec::new();
+    let after = runtime.observe(&images, &[]).await?;
+    let store = StatusStore::new(cfg.status_dir());
+    write_statuses(&store, &prepared, &outcomes, &after, OffsetDateTime::now_utc())?;
+
+    let mut failed = 0;
+    for t in &prepared.plan.tenants {
+        let outcome = outcomes.get(&t.tenant);
+        let line = match outcome.map(|o| &o.fact) {
+            Some(ApplyFact::Failed { message, .. }) => {
+                failed += 1;
+                format!("failed: {message}")
+            }
+            Some(ApplyFact::Blocked(_)) | None if t.change == ChangeKind::Blocked => {
+                failed += usize::from(!matches!(t.blocked, Some(crate::plan::Blocked::DeletionHeld { .. })));
+                "left as it is (see `tenantd plan`)".to_string()
+            }
+            Some(ApplyFact::NothingToDo) => "unchanged".to_string(),
+            _ => match t.change {
+                ChangeKind::Create => "created".to_string(),
+                ChangeKind::UpdateInPlace => "updated in place".to_string(),
+                ChangeKind::Replace => format!("replaced ({})", t.replace_fields.join(", ")),
+                ChangeKind::Delete => "deleted (volumes kept)".to_string(),
+                ChangeKind::NoChange => "unchanged".to_string(),
+                ChangeKind::Blocked => "left as it is".to_string(),
+            },
+        };
+        println!("{}: {line}", t.tenant);
+    }
+    if failed > 0 {
+        eprintln!("{failed} tenant(s) did not converge; see `tenantd status`");
+        Ok(1)
+    } else {
+        Ok(0)
+    }
+}

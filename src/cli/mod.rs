@@ -1,0 +1,129 @@
+//! Command-line interface: argument parsing, wiring, and the one place results become exit codes.
+
+mod apply;
+mod plan;
+mod status;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{DaemonConfig, RuntimeKind, DEFAULT_CONFIG_PATH};
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::Runtime;
+
+#[derive(Debug, Parser)]
+#[command(name = "tenantd", version, about = "Declarative reconcile daemon: one YAML file per tenant, converged onto a container engine")]
+pub struct Cli {
+    /// The daemon config file.
+    #[arg(long, global = true, env = "TENANTD_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate spec files or directories (default: the configured tenants_dir).
+    Validate {
+        /// Files (any name) or directories.
+        paths: Vec<PathBuf>,
+    },
+    /// Show what apply would change, without changing anything.
+    Plan {
+        /// Exit 0 when nothing would change, 1 on error, 2 when something would change.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        #[arg(long, value_enum, default_value = "human")]
+        output: Output,
+        /// Plan with an empty or missing tenants_dir (every tenant would be deleted).
+        #[arg(long)]
+        allow_empty: bool,
+    },
+    /// Converge every tenant once.
+    Apply {
+        /// Do not wait for created or started runtimes to answer their health check.
+        #[arg(long)]
+        no_wait: bool,
+        /// Longest wait for one tenant's health, in seconds.
+        #[arg(long, default_value_t = 120)]
+        wait_timeout: u64,
+        /// Apply with an empty or missing tenants_dir, deleting every tenant (volumes are kept).
+        #[arg(long)]
+        allow_empty: bool,
+    },
+    /// Show tenant status from the status files.
+    Status {
+        tenant: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        output: Output,
+    },
+    /// Print the JSON Schema of tenant spec files.
+    Schema,
+}
+
+/// Parses arguments, runs the command, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs one command; the value is the exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Validate { paths } => validate::run(&cli.config, &paths),
+        Command::Plan { detailed_exitcode, output, allow_empty } => {
+            plan::run(&load_config(&cli.config)?, output, detailed_exitcode, allow_empty).await
+        }
+        Command::Apply { no_wait, wait_timeout, allow_empty } => {
+            apply::run(&load_config(&cli.config)?, no_wait, wait_timeout, allow_empty).await
+        }
+        Command::Status { tenant, output } => status::run(&load_config(&cli.config)?, tenant.as_deref(), output),
+        Command::Schema => {
+            print!("{}", crate::spec::schema::generate());
+            Ok(0)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTD_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<DaemonConfig> {
+    let env_runtime = std::env::var("CONTAINER_RUNTIME").ok();
+    Ok(DaemonConfig::load(path, env_runtime.as_deref())?)
+}
+
+/// Connects the configured runtime and checks that it answers.
+pub(crate) async fn connect(cfg: &DaemonConfig) -> anyhow::Result<Box<dyn Runtime>> {
+    let runtime: Box<dyn Runtime> = match cfg.runtime {
+        RuntimeKind::Docker => Box::new(DockerRuntime::connect(&cfg.instance, cfg.docker_host.as_deref(), cfg.registries.clone())?),
+        RuntimeKind::Kubernetes => anyhow::bail!("runtime \"kubernetes\" is not implemented yet; use runtime = \"docker\""),
+    };
+    runtime.ping().await?;
+    Ok(runtime)
+}

@@ -1,0 +1,137 @@
+//! What a plan says: per tenant, the kind of change, the steps that make it, and why.
+
+use serde::Serialize;
+
+use crate::ports::PortError;
+use crate::render::{DesiredContainer, DesiredNetwork, DesiredTenant, ImageSource, Limits};
+use crate::runtime::ForeignObject;
+use crate::spec::TenantName;
+
+/// The kind of change a tenant gets, from least to most disruptive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChangeKind {
+    NoChange,
+    /// Changed without recreating a container: limits updated in place, a stopped container started, …
+    UpdateInPlace,
+    Create,
+    /// At least one container is recreated; `replace_fields` names why.
+    Replace,
+    /// The tenant has no spec: containers and network go, volumes stay.
+    Delete,
+    /// Nothing is done for this tenant; `blocked` says why.
+    Blocked,
+}
+
+impl ChangeKind {
+    pub fn is_change(self) -> bool {
+        !matches!(self, ChangeKind::NoChange | ChangeKind::Blocked)
+    }
+}
+
+/// Why a tenant is left exactly as it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "reason")]
+pub enum Blocked {
+    /// Its spec file is invalid: the last good state keeps running.
+    Invalid { messages: Vec<String> },
+    /// Objects of another owner hold names this tenant needs.
+    Conflict { objects: Vec<ForeignObject> },
+    /// No host port could be allocated.
+    NoPort { message: String },
+    /// Its spec is gone, but deletions are held back this pass.
+    DeletionHeld { message: String },
+}
+
+impl From<PortError> for Blocked {
+    fn from(e: PortError) -> Self {
+        Blocked::NoPort { message: e.to_string() }
+    }
+}
+
+/// One call a runtime makes. Steps of a tenant run in order; image steps come first so a
+/// failed pull or build leaves everything running untouched.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "action")]
+pub enum Step {
+    EnsureImage { image: ImageSource },
+    CreateNetwork { network: DesiredNetwork },
+    RemoveNetwork { name: String },
+    CreateVolume { name: String },
+    /// Create a container and, unless the tenant is suspended, start it.
+    CreateContainer {
+        #[serde(skip)]
+        container: Box<DesiredContainer>,
+        name: String,
+        image: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        host_port: Option<u16>,
+        start: bool,
+    },
+    /// Stop (gracefully) and remove a container; its volumes stay.
+    RemoveContainer { id: String, name: String },
+    StartContainer { id: String, name: String },
+    StopContainer { id: String, name: String },
+    UpdateLimits { id: String, name: String, from: Limits, to: Limits },
+}
+
+/// A readable before/after of one container's settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerDiff {
+    pub container: String,
+    /// YAML of the settings the running container was created with (empty when it is new).
+    pub before: String,
+    /// YAML of the desired settings (empty when it goes away).
+    pub after: String,
+}
+
+/// The plan for one tenant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantPlan {
+    pub tenant: TenantName,
+    pub change: ChangeKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<Blocked>,
+    /// The fields that force a replacement, sorted (`image`, `env`, `hostPort`, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replace_fields: Vec<String>,
+    /// One line per change, for humans.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diffs: Vec<ContainerDiff>,
+    /// The host port the tenant's runtime is published on after this plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<u16>,
+    /// The desired state this plan converges to (none for deletions and invalid specs).
+    #[serde(skip)]
+    pub desired: Option<DesiredTenant>,
+}
+
+/// The whole plan: every tenant known from specs or the runtime, sorted by name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub tenants: Vec<TenantPlan>,
+    /// Set when deletions of tenants without a spec are held back this pass, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletions_held: Option<String>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.tenants.iter().any(|t| t.change.is_change())
+    }
+
+    pub fn count(&self, kind: ChangeKind) -> usize {
+        self.tenants.iter().filter(|t| t.change == kind).count()
+    }
+
+    pub fn tenant(&self, name: &str) -> Option<&TenantPlan> {
+        self.tenants.iter().find(|t| t.tenant.as_str() == name)
+    }
+}

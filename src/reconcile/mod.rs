@@ -1,0 +1,33 @@
+//! Executing a plan through the runtime, per-tenant isolation, outcomes and status.
+
+mod execute;
+mod lock;
+mod prepare;
+mod status;
+
+use std::path::PathBuf;
+
+pub use execute::{execute, TenantOutcome, WaitPolicy, STOP_TIMEOUT_SECS};
+pub use lock::{StateLock, LOCK_FILE};
+pub use prepare::{load_specs, prepare, PassOptions, Prepared};
+pub use status::write_statuses;
+
+use crate::runtime::RuntimeError;
+use crate::status::StatusError;
+
+/// Why a whole pass could not run. Per-tenant failures are outcomes, not errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("{message}; refusing to go on: a missing tenants directory is never taken to mean \"no tenants\" (pass --allow-empty to delete every tenant)")]
+    TenantsDir { dir: PathBuf, message: String },
+    #[error("{} holds no tenant specs but {running} tenant(s) exist on the runtime; refusing to delete them all (pass --allow-empty if that is what you want)", dir.display())]
+    EmptyTenantsDir { dir: PathBuf, running: usize },
+    #[error(transparent)]
+    Runtime(RuntimeError),
+    #[error(transparent)]
+    Status(#[from] StatusError),
+    #[error("{}: another tenantd (daemon or apply) holds the state directory lock; try again when it is done", path.display())]
+    Locked { path: PathBuf },
+    #[error("{}: cannot open the state directory lock: {source}", path.display())]
+    LockIo { path: PathBuf, #[source] source: std::io::Error },
+}

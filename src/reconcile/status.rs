@@ -1,0 +1,66 @@
+//! Writes the status file of every tenant a pass knows about.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::OffsetDateTime;
+
+use super::execute::TenantOutcome;
+use super::prepare::Prepared;
+use crate::runtime::ObservedWorld;
+use crate::spec::TenantName;
+use crate::status::{derive, ApplyFact, Facts, SpecFact, StatusError, StatusStore};
+
+/// Derives and writes statuses from the pass and a fresh observation. Returns how many files
+/// were (re)written. Every tenant is attempted even when one write fails; the first error is returned.
+pub fn write_statuses(
+    store: &StatusStore,
+    prepared: &Prepared,
+    outcomes: &BTreeMap<TenantName, TenantOutcome>,
+    after: &ObservedWorld,
+    now: OffsetDateTime,
+) -> Result<usize, StatusError> {
+    store.prepare()?;
+    let previous = store.read_all()?;
+    let names: BTreeSet<&TenantName> = prepared
+        .desired
+        .keys()
+        .chain(prepared.invalid.keys())
+        .chain(prepared.observed.tenants.keys())
+        .chain(after.tenants.keys())
+        .chain(previous.keys())
+        .collect();
+    let mut written = 0;
+    let mut first_err = None;
+    for name in names {
+        let spec = if let Some(msgs) = prepared.invalid.get(name) {
+            let source = prepared.specs.invalid.iter().find(|i| i.tenant.as_ref() == Some(name)).map(|i| i.path.display().to_string());
+            SpecFact::Invalid { messages: msgs.clone(), source }
+        } else if let Some(d) = prepared.desired.get(name) {
+            let source = prepared.specs.valid.get(name).map(|s| s.path.display().to_string()).unwrap_or_default();
+            SpecFact::Valid { spec_hash: d.spec_hash.clone(), source, suspended: d.suspended }
+        } else {
+            SpecFact::Absent
+        };
+        let outcome = outcomes.get(name);
+        let facts = Facts {
+            tenant: name.as_str(),
+            spec,
+            observed: after.tenants.get(name),
+            apply: outcome.map(|o| o.fact.clone()).unwrap_or(ApplyFact::NothingToDo),
+            probe: outcome.and_then(|o| o.probe),
+        };
+        let status = derive(previous.get(name), facts, now);
+        match store.write(&status) {
+            Ok(true) => written += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(tenant = %name, error = %e, "cannot write status file");
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(written),
+    }
+}

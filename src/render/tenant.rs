@@ -1,0 +1,273 @@
+//! Spec → `DesiredTenant`: names, hardening-relevant settings and hashes.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::hash::{canonical_json, field_hash, versioned_hash};
+use super::model::*;
+use crate::spec::{BuildContext, BuildSpec, Egress, Health, LoadedSpec, PullPolicy, Resources, TenantName, TmpfsMount, VolumeMount};
+
+/// The user a container runs as when the spec names none.
+pub const DEFAULT_USER: &str = "10001:10001";
+
+/// The network alias of a tenant's main container.
+pub const MAIN_ALIAS: &str = "runtime";
+
+/// Engine object names: `<instance>_<tenant>[_<part>]`. `_` cannot occur in a DNS label, so
+/// names of different instances, tenants and parts never collide.
+pub fn object_name(instance: &TenantName, tenant: &TenantName, part: Option<&str>) -> String {
+    match part {
+        Some(p) => format!("{instance}_{tenant}_{p}"),
+        None => format!("{instance}_{tenant}"),
+    }
+}
+
+/// Renders one valid spec for `instance`.
+pub fn render(spec: &LoadedSpec, instance: &TenantName) -> DesiredTenant {
+    let file = &spec.file;
+    let s = &file.spec;
+    let tenant = &file.metadata.name;
+    let network = DesiredNetwork { name: object_name(instance, tenant, None), internal: s.network.egress == Egress::Deny };
+    let user_labels = file.metadata.labels.clone();
+
+    let main = ContainerInput {
+        role: ContainerRole::Main,
+        alias: MAIN_ALIAS.to_string(),
+        image: image_source(s.image.as_deref(), s.build.as_ref(), s.pull_policy, spec.contexts.get("/spec/build")),
+        args: s.args.clone(),
+        env: s.env.clone(),
+        user: s.user.clone(),
+        port: Some(s.port),
+        publish: s.network.egress == Egress::Allow,
+        volumes: &s.volumes,
+        tmpfs: &s.tmpfs,
+        health: Some(&s.health),
+        resources: &s.resources,
+    };
+    let mut containers = vec![container(instance, tenant, &network, &user_labels, main)];
+    let mut sidecars: Vec<_> = s.sidecars.iter().enumerate().collect();
+    sidecars.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    for (i, sc) in sidecars {
+        let input = ContainerInput {
+            role: ContainerRole::Sidecar(sc.name.to_string()),
+            alias: sc.name.to_string(),
+            image: image_source(sc.image.as_deref(), sc.build.as_ref(), sc.pull_policy, spec.contexts.get(&format!("/spec/sidecars/{i}/build"))),
+            args: sc.args.clone(),
+            env: sc.env.clone(),
+            user: sc.user.clone(),
+            port: None,
+            publish: false,
+            volumes: &sc.volumes,
+            tmpfs: &sc.tmpfs,
+            health: None,
+            resources: &sc.resources,
+        };
+        containers.push(container(instance, tenant, &network, &user_labels, input));
+    }
+
+    let mut volumes: Vec<String> = containers.iter().flat_map(|c| c.mounts.iter().map(|m| m.volume.clone())).collect();
+    volumes.sort();
+    volumes.dedup();
+
+    let spec_hash = versioned_hash(&TenantHashView {
+        network: &network,
+        volumes: &volumes,
+        containers: containers.iter().map(|c| (c.config_hash.as_str(), c.limits)).collect(),
+        suspended: s.suspend,
+    });
+    DesiredTenant { name: tenant.clone(), network, volumes, containers, suspended: s.suspend, spec_hash }
+}
+
+#[derive(Serialize)]
+struct TenantHashView<'a> {
+    network: &'a DesiredNetwork,
+    volumes: &'a [String],
+    containers: Vec<(&'a str, Limits)>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    suspended: bool,
+}
+
+struct ContainerInput<'a> {
+    role: ContainerRole,
+    alias: String,
+    image: ImageSource,
+    args: Option<Vec<String>>,
+    env: BTreeMap<String, String>,
+    user: Option<String>,
+    port: Option<u16>,
+    publish: bool,
+    volumes: &'a [VolumeMount],
+    tmpfs: &'a [TmpfsMount],
+    health: Option<&'a Health>,
+    resources: &'a Resources,
+}
+
+fn image_source(image: Option<&str>, build: Option<&BuildSpec>, pull_policy: PullPolicy, context: Option<&BuildContext>) -> ImageSource {
+    match (image, build, context) {
+        (_, Some(_), Some(ctx)) => ImageSource::Build {
+            context: ctx.dir.clone(),
+            dockerfile: ctx.dockerfile.clone(),
+            tag: format!("tenantd.local/{}:{}", context_repo_name(ctx), &ctx.digest[..16]),
+        },
+        (Some(reference), _, _) => ImageSource::Registry { reference: reference.to_string(), pull_policy },
+        // The loader resolves every build context of a valid spec; reaching here is a bug in it.
+        _ => unreachable!("a valid spec has an image or a resolved build context"),
+    }
+}
+
+/// A repository name from the context directory's name, reduced to what image names allow.
+fn context_repo_name(ctx: &BuildContext) -> String {
+    let base = ctx.dir.file_name().and_then(|n| n.to_str()).unwrap_or("build");
+    let cleaned: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect::<String>()
+        .trim_matches('-')
+        .to_string();
+    if cleaned.is_empty() {
+        "build".to_string()
+    } else {
+        cleaned
+    }
+}
+
+fn container(
+    instance: &TenantName,
+    tenant: &TenantName,
+    network: &DesiredNetwork,
+    user_labels: &BTreeMap<String, String>,
+    c: ContainerInput<'_>,
+) -> DesiredContainer {
+    let name = match &c.role {
+        ContainerRole::Main => object_name(instance, tenant, None),
+        ContainerRole::Sidecar(n) => object_name(instance, tenant, Some(n)),
+    };
+    let mut mounts: Vec<VolumeMountPlan> = c
+        .volumes
+        .iter()
+        .map(|v| VolumeMountPlan {
+            volume: object_name(instance, tenant, Some(&format!("vol-{}", v.name))),
+            target: v.mount_path.clone(),
+            read_only: v.read_only,
+        })
+        .collect();
+    mounts.sort_by(|a, b| a.target.cmp(&b.target));
+    let mut tmpfs: Vec<TmpfsPlan> =
+        c.tmpfs.iter().map(|t| TmpfsPlan { target: t.mount_path.clone(), size_bytes: t.size.bytes() }).collect();
+    tmpfs.sort_by(|a, b| a.target.cmp(&b.target));
+    let health = match (c.health, c.port) {
+        (Some(h), Some(port)) => {
+            let mut command = h.probe_command.clone();
+            command.push(format!("http://127.0.0.1:{port}{}", h.path));
+            Some(Healthcheck {
+                command,
+                interval_ms: h.interval.get().as_millis() as u64,
+                timeout_ms: h.timeout.get().as_millis() as u64,
+                start_period_ms: h.start_period.get().as_millis() as u64,
+                retries: h.retries,
+                path: h.path.clone(),
+            })
+        }
+        _ => None,
+    };
+    let limits = Limits {
+        memory_bytes: c.resources.memory.bytes() as i64,
+        nano_cpus: (c.resources.cpus * 1e9).round() as i64,
+        pids: i64::from(c.resources.pids),
+    };
+    let mut container = DesiredContainer {
+        role: c.role,
+        name,
+        alias: c.alias,
+        image: c.image,
+        args: c.args,
+        env: c.env,
+        user: c.user.unwrap_or_else(|| DEFAULT_USER.to_string()),
+        publish_port: if c.publish { c.port } else { None },
+        port: c.port,
+        mounts,
+        tmpfs,
+        health,
+        limits,
+        user_labels: user_labels.clone(),
+        config_hash: String::new(),
+        field_hashes: BTreeMap::new(),
+        applied: String::new(),
+    };
+    let view = ContainerView::of(&container, network);
+    container.field_hashes = view.field_hashes();
+    container.config_hash = versioned_hash(&container.field_hashes);
+    container.applied = view.to_json();
+    container
+}
+
+/// The replace-class settings of a container, one entry per field of `REPLACE_FIELDS`. This is
+/// what is hashed and what a plan's diff shows; limits are compared live instead.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerView {
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub user: String,
+    pub ports: PortsView,
+    pub mounts: Vec<VolumeMountPlan>,
+    pub tmpfs: Vec<TmpfsPlan>,
+    pub network: NetworkView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<Healthcheck>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortsView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serve: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkView {
+    pub name: String,
+    pub internal: bool,
+    pub alias: String,
+}
+
+impl ContainerView {
+    pub fn of(c: &DesiredContainer, network: &DesiredNetwork) -> Self {
+        ContainerView {
+            image: c.image.reference().to_string(),
+            args: c.args.clone(),
+            env: c.env.clone(),
+            user: c.user.clone(),
+            ports: PortsView { serve: c.port, publish: c.publish_port },
+            mounts: c.mounts.clone(),
+            tmpfs: c.tmpfs.clone(),
+            network: NetworkView { name: network.name.clone(), internal: network.internal, alias: c.alias.clone() },
+            health: c.health.clone(),
+            labels: c.user_labels.clone(),
+        }
+    }
+
+    /// One short hash per field, keyed by the names in `REPLACE_FIELDS`.
+    pub fn field_hashes(&self) -> BTreeMap<String, String> {
+        let value = serde_json::to_value(self).expect("views serialize");
+        REPLACE_FIELDS
+            .iter()
+            .map(|f| {
+                let v = value.get(*f).cloned().unwrap_or(serde_json::Value::Null);
+                (f.to_string(), field_hash(&v))
+            })
+            .collect()
+    }
+
+    /// Canonical JSON, as stored on the container so a later plan can show a diff.
+    pub fn to_json(&self) -> String {
+        canonical_json(self)
+    }
+}

@@ -1,0 +1,188 @@
+//! Status from facts: what the spec said, what the runtime shows, and how the apply went. Pure;
+//! the clock is a parameter.
+
+use time::OffsetDateTime;
+
+use super::model::*;
+use crate::plan::Blocked;
+use crate::render::ContainerRole;
+use crate::runtime::{ContainerState, EngineHealth, ObservedTenant};
+
+/// What the spec files say about a tenant.
+#[derive(Debug, Clone)]
+pub enum SpecFact {
+    Valid { spec_hash: String, source: String, suspended: bool },
+    Invalid { messages: Vec<String>, source: Option<String> },
+    /// No file names the tenant.
+    Absent,
+}
+
+/// How this pass went for the tenant.
+#[derive(Debug, Clone)]
+pub enum ApplyFact {
+    /// Nothing needed doing (or `plan` only looked).
+    NothingToDo,
+    /// Every step succeeded.
+    Applied,
+    Blocked(Blocked),
+    /// A step failed; the message never holds a secret.
+    Failed { message: String, image_pull: bool },
+}
+
+/// The result of tenantd's own HTTP probe, when one was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeFact {
+    Healthy,
+    Unhealthy,
+}
+
+pub struct Facts<'a> {
+    pub tenant: &'a str,
+    pub spec: SpecFact,
+    pub observed: Option<&'a ObservedTenant>,
+    pub apply: ApplyFact,
+    pub probe: Option<ProbeFact>,
+}
+
+/// Builds the new status, keeping transition times and the applied hash from `previous`.
+pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDateTime) -> TenantStatus {
+    let main = facts.observed.and_then(|o| o.container(&ContainerRole::Main));
+    let sidecars_down = facts
+        .observed
+        .map(|o| o.containers.iter().any(|c| c.role != ContainerRole::Main && c.state != ContainerState::Running))
+        .unwrap_or(false);
+    let suspended = matches!(facts.spec, SpecFact::Valid { suspended: true, .. });
+
+    let health = match main {
+        None => Health::Down,
+        Some(c) if c.state != ContainerState::Running => Health::Down,
+        Some(c) => match (facts.probe, c.health) {
+            (Some(ProbeFact::Healthy), _) => Health::Healthy,
+            (Some(ProbeFact::Unhealthy), _) => Health::Unhealthy,
+            (None, EngineHealth::Healthy) => Health::Healthy,
+            (None, EngineHealth::Unhealthy) => Health::Unhealthy,
+            (None, EngineHealth::Starting) => Health::Starting,
+            (None, EngineHealth::None) => Health::Unknown,
+        },
+    };
+
+    let (phase, last_error) = match (&facts.spec, &facts.apply) {
+        (SpecFact::Invalid { messages, .. }, _) => (Phase::Invalid, Some(messages.join("; "))),
+        (_, ApplyFact::Blocked(Blocked::Conflict { objects })) => (
+            Phase::Conflict,
+            Some(objects.iter().map(|o| format!("{} {} is not this instance's", o.kind, o.name)).collect::<Vec<_>>().join("; ")),
+        ),
+        (_, ApplyFact::Blocked(Blocked::NoPort { message })) => (Phase::Failed, Some(message.clone())),
+        (_, ApplyFact::Failed { message, image_pull: true }) => (Phase::ImagePullBackOff, Some(message.clone())),
+        (_, ApplyFact::Failed { message, .. }) => (Phase::Failed, Some(message.clone())),
+        (SpecFact::Absent, _) if main.is_none() => (Phase::Removed, None),
+        _ if suspended => (Phase::Suspended, None),
+        _ => (runtime_phase(main.map(|c| c.state), health, sidecars_down), exit_error(main.map(|c| c.state))),
+    };
+
+    let spec_ok = !matches!(facts.spec, SpecFact::Invalid { .. });
+    let converged = matches!(facts.apply, ApplyFact::Applied | ApplyFact::NothingToDo)
+        && !matches!(facts.spec, SpecFact::Invalid { .. });
+    let mut conditions = vec![
+        condition(ConditionType::SpecValid, spec_ok, if spec_ok { "Valid" } else { "InvalidSpec" }, match &facts.spec {
+            SpecFact::Invalid { messages, .. } => messages.join("; "),
+            SpecFact::Absent => "no spec file names this tenant".into(),
+            SpecFact::Valid { .. } => String::new(),
+        }),
+        condition(ConditionType::Converged, converged, converge_reason(&facts.apply, spec_ok), last_error.clone().unwrap_or_default()),
+        condition(
+            ConditionType::Healthy,
+            health == Health::Healthy,
+            match health {
+                Health::Healthy => "Healthy",
+                Health::Starting => "Starting",
+                Health::Unhealthy => "Unhealthy",
+                Health::Down => "NotRunning",
+                Health::Unknown => "NoHealthcheck",
+            },
+            String::new(),
+        ),
+    ];
+    for c in &mut conditions {
+        c.last_transition_time = previous
+            .and_then(|p| p.conditions.iter().find(|pc| pc.kind == c.kind))
+            .filter(|pc| pc.status == c.status && pc.reason == c.reason)
+            .map(|pc| pc.last_transition_time)
+            .unwrap_or(now);
+    }
+
+    let spec_hash = match &facts.spec {
+        SpecFact::Valid { spec_hash, .. } => Some(spec_hash.clone()),
+        _ => previous.and_then(|p| p.spec_hash.clone()),
+    };
+    let applied_now = matches!(facts.apply, ApplyFact::Applied);
+    let applied_hash = match (&facts.apply, &facts.spec) {
+        (ApplyFact::Applied | ApplyFact::NothingToDo, SpecFact::Valid { spec_hash, .. }) if main.is_some() || suspended => {
+            Some(spec_hash.clone())
+        }
+        _ => previous.and_then(|p| p.applied_hash.clone()),
+    };
+    let source = match &facts.spec {
+        SpecFact::Valid { source, .. } => Some(source.clone()),
+        SpecFact::Invalid { source, .. } => source.clone(),
+        SpecFact::Absent => None,
+    };
+    let host_port = main.and_then(|c| c.host_port);
+    TenantStatus {
+        tenant: facts.tenant.to_string(),
+        phase,
+        source,
+        spec_hash,
+        applied_hash,
+        observed_hash: main.and_then(|c| c.config_hash.clone()),
+        conditions,
+        container_id: main.map(|c| c.id.clone()),
+        host_port,
+        url: host_port.map(|p| format!("http://127.0.0.1:{p}")),
+        health,
+        restart_count: main.map(|c| c.restart_count).unwrap_or(0),
+        last_error,
+        last_applied_time: if applied_now { Some(now) } else { previous.and_then(|p| p.last_applied_time) },
+    }
+}
+
+fn runtime_phase(state: Option<ContainerState>, health: Health, sidecars_down: bool) -> Phase {
+    match state {
+        None | Some(ContainerState::Created) => Phase::Pending,
+        Some(ContainerState::Running) => match health {
+            Health::Healthy | Health::Unknown if !sidecars_down => Phase::Running,
+            Health::Starting => Phase::Pending,
+            _ => Phase::Degraded,
+        },
+        Some(ContainerState::Restarting) => Phase::Degraded,
+        Some(ContainerState::Exited { .. } | ContainerState::Dead | ContainerState::Removing | ContainerState::Paused) => {
+            Phase::Failed
+        }
+    }
+}
+
+fn exit_error(state: Option<ContainerState>) -> Option<String> {
+    match state {
+        Some(ContainerState::Exited { code }) => Some(format!("the runtime container exited with code {code}")),
+        Some(ContainerState::Dead) => Some("the runtime container is dead".into()),
+        _ => None,
+    }
+}
+
+fn converge_reason(apply: &ApplyFact, spec_ok: bool) -> &'static str {
+    match apply {
+        _ if !spec_ok => "InvalidSpec",
+        ApplyFact::NothingToDo => "UpToDate",
+        ApplyFact::Applied => "Applied",
+        ApplyFact::Blocked(Blocked::Conflict { .. }) => "Conflict",
+        ApplyFact::Blocked(Blocked::NoPort { .. }) => "NoHostPort",
+        ApplyFact::Blocked(Blocked::DeletionHeld { .. }) => "DeletionHeld",
+        ApplyFact::Blocked(Blocked::Invalid { .. }) => "InvalidSpec",
+        ApplyFact::Failed { image_pull: true, .. } => "ImagePullFailed",
+        ApplyFact::Failed { .. } => "ApplyFailed",
+    }
+}
+
+fn condition(kind: ConditionType, status: bool, reason: &str, message: String) -> Condition {
+    Condition { kind, status, reason: reason.to_string(), message, last_transition_time: OffsetDateTime::UNIX_EPOCH }
+}

@@ -1,0 +1,9 @@
+//! Typed tenant status, derived from facts and written atomically to one file per tenant.
+
+mod derive;
+mod model;
+mod store;
+
+pub use derive::{derive, ApplyFact, Facts, ProbeFact, SpecFact};
+pub use model::*;
+pub use store::{StatusError, StatusStore};

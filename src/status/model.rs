@@ -1,0 +1,97 @@
+//! The status of one tenant as written to `<state_dir>/status/<tenant>.json`. Never holds a
+//! secret value.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Where a tenant stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// Created or starting; not yet healthy.
+    Pending,
+    /// Running and healthy (or running with no healthcheck).
+    Running,
+    /// Running but unhealthy, or a sidecar is down.
+    Degraded,
+    /// The last apply failed for this tenant.
+    Failed,
+    /// Its spec file is invalid; whatever ran keeps running as it was.
+    Invalid,
+    /// `suspend: true`: stopped, everything kept.
+    Suspended,
+    /// Its spec is gone and its containers and network were removed (volumes kept).
+    Removed,
+    /// The image could not be pulled; the running container (if any) is untouched.
+    ImagePullBackOff,
+    /// Objects of another owner hold its names.
+    Conflict,
+}
+
+/// What a condition is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ConditionType {
+    /// The spec file is valid.
+    SpecValid,
+    /// The runtime matches the spec.
+    Converged,
+    /// The runtime answers its health check.
+    Healthy,
+}
+
+/// A condition in the Kubernetes style: `lastTransitionTime` changes only when `status` does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub kind: ConditionType,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_transition_time: OffsetDateTime,
+}
+
+/// The health of a tenant's runtime as last seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Health {
+    Unknown,
+    Starting,
+    Healthy,
+    Unhealthy,
+    /// Not running.
+    Down,
+}
+
+/// The whole status file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantStatus {
+    pub tenant: String,
+    pub phase: Phase,
+    /// The spec file this status comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Hash of the desired state from the spec file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec_hash: Option<String>,
+    /// Hash of the desired state tenantd last converged the runtime to successfully.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_hash: Option<String>,
+    /// Config hash recorded on the running main container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_hash: Option<String>,
+    pub conditions: Vec<Condition>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub health: Health,
+    pub restart_count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub last_applied_time: Option<OffsetDateTime>,
+}
