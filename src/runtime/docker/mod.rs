@@ -1,1 +1,231 @@
-//! Docker runtime (bollard).
+//! The Docker runtime (bollard): connecting and negotiating the API version, and the
+//! [`Runtime`] implementation, whose calls live in the files named for what they touch.
+
+mod build_context;
+mod container;
+mod endpoint;
+mod errors;
+mod image;
+mod lifecycle;
+mod network;
+mod observe;
+mod scope;
+mod volume;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::Docker;
+use tokio::sync::OnceCell;
+
+pub use endpoint::DEFAULT_ENDPOINT;
+
+use self::endpoint::Endpoint;
+use self::errors::{unreachable, within};
+use crate::config::RegistryAuth;
+use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
+use crate::runtime::error::{RuntimeError, UnreachableReason};
+use crate::runtime::model::ObservedWorld;
+use crate::runtime::{ImageOutcome, Runtime};
+use crate::spec::TenantName;
+
+/// How long tenantd waits for the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Any single call (a stop also gets its grace period on top).
+    pub call: Duration,
+    /// A whole pull or build.
+    pub image: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            call: Duration::from_secs(30),
+            image: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// A Docker engine, scoped to one tenantd instance: it lists, changes and removes only objects
+/// labelled `io.tenantd.instance=<instance>`, and refuses (`Conflict`) anything else.
+///
+/// Connecting does no I/O: the engine is first contacted (and the API version negotiated) by
+/// the first call, so a daemon can start while the engine is away and report it as
+/// `Unreachable`.
+pub struct DockerRuntime {
+    instance: TenantName,
+    endpoint: Endpoint,
+    registries: Vec<RegistryAuth>,
+    timeouts: Timeouts,
+    client: OnceCell<Docker>,
+}
+
+impl DockerRuntime {
+    /// A runtime for `instance` at `host`, else `DOCKER_HOST`, else [`DEFAULT_ENDPOINT`].
+    /// Only `unix://` and `tcp://` (plain HTTP) endpoints are supported; anything else is an
+    /// `Engine` error naming the endpoint. `registries` are used for pulls and never logged.
+    pub fn connect(
+        instance: &TenantName,
+        host: Option<&str>,
+        registries: Vec<RegistryAuth>,
+    ) -> Result<Self, RuntimeError> {
+        let from_env = std::env::var("DOCKER_HOST").ok();
+        Ok(Self {
+            instance: instance.clone(),
+            endpoint: Endpoint::choose(host, from_env.as_deref())?,
+            registries,
+            timeouts: Timeouts::default(),
+            client: OnceCell::new(),
+        })
+    }
+
+    /// Replaces the default [`Timeouts`].
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The instance this runtime is scoped to.
+    pub fn instance(&self) -> &TenantName {
+        &self.instance
+    }
+
+    /// The client, connected and version-negotiated on first use. A failure is not remembered:
+    /// the next call tries again.
+    async fn client(&self) -> Result<&Docker, RuntimeError> {
+        if let Endpoint::Unix(path) = &self.endpoint {
+            // Checked on every call: the socket disappears when the engine stops.
+            if let Err(e) = std::fs::metadata(path) {
+                let reason = match e.kind() {
+                    std::io::ErrorKind::PermissionDenied => UnreachableReason::PermissionDenied,
+                    _ => UnreachableReason::SocketMissing,
+                };
+                return Err(RuntimeError::Unreachable {
+                    endpoint: self.endpoint.to_string(),
+                    reason,
+                    source: Some(Box::new(e)),
+                });
+            }
+        }
+        self.client
+            .get_or_try_init(|| async {
+                // bollard's own deadline only bounds the wait for response headers; every call
+                // is bounded by `within`, so this is just a backstop above the longest one.
+                let backstop = self.timeouts.image.as_secs().max(1);
+                let docker = match &self.endpoint {
+                    Endpoint::Unix(path) => Docker::connect_with_unix(
+                        &path.to_string_lossy(),
+                        backstop,
+                        bollard::API_DEFAULT_VERSION,
+                    ),
+                    Endpoint::Tcp(address) => {
+                        Docker::connect_with_http(address, backstop, bollard::API_DEFAULT_VERSION)
+                    }
+                }
+                .map_err(|e| self.fail("connect", e))?;
+                // An engine refuses paths versioned above its API (Docker 20.10: 1.41, bollard
+                // 0.21: 1.53). bollard 0.21 in fact sends unversioned paths, which the engine
+                // serves at its own version; negotiating keeps `client_version` true to the
+                // engine and stays right if bollard starts prefixing paths.
+                let docker = within(self.timeouts.call, docker.negotiate_version())
+                    .await
+                    .map_err(|e| self.fail("negotiate the API version", e))?;
+                tracing::debug!(endpoint = %self.endpoint, api = %docker.client_version(), "connected to docker");
+                Ok(docker)
+            })
+            .await
+    }
+
+    /// `err` as a [`RuntimeError`] for `operation` on this endpoint.
+    fn fail(&self, operation: impl Into<String>, err: bollard::errors::Error) -> RuntimeError {
+        errors::map(&self.endpoint.to_string(), operation, err)
+    }
+}
+
+#[async_trait]
+impl Runtime for DockerRuntime {
+    fn describe(&self) -> String {
+        format!("docker at {}", self.endpoint)
+    }
+
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        let endpoint = self.endpoint.to_string();
+        // Whatever stands between tenantd and a pong means the engine is not usable: an answer
+        // that is not Docker's counts as unreachable too.
+        let docker = match self.client().await {
+            Ok(docker) => docker,
+            Err(e @ RuntimeError::Unreachable { .. }) => return Err(e),
+            Err(e) => {
+                return Err(RuntimeError::Unreachable {
+                    endpoint,
+                    reason: UnreachableReason::Other,
+                    source: Some(Box::new(e)),
+                })
+            }
+        };
+        match within(self.timeouts.call, docker.ping()).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let reason = errors::unreachable_reason(&e).unwrap_or(UnreachableReason::Other);
+                Err(unreachable(&endpoint, reason, Some(e)))
+            }
+        }
+    }
+
+    async fn observe(
+        &self,
+        images: &[String],
+        names: &[String],
+    ) -> Result<ObservedWorld, RuntimeError> {
+        self.observe_world(images, names).await
+    }
+
+    async fn ensure_image(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError> {
+        self.ensure(image).await
+    }
+
+    async fn create_network(
+        &self,
+        tenant: &TenantName,
+        network: &DesiredNetwork,
+    ) -> Result<String, RuntimeError> {
+        self.create_tenant_network(tenant, network).await
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), RuntimeError> {
+        self.remove_tenant_network(name).await
+    }
+
+    async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError> {
+        self.create_tenant_volume(tenant, name).await
+    }
+
+    async fn create_container(
+        &self,
+        tenant: &TenantName,
+        spec_hash: &str,
+        container: &DesiredContainer,
+        network: &str,
+        host_port: Option<u16>,
+    ) -> Result<String, RuntimeError> {
+        self.create(tenant, spec_hash, container, network, host_port)
+            .await
+    }
+
+    async fn start_container(&self, id: &str) -> Result<(), RuntimeError> {
+        self.start(id).await
+    }
+
+    async fn stop_container(&self, id: &str, timeout_secs: u32) -> Result<(), RuntimeError> {
+        self.stop(id, timeout_secs).await
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
+        self.remove(id).await
+    }
+
+    async fn update_limits(&self, id: &str, limits: &Limits) -> Result<(), RuntimeError> {
+        self.update(id, limits).await
+    }
+}
