@@ -27,7 +27,9 @@ impl std::str::FromStr for RuntimeKind {
             "kubernetes" => Ok(RuntimeKind::Kubernetes),
             other => Err(ConfigError::Value {
                 field: "runtime".into(),
-                message: format!("{other:?} is not a runtime: expected \"docker\" or \"kubernetes\""),
+                message: format!(
+                    "{other:?} is not a runtime: expected \"docker\" or \"kubernetes\""
+                ),
             }),
         }
     }
@@ -102,7 +104,11 @@ pub struct DaemonConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config value `{field}`: {message}")]
@@ -112,22 +118,28 @@ pub enum ConfigError {
 impl DaemonConfig {
     /// Reads and validates `path`; `CONTAINER_RUNTIME` in `env_runtime` overrides `runtime`.
     pub fn load(path: &Path, env_runtime: Option<&str>) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(&text, path, env_runtime)
     }
 
     pub fn parse(text: &str, path: &Path, env_runtime: Option<&str>) -> Result<Self, ConfigError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let runtime = match env_runtime.filter(|s| !s.is_empty()) {
             Some(s) => s.parse()?,
             None => raw.runtime,
         };
-        let instance = TenantName::try_from(raw.instance.clone()).map_err(|e| ConfigError::Value {
-            field: "instance".into(),
-            message: e.to_string(),
-        })?;
+        let instance =
+            TenantName::try_from(raw.instance.clone()).map_err(|e| ConfigError::Value {
+                field: "instance".into(),
+                message: e.to_string(),
+            })?;
         if instance.as_str().len() > 30 {
             return Err(ConfigError::Value {
                 field: "instance".into(),
@@ -142,7 +154,10 @@ impl DaemonConfig {
             });
         }
         if raw.concurrency == 0 || raw.concurrency > 256 {
-            return Err(ConfigError::Value { field: "concurrency".into(), message: "expected 1 to 256".into() });
+            return Err(ConfigError::Value {
+                field: "concurrency".into(),
+                message: "expected 1 to 256".into(),
+            });
         }
         Ok(Self {
             source: path.to_path_buf(),
@@ -169,7 +184,12 @@ mod tests {
 
     #[test]
     fn minimal_config_gets_defaults_and_resolves_paths() {
-        let c = DaemonConfig::parse("tenants_dir = \"tenants.d\"\nstate_dir = \"/var/lib/tenantd\"\n", Path::new("/etc/tenantd/tenantd.toml"), None).unwrap();
+        let c = DaemonConfig::parse(
+            "tenants_dir = \"tenants.d\"\nstate_dir = \"/var/lib/tenantd\"\n",
+            Path::new("/etc/tenantd/tenantd.toml"),
+            None,
+        )
+        .unwrap();
         assert_eq!(c.tenants_dir, PathBuf::from("/etc/tenantd/tenants.d"));
         assert_eq!(c.status_dir(), PathBuf::from("/var/lib/tenantd/status"));
         assert_eq!(c.instance.as_str(), "tenantd");
@@ -179,15 +199,40 @@ mod tests {
 
     #[test]
     fn env_overrides_runtime_and_bad_values_are_named() {
-        let c = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\n", Path::new("x.toml"), Some("kubernetes")).unwrap();
+        let c = DaemonConfig::parse(
+            "tenants_dir = \"t\"\nstate_dir = \"s\"\n",
+            Path::new("x.toml"),
+            Some("kubernetes"),
+        )
+        .unwrap();
         assert_eq!(c.runtime, RuntimeKind::Kubernetes);
-        let e = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\n", Path::new("x.toml"), Some("podman")).unwrap_err();
+        let e = DaemonConfig::parse(
+            "tenants_dir = \"t\"\nstate_dir = \"s\"\n",
+            Path::new("x.toml"),
+            Some("podman"),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("runtime"), "{e}");
-        let e = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\nport_range = [80, 90]\n", Path::new("x.toml"), None).unwrap_err();
+        let e = DaemonConfig::parse(
+            "tenants_dir = \"t\"\nstate_dir = \"s\"\nport_range = [80, 90]\n",
+            Path::new("x.toml"),
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("port_range"), "{e}");
-        let e = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\ninstance = \"Bad_Name\"\n", Path::new("x.toml"), None).unwrap_err();
+        let e = DaemonConfig::parse(
+            "tenants_dir = \"t\"\nstate_dir = \"s\"\ninstance = \"Bad_Name\"\n",
+            Path::new("x.toml"),
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("instance"), "{e}");
-        let e = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\nbogus = 1\n", Path::new("x.toml"), None).unwrap_err();
+        let e = DaemonConfig::parse(
+            "tenants_dir = \"t\"\nstate_dir = \"s\"\nbogus = 1\n",
+            Path::new("x.toml"),
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
     }
 }

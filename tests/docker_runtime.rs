@@ -198,7 +198,7 @@ async fn container_is_created_hardened_observed_resized_and_removed_idempotently
     assert_eq!(h["PidsLimit"], 64);
     assert_eq!(
         h["Ulimits"],
-        serde_json::json!([{"Name": "nofile", "Soft": 4096, "Hard": 4096}, {"Name": "nproc", "Soft": 512, "Hard": 512}])
+        serde_json::json!([{"Name": "nofile", "Soft": 4096, "Hard": 4096}, {"Name": "nproc", "Soft": 65536, "Hard": 65536}])
     );
     assert_eq!(h["LogConfig"]["Type"], "json-file");
     assert_eq!(h["LogConfig"]["Config"]["max-size"], "10m");

@@ -6,13 +6,18 @@ use support::*;
 
 #[test]
 fn host_ports_are_stable_and_exhaustion_is_a_per_tenant_error() {
-    let Some(env) = Env::new("host_ports_are_stable_and_exhaustion_is_a_per_tenant_error") else { return };
+    let Some(env) = Env::new("host_ports_are_stable_and_exhaustion_is_a_per_tenant_error") else {
+        return;
+    };
     env.write_config(""); // default slice of 20 ports
-    // A port range of two: two tenants fit, a third does not.
+                          // A port range of two: two tenants fit, a third does not.
     let lo = env.ports.0;
     std::fs::write(
         &env.config,
-        std::fs::read_to_string(&env.config).unwrap().replace(&format!("port_range = [{}, {}]", env.ports.0, env.ports.1), &format!("port_range = [{lo}, {}]", lo + 1)),
+        std::fs::read_to_string(&env.config).unwrap().replace(
+            &format!("port_range = [{}, {}]", env.ports.0, env.ports.1),
+            &format!("port_range = [{lo}, {}]", lo + 1),
+        ),
     )
     .unwrap();
     env.spec("acme.yaml", &stub_spec("acme", ""));
@@ -20,15 +25,26 @@ fn host_ports_are_stable_and_exhaustion_is_a_per_tenant_error() {
     env.apply_ok();
     let (a, b) = (env.host_port("acme"), env.host_port("beta"));
     assert_ne!(a, b);
-    let bindings = &env.inspect(&env.container("acme")).unwrap()["HostConfig"]["PortBindings"]["18789/tcp"][0];
+    let bindings =
+        &env.inspect(&env.container("acme")).unwrap()["HostConfig"]["PortBindings"]["18789/tcp"][0];
     assert_eq!(bindings["HostIp"], "127.0.0.1");
 
     env.spec("gamma.yaml", &stub_spec("gamma", ""));
     let o = env.tenantd(&["apply"]);
     assert_eq!(o.status.code(), Some(1));
     let s = env.status("gamma").unwrap();
-    assert!(s["lastError"].as_str().unwrap().contains("no free host port"), "{s:#}");
-    assert_eq!((env.host_port("acme"), env.host_port("beta")), (a, b), "existing tenants keep their ports");
+    assert!(
+        s["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("no free host port"),
+        "{s:#}"
+    );
+    assert_eq!(
+        (env.host_port("acme"), env.host_port("beta")),
+        (a, b),
+        "existing tenants keep their ports"
+    );
 
     // Removing and re-adding other tenants does not move acme.
     env.remove_spec("gamma.yaml");
@@ -39,7 +55,9 @@ fn host_ports_are_stable_and_exhaustion_is_a_per_tenant_error() {
 
 #[test]
 fn a_foreign_container_holding_a_tenants_name_is_never_touched() {
-    let Some(env) = Env::new("a_foreign_container_holding_a_tenants_name_is_never_touched") else { return };
+    let Some(env) = Env::new("a_foreign_container_holding_a_tenants_name_is_never_touched") else {
+        return;
+    };
     let name = env.container("acme");
     let created = docker(&["create", "--name", &name, &stub::stub_image()]);
     assert!(created.status.success(), "{}", stderr(&created));
@@ -47,7 +65,11 @@ fn a_foreign_container_holding_a_tenants_name_is_never_touched() {
     let o = env.tenantd(&["apply"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(env.status("acme").unwrap()["phase"], "Conflict");
-    let still = env.inspect(&name).expect("the foreign container is still there");
-    assert!(still["Config"]["Labels"].get("io.tenantd.instance").is_none());
+    let still = env
+        .inspect(&name)
+        .expect("the foreign container is still there");
+    assert!(still["Config"]["Labels"]
+        .get("io.tenantd.instance")
+        .is_none());
     docker(&["rm", "-f", &name]);
 }

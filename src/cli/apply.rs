@@ -9,19 +9,46 @@ use crate::plan::ChangeKind;
 use crate::reconcile::{execute, prepare, write_statuses, PassOptions, StateLock, WaitPolicy};
 use crate::status::{ApplyFact, StatusStore};
 
-pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_empty: bool) -> anyhow::Result<u8> {
+pub async fn run(
+    cfg: &DaemonConfig,
+    no_wait: bool,
+    wait_timeout: u64,
+    allow_empty: bool,
+) -> anyhow::Result<u8> {
     let _lock = StateLock::acquire(&cfg.state_dir)?;
     let runtime = super::connect(cfg).await?;
     let prepared = prepare(cfg, runtime.as_ref(), PassOptions { allow_empty }).await?;
-    let wait = WaitPolicy { enabled: !no_wait, max: Duration::from_secs(wait_timeout) };
-    let outcomes = execute(runtime.as_ref(), &prepared.plan, cfg.concurrency, &cfg.port_range, wait).await;
+    let wait = WaitPolicy {
+        enabled: !no_wait,
+        max: Duration::from_secs(wait_timeout),
+    };
+    let outcomes = execute(
+        runtime.as_ref(),
+        &prepared.plan,
+        cfg.concurrency,
+        &cfg.port_range,
+        wait,
+    )
+    .await;
 
     let images: Vec<String> = Vec::new();
     let after = runtime.observe(&images, &[]).await?;
     let store = StatusStore::new(cfg.status_dir());
-    write_statuses(&store, &prepared, &outcomes, &after, OffsetDateTime::now_utc())?;
+    write_statuses(
+        &store,
+        &prepared,
+        &outcomes,
+        &after,
+        OffsetDateTime::now_utc(),
+    )?;
 
     let mut failed = 0;
+    for i in prepared.specs.invalid.iter().filter(|i| i.tenant.is_none()) {
+        failed += 1;
+        for e in &i.errors {
+            eprintln!("{e}");
+        }
+    }
     for t in &prepared.plan.tenants {
         let outcome = outcomes.get(&t.tenant);
         let line = match outcome.map(|o| &o.fact) {
@@ -30,7 +57,10 @@ pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_emp
                 format!("failed: {message}")
             }
             Some(ApplyFact::Blocked(_)) | None if t.change == ChangeKind::Blocked => {
-                failed += usize::from(!matches!(t.blocked, Some(crate::plan::Blocked::DeletionHeld { .. })));
+                failed += usize::from(!matches!(
+                    t.blocked,
+                    Some(crate::plan::Blocked::DeletionHeld { .. })
+                ));
                 "left as it is (see `tenantd plan`)".to_string()
             }
             Some(ApplyFact::NothingToDo) => "unchanged".to_string(),
@@ -46,7 +76,7 @@ pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_emp
         println!("{}: {line}", t.tenant);
     }
     if failed > 0 {
-        eprintln!("{failed} tenant(s) did not converge; see `tenantd status`");
+        eprintln!("{failed} tenant(s) or spec file(s) did not converge; see `tenantd status` and `tenantd plan`");
         Ok(1)
     } else {
         Ok(0)

@@ -15,7 +15,11 @@ use crate::runtime::docker::DockerRuntime;
 use crate::runtime::Runtime;
 
 #[derive(Debug, Parser)]
-#[command(name = "tenantd", version, about = "Declarative reconcile daemon: one YAML file per tenant, converged onto a container engine")]
+#[command(
+    name = "tenantd",
+    version,
+    about = "Declarative reconcile daemon: one YAML file per tenant, converged onto a container engine"
+)]
 pub struct Cli {
     /// The daemon config file.
     #[arg(long, global = true, env = "TENANTD_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
@@ -74,7 +78,10 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -94,13 +101,35 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Validate { paths } => validate::run(&cli.config, &paths),
-        Command::Plan { detailed_exitcode, output, allow_empty } => {
-            plan::run(&load_config(&cli.config)?, output, detailed_exitcode, allow_empty).await
+        Command::Plan {
+            detailed_exitcode,
+            output,
+            allow_empty,
+        } => {
+            plan::run(
+                &load_config(&cli.config)?,
+                output,
+                detailed_exitcode,
+                allow_empty,
+            )
+            .await
         }
-        Command::Apply { no_wait, wait_timeout, allow_empty } => {
-            apply::run(&load_config(&cli.config)?, no_wait, wait_timeout, allow_empty).await
+        Command::Apply {
+            no_wait,
+            wait_timeout,
+            allow_empty,
+        } => {
+            apply::run(
+                &load_config(&cli.config)?,
+                no_wait,
+                wait_timeout,
+                allow_empty,
+            )
+            .await
         }
-        Command::Status { tenant, output } => status::run(&load_config(&cli.config)?, tenant.as_deref(), output),
+        Command::Status { tenant, output } => {
+            status::run(&load_config(&cli.config)?, tenant.as_deref(), output)
+        }
         Command::Schema => {
             print!("{}", crate::spec::schema::generate());
             Ok(0)
@@ -109,8 +138,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTD_LOG").unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTD_LOG")
+        .unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<DaemonConfig> {
@@ -121,8 +154,14 @@ pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<DaemonConfig
 /// Connects the configured runtime and checks that it answers.
 pub(crate) async fn connect(cfg: &DaemonConfig) -> anyhow::Result<Box<dyn Runtime>> {
     let runtime: Box<dyn Runtime> = match cfg.runtime {
-        RuntimeKind::Docker => Box::new(DockerRuntime::connect(&cfg.instance, cfg.docker_host.as_deref(), cfg.registries.clone())?),
-        RuntimeKind::Kubernetes => anyhow::bail!("runtime \"kubernetes\" is not implemented yet; use runtime = \"docker\""),
+        RuntimeKind::Docker => Box::new(DockerRuntime::connect(
+            &cfg.instance,
+            cfg.docker_host.as_deref(),
+            cfg.registries.clone(),
+        )?),
+        RuntimeKind::Kubernetes => {
+            anyhow::bail!("runtime \"kubernetes\" is not implemented yet; use runtime = \"docker\"")
+        }
     };
     runtime.ping().await?;
     Ok(runtime)

@@ -16,11 +16,18 @@ pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: Output) -> anyhow::
     match output {
         Output::Json => {
             let list: Vec<_> = all.values().collect();
-            let text = if tenant.is_some() { serde_json::to_string_pretty(list[0])? } else { serde_json::to_string_pretty(&list)? };
+            let text = if tenant.is_some() {
+                serde_json::to_string_pretty(list[0])?
+            } else {
+                serde_json::to_string_pretty(&list)?
+            };
             println!("{text}");
         }
         Output::Human => {
-            println!("{:<24} {:<16} {:<10} {:<24} {:>8}  LAST ERROR", "TENANT", "PHASE", "HEALTH", "URL", "RESTARTS");
+            println!(
+                "{:<24} {:<16} {:<10} {:<24} {:>8}  LAST ERROR",
+                "TENANT", "PHASE", "HEALTH", "URL", "RESTARTS"
+            );
             for s in all.values() {
                 let mut err = s.last_error.clone().unwrap_or_default();
                 if err.chars().count() > 80 {

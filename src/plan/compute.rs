@@ -25,26 +25,43 @@ pub struct PlanInput<'a> {
 
 /// Computes what must change, tenant by tenant, in name order.
 pub fn plan(input: PlanInput<'_>) -> Plan {
-    let names: BTreeSet<&TenantName> =
-        input.desired.keys().chain(input.invalid.keys()).chain(input.observed.tenants.keys()).collect();
+    let names: BTreeSet<&TenantName> = input
+        .desired
+        .keys()
+        .chain(input.invalid.keys())
+        .chain(input.observed.tenants.keys())
+        .collect();
     let tenants = names
         .into_iter()
         .map(|name| {
             let observed = input.observed.tenants.get(name);
             if let Some(messages) = input.invalid.get(name) {
-                return blocked(name, Blocked::Invalid { messages: messages.clone() });
+                return blocked(
+                    name,
+                    Blocked::Invalid {
+                        messages: messages.clone(),
+                    },
+                );
             }
             match (input.desired.get(name), observed) {
                 (Some(d), _) => plan_tenant(d, observed, input),
                 (None, Some(o)) => match input.hold_deletions {
-                    Some(why) => blocked(name, Blocked::DeletionHeld { message: why.to_string() }),
+                    Some(why) => blocked(
+                        name,
+                        Blocked::DeletionHeld {
+                            message: why.to_string(),
+                        },
+                    ),
                     None => plan_delete(o),
                 },
                 (None, None) => unreachable!("every name comes from one of the maps"),
             }
         })
         .collect();
-    Plan { tenants, deletions_held: input.hold_deletions.map(str::to_string) }
+    Plan {
+        tenants,
+        deletions_held: input.hold_deletions.map(str::to_string),
+    }
 }
 
 fn blocked(name: &TenantName, why: Blocked) -> TenantPlan {
@@ -62,11 +79,23 @@ fn blocked(name: &TenantName, why: Blocked) -> TenantPlan {
 }
 
 fn plan_delete(o: &ObservedTenant) -> TenantPlan {
-    let mut steps: Vec<Step> =
-        o.containers.iter().map(|c| Step::RemoveContainer { id: c.id.clone(), name: c.name.clone() }).collect();
-    let diffs = o.containers.iter().map(|c| container_diff(&c.name, Some(c), None, None)).collect();
+    let mut steps: Vec<Step> = o
+        .containers
+        .iter()
+        .map(|c| Step::RemoveContainer {
+            id: c.id.clone(),
+            name: c.name.clone(),
+        })
+        .collect();
+    let diffs = o
+        .containers
+        .iter()
+        .map(|c| container_diff(&c.name, Some(c), None, None))
+        .collect();
     if let Some(n) = &o.network {
-        steps.push(Step::RemoveNetwork { name: n.name.clone() });
+        steps.push(Step::RemoveNetwork {
+            name: n.name.clone(),
+        });
     }
     let mut reasons = vec!["no spec file names this tenant".to_string()];
     if !o.volumes.is_empty() {
@@ -85,17 +114,23 @@ fn plan_delete(o: &ObservedTenant) -> TenantPlan {
     }
 }
 
-fn plan_tenant(
-    d: &DesiredTenant,
-    o: Option<&ObservedTenant>,
-    input: PlanInput<'_>,
-) -> TenantPlan {
+fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'_>) -> TenantPlan {
     let empty = ObservedTenant::empty(d.name.clone());
     let o = o.unwrap_or(&empty);
 
-    let wanted_names: BTreeSet<&str> =
-        d.containers.iter().map(|c| c.name.as_str()).chain([d.network.name.as_str()]).collect();
-    let foreign: Vec<_> = input.observed.foreign.iter().filter(|f| wanted_names.contains(f.name.as_str())).cloned().collect();
+    let wanted_names: BTreeSet<&str> = d
+        .containers
+        .iter()
+        .map(|c| c.name.as_str())
+        .chain([d.network.name.as_str()])
+        .collect();
+    let foreign: Vec<_> = input
+        .observed
+        .foreign
+        .iter()
+        .filter(|f| wanted_names.contains(f.name.as_str()))
+        .cloned()
+        .collect();
     if !foreign.is_empty() {
         return blocked(&d.name, Blocked::Conflict { objects: foreign });
     }
@@ -105,7 +140,14 @@ fn plan_tenant(
         match input.ports.get(&d.name) {
             Some(Ok(p)) => Some(*p),
             Some(Err(e)) => return blocked(&d.name, e.clone().into()),
-            None => return blocked(&d.name, Blocked::NoPort { message: "no host port was allocated".into() }),
+            None => {
+                return blocked(
+                    &d.name,
+                    Blocked::NoPort {
+                        message: "no host port was allocated".into(),
+                    },
+                )
+            }
         }
     } else {
         None
@@ -121,14 +163,20 @@ fn plan_tenant(
 
     let network_recreated = match &o.network {
         None => {
-            infra_steps.push(Step::CreateNetwork { network: d.network.clone() });
+            infra_steps.push(Step::CreateNetwork {
+                network: d.network.clone(),
+            });
             if !o.containers.is_empty() {
                 reasons.push(format!("network {} is missing", d.network.name));
             }
             !o.containers.is_empty()
         }
         Some(n) if n.internal != d.network.internal => {
-            reasons.push(format!("network {} changes egress ({})", n.name, if d.network.internal { "deny" } else { "allow" }));
+            reasons.push(format!(
+                "network {} changes egress ({})",
+                n.name,
+                if d.network.internal { "deny" } else { "allow" }
+            ));
             true
         }
         Some(_) => false,
@@ -142,7 +190,11 @@ fn plan_tenant(
     let mut kept_ids = BTreeSet::new();
     for c in &d.containers {
         let observed = pick_observed(o, &c.role, &c.config_hash);
-        let port = if c.role == ContainerRole::Main { host_port } else { None };
+        let port = if c.role == ContainerRole::Main {
+            host_port
+        } else {
+            None
+        };
         let Some(oc) = observed else {
             push_image_step(&mut image_steps, &c.image);
             container_steps.push(create_step(c, port, !d.suspended));
@@ -157,45 +209,88 @@ fn plan_tenant(
         if !fields.is_empty() {
             any_replaced = true;
             replace_fields.extend(fields.iter().cloned());
-            reasons.push(format!("container {} is replaced: {} changed", c.name, fields.join(", ")));
+            reasons.push(format!(
+                "container {} is replaced: {} changed",
+                c.name,
+                fields.join(", ")
+            ));
             push_image_step(&mut image_steps, &c.image);
-            container_steps.push(Step::RemoveContainer { id: oc.id.clone(), name: oc.name.clone() });
+            container_steps.push(Step::RemoveContainer {
+                id: oc.id.clone(),
+                name: oc.name.clone(),
+            });
             container_steps.push(create_step(c, port, !d.suspended));
             diffs.push(container_diff(&c.name, Some(oc), Some(c), port));
             continue;
         }
         if let Some(what) = limits_change(&oc.limits, &c.limits) {
-            reasons.push(format!("container {}: {what} (in place, no restart)", c.name));
-            container_steps.push(Step::UpdateLimits { id: oc.id.clone(), name: oc.name.clone(), from: oc.limits, to: c.limits });
+            reasons.push(format!(
+                "container {}: {what} (in place, no restart)",
+                c.name
+            ));
+            container_steps.push(Step::UpdateLimits {
+                id: oc.id.clone(),
+                name: oc.name.clone(),
+                from: oc.limits,
+                to: c.limits,
+            });
             diffs.push(container_diff(&c.name, Some(oc), Some(c), port));
         }
-        let running = matches!(oc.state, ContainerState::Running | ContainerState::Restarting);
+        let running = matches!(
+            oc.state,
+            ContainerState::Running | ContainerState::Restarting
+        );
         if d.suspended && running {
             reasons.push(format!("container {}: stop (tenant is suspended)", c.name));
-            container_steps.push(Step::StopContainer { id: oc.id.clone(), name: oc.name.clone() });
+            container_steps.push(Step::StopContainer {
+                id: oc.id.clone(),
+                name: oc.name.clone(),
+            });
         } else if !d.suspended && startable(oc.state) {
-            reasons.push(format!("container {} is {}: start", c.name, state_word(oc.state)));
-            container_steps.push(Step::StartContainer { id: oc.id.clone(), name: oc.name.clone() });
+            reasons.push(format!(
+                "container {} is {}: start",
+                c.name,
+                state_word(oc.state)
+            ));
+            container_steps.push(Step::StartContainer {
+                id: oc.id.clone(),
+                name: oc.name.clone(),
+            });
         }
     }
     // Containers of the tenant that no desired container claims: removed sidecars, duplicates.
     let mut removals = Vec::new();
-    for oc in o.containers.iter().filter(|oc| !kept_ids.contains(oc.id.as_str())) {
+    for oc in o
+        .containers
+        .iter()
+        .filter(|oc| !kept_ids.contains(oc.id.as_str()))
+    {
         reasons.push(format!("container {} is not in the spec: remove", oc.name));
-        removals.push(Step::RemoveContainer { id: oc.id.clone(), name: oc.name.clone() });
+        removals.push(Step::RemoveContainer {
+            id: oc.id.clone(),
+            name: oc.name.clone(),
+        });
         diffs.push(container_diff(&oc.name, Some(oc), None, None));
     }
 
     let mut steps = image_steps;
     if network_recreated && o.network.is_some() {
         // Every container leaves the old network before it can go.
-        let mut removes: Vec<Step> = container_steps.iter().filter(|s| matches!(s, Step::RemoveContainer { .. })).cloned().collect();
+        let mut removes: Vec<Step> = container_steps
+            .iter()
+            .filter(|s| matches!(s, Step::RemoveContainer { .. }))
+            .cloned()
+            .collect();
         removes.extend(removals.drain(..));
         container_steps.retain(|s| !matches!(s, Step::RemoveContainer { .. }));
         steps.extend(removes);
         let net = o.network.as_ref().expect("checked above");
-        steps.push(Step::RemoveNetwork { name: net.name.clone() });
-        steps.push(Step::CreateNetwork { network: d.network.clone() });
+        steps.push(Step::RemoveNetwork {
+            name: net.name.clone(),
+        });
+        steps.push(Step::CreateNetwork {
+            network: d.network.clone(),
+        });
     } else {
         steps.append(&mut removals);
     }
@@ -224,10 +319,16 @@ fn plan_tenant(
 }
 
 /// The observed container to compare with: same role, preferring one whose hash matches.
-fn pick_observed<'a>(o: &'a ObservedTenant, role: &ContainerRole, hash: &str) -> Option<&'a ObservedContainer> {
+fn pick_observed<'a>(
+    o: &'a ObservedTenant,
+    role: &ContainerRole,
+    hash: &str,
+) -> Option<&'a ObservedContainer> {
     let mut same_role = o.containers.iter().filter(|c| &c.role == role);
     let first = same_role.clone().next();
-    same_role.find(|c| c.config_hash.as_deref() == Some(hash)).or(first)
+    same_role
+        .find(|c| c.config_hash.as_deref() == Some(hash))
+        .or(first)
 }
 
 /// The fields that force `oc` to be recreated to become `c`; empty when it can stay.
@@ -263,7 +364,8 @@ fn replace_reasons(
     }
     // The same reference now names different content (a newer pull, a rebuilt tag).
     if let Some(Some(local_id)) = world.images.get(c.image.reference()) {
-        if *local_id != oc.image_id && oc.image_ref == c.image.reference() && pulls_matter(&c.image) {
+        if *local_id != oc.image_id && oc.image_ref == c.image.reference() && pulls_matter(&c.image)
+        {
             fields.insert("imageContent".to_string());
         }
     }
@@ -271,11 +373,20 @@ fn replace_reasons(
 }
 
 fn pulls_matter(image: &ImageSource) -> bool {
-    !matches!(image, ImageSource::Registry { pull_policy: PullPolicy::Never, .. })
+    !matches!(
+        image,
+        ImageSource::Registry {
+            pull_policy: PullPolicy::Never,
+            ..
+        }
+    )
 }
 
 fn startable(state: ContainerState) -> bool {
-    matches!(state, ContainerState::Created | ContainerState::Exited { .. })
+    matches!(
+        state,
+        ContainerState::Created | ContainerState::Exited { .. }
+    )
 }
 
 fn state_word(state: ContainerState) -> String {
@@ -287,8 +398,13 @@ fn state_word(state: ContainerState) -> String {
 }
 
 fn push_image_step(steps: &mut Vec<Step>, image: &ImageSource) {
-    if !steps.iter().any(|s| matches!(s, Step::EnsureImage { image: i } if i == image)) {
-        steps.push(Step::EnsureImage { image: image.clone() });
+    if !steps
+        .iter()
+        .any(|s| matches!(s, Step::EnsureImage { image: i } if i == image))
+    {
+        steps.push(Step::EnsureImage {
+            image: image.clone(),
+        });
     }
 }
 
@@ -297,7 +413,11 @@ fn create_step(c: &DesiredContainer, host_port: Option<u16>, start: bool) -> Ste
         container: Box::new(c.clone()),
         name: c.name.clone(),
         image: c.image.reference().to_string(),
-        host_port: if c.publish_port.is_some() { host_port } else { None },
+        host_port: if c.publish_port.is_some() {
+            host_port
+        } else {
+            None
+        },
         start,
     }
 }

@@ -21,12 +21,18 @@ fn headline(t: &TenantPlan) -> String {
         (ChangeKind::NoChange, _) => "no change".into(),
         (ChangeKind::UpdateInPlace, _) => "update in place".into(),
         (ChangeKind::Create, _) => "create".into(),
-        (ChangeKind::Replace, _) => format!("replace (because of: {})", t.replace_fields.join(", ")),
+        (ChangeKind::Replace, _) => {
+            format!("replace (because of: {})", t.replace_fields.join(", "))
+        }
         (ChangeKind::Delete, _) => "delete".into(),
-        (ChangeKind::Blocked, Some(Blocked::Invalid { .. })) => "invalid spec: left exactly as it is".into(),
+        (ChangeKind::Blocked, Some(Blocked::Invalid { .. })) => {
+            "invalid spec: left exactly as it is".into()
+        }
         (ChangeKind::Blocked, Some(Blocked::Conflict { .. })) => "conflict: left alone".into(),
         (ChangeKind::Blocked, Some(Blocked::NoPort { .. })) => "no host port: not applied".into(),
-        (ChangeKind::Blocked, Some(Blocked::DeletionHeld { .. })) => "no spec, but deletion is held back".into(),
+        (ChangeKind::Blocked, Some(Blocked::DeletionHeld { .. })) => {
+            "no spec, but deletion is held back".into()
+        }
         (ChangeKind::Blocked, None) => "blocked".into(),
     }
 }
@@ -35,16 +41,38 @@ fn step_line(s: &Step) -> String {
     match s {
         Step::EnsureImage { image } => format!("ensure image {}", image.reference()),
         Step::CreateNetwork { network } => {
-            format!("create network {}{}", network.name, if network.internal { " (internal: no egress)" } else { "" })
+            format!(
+                "create network {}{}",
+                network.name,
+                if network.internal {
+                    " (internal: no egress)"
+                } else {
+                    ""
+                }
+            )
         }
         Step::RemoveNetwork { name } => format!("remove network {name}"),
         Step::CreateVolume { name } => format!("create volume {name}"),
-        Step::CreateContainer { name, image, host_port, start, .. } => {
-            let port = host_port.map(|p| format!(", published on 127.0.0.1:{p}")).unwrap_or_default();
-            let start = if *start { " and start" } else { " (not started: suspended)" };
+        Step::CreateContainer {
+            name,
+            image,
+            host_port,
+            start,
+            ..
+        } => {
+            let port = host_port
+                .map(|p| format!(", published on 127.0.0.1:{p}"))
+                .unwrap_or_default();
+            let start = if *start {
+                " and start"
+            } else {
+                " (not started: suspended)"
+            };
             format!("create container {name} from {image}{port}{start}")
         }
-        Step::RemoveContainer { name, .. } => format!("stop and remove container {name} (volumes kept)"),
+        Step::RemoveContainer { name, .. } => {
+            format!("stop and remove container {name} (volumes kept)")
+        }
         Step::StartContainer { name, .. } => format!("start container {name}"),
         Step::StopContainer { name, .. } => format!("stop container {name}"),
         Step::UpdateLimits { name, .. } => format!("update limits of container {name} in place"),
@@ -74,7 +102,11 @@ pub fn render_human(plan: &Plan) -> String {
                 let _ = writeln!(out, "    {m}");
             }),
             Some(Blocked::Conflict { objects }) => objects.iter().for_each(|o| {
-                let _ = writeln!(out, "    {} {} exists and is not this instance's", o.kind, o.name);
+                let _ = writeln!(
+                    out,
+                    "    {} {} exists and is not this instance's",
+                    o.kind, o.name
+                );
             }),
             Some(Blocked::NoPort { message }) | Some(Blocked::DeletionHeld { message }) => {
                 let _ = writeln!(out, "    {message}");

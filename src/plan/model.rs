@@ -31,7 +31,11 @@ impl ChangeKind {
 
 /// Why a tenant is left exactly as it is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "reason")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "reason"
+)]
 pub enum Blocked {
     /// Its spec file is invalid: the last good state keeps running.
     Invalid { messages: Vec<String> },
@@ -45,19 +49,33 @@ pub enum Blocked {
 
 impl From<PortError> for Blocked {
     fn from(e: PortError) -> Self {
-        Blocked::NoPort { message: e.to_string() }
+        Blocked::NoPort {
+            message: e.to_string(),
+        }
     }
 }
 
 /// One call a runtime makes. Steps of a tenant run in order; image steps come first so a
 /// failed pull or build leaves everything running untouched.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "action")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "action"
+)]
 pub enum Step {
-    EnsureImage { image: ImageSource },
-    CreateNetwork { network: DesiredNetwork },
-    RemoveNetwork { name: String },
-    CreateVolume { name: String },
+    EnsureImage {
+        image: ImageSource,
+    },
+    CreateNetwork {
+        network: DesiredNetwork,
+    },
+    RemoveNetwork {
+        name: String,
+    },
+    CreateVolume {
+        name: String,
+    },
     /// Create a container and, unless the tenant is suspended, start it.
     CreateContainer {
         #[serde(skip)]
@@ -69,10 +87,24 @@ pub enum Step {
         start: bool,
     },
     /// Stop (gracefully) and remove a container; its volumes stay.
-    RemoveContainer { id: String, name: String },
-    StartContainer { id: String, name: String },
-    StopContainer { id: String, name: String },
-    UpdateLimits { id: String, name: String, from: Limits, to: Limits },
+    RemoveContainer {
+        id: String,
+        name: String,
+    },
+    StartContainer {
+        id: String,
+        name: String,
+    },
+    StopContainer {
+        id: String,
+        name: String,
+    },
+    UpdateLimits {
+        id: String,
+        name: String,
+        from: Limits,
+        to: Limits,
+    },
 }
 
 /// A readable before/after of one container's settings.
@@ -125,6 +157,16 @@ pub struct Plan {
 impl Plan {
     pub fn has_changes(&self) -> bool {
         self.tenants.iter().any(|t| t.change.is_change())
+    }
+
+    /// True when some tenant cannot be converged: an invalid spec, a conflict, no host port.
+    /// Held-back deletions are not errors.
+    pub fn has_blocked_tenants(&self) -> bool {
+        self.tenants.iter().any(|t| {
+            t.blocked
+                .as_ref()
+                .is_some_and(|b| !matches!(b, Blocked::DeletionHeld { .. }))
+        })
     }
 
     pub fn count(&self, kind: ChangeKind) -> usize {

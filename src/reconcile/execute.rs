@@ -48,7 +48,12 @@ pub async fn execute(
     stream::iter(plan.tenants.iter())
         .map(|tp| {
             let held = &held;
-            async move { (tp.tenant.clone(), apply_tenant(runtime, tp, port_range, held, wait).await) }
+            async move {
+                (
+                    tp.tenant.clone(),
+                    apply_tenant(runtime, tp, port_range, held, wait).await,
+                )
+            }
         })
         .buffer_unordered(concurrency.max(1))
         .collect()
@@ -63,22 +68,51 @@ async fn apply_tenant(
     wait: WaitPolicy,
 ) -> TenantOutcome {
     if let Some(b) = &tp.blocked {
-        return TenantOutcome { fact: ApplyFact::Blocked(b.clone()), probe: None, mutated: false };
+        return TenantOutcome {
+            fact: ApplyFact::Blocked(b.clone()),
+            probe: None,
+            mutated: false,
+        };
     }
     if tp.steps.is_empty() {
-        return TenantOutcome { fact: ApplyFact::NothingToDo, probe: None, mutated: false };
+        return TenantOutcome {
+            fact: ApplyFact::NothingToDo,
+            probe: None,
+            mutated: false,
+        };
     }
     let mut started_main_port = None;
     for step in &tp.steps {
         let result = match step {
             Step::EnsureImage { image } => runtime.ensure_image(image).await.map(|_| ()),
-            Step::CreateNetwork { network } => runtime.create_network(&tp.tenant, network).await.map(|_| ()),
+            Step::CreateNetwork { network } => runtime
+                .create_network(&tp.tenant, network)
+                .await
+                .map(|_| ()),
             Step::RemoveNetwork { name } => runtime.remove_network(name).await,
             Step::CreateVolume { name } => runtime.create_volume(&tp.tenant, name).await,
-            Step::CreateContainer { container, host_port, start, .. } => {
-                let spec_hash = tp.desired.as_ref().map(|d| d.spec_hash.as_str()).unwrap_or_default();
-                let network = tp.desired.as_ref().map(|d| d.network.name.as_str()).unwrap_or_default();
-                match create_and_start(runtime, &tp.tenant, spec_hash, container, network, *host_port, *start, port_range, held).await {
+            Step::CreateContainer {
+                container,
+                host_port,
+                start,
+                ..
+            } => {
+                let spec_hash = tp
+                    .desired
+                    .as_ref()
+                    .map(|d| d.spec_hash.as_str())
+                    .unwrap_or_default();
+                let network = tp
+                    .desired
+                    .as_ref()
+                    .map(|d| d.network.name.as_str())
+                    .unwrap_or_default();
+                match create_and_start(
+                    runtime, &tp.tenant, spec_hash, container, network, *host_port, *start,
+                    port_range, held,
+                )
+                .await
+                {
                     Ok(port) => {
                         if container.role == ContainerRole::Main && *start {
                             started_main_port = port.or(Some(0));
@@ -88,10 +122,12 @@ async fn apply_tenant(
                     Err(e) => Err(e),
                 }
             }
-            Step::RemoveContainer { id, .. } => match runtime.stop_container(id, STOP_TIMEOUT_SECS).await {
-                Ok(()) => runtime.remove_container(id).await,
-                Err(e) => Err(e),
-            },
+            Step::RemoveContainer { id, .. } => {
+                match runtime.stop_container(id, STOP_TIMEOUT_SECS).await {
+                    Ok(()) => runtime.remove_container(id).await,
+                    Err(e) => Err(e),
+                }
+            }
             Step::StartContainer { id, name } => {
                 let r = runtime.start_container(id).await;
                 if r.is_ok() && tp.desired.as_ref().is_some_and(|d| d.main().name == *name) {
@@ -103,8 +139,18 @@ async fn apply_tenant(
             Step::UpdateLimits { id, to, .. } => runtime.update_limits(id, to).await,
         };
         if let Err(e) = result {
-            let image_pull = matches!(e, RuntimeError::ImagePull { .. } | RuntimeError::ImageMissing { .. });
-            return TenantOutcome { fact: ApplyFact::Failed { message: e.to_string(), image_pull }, probe: None, mutated: true };
+            let image_pull = matches!(
+                e,
+                RuntimeError::ImagePull { .. } | RuntimeError::ImageMissing { .. }
+            );
+            return TenantOutcome {
+                fact: ApplyFact::Failed {
+                    message: e.to_string(),
+                    image_pull,
+                },
+                probe: None,
+                mutated: true,
+            };
         }
     }
     let probe = match (started_main_port, &tp.desired) {
@@ -112,17 +158,24 @@ async fn apply_tenant(
             let main = d.main();
             let health = main.health.as_ref();
             let budget = health
-                .map(|h| Duration::from_millis(h.start_period_ms + h.interval_ms * u64::from(h.retries)))
+                .map(|h| {
+                    Duration::from_millis(h.start_period_ms + h.interval_ms * u64::from(h.retries))
+                })
                 .unwrap_or(Duration::from_secs(30))
                 .min(wait.max);
             let path = health.map(|h| h.path.as_str()).unwrap_or("/");
-            let timeout = health.map(|h| Duration::from_millis(h.timeout_ms)).unwrap_or(Duration::from_secs(5));
+            let timeout = health
+                .map(|h| Duration::from_millis(h.timeout_ms))
+                .unwrap_or(Duration::from_secs(5));
             match wait_healthy(port, path, timeout, budget).await {
                 Ok(()) => Some(ProbeFact::Healthy),
                 Err(last) => {
                     return TenantOutcome {
                         fact: ApplyFact::Failed {
-                            message: format!("the runtime did not become healthy within {} s ({last})", budget.as_secs()),
+                            message: format!(
+                                "the runtime did not become healthy within {} s ({last})",
+                                budget.as_secs()
+                            ),
                             image_pull: false,
                         },
                         probe: Some(ProbeFact::Unhealthy),
@@ -133,7 +186,11 @@ async fn apply_tenant(
         }
         _ => None,
     };
-    TenantOutcome { fact: ApplyFact::Applied, probe, mutated: true }
+    TenantOutcome {
+        fact: ApplyFact::Applied,
+        probe,
+        mutated: true,
+    }
 }
 
 /// Creates and (optionally) starts a container; when its host port turns out to be taken,
@@ -153,7 +210,9 @@ async fn create_and_start(
     let mut port = host_port;
     let mut tried = BTreeSet::new();
     loop {
-        let id = runtime.create_container(tenant, spec_hash, c, network, port).await?;
+        let id = runtime
+            .create_container(tenant, spec_hash, c, network, port)
+            .await?;
         if !start {
             return Ok(port);
         }
@@ -162,7 +221,9 @@ async fn create_and_start(
             Err(RuntimeError::PortInUse { port: taken }) if tried.len() < 8 => {
                 runtime.remove_container(&id).await?;
                 tried.insert(taken);
-                let next = range.clone().find(|p| *p > taken && !held.contains(p) && !tried.contains(p) && host_port_free(*p));
+                let next = range.clone().find(|p| {
+                    *p > taken && !held.contains(p) && !tried.contains(p) && host_port_free(*p)
+                });
                 match next {
                     Some(p) => port = Some(p),
                     None => return Err(RuntimeError::PortInUse { port: taken }),
@@ -175,11 +236,26 @@ async fn create_and_start(
 
 /// Polls the runtime's health endpoint until it answers 2xx or the budget runs out; the error
 /// is the last probe's finding.
-async fn wait_healthy(port: u16, path: &str, timeout: Duration, budget: Duration) -> Result<(), String> {
+async fn wait_healthy(
+    port: u16,
+    path: &str,
+    timeout: Duration,
+    budget: Duration,
+) -> Result<(), String> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let deadline = Instant::now() + budget;
     loop {
-        let last = match probe(addr, path, timeout.min(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100)))).await {
+        let last = match probe(
+            addr,
+            path,
+            timeout.min(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(100)),
+            ),
+        )
+        .await
+        {
             ProbeOutcome::Healthy { .. } => return Ok(()),
             ProbeOutcome::Degraded { status, .. } => format!("last answer: HTTP {status}"),
             ProbeOutcome::Down { reason } => reason,

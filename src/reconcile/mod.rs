@@ -29,5 +29,9 @@ pub enum ReconcileError {
     #[error("{}: another tenantd (daemon or apply) holds the state directory lock; try again when it is done", path.display())]
     Locked { path: PathBuf },
     #[error("{}: cannot open the state directory lock: {source}", path.display())]
-    LockIo { path: PathBuf, #[source] source: std::io::Error },
+    LockIo {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -34,19 +34,32 @@ pub fn load_specs(dir: &Path, opts: PassOptions) -> Result<SpecSet, ReconcileErr
     match load_dir(dir) {
         Ok(set) => Ok(set),
         Err(SpecError::Dir { .. }) if opts.allow_empty && !dir.exists() => Ok(SpecSet::default()),
-        Err(e) => Err(ReconcileError::TenantsDir { dir: dir.to_path_buf(), message: e.to_string() }),
+        Err(e) => Err(ReconcileError::TenantsDir {
+            dir: dir.to_path_buf(),
+            message: e.to_string(),
+        }),
     }
 }
 
 /// Loads, observes and plans for the whole instance.
-pub async fn prepare(cfg: &DaemonConfig, runtime: &dyn Runtime, opts: PassOptions) -> Result<Prepared, ReconcileError> {
+pub async fn prepare(
+    cfg: &DaemonConfig,
+    runtime: &dyn Runtime,
+    opts: PassOptions,
+) -> Result<Prepared, ReconcileError> {
     let specs = load_specs(&cfg.tenants_dir, opts)?;
-    let desired: BTreeMap<TenantName, DesiredTenant> =
-        specs.valid.iter().map(|(name, spec)| (name.clone(), render(spec, &cfg.instance))).collect();
+    let desired: BTreeMap<TenantName, DesiredTenant> = specs
+        .valid
+        .iter()
+        .map(|(name, spec)| (name.clone(), render(spec, &cfg.instance)))
+        .collect();
     let mut invalid: BTreeMap<TenantName, Vec<String>> = BTreeMap::new();
     for i in &specs.invalid {
         if let Some(t) = &i.tenant {
-            invalid.entry(t.clone()).or_default().extend(i.errors.iter().map(|e| e.to_string()));
+            invalid
+                .entry(t.clone())
+                .or_default()
+                .extend(i.errors.iter().map(|e| e.to_string()));
         }
     }
 
@@ -58,25 +71,51 @@ pub async fn prepare(cfg: &DaemonConfig, runtime: &dyn Runtime, opts: PassOption
         .collect();
     let names: Vec<String> = desired
         .values()
-        .flat_map(|d| d.containers.iter().map(|c| c.name.clone()).chain([d.network.name.clone()]))
+        .flat_map(|d| {
+            d.containers
+                .iter()
+                .map(|c| c.name.clone())
+                .chain([d.network.name.clone()])
+        })
         .collect();
-    let observed = runtime.observe(&images, &names).await.map_err(ReconcileError::Runtime)?;
+    let observed = runtime
+        .observe(&images, &names)
+        .await
+        .map_err(ReconcileError::Runtime)?;
 
-    if specs.valid.is_empty() && specs.invalid.is_empty() && !observed.tenants.is_empty() && !opts.allow_empty {
-        return Err(ReconcileError::EmptyTenantsDir { dir: cfg.tenants_dir.clone(), running: observed.tenants.len() });
+    if specs.valid.is_empty()
+        && specs.invalid.is_empty()
+        && !observed.tenants.is_empty()
+        && !opts.allow_empty
+    {
+        return Err(ReconcileError::EmptyTenantsDir {
+            dir: cfg.tenants_dir.clone(),
+            running: observed.tenants.len(),
+        });
     }
 
     let hold = specs.invalid.iter().find(|i| i.tenant.is_none()).map(|i| {
-        format!("{} could not be attributed to a tenant, so no tenant without a spec is deleted", i.path.display())
+        format!(
+            "{} could not be attributed to a tenant, so no tenant without a spec is deleted",
+            i.path.display()
+        )
     });
 
     let existing: BTreeMap<TenantName, u16> = observed
         .tenants
         .iter()
-        .filter_map(|(name, t)| t.containers.iter().find_map(|c| c.host_port).map(|p| (name.clone(), p)))
+        .filter_map(|(name, t)| {
+            t.containers
+                .iter()
+                .find_map(|c| c.host_port)
+                .map(|p| (name.clone(), p))
+        })
         .collect();
-    let wanted: BTreeSet<TenantName> =
-        desired.values().filter(|d| d.main().publish_port.is_some()).map(|d| d.name.clone()).collect();
+    let wanted: BTreeSet<TenantName> = desired
+        .values()
+        .filter(|d| d.main().publish_port.is_some())
+        .map(|d| d.name.clone())
+        .collect();
     let ports = allocate(&wanted, &existing, &cfg.port_range, host_port_free);
 
     let plan = plan(PlanInput {
@@ -86,5 +125,12 @@ pub async fn prepare(cfg: &DaemonConfig, runtime: &dyn Runtime, opts: PassOption
         observed: &observed,
         ports: &ports,
     });
-    Ok(Prepared { specs, desired, invalid, observed, ports, plan })
+    Ok(Prepared {
+        specs,
+        desired,
+        invalid,
+        observed,
+        ports,
+        plan,
+    })
 }

@@ -33,11 +33,28 @@ pub fn write_statuses(
     let mut first_err = None;
     for name in names {
         let spec = if let Some(msgs) = prepared.invalid.get(name) {
-            let source = prepared.specs.invalid.iter().find(|i| i.tenant.as_ref() == Some(name)).map(|i| i.path.display().to_string());
-            SpecFact::Invalid { messages: msgs.clone(), source }
+            let source = prepared
+                .specs
+                .invalid
+                .iter()
+                .find(|i| i.tenant.as_ref() == Some(name))
+                .map(|i| i.path.display().to_string());
+            SpecFact::Invalid {
+                messages: msgs.clone(),
+                source,
+            }
         } else if let Some(d) = prepared.desired.get(name) {
-            let source = prepared.specs.valid.get(name).map(|s| s.path.display().to_string()).unwrap_or_default();
-            SpecFact::Valid { spec_hash: d.spec_hash.clone(), source, suspended: d.suspended }
+            let source = prepared
+                .specs
+                .valid
+                .get(name)
+                .map(|s| s.path.display().to_string())
+                .unwrap_or_default();
+            SpecFact::Valid {
+                spec_hash: d.spec_hash.clone(),
+                source,
+                suspended: d.suspended,
+            }
         } else {
             SpecFact::Absent
         };
@@ -46,7 +63,9 @@ pub fn write_statuses(
             tenant: name.as_str(),
             spec,
             observed: after.tenants.get(name),
-            apply: outcome.map(|o| o.fact.clone()).unwrap_or(ApplyFact::NothingToDo),
+            apply: outcome
+                .map(|o| o.fact.clone())
+                .unwrap_or(ApplyFact::NothingToDo),
             probe: outcome.and_then(|o| o.probe),
         };
         let status = derive(previous.get(name), facts, now);

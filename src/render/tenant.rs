@@ -6,7 +6,10 @@ use serde::Serialize;
 
 use super::hash::{canonical_json, field_hash, versioned_hash};
 use super::model::*;
-use crate::spec::{BuildContext, BuildSpec, Egress, Health, LoadedSpec, PullPolicy, Resources, TenantName, TmpfsMount, VolumeMount};
+use crate::spec::{
+    BuildContext, BuildSpec, Egress, Health, LoadedSpec, PullPolicy, Resources, TenantName,
+    TmpfsMount, VolumeMount,
+};
 
 /// The user a container runs as when the spec names none.
 pub const DEFAULT_USER: &str = "10001:10001";
@@ -28,13 +31,21 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName) -> DesiredTenant {
     let file = &spec.file;
     let s = &file.spec;
     let tenant = &file.metadata.name;
-    let network = DesiredNetwork { name: object_name(instance, tenant, None), internal: s.network.egress == Egress::Deny };
+    let network = DesiredNetwork {
+        name: object_name(instance, tenant, None),
+        internal: s.network.egress == Egress::Deny,
+    };
     let user_labels = file.metadata.labels.clone();
 
     let main = ContainerInput {
         role: ContainerRole::Main,
         alias: MAIN_ALIAS.to_string(),
-        image: image_source(s.image.as_deref(), s.build.as_ref(), s.pull_policy, spec.contexts.get("/spec/build")),
+        image: image_source(
+            s.image.as_deref(),
+            s.build.as_ref(),
+            s.pull_policy,
+            spec.contexts.get("/spec/build"),
+        ),
         args: s.args.clone(),
         env: s.env.clone(),
         user: s.user.clone(),
@@ -52,7 +63,12 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName) -> DesiredTenant {
         let input = ContainerInput {
             role: ContainerRole::Sidecar(sc.name.to_string()),
             alias: sc.name.to_string(),
-            image: image_source(sc.image.as_deref(), sc.build.as_ref(), sc.pull_policy, spec.contexts.get(&format!("/spec/sidecars/{i}/build"))),
+            image: image_source(
+                sc.image.as_deref(),
+                sc.build.as_ref(),
+                sc.pull_policy,
+                spec.contexts.get(&format!("/spec/sidecars/{i}/build")),
+            ),
             args: sc.args.clone(),
             env: sc.env.clone(),
             user: sc.user.clone(),
@@ -66,17 +82,30 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName) -> DesiredTenant {
         containers.push(container(instance, tenant, &network, &user_labels, input));
     }
 
-    let mut volumes: Vec<String> = containers.iter().flat_map(|c| c.mounts.iter().map(|m| m.volume.clone())).collect();
+    let mut volumes: Vec<String> = containers
+        .iter()
+        .flat_map(|c| c.mounts.iter().map(|m| m.volume.clone()))
+        .collect();
     volumes.sort();
     volumes.dedup();
 
     let spec_hash = versioned_hash(&TenantHashView {
         network: &network,
         volumes: &volumes,
-        containers: containers.iter().map(|c| (c.config_hash.as_str(), c.limits)).collect(),
+        containers: containers
+            .iter()
+            .map(|c| (c.config_hash.as_str(), c.limits))
+            .collect(),
         suspended: s.suspend,
     });
-    DesiredTenant { name: tenant.clone(), network, volumes, containers, suspended: s.suspend, spec_hash }
+    DesiredTenant {
+        name: tenant.clone(),
+        network,
+        volumes,
+        containers,
+        suspended: s.suspend,
+        spec_hash,
+    }
 }
 
 #[derive(Serialize)]
@@ -103,14 +132,26 @@ struct ContainerInput<'a> {
     resources: &'a Resources,
 }
 
-fn image_source(image: Option<&str>, build: Option<&BuildSpec>, pull_policy: PullPolicy, context: Option<&BuildContext>) -> ImageSource {
+fn image_source(
+    image: Option<&str>,
+    build: Option<&BuildSpec>,
+    pull_policy: PullPolicy,
+    context: Option<&BuildContext>,
+) -> ImageSource {
     match (image, build, context) {
         (_, Some(_), Some(ctx)) => ImageSource::Build {
             context: ctx.dir.clone(),
             dockerfile: ctx.dockerfile.clone(),
-            tag: format!("tenantd.local/{}:{}", context_repo_name(ctx), &ctx.digest[..16]),
+            tag: format!(
+                "tenantd.local/{}:{}",
+                context_repo_name(ctx),
+                &ctx.digest[..16]
+            ),
         },
-        (Some(reference), _, _) => ImageSource::Registry { reference: reference.to_string(), pull_policy },
+        (Some(reference), _, _) => ImageSource::Registry {
+            reference: reference.to_string(),
+            pull_policy,
+        },
         // The loader resolves every build context of a valid spec; reaching here is a bug in it.
         _ => unreachable!("a valid spec has an image or a resolved build context"),
     }
@@ -118,10 +159,20 @@ fn image_source(image: Option<&str>, build: Option<&BuildSpec>, pull_policy: Pul
 
 /// A repository name from the context directory's name, reduced to what image names allow.
 fn context_repo_name(ctx: &BuildContext) -> String {
-    let base = ctx.dir.file_name().and_then(|n| n.to_str()).unwrap_or("build");
+    let base = ctx
+        .dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("build");
     let cleaned: String = base
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect::<String>()
         .trim_matches('-')
         .to_string();
@@ -153,8 +204,14 @@ fn container(
         })
         .collect();
     mounts.sort_by(|a, b| a.target.cmp(&b.target));
-    let mut tmpfs: Vec<TmpfsPlan> =
-        c.tmpfs.iter().map(|t| TmpfsPlan { target: t.mount_path.clone(), size_bytes: t.size.bytes() }).collect();
+    let mut tmpfs: Vec<TmpfsPlan> = c
+        .tmpfs
+        .iter()
+        .map(|t| TmpfsPlan {
+            target: t.mount_path.clone(),
+            size_bytes: t.size.bytes(),
+        })
+        .collect();
     tmpfs.sort_by(|a, b| a.target.cmp(&b.target));
     let health = match (c.health, c.port) {
         (Some(h), Some(port)) => {
@@ -245,10 +302,17 @@ impl ContainerView {
             args: c.args.clone(),
             env: c.env.clone(),
             user: c.user.clone(),
-            ports: PortsView { serve: c.port, publish: c.publish_port },
+            ports: PortsView {
+                serve: c.port,
+                publish: c.publish_port,
+            },
             mounts: c.mounts.clone(),
             tmpfs: c.tmpfs.clone(),
-            network: NetworkView { name: network.name.clone(), internal: network.internal, alias: c.alias.clone() },
+            network: NetworkView {
+                name: network.name.clone(),
+                internal: network.internal,
+                alias: c.alias.clone(),
+            },
             health: c.health.clone(),
             labels: c.user_labels.clone(),
         }

@@ -5,7 +5,12 @@
 pub enum RuntimeError {
     /// The engine cannot be reached at all; nothing may be concluded about what runs.
     #[error("cannot reach {endpoint}: {reason}")]
-    Unreachable { endpoint: String, reason: UnreachableReason, #[source] source: Option<Box<dyn std::error::Error + Send + Sync>> },
+    Unreachable {
+        endpoint: String,
+        reason: UnreachableReason,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// An image could not be pulled (registry down, unknown image, auth).
     #[error("pulling image {reference} failed: {message}")]
     ImagePull { reference: String, message: String },
@@ -39,9 +44,15 @@ pub enum UnreachableReason {
 impl std::fmt::Display for UnreachableReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            UnreachableReason::SocketMissing => "the socket does not exist (is the engine running?)",
-            UnreachableReason::PermissionDenied => "permission denied on the socket (is this user in the docker group?)",
-            UnreachableReason::ConnectionRefused => "connection refused (the engine is not listening)",
+            UnreachableReason::SocketMissing => {
+                "the socket does not exist (is the engine running?)"
+            }
+            UnreachableReason::PermissionDenied => {
+                "permission denied on the socket (is this user in the docker group?)"
+            }
+            UnreachableReason::ConnectionRefused => {
+                "connection refused (the engine is not listening)"
+            }
             UnreachableReason::Timeout => "the engine did not answer in time",
             UnreachableReason::Other => "the engine did not answer",
         })

@@ -34,12 +34,20 @@ pub trait Runtime: Send + Sync {
 
     /// Everything of this instance, plus the local ids of `images` and any foreign objects
     /// that hold one of `names` (container and network names tenantd wants).
-    async fn observe(&self, images: &[String], names: &[String]) -> Result<ObservedWorld, RuntimeError>;
+    async fn observe(
+        &self,
+        images: &[String],
+        names: &[String],
+    ) -> Result<ObservedWorld, RuntimeError>;
 
     /// Makes the image available locally: pulls (per its policy) or builds it.
     async fn ensure_image(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError>;
 
-    async fn create_network(&self, tenant: &TenantName, network: &DesiredNetwork) -> Result<String, RuntimeError>;
+    async fn create_network(
+        &self,
+        tenant: &TenantName,
+        network: &DesiredNetwork,
+    ) -> Result<String, RuntimeError>;
     async fn remove_network(&self, name: &str) -> Result<(), RuntimeError>;
     async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError>;
 

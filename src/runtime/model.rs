@@ -97,7 +97,12 @@ pub struct ObservedTenant {
 
 impl ObservedTenant {
     pub fn empty(name: TenantName) -> Self {
-        Self { name, network: None, volumes: vec![], containers: vec![] }
+        Self {
+            name,
+            network: None,
+            volumes: vec![],
+            containers: vec![],
+        }
     }
 
     pub fn container(&self, role: &ContainerRole) -> Option<&ObservedContainer> {

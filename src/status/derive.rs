@@ -11,8 +11,15 @@ use crate::runtime::{ContainerState, EngineHealth, ObservedTenant};
 /// What the spec files say about a tenant.
 #[derive(Debug, Clone)]
 pub enum SpecFact {
-    Valid { spec_hash: String, source: String, suspended: bool },
-    Invalid { messages: Vec<String>, source: Option<String> },
+    Valid {
+        spec_hash: String,
+        source: String,
+        suspended: bool,
+    },
+    Invalid {
+        messages: Vec<String>,
+        source: Option<String>,
+    },
     /// No file names the tenant.
     Absent,
 }
@@ -26,7 +33,10 @@ pub enum ApplyFact {
     Applied,
     Blocked(Blocked),
     /// A step failed; the message never holds a secret.
-    Failed { message: String, image_pull: bool },
+    Failed {
+        message: String,
+        image_pull: bool,
+    },
 }
 
 /// The result of tenantd's own HTTP probe, when one was made.
@@ -45,13 +55,29 @@ pub struct Facts<'a> {
 }
 
 /// Builds the new status, keeping transition times and the applied hash from `previous`.
-pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDateTime) -> TenantStatus {
-    let main = facts.observed.and_then(|o| o.container(&ContainerRole::Main));
+pub fn derive(
+    previous: Option<&TenantStatus>,
+    facts: Facts<'_>,
+    now: OffsetDateTime,
+) -> TenantStatus {
+    let main = facts
+        .observed
+        .and_then(|o| o.container(&ContainerRole::Main));
     let sidecars_down = facts
         .observed
-        .map(|o| o.containers.iter().any(|c| c.role != ContainerRole::Main && c.state != ContainerState::Running))
+        .map(|o| {
+            o.containers
+                .iter()
+                .any(|c| c.role != ContainerRole::Main && c.state != ContainerState::Running)
+        })
         .unwrap_or(false);
-    let suspended = matches!(facts.spec, SpecFact::Valid { suspended: true, .. });
+    let suspended = matches!(
+        facts.spec,
+        SpecFact::Valid {
+            suspended: true,
+            ..
+        }
+    );
 
     let health = match main {
         None => Health::Down,
@@ -70,26 +96,53 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         (SpecFact::Invalid { messages, .. }, _) => (Phase::Invalid, Some(messages.join("; "))),
         (_, ApplyFact::Blocked(Blocked::Conflict { objects })) => (
             Phase::Conflict,
-            Some(objects.iter().map(|o| format!("{} {} is not this instance's", o.kind, o.name)).collect::<Vec<_>>().join("; ")),
+            Some(
+                objects
+                    .iter()
+                    .map(|o| format!("{} {} is not this instance's", o.kind, o.name))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
         ),
-        (_, ApplyFact::Blocked(Blocked::NoPort { message })) => (Phase::Failed, Some(message.clone())),
-        (_, ApplyFact::Failed { message, image_pull: true }) => (Phase::ImagePullBackOff, Some(message.clone())),
+        (_, ApplyFact::Blocked(Blocked::NoPort { message })) => {
+            (Phase::Failed, Some(message.clone()))
+        }
+        (
+            _,
+            ApplyFact::Failed {
+                message,
+                image_pull: true,
+            },
+        ) => (Phase::ImagePullBackOff, Some(message.clone())),
         (_, ApplyFact::Failed { message, .. }) => (Phase::Failed, Some(message.clone())),
         (SpecFact::Absent, _) if main.is_none() => (Phase::Removed, None),
         _ if suspended => (Phase::Suspended, None),
-        _ => (runtime_phase(main.map(|c| c.state), health, sidecars_down), exit_error(main.map(|c| c.state))),
+        _ => (
+            runtime_phase(main.map(|c| c.state), health, sidecars_down),
+            exit_error(main.map(|c| c.state)),
+        ),
     };
 
     let spec_ok = !matches!(facts.spec, SpecFact::Invalid { .. });
     let converged = matches!(facts.apply, ApplyFact::Applied | ApplyFact::NothingToDo)
         && !matches!(facts.spec, SpecFact::Invalid { .. });
     let mut conditions = vec![
-        condition(ConditionType::SpecValid, spec_ok, if spec_ok { "Valid" } else { "InvalidSpec" }, match &facts.spec {
-            SpecFact::Invalid { messages, .. } => messages.join("; "),
-            SpecFact::Absent => "no spec file names this tenant".into(),
-            SpecFact::Valid { .. } => String::new(),
-        }),
-        condition(ConditionType::Converged, converged, converge_reason(&facts.apply, spec_ok), last_error.clone().unwrap_or_default()),
+        condition(
+            ConditionType::SpecValid,
+            spec_ok,
+            if spec_ok { "Valid" } else { "InvalidSpec" },
+            match &facts.spec {
+                SpecFact::Invalid { messages, .. } => messages.join("; "),
+                SpecFact::Absent => "no spec file names this tenant".into(),
+                SpecFact::Valid { .. } => String::new(),
+            },
+        ),
+        condition(
+            ConditionType::Converged,
+            converged,
+            converge_reason(&facts.apply, spec_ok),
+            last_error.clone().unwrap_or_default(),
+        ),
         condition(
             ConditionType::Healthy,
             health == Health::Healthy,
@@ -117,7 +170,9 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
     };
     let applied_now = matches!(facts.apply, ApplyFact::Applied);
     let applied_hash = match (&facts.apply, &facts.spec) {
-        (ApplyFact::Applied | ApplyFact::NothingToDo, SpecFact::Valid { spec_hash, .. }) if main.is_some() || suspended => {
+        (ApplyFact::Applied | ApplyFact::NothingToDo, SpecFact::Valid { spec_hash, .. })
+            if main.is_some() || suspended =>
+        {
             Some(spec_hash.clone())
         }
         _ => previous.and_then(|p| p.applied_hash.clone()),
@@ -142,7 +197,11 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         health,
         restart_count: main.map(|c| c.restart_count).unwrap_or(0),
         last_error,
-        last_applied_time: if applied_now { Some(now) } else { previous.and_then(|p| p.last_applied_time) },
+        last_applied_time: if applied_now {
+            Some(now)
+        } else {
+            previous.and_then(|p| p.last_applied_time)
+        },
     }
 }
 
@@ -155,15 +214,20 @@ fn runtime_phase(state: Option<ContainerState>, health: Health, sidecars_down: b
             _ => Phase::Degraded,
         },
         Some(ContainerState::Restarting) => Phase::Degraded,
-        Some(ContainerState::Exited { .. } | ContainerState::Dead | ContainerState::Removing | ContainerState::Paused) => {
-            Phase::Failed
-        }
+        Some(
+            ContainerState::Exited { .. }
+            | ContainerState::Dead
+            | ContainerState::Removing
+            | ContainerState::Paused,
+        ) => Phase::Failed,
     }
 }
 
 fn exit_error(state: Option<ContainerState>) -> Option<String> {
     match state {
-        Some(ContainerState::Exited { code }) => Some(format!("the runtime container exited with code {code}")),
+        Some(ContainerState::Exited { code }) => {
+            Some(format!("the runtime container exited with code {code}"))
+        }
         Some(ContainerState::Dead) => Some("the runtime container is dead".into()),
         _ => None,
     }
@@ -178,11 +242,19 @@ fn converge_reason(apply: &ApplyFact, spec_ok: bool) -> &'static str {
         ApplyFact::Blocked(Blocked::NoPort { .. }) => "NoHostPort",
         ApplyFact::Blocked(Blocked::DeletionHeld { .. }) => "DeletionHeld",
         ApplyFact::Blocked(Blocked::Invalid { .. }) => "InvalidSpec",
-        ApplyFact::Failed { image_pull: true, .. } => "ImagePullFailed",
+        ApplyFact::Failed {
+            image_pull: true, ..
+        } => "ImagePullFailed",
         ApplyFact::Failed { .. } => "ApplyFailed",
     }
 }
 
 fn condition(kind: ConditionType, status: bool, reason: &str, message: String) -> Condition {
-    Condition { kind, status, reason: reason.to_string(), message, last_transition_time: OffsetDateTime::UNIX_EPOCH }
+    Condition {
+        kind,
+        status,
+        reason: reason.to_string(),
+        message,
+        last_transition_time: OffsetDateTime::UNIX_EPOCH,
+    }
 }

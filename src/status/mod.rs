@@ -7,3 +7,6 @@ mod store;
 pub use derive::{derive, ApplyFact, Facts, ProbeFact, SpecFact};
 pub use model::*;
 pub use store::{StatusError, StatusStore};
+
+#[cfg(test)]
+mod tests;

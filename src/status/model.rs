@@ -92,6 +92,10 @@ pub struct TenantStatus {
     pub restart_count: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub last_applied_time: Option<OffsetDateTime>,
 }

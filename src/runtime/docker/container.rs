@@ -60,7 +60,9 @@ pub(super) fn create_body(
         memory_swap: positive(c.limits.memory_bytes),
         nano_cpus: positive(c.limits.nano_cpus),
         pids_limit: positive(c.limits.pids),
-        ulimits: Some(vec![ulimit("nofile", 4096), ulimit("nproc", 512)]),
+        // nproc counts every process of the uid on the whole host (there is no user namespace),
+        // so it is a host-wide backstop; pids_limit is the per-container cap.
+        ulimits: Some(vec![ulimit("nofile", 4096), ulimit("nproc", 65536)]),
         log_config: Some(HostConfigLogConfig {
             typ: Some("json-file".into()),
             config: Some(HashMap::from([

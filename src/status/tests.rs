@@ -1,0 +1,227 @@
+//! Status derivation and the atomic writer.
+
+use time::macros::datetime;
+
+use super::*;
+use crate::plan::Blocked;
+use crate::render::{ContainerRole, Limits};
+use crate::runtime::{ContainerState, EngineHealth, ObservedContainer, ObservedTenant};
+
+fn observed(state: ContainerState, health: EngineHealth) -> ObservedTenant {
+    ObservedTenant {
+        name: "acme".parse().unwrap(),
+        network: None,
+        volumes: vec![],
+        containers: vec![ObservedContainer {
+            id: "abc".into(),
+            name: "tenantd_acme".into(),
+            role: ContainerRole::Main,
+            image_ref: "img".into(),
+            image_id: "sha256:1".into(),
+            config_hash: Some("v1:c".into()),
+            field_hashes: Default::default(),
+            spec_hash: Some("v1:s".into()),
+            applied: None,
+            state,
+            health,
+            limits: Limits {
+                memory_bytes: 1,
+                nano_cpus: 1,
+                pids: 1,
+            },
+            host_port: Some(19001),
+            restart_count: 2,
+            started_at: None,
+            networks: vec![],
+        }],
+    }
+}
+
+fn valid() -> SpecFact {
+    SpecFact::Valid {
+        spec_hash: "v1:s".into(),
+        source: "tenants.d/acme.yaml".into(),
+        suspended: false,
+    }
+}
+
+#[test]
+fn a_running_healthy_tenant_is_running_with_its_url() {
+    let o = observed(ContainerState::Running, EngineHealth::Healthy);
+    let s = derive(
+        None,
+        Facts {
+            tenant: "acme",
+            spec: valid(),
+            observed: Some(&o),
+            apply: ApplyFact::Applied,
+            probe: None,
+        },
+        datetime!(2026-01-01 0:00 UTC),
+    );
+    assert_eq!(s.phase, Phase::Running);
+    assert_eq!(s.health, Health::Healthy);
+    assert_eq!(s.url.as_deref(), Some("http://127.0.0.1:19001"));
+    assert_eq!(s.applied_hash.as_deref(), Some("v1:s"));
+    assert_eq!(s.restart_count, 2);
+    assert_eq!(s.last_applied_time, Some(datetime!(2026-01-01 0:00 UTC)));
+}
+
+#[test]
+fn an_invalid_spec_keeps_the_running_facts_and_the_applied_hash() {
+    let o = observed(ContainerState::Running, EngineHealth::Healthy);
+    let first = derive(
+        None,
+        Facts {
+            tenant: "acme",
+            spec: valid(),
+            observed: Some(&o),
+            apply: ApplyFact::Applied,
+            probe: None,
+        },
+        datetime!(2026-01-01 0:00 UTC),
+    );
+    let spec = SpecFact::Invalid {
+        messages: vec!["acme.yaml:3:1: bad".into()],
+        source: Some("acme.yaml".into()),
+    };
+    let s = derive(
+        Some(&first),
+        Facts {
+            tenant: "acme",
+            spec,
+            observed: Some(&o),
+            apply: ApplyFact::Blocked(Blocked::Invalid { messages: vec![] }),
+            probe: None,
+        },
+        datetime!(2026-01-02 0:00 UTC),
+    );
+    assert_eq!(s.phase, Phase::Invalid);
+    assert_eq!(s.container_id.as_deref(), Some("abc"));
+    assert_eq!(s.applied_hash.as_deref(), Some("v1:s"));
+    assert!(s.last_error.unwrap().contains("bad"));
+    let spec_valid = s
+        .conditions
+        .iter()
+        .find(|c| c.kind == ConditionType::SpecValid)
+        .unwrap();
+    assert!(!spec_valid.status);
+    assert_eq!(
+        spec_valid.last_transition_time,
+        datetime!(2026-01-02 0:00 UTC)
+    );
+}
+
+#[test]
+fn transition_times_only_move_when_a_condition_changes() {
+    let o = observed(ContainerState::Running, EngineHealth::Healthy);
+    let facts = || Facts {
+        tenant: "acme",
+        spec: valid(),
+        observed: Some(&o),
+        apply: ApplyFact::NothingToDo,
+        probe: None,
+    };
+    let first = derive(None, facts(), datetime!(2026-01-01 0:00 UTC));
+    let second = derive(Some(&first), facts(), datetime!(2026-01-05 0:00 UTC));
+    assert_eq!(
+        first, second,
+        "nothing changed, so the status is identical and is not rewritten"
+    );
+}
+
+#[test]
+fn failures_map_to_phases() {
+    let o = observed(ContainerState::Running, EngineHealth::Healthy);
+    let pull = derive(
+        None,
+        Facts {
+            tenant: "acme",
+            spec: valid(),
+            observed: Some(&o),
+            apply: ApplyFact::Failed {
+                message: "pull x".into(),
+                image_pull: true,
+            },
+            probe: None,
+        },
+        datetime!(2026-01-01 0:00 UTC),
+    );
+    assert_eq!(pull.phase, Phase::ImagePullBackOff);
+    let exited = observed(ContainerState::Exited { code: 3 }, EngineHealth::None);
+    let s = derive(
+        None,
+        Facts {
+            tenant: "acme",
+            spec: valid(),
+            observed: Some(&exited),
+            apply: ApplyFact::NothingToDo,
+            probe: None,
+        },
+        datetime!(2026-01-01 0:00 UTC),
+    );
+    assert_eq!((s.phase, s.health), (Phase::Failed, Health::Down));
+    assert!(s.last_error.unwrap().contains("code 3"));
+    let unhealthy = observed(ContainerState::Running, EngineHealth::Unhealthy);
+    let s = derive(
+        None,
+        Facts {
+            tenant: "acme",
+            spec: valid(),
+            observed: Some(&unhealthy),
+            apply: ApplyFact::NothingToDo,
+            probe: None,
+        },
+        datetime!(2026-01-01 0:00 UTC),
+    );
+    assert_eq!(s.phase, Phase::Degraded);
+    let gone = derive(
+        None,
+        Facts {
+            tenant: "acme",
+            spec: SpecFact::Absent,
+            observed: None,
+            apply: ApplyFact::Applied,
+            probe: None,
+        },
+        datetime!(2026-01-01 0:00 UTC),
+    );
+    assert_eq!(gone.phase, Phase::Removed);
+}
+
+#[test]
+fn the_writer_is_atomic_skips_identical_content_and_sweeps_temp_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StatusStore::new(dir.path().join("status"));
+    store.prepare().unwrap();
+    std::fs::write(store.dir().join(".tmp-acme.999"), "half a file").unwrap();
+    store.prepare().unwrap();
+    assert!(
+        !store.dir().join(".tmp-acme.999").exists(),
+        "a crash leftover is swept"
+    );
+
+    let o = observed(ContainerState::Running, EngineHealth::Healthy);
+    let s = derive(
+        None,
+        Facts {
+            tenant: "acme",
+            spec: valid(),
+            observed: Some(&o),
+            apply: ApplyFact::Applied,
+            probe: None,
+        },
+        datetime!(2026-01-01 0:00 UTC),
+    );
+    assert!(store.write(&s).unwrap());
+    assert!(
+        !store.write(&s).unwrap(),
+        "identical status is not rewritten"
+    );
+    assert_eq!(store.read(&"acme".parse().unwrap()).unwrap().unwrap(), s);
+    let names: Vec<_> = std::fs::read_dir(store.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["acme.json"]);
+}
