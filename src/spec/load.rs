@@ -1,8 +1,19 @@
-//! Which files in `tenants.d/` are specs, and turning each into a `TenantFile` or errors.
+//! Which files in `tenants.d/` are specs, and turning each into a `TenantFile` or errors:
+//! YAML (one document) → JSON → the published schema → `TenantFile` → the rules the schema
+//! cannot say → build contexts on disk.
 
 use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use serde_json::Value as Json;
+
+use super::context::resolve_contexts;
+use super::document::{located_message, to_json};
+use super::position::{escape_segment, Pos, PositionIndex};
+use super::rules::rule_violations;
+use super::validate::{schema_violations, Violation};
 use super::{SpecError, TenantFile, TenantName};
 
 /// Spec files larger than this are refused before parsing.
@@ -13,6 +24,22 @@ pub const MAX_SPEC_BYTES: u64 = 1 << 20;
 pub struct LoadedSpec {
     pub path: PathBuf,
     pub file: TenantFile,
+    /// The resolved build context of every `build` in the spec, keyed by the JSON pointer of the
+    /// build object (`/spec/build`, `/spec/sidecars/0/build`). Every `build` of a spec loaded from
+    /// a file has an entry.
+    pub contexts: BTreeMap<String, BuildContext>,
+}
+
+/// A checked build context: an existing directory holding the Dockerfile, and a digest of its
+/// content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildContext {
+    /// The context directory, canonical.
+    pub dir: PathBuf,
+    /// The Dockerfile's path relative to `dir`.
+    pub dockerfile: String,
+    /// Hex SHA-256 over the context's files (relative path, executable bit, content).
+    pub digest: String,
 }
 
 /// A file that did not yield a valid tenant. `tenant` is the name it declares when that could be
@@ -49,20 +76,400 @@ impl SpecSet {
     }
 }
 
-/// Reads every spec in `dir`. Fails only when the directory itself cannot be read.
+/// Reads every spec in `dir`: the `*.yaml` and `*.yml` regular files directly in it, in name
+/// order. Hidden files, editor temporaries and backups, other extensions and subdirectories are
+/// skipped (and listed). A symlink is followed only when its target is inside `dir`. Every
+/// problem with a file makes it an [`InvalidSpec`]; two files declaring one tenant are both
+/// invalid. Fails only when `dir` itself cannot be read.
 pub fn load_dir(dir: &Path) -> Result<SpecSet, SpecError> {
-    let _ = dir;
-    unimplemented!("spec loader")
+    let dir_error = |e: io::Error| SpecError::Dir {
+        dir: dir.to_path_buf(),
+        message: e.to_string(),
+    };
+    let root = fs::canonicalize(dir).map_err(dir_error)?;
+    let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)
+        .map_err(dir_error)?
+        .collect::<Result<_, _>>()
+        .map_err(dir_error)?;
+    entries.sort_by_key(|e| e.file_name());
+
+    let mut set = SpecSet::default();
+    let mut loaded = Vec::new();
+    for entry in entries {
+        match read_entry(&entry, &root) {
+            Entry::Skipped(reason) => set.skipped.push((entry.path(), reason)),
+            Entry::Spec(candidate) => loaded.push(*candidate),
+        }
+    }
+
+    // Two files claiming one tenant: neither may be applied, since either could be the one meant.
+    let mut claims: BTreeMap<TenantName, Vec<PathBuf>> = BTreeMap::new();
+    for c in &loaded {
+        if let Some(name) = &c.declared {
+            claims.entry(name.clone()).or_default().push(c.path.clone());
+        }
+    }
+    for Candidate {
+        path,
+        declared,
+        result,
+    } in loaded
+    {
+        let mut duplicates = Vec::new();
+        if let Some(name) = &declared {
+            for other in claims[name].iter().filter(|other| **other != path) {
+                duplicates.push(SpecError::DuplicateName {
+                    path: path.clone(),
+                    name: name.to_string(),
+                    other: other.clone(),
+                });
+            }
+        }
+        match result {
+            Ok(spec) if duplicates.is_empty() => {
+                set.valid.insert(spec.file.metadata.name.clone(), spec);
+            }
+            result => {
+                let mut errors = result.err().unwrap_or_default();
+                errors.extend(duplicates);
+                let tenant = declared.or_else(|| stem_name(&path));
+                set.invalid.push(InvalidSpec {
+                    path,
+                    tenant,
+                    errors,
+                });
+            }
+        }
+    }
+    Ok(set)
 }
 
-/// Reads one file at any path (no extension needed), as `tenantd validate FILE` does.
-pub fn load_file(path: &Path) -> Result<TenantFile, Vec<SpecError>> {
-    let _ = path;
-    unimplemented!("spec loader")
+/// What one directory entry turned out to be.
+enum Entry {
+    Skipped(SkipReason),
+    Spec(Box<Candidate>),
 }
 
-/// Parses and validates spec text; `path` is used in messages.
+/// A file read as a spec, before duplicates across files are known.
+struct Candidate {
+    path: PathBuf,
+    /// The tenant the file declares, when that can be read even from an invalid file.
+    declared: Option<TenantName>,
+    result: Result<LoadedSpec, Vec<SpecError>>,
+}
+
+fn read_entry(entry: &fs::DirEntry, root: &Path) -> Entry {
+    let path = entry.path();
+    let failed = |path: PathBuf, e: SpecError| {
+        Entry::Spec(Box::new(Candidate {
+            path,
+            declared: None,
+            result: Err(vec![e]),
+        }))
+    };
+    let name = entry.file_name().to_string_lossy().into_owned();
+    if let Some(reason) = skip_reason(&name) {
+        return Entry::Skipped(reason);
+    }
+    let kind = match entry.file_type() {
+        Ok(kind) => kind,
+        Err(e) => return failed(path.clone(), read_error(&path, &e)),
+    };
+    if kind.is_dir() {
+        return Entry::Skipped(SkipReason::Directory);
+    }
+    if !is_yaml_name(&name) {
+        return Entry::Skipped(SkipReason::NotYaml);
+    }
+    let target = if kind.is_symlink() {
+        match symlink_target(&path, root) {
+            Ok(target) if target.is_dir() => return Entry::Skipped(SkipReason::Directory),
+            Ok(target) => target,
+            Err(e) => return failed(path, e),
+        }
+    } else {
+        path.clone()
+    };
+    let text = match read_spec(&target, &path) {
+        Ok(text) => text,
+        Err(e) => return failed(path, e),
+    };
+    let result = load_text(&text, &path);
+    let declared = match &result {
+        Ok(spec) => Some(spec.file.metadata.name.clone()),
+        Err(_) => declared_name(&text),
+    };
+    Entry::Spec(Box::new(Candidate {
+        path,
+        declared,
+        result,
+    }))
+}
+
+/// Reads one file at any path (no extension needed), as `tenantd validate FILE` does: it must be
+/// a regular file (a symlink to one is fine) of at most [`MAX_SPEC_BYTES`]. Build contexts are
+/// resolved against the file's directory. Returns every problem found.
+pub fn load_file(path: &Path) -> Result<LoadedSpec, Vec<SpecError>> {
+    let text = read_spec(path, path).map_err(|e| vec![e])?;
+    load_text(&text, path)
+}
+
+/// Parses and validates spec text; `path` is used in messages. Build contexts are not resolved
+/// (there is no directory to resolve them against): use [`load_file`] for that.
 pub fn parse_str(text: &str, path: &Path) -> Result<TenantFile, Vec<SpecError>> {
-    let _ = (text, path);
-    unimplemented!("spec loader")
+    parse(text, path).map(|(file, _)| file)
+}
+
+fn parse(text: &str, path: &Path) -> Result<(TenantFile, PositionIndex), Vec<SpecError>> {
+    if text.len() as u64 > MAX_SPEC_BYTES {
+        return Err(vec![SpecError::TooLarge {
+            path: path.to_path_buf(),
+            size: text.len() as u64,
+            limit: MAX_SPEC_BYTES,
+        }]);
+    }
+    let index = PositionIndex::build(text);
+    let json = to_json(text, path, &index)?;
+    let violations = schema_violations(&json);
+    if !violations.is_empty() {
+        return Err(located(violations, path, &index));
+    }
+    // The schema accepted it; what serde still refuses (a size that overflows, say) is located
+    // by serde_yaml's position.
+    let file: TenantFile =
+        serde_yaml::from_str(text).map_err(|e| vec![typed_error(&e, path, &json, &index)])?;
+    let violations = rule_violations(&file);
+    if !violations.is_empty() {
+        return Err(located(violations, path, &index));
+    }
+    Ok((file, index))
+}
+
+fn load_text(text: &str, path: &Path) -> Result<LoadedSpec, Vec<SpecError>> {
+    let (file, index) = parse(text, path)?;
+    let contexts = resolve_contexts(&file, path).map_err(|v| located(v, path, &index))?;
+    Ok(LoadedSpec {
+        path: path.to_path_buf(),
+        file,
+        contexts,
+    })
+}
+
+/// Violations as errors, in the order of the file.
+fn located(violations: Vec<Violation>, path: &Path, index: &PositionIndex) -> Vec<SpecError> {
+    let mut errors: Vec<SpecError> = violations
+        .into_iter()
+        .map(|v| v.into_error(path, index))
+        .collect();
+    errors.sort_by_key(|e| match e {
+        SpecError::Invalid {
+            line,
+            column,
+            pointer,
+            ..
+        } => (*line, *column, pointer.clone()),
+        _ => (0, 0, String::new()),
+    });
+    errors
+}
+
+/// A serde error on a schema-valid document, placed at the value serde_yaml names in its path
+/// (`spec.sidecars[0].resources`), or at the string inside it that the message quotes first (the
+/// newtypes' messages start with the value they refuse), else where serde_yaml stopped.
+fn typed_error(
+    e: &serde_yaml::Error,
+    path: &Path,
+    json: &Json,
+    index: &PositionIndex,
+) -> SpecError {
+    let (line, column, message) = located_message(e);
+    let named = message
+        .split_once(": ")
+        .filter(|(p, _)| !p.contains(' '))
+        .map(|(p, m)| (pointer_of_serde_path(p), m.to_string()))
+        .filter(|(p, _)| index.contains(p));
+    let (pointer, message, at) = match named {
+        Some((pointer, message)) => {
+            let pointer = json
+                .pointer(&pointer)
+                .and_then(|v| quoted_within(v, &pointer, &message))
+                .unwrap_or(pointer);
+            let at = index.value(&pointer);
+            (pointer, message, at)
+        }
+        None => {
+            let at = Pos { line, column };
+            (
+                index.pointer_at(at).unwrap_or_default().to_string(),
+                message,
+                at,
+            )
+        }
+    };
+    SpecError::Invalid {
+        path: path.to_path_buf(),
+        line: at.line,
+        column: at.column,
+        pointer,
+        message,
+    }
+}
+
+/// The pointer of the first string below `value` (at `pointer`) that `message` starts with, quoted.
+fn quoted_within(value: &Json, pointer: &str, message: &str) -> Option<String> {
+    match value {
+        Json::String(s) => message
+            .starts_with(&format!("{s:?}"))
+            .then(|| pointer.to_string()),
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| quoted_within(v, &format!("{pointer}/{i}"), message)),
+        Json::Object(map) => map.iter().find_map(|(k, v)| {
+            quoted_within(v, &format!("{pointer}/{}", escape_segment(k)), message)
+        }),
+        _ => None,
+    }
+}
+
+/// `spec.sidecars[0].name` → `/spec/sidecars/0/name`.
+fn pointer_of_serde_path(dotted: &str) -> String {
+    let mut pointer = String::new();
+    for segment in dotted.split('.') {
+        let (name, indices) = segment
+            .split_once('[')
+            .map_or((segment, ""), |(n, rest)| (n, rest));
+        if !name.is_empty() {
+            pointer.push('/');
+            pointer.push_str(&escape_segment(name));
+        }
+        for index in indices
+            .split('[')
+            .map(|i| i.trim_end_matches(']'))
+            .filter(|i| !i.is_empty())
+        {
+            pointer.push('/');
+            pointer.push_str(index);
+        }
+    }
+    pointer
+}
+
+/// Reads the spec at `source` (the symlink target, or the file itself) into a string, refusing
+/// anything but a regular file of at most [`MAX_SPEC_BYTES`] before reading it. Errors name `shown`.
+fn read_spec(source: &Path, shown: &Path) -> Result<String, SpecError> {
+    let meta = fs::metadata(source).map_err(|e| read_error(shown, &e))?;
+    if !meta.is_file() {
+        return Err(SpecError::Read {
+            path: shown.to_path_buf(),
+            message: "not a regular file".to_string(),
+        });
+    }
+    if meta.len() > MAX_SPEC_BYTES {
+        return Err(SpecError::TooLarge {
+            path: shown.to_path_buf(),
+            size: meta.len(),
+            limit: MAX_SPEC_BYTES,
+        });
+    }
+    let file = fs::File::open(source).map_err(|e| read_error(shown, &e))?;
+    // The file may grow between the check and the read: never hold more than the limit.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_SPEC_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| read_error(shown, &e))?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(SpecError::TooLarge {
+            path: shown.to_path_buf(),
+            size: bytes.len() as u64,
+            limit: MAX_SPEC_BYTES,
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + valid.iter().filter(|b| **b == b'\n').count();
+        let column = 1 + String::from_utf8_lossy(
+            &valid[valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)..],
+        )
+        .chars()
+        .count();
+        SpecError::Syntax {
+            path: shown.to_path_buf(),
+            line,
+            column,
+            message: "the file is not UTF-8 text".to_string(),
+        }
+    })
+}
+
+fn read_error(path: &Path, e: &io::Error) -> SpecError {
+    SpecError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The target of the symlink at `link` when it lies inside `root` (canonical).
+fn symlink_target(link: &Path, root: &Path) -> Result<PathBuf, SpecError> {
+    let refuse = |message: String| SpecError::Symlink {
+        path: link.to_path_buf(),
+        message,
+    };
+    let target = fs::canonicalize(link).map_err(|e| match e.raw_os_error() {
+        Some(40) => refuse("it is part of a symlink loop".to_string()), // ELOOP
+        _ if e.kind() == io::ErrorKind::NotFound => refuse("its target does not exist".to_string()),
+        _ => refuse(format!("its target cannot be resolved: {e}")),
+    })?;
+    if target.starts_with(root) && target != root {
+        Ok(target)
+    } else {
+        Err(refuse(format!(
+            "its target {} is outside the tenants directory {}",
+            target.display(),
+            root.display()
+        )))
+    }
+}
+
+fn is_yaml_name(name: &str) -> bool {
+    name.ends_with(".yaml") || name.ends_with(".yml")
+}
+
+/// Names that are never specs, whatever they point to: editor and package-manager leftovers, then
+/// hidden files.
+fn skip_reason(name: &str) -> Option<SkipReason> {
+    let editor = name.ends_with('~')
+        || name.starts_with(".#")
+        || (name.len() > 1 && name.starts_with('#') && name.ends_with('#'))
+        || [".swp", ".swx", ".bak", ".orig", ".tmp"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+        || name.contains(".dpkg-")
+        || name.contains(".rpm");
+    if editor {
+        Some(SkipReason::EditorTemporary)
+    } else if name.starts_with('.') {
+        Some(SkipReason::Hidden)
+    } else {
+        None
+    }
+}
+
+/// The tenant an invalid spec declares, when `metadata.name` can be read from it at all.
+fn declared_name(text: &str) -> Option<TenantName> {
+    let doc: serde_yaml::Value = serde_yaml::Deserializer::from_str(text)
+        .next()
+        .and_then(|d| serde::Deserialize::deserialize(d).ok())?;
+    let name = doc.get("metadata")?.get("name")?.as_str()?;
+    TenantName::try_from(name.to_string()).ok()
+}
+
+/// The file name without its `.yaml`/`.yml` extension, when that is a valid tenant name.
+fn stem_name(path: &Path) -> Option<TenantName> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name
+        .strip_suffix(".yaml")
+        .or_else(|| name.strip_suffix(".yml"))
+        .unwrap_or(name);
+    TenantName::try_from(stem.to_string()).ok()
 }

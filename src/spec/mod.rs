@@ -1,14 +1,21 @@
 //! Reading `tenants.d/`: which files count, YAML parsing, JSON Schema validation, and typed
 //! `TenantFile`s. Touches files only.
 
+mod context;
+mod document;
 mod error;
 mod load;
 pub mod names;
 mod position;
+mod rules;
 pub mod schema;
 mod types;
+mod validate;
 
 pub use error::SpecError;
-pub use load::{load_dir, load_file, parse_str, InvalidSpec, LoadedSpec, SkipReason, SpecSet, MAX_SPEC_BYTES};
+pub use load::{
+    load_dir, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason, SpecSet,
+    MAX_SPEC_BYTES,
+};
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
 pub use types::*;

@@ -1,1 +1,378 @@
-//! Maps JSON pointers into a YAML document to line and column.
+//! Maps JSON pointers into a YAML document to line and column, so errors found on the JSON view
+//! of a spec (schema violations, rule violations) can point at the YAML the human wrote.
+
+use std::collections::BTreeMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+/// A 1-based line and column in the YAML source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Pos {
+    /// The start of the file: where errors without a better place point.
+    pub const START: Pos = Pos { line: 1, column: 1 };
+
+    fn from_marker(m: Marker) -> Pos {
+        // yaml-rust2 counts lines from 1 and columns from 0.
+        Pos {
+            line: m.line().max(1),
+            column: m.col() + 1,
+        }
+    }
+}
+
+/// Escapes one JSON pointer segment (RFC 6901).
+pub fn escape_segment(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// Where each node of the first document of a YAML text starts. Built without resolving aliases,
+/// so it is linear in the size of the text even for an alias bomb. Nodes reached only through an
+/// alias have no entry of their own; lookups fall back to the nearest indexed ancestor.
+#[derive(Debug, Default)]
+pub struct PositionIndex {
+    /// Start of each value node, by JSON pointer (`""` is the document root).
+    values: BTreeMap<String, Pos>,
+    /// Start of the key of each mapping entry whose key is a plain string.
+    keys: BTreeMap<String, Pos>,
+    /// Start of each document in the stream.
+    documents: Vec<Pos>,
+}
+
+impl PositionIndex {
+    /// Indexes `text`. A YAML syntax error ends indexing where it occurs; what was seen before
+    /// stays usable (the syntax error itself is reported by the parser that builds values).
+    pub fn build(text: &str) -> PositionIndex {
+        let mut builder = Builder {
+            lines: text.lines().collect(),
+            ..Builder::default()
+        };
+        let mut parser = Parser::new_from_str(text);
+        // A syntax error is reported elsewhere, with serde_yaml's position; keep what was indexed.
+        if parser.load(&mut builder, true).is_err() {
+            builder.stack.clear();
+        }
+        builder.index
+    }
+
+    /// Where the value at `pointer` starts, or where its nearest indexed ancestor starts.
+    pub fn value(&self, pointer: &str) -> Pos {
+        let mut p = pointer;
+        loop {
+            if let Some(pos) = self.values.get(p) {
+                return *pos;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return Pos::START,
+            }
+        }
+    }
+
+    /// Whether the value at `pointer` has a position of its own.
+    pub fn contains(&self, pointer: &str) -> bool {
+        self.values.contains_key(pointer)
+    }
+
+    /// Where the key of the entry at `pointer` starts; the value's position when the key is not
+    /// indexed.
+    pub fn key(&self, pointer: &str) -> Pos {
+        self.keys
+            .get(pointer)
+            .copied()
+            .unwrap_or_else(|| self.value(pointer))
+    }
+
+    /// The starts of the documents in the stream, in order.
+    pub fn documents(&self) -> &[Pos] {
+        &self.documents
+    }
+
+    /// The pointer of the outermost value node starting exactly at `pos`, else of the last node
+    /// starting before it.
+    pub fn pointer_at(&self, pos: Pos) -> Option<&str> {
+        let mut best: Option<(&str, Pos)> = None;
+        for (pointer, p) in &self.values {
+            let better = match best {
+                None => *p <= pos,
+                Some((bp, b)) => *p <= pos && (*p > b || (*p == b && pointer.len() < bp.len())),
+            };
+            if better {
+                best = Some((pointer, *p));
+            }
+        }
+        best.map(|(p, _)| p)
+    }
+}
+
+#[derive(Debug)]
+enum Frame {
+    /// `pointer` is `None` inside a non-string mapping key, which has no pointer. `key` is the
+    /// key whose value comes next (`Some(None)` for a key that is not a string).
+    Mapping {
+        pointer: Option<String>,
+        key: Option<Option<String>>,
+        is_key: bool,
+    },
+    Sequence {
+        pointer: Option<String>,
+        next: usize,
+        is_key: bool,
+    },
+}
+
+#[derive(Debug, Default)]
+struct Builder<'a> {
+    lines: Vec<&'a str>,
+    index: PositionIndex,
+    stack: Vec<Frame>,
+    /// Events after the first document are counted but not indexed.
+    done: bool,
+}
+
+impl Builder<'_> {
+    /// The pointer a value starting now gets, or `None` when it is a mapping key (`Err` carries
+    /// the mapping frame so the caller can record the key).
+    fn next_value_pointer(&self) -> Option<String> {
+        match self.stack.last() {
+            None => Some(String::new()),
+            Some(Frame::Mapping { pointer, key, .. }) => match (pointer, key) {
+                (Some(p), Some(Some(k))) => Some(format!("{p}/{}", escape_segment(k))),
+                _ => None,
+            },
+            Some(Frame::Sequence { pointer, next, .. }) => {
+                pointer.as_ref().map(|p| format!("{p}/{next}"))
+            }
+        }
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Mapping { key: None, .. }))
+    }
+
+    /// Records that the current node (a scalar, alias or a just-closed collection) is complete.
+    fn finish_node(&mut self) {
+        match self.stack.last_mut() {
+            Some(Frame::Mapping { key, .. }) => *key = None,
+            Some(Frame::Sequence { next, .. }) => *next += 1,
+            None => {}
+        }
+    }
+
+    /// Records a key (`Some` for a string key) in the mapping on top of the stack.
+    fn set_key(&mut self, k: Option<String>, mark: Marker) {
+        let at = Pos::from_marker(mark);
+        if let Some(Frame::Mapping {
+            pointer: Some(p), ..
+        }) = self.stack.last()
+        {
+            // The parser marks a block mapping one column after its first key; the key is where
+            // a human sees the mapping start.
+            if let Some(start) = self.index.values.get_mut(p) {
+                if at < *start {
+                    *start = at;
+                }
+            }
+            if let Some(name) = &k {
+                self.index
+                    .keys
+                    .entry(format!("{p}/{}", escape_segment(name)))
+                    .or_insert(at);
+            }
+        }
+        if let Some(Frame::Mapping { key, .. }) = self.stack.last_mut() {
+            *key = Some(k);
+        }
+    }
+
+    /// Where a sequence starting at `mark` starts for a human: the parser marks a block sequence
+    /// at its first item, after the `- ` that opens it.
+    fn sequence_start(&self, at: Pos) -> Pos {
+        let Some(line) = self.lines.get(at.line - 1) else {
+            return at;
+        };
+        let before: Vec<char> = line.chars().take(at.column - 1).collect();
+        let kept = before.len() - before.iter().rev().take_while(|c| **c == ' ').count();
+        if kept > 0 && before[kept - 1] == '-' {
+            Pos {
+                line: at.line,
+                column: kept,
+            }
+        } else {
+            at
+        }
+    }
+
+    fn record(&mut self, pointer: &Option<String>, at: Pos) {
+        if let Some(p) = pointer {
+            self.index.values.entry(p.clone()).or_insert(at);
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder<'_> {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        match ev {
+            Event::DocumentStart => {
+                self.index.documents.push(Pos::from_marker(mark));
+            }
+            Event::DocumentEnd => {
+                self.done = true;
+                self.stack.clear();
+            }
+            _ if self.done => {}
+            Event::Scalar(value, ..) => {
+                if self.expecting_key() {
+                    self.set_key(Some(value), mark);
+                } else {
+                    let p = self.next_value_pointer();
+                    self.record(&p, Pos::from_marker(mark));
+                    self.finish_node();
+                }
+            }
+            Event::Alias(_) => {
+                if self.expecting_key() {
+                    self.set_key(None, mark);
+                } else {
+                    let p = self.next_value_pointer();
+                    self.record(&p, Pos::from_marker(mark));
+                    self.finish_node();
+                }
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                let is_key = self.expecting_key();
+                let at = Pos::from_marker(mark);
+                let at = if matches!(ev, Event::SequenceStart(..)) {
+                    self.sequence_start(at)
+                } else {
+                    at
+                };
+                let pointer = if is_key {
+                    // A collection as a mapping key: nothing inside it has a pointer.
+                    self.set_key(None, mark);
+                    None
+                } else {
+                    let p = self.next_value_pointer();
+                    self.record(&p, at);
+                    p
+                };
+                self.stack.push(if matches!(ev, Event::MappingStart(..)) {
+                    Frame::Mapping {
+                        pointer,
+                        key: None,
+                        is_key,
+                    }
+                } else {
+                    Frame::Sequence {
+                        pointer,
+                        next: 0,
+                        is_key,
+                    }
+                });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                // A collection that was a mapping key leaves the mapping waiting for its value.
+                if let Some(
+                    Frame::Mapping { is_key: false, .. } | Frame::Sequence { is_key: false, .. },
+                ) = self.stack.pop()
+                {
+                    self.finish_node();
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pos(line: usize, column: usize) -> Pos {
+        Pos { line, column }
+    }
+
+    const DOC: &str = "\
+apiVersion: tenantd/v1
+kind: Tenant
+metadata:
+  name: acme
+  labels: {team: core, a/b: x}
+spec:
+  image: nginx
+  sidecars:
+    - name: db
+      image: postgres
+    - name: cache
+      volumes:
+        - {name: data, mountPath: /data}
+";
+
+    #[test]
+    fn values_and_keys_have_one_based_positions() {
+        let idx = PositionIndex::build(DOC);
+        assert_eq!(idx.value("/apiVersion"), pos(1, 13));
+        assert_eq!(idx.key("/apiVersion"), pos(1, 1));
+        assert_eq!(idx.value("/metadata/name"), pos(4, 9));
+        assert_eq!(idx.key("/metadata/name"), pos(4, 3));
+        assert_eq!(idx.value("/metadata/labels/team"), pos(5, 18));
+        assert_eq!(idx.key("/metadata/labels/a~1b"), pos(5, 24));
+        assert_eq!(idx.value("/spec/sidecars/0/name"), pos(9, 13));
+        assert_eq!(idx.value("/spec/sidecars/1/name"), pos(11, 13));
+        assert_eq!(
+            idx.value("/spec/sidecars/1/volumes/0/mountPath"),
+            pos(13, 35)
+        );
+        // Block collections start at their first key or dash; flow ones at the bracket.
+        assert_eq!(idx.value(""), pos(1, 1));
+        assert_eq!(idx.value("/metadata"), pos(4, 3));
+        assert_eq!(idx.value("/spec/sidecars"), pos(9, 5));
+        assert_eq!(idx.value("/spec/sidecars/1"), pos(11, 7));
+        assert_eq!(idx.value("/spec/sidecars/1/volumes"), pos(13, 9));
+        assert_eq!(idx.value("/spec/sidecars/1/volumes/0"), pos(13, 11));
+        assert_eq!(idx.value("/metadata/labels"), pos(5, 11));
+    }
+
+    #[test]
+    fn missing_pointers_fall_back_to_the_nearest_ancestor() {
+        let idx = PositionIndex::build(DOC);
+        assert_eq!(
+            idx.value("/spec/sidecars/1/volumes/0/readOnly"),
+            idx.value("/spec/sidecars/1/volumes/0")
+        );
+        assert_eq!(idx.key("/spec/nope"), idx.value("/spec"));
+        assert_eq!(PositionIndex::build("").value("/x"), Pos::START);
+    }
+
+    #[test]
+    fn reverse_lookup_finds_the_node_at_a_position() {
+        let idx = PositionIndex::build(DOC);
+        assert_eq!(idx.pointer_at(pos(10, 14)), Some("/spec/sidecars/0/image"));
+        assert_eq!(idx.pointer_at(pos(4, 9)), Some("/metadata/name"));
+    }
+
+    #[test]
+    fn non_string_keys_and_aliases_do_not_confuse_the_index() {
+        let text =
+            "a: &x {k: 1}\n? [1, 2]\n: [skipped]\n1: one\nb: *x\nc: [p, q]\n*x : [r]\nd: s\n";
+        let idx = PositionIndex::build(text);
+        assert_eq!(idx.value("/a/k"), pos(1, 11));
+        assert_eq!(idx.value("/b"), pos(5, 4));
+        assert_eq!(idx.value("/c/1"), pos(6, 8));
+        assert_eq!(idx.value("/1"), pos(4, 4));
+        assert_eq!(idx.value("/d"), pos(8, 4));
+    }
+
+    #[test]
+    fn documents_are_counted_and_only_the_first_is_indexed() {
+        let idx = PositionIndex::build("a: 1\n---\nb: 2\n");
+        assert_eq!(idx.documents().len(), 2);
+        assert_eq!(idx.documents()[1].line, 2);
+        assert_eq!(idx.pointer_at(pos(3, 4)), Some("/a"));
+    }
+}

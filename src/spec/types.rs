@@ -15,7 +15,10 @@ pub const API_VERSION: &str = "tenantd/v1";
 /// One tenant: the whole content of one file in `tenants.d/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schemars(title = "tenantd Tenant", description = "One tenant of tenantd: an isolated agent runtime (a gateway container with optional sidecars) on its own private network.")]
+#[schemars(
+    title = "tenantd Tenant",
+    description = "One tenant of tenantd: an isolated agent runtime (a gateway container with optional sidecars) on its own private network."
+)]
 pub struct TenantFile {
     /// Always `tenantd/v1`.
     pub api_version: ApiVersion,
@@ -106,7 +109,11 @@ fn default_pids() -> u32 {
 
 impl Default for Resources {
     fn default() -> Self {
-        Self { memory: default_memory(), cpus: default_cpus(), pids: default_pids() }
+        Self {
+            memory: default_memory(),
+            cpus: default_cpus(),
+            pids: default_pids(),
+        }
     }
 }
 
@@ -116,7 +123,10 @@ impl Default for Resources {
 pub struct Health {
     /// HTTP path answered with 2xx when healthy.
     #[serde(default = "default_health_path")]
-    #[schemars(regex(pattern = r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$"), length(max = 1024))]
+    #[schemars(
+        regex(pattern = r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$"),
+        length(max = 1024)
+    )]
     pub path: String,
     #[serde(default = "default_interval")]
     pub interval: SpecDuration,
@@ -224,7 +234,11 @@ pub const USER_PATTERN: &str = "^[1-9][0-9]{0,9}(:[1-9][0-9]{0,9})?$";
 /// An extra container on the tenant's private network, reachable from the runtime by its name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schemars(extend("oneOf" = [{"required": ["image"]}, {"required": ["build"]}]))]
+// Each branch also types its field: serde reads `image: null` as no image, so must the schema.
+#[schemars(extend("oneOf" = [
+    {"required": ["image"], "properties": {"image": {"type": "string"}}},
+    {"required": ["build"], "properties": {"build": {"type": "object"}}}
+]))]
 pub struct SidecarSpec {
     pub name: SidecarName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,7 +269,11 @@ pub struct SidecarSpec {
 /// What the tenant runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schemars(extend("oneOf" = [{"required": ["image"]}, {"required": ["build"]}]))]
+// Each branch also types its field: serde reads `image: null` as no image, so must the schema.
+#[schemars(extend("oneOf" = [
+    {"required": ["image"], "properties": {"image": {"type": "string"}}},
+    {"required": ["build"], "properties": {"build": {"type": "object"}}}
+]))]
 pub struct TenantSpec {
     /// A registry or local image reference for the runtime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
