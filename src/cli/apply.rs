@@ -6,7 +6,9 @@ use time::OffsetDateTime;
 
 use crate::config::DaemonConfig;
 use crate::plan::ChangeKind;
-use crate::reconcile::{execute, prepare, write_statuses, PassOptions, StateLock, WaitPolicy};
+use crate::reconcile::{
+    execute, prepare, probe_running, write_statuses, PassOptions, StateLock, WaitPolicy,
+};
 use crate::status::{ApplyFact, StatusStore};
 
 pub async fn run(
@@ -31,14 +33,15 @@ pub async fn run(
     )
     .await;
 
-    let images: Vec<String> = Vec::new();
-    let after = runtime.observe(&images, &[]).await?;
+    let after = runtime.observe(&[], &[]).await?;
+    let probes = probe_running(&prepared.desired, &after, cfg.concurrency).await;
     let store = StatusStore::new(cfg.status_dir());
     write_statuses(
         &store,
         &prepared,
         &outcomes,
         &after,
+        &probes,
         OffsetDateTime::now_utc(),
     )?;
 

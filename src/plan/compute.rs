@@ -274,25 +274,25 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
     }
 
     let mut steps = image_steps;
-    if network_recreated && o.network.is_some() {
-        // Every container leaves the old network before it can go.
-        let mut removes: Vec<Step> = container_steps
-            .iter()
-            .filter(|s| matches!(s, Step::RemoveContainer { .. }))
-            .cloned()
-            .collect();
-        removes.extend(removals.drain(..));
-        container_steps.retain(|s| !matches!(s, Step::RemoveContainer { .. }));
-        steps.extend(removes);
-        let net = o.network.as_ref().expect("checked above");
-        steps.push(Step::RemoveNetwork {
-            name: net.name.clone(),
-        });
-        steps.push(Step::CreateNetwork {
-            network: d.network.clone(),
-        });
-    } else {
-        steps.append(&mut removals);
+    match (&o.network, network_recreated) {
+        (Some(net), true) => {
+            // Every container leaves the old network before it can go.
+            let mut removes: Vec<Step> = container_steps
+                .iter()
+                .filter(|s| matches!(s, Step::RemoveContainer { .. }))
+                .cloned()
+                .collect();
+            removes.append(&mut removals);
+            container_steps.retain(|s| !matches!(s, Step::RemoveContainer { .. }));
+            steps.extend(removes);
+            steps.push(Step::RemoveNetwork {
+                name: net.name.clone(),
+            });
+            steps.push(Step::CreateNetwork {
+                network: d.network.clone(),
+            });
+        }
+        _ => steps.append(&mut removals),
     }
     steps.extend(infra_steps);
     steps.extend(container_steps);

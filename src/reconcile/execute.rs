@@ -178,7 +178,7 @@ async fn apply_tenant(
                             ),
                             image_pull: false,
                         },
-                        probe: Some(ProbeFact::Unhealthy),
+                        probe: Some(ProbeFact::Down),
                         mutated: true,
                     }
                 }

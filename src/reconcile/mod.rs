@@ -3,6 +3,7 @@
 mod execute;
 mod lock;
 mod prepare;
+mod probe;
 mod status;
 
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 pub use execute::{execute, TenantOutcome, WaitPolicy, STOP_TIMEOUT_SECS};
 pub use lock::{StateLock, LOCK_FILE};
 pub use prepare::{load_specs, prepare, PassOptions, Prepared};
+pub use probe::probe_running;
 pub use status::write_statuses;
 
 use crate::runtime::RuntimeError;

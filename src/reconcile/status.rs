@@ -8,7 +8,7 @@ use super::execute::TenantOutcome;
 use super::prepare::Prepared;
 use crate::runtime::ObservedWorld;
 use crate::spec::TenantName;
-use crate::status::{derive, ApplyFact, Facts, SpecFact, StatusError, StatusStore};
+use crate::status::{derive, ApplyFact, Facts, ProbeFact, SpecFact, StatusError, StatusStore};
 
 /// Derives and writes statuses from the pass and a fresh observation. Returns how many files
 /// were (re)written. Every tenant is attempted even when one write fails; the first error is returned.
@@ -17,6 +17,7 @@ pub fn write_statuses(
     prepared: &Prepared,
     outcomes: &BTreeMap<TenantName, TenantOutcome>,
     after: &ObservedWorld,
+    probes: &BTreeMap<TenantName, ProbeFact>,
     now: OffsetDateTime,
 ) -> Result<usize, StatusError> {
     store.prepare()?;
@@ -66,7 +67,10 @@ pub fn write_statuses(
             apply: outcome
                 .map(|o| o.fact.clone())
                 .unwrap_or(ApplyFact::NothingToDo),
-            probe: outcome.and_then(|o| o.probe),
+            probe: probes
+                .get(name)
+                .copied()
+                .or_else(|| outcome.and_then(|o| o.probe)),
         };
         let status = derive(previous.get(name), facts, now);
         match store.write(&status) {

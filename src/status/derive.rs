@@ -42,8 +42,12 @@ pub enum ApplyFact {
 /// The result of tenantd's own HTTP probe, when one was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeFact {
+    /// Answered 2xx.
     Healthy,
-    Unhealthy,
+    /// Answered, but not 2xx (e.g. 503 while degraded).
+    Degraded,
+    /// No answer in time.
+    Down,
 }
 
 pub struct Facts<'a> {
@@ -82,11 +86,12 @@ pub fn derive(
     let health = match main {
         None => Health::Down,
         Some(c) if c.state != ContainerState::Running => Health::Down,
+        // Both verdicts count: the engine's check from inside, tenantd's probe from outside.
         Some(c) => match (facts.probe, c.health) {
+            (_, EngineHealth::Unhealthy) => Health::Unhealthy,
             (Some(ProbeFact::Healthy), _) => Health::Healthy,
-            (Some(ProbeFact::Unhealthy), _) => Health::Unhealthy,
+            (Some(ProbeFact::Degraded | ProbeFact::Down), _) => Health::Unhealthy,
             (None, EngineHealth::Healthy) => Health::Healthy,
-            (None, EngineHealth::Unhealthy) => Health::Unhealthy,
             (None, EngineHealth::Starting) => Health::Starting,
             (None, EngineHealth::None) => Health::Unknown,
         },

@@ -73,6 +73,13 @@ fn add_dir(
             if SKIPPED_DIRS.iter().any(|s| name == *s) {
                 continue;
             }
+            // Directories are entries of their own, so empty ones (mount points) survive.
+            builder
+                .append_dir(&path_in_archive, entry.path())
+                .map_err(|source| ContextError::Read {
+                    path: entry.path().display().to_string(),
+                    source,
+                })?;
             add_dir(builder, root, &path_in_archive)?;
         } else {
             builder
@@ -102,14 +109,17 @@ mod tests {
     fn skips_git_and_target_and_checks_the_dockerfile() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
-        for d in [".git", "target", "src/target", "src"] {
+        for d in [".git", "target", "src/target", "src", "mnt/empty"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
         }
         std::fs::write(dir.path().join(".git/HEAD"), "x").unwrap();
         std::fs::write(dir.path().join("target/big"), "x").unwrap();
         std::fs::write(dir.path().join("src/main.c"), "int main(){}").unwrap();
         let a = archive(dir.path(), "Dockerfile").unwrap();
-        assert_eq!(names(&a), vec!["Dockerfile", "src/main.c"]);
+        assert_eq!(
+            names(&a),
+            vec!["Dockerfile", "mnt", "mnt/empty", "src", "src/main.c"]
+        );
 
         assert!(matches!(
             archive(dir.path(), "../Dockerfile"),
