@@ -73,3 +73,19 @@ fn a_foreign_container_holding_a_tenants_name_is_never_touched() {
         .is_none());
     docker(&["rm", "-f", &name]);
 }
+
+#[test]
+fn a_host_port_held_by_another_process_is_skipped() {
+    let Some(env) = Env::new("a_host_port_held_by_another_process_is_skipped") else {
+        return;
+    };
+    let range = env.ports.0..=env.ports.1;
+    let preferred = tenantd::ports::preferred_port(&"acme".parse().unwrap(), &range);
+    let _held = std::net::TcpListener::bind(("127.0.0.1", preferred)).expect("preferred port is free before the test");
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    env.apply_ok();
+    let port = env.host_port("acme");
+    assert_ne!(port, preferred);
+    assert!(range.contains(&port));
+    assert_eq!(http_get(port, "/health"), Some(200));
+}

@@ -65,16 +65,7 @@ fn plan_with(
     observed: &ObservedWorld,
 ) -> Plan {
     let desired = desired(specs);
-    let existing = observed
-        .tenants
-        .iter()
-        .filter_map(|(n, t)| {
-            t.containers
-                .iter()
-                .find_map(|c| c.host_port)
-                .map(|p| (n.clone(), p))
-        })
-        .collect();
+    let existing = observed.host_ports();
     let ports = allocate(
         &desired.keys().cloned().collect(),
         &existing,
@@ -94,17 +85,7 @@ fn plan_with(
 async fn converged(specs: &[&str]) -> FakeRuntime {
     let fake = FakeRuntime::new();
     let p = plan_for(specs, &ObservedWorld::default());
-    let outcomes = execute(
-        &fake,
-        &p,
-        4,
-        &(19000..=19999),
-        WaitPolicy {
-            enabled: false,
-            max: std::time::Duration::ZERO,
-        },
-    )
-    .await;
+    let outcomes = apply(&fake, &p).await;
     assert!(
         outcomes
             .values()
@@ -113,6 +94,18 @@ async fn converged(specs: &[&str]) -> FakeRuntime {
     );
     fake.clear_calls();
     fake
+}
+
+/// Applies a plan to the fake, without health waits.
+async fn apply(
+    fake: &FakeRuntime,
+    p: &Plan,
+) -> BTreeMap<TenantName, crate::reconcile::TenantOutcome> {
+    let no_wait = WaitPolicy {
+        enabled: false,
+        max: std::time::Duration::ZERO,
+    };
+    execute(fake, p, 4, &(19000..=19999), no_wait).await
 }
 
 async fn observe(fake: &FakeRuntime) -> ObservedWorld {
@@ -151,17 +144,7 @@ async fn a_converged_tenant_plans_no_change() {
     );
     assert!(!p.has_changes());
     // And applying it makes no mutating call.
-    execute(
-        &fake,
-        &p,
-        4,
-        &(19000..=19999),
-        WaitPolicy {
-            enabled: false,
-            max: std::time::Duration::ZERO,
-        },
-    )
-    .await;
+    apply(&fake, &p).await;
     assert!(
         fake.calls().iter().all(|c| !c.is_mutation()),
         "{:?}",
@@ -237,17 +220,7 @@ async fn a_removed_spec_deletes_containers_and_network_but_keeps_volumes() {
         "{:?}",
         acme.reasons
     );
-    execute(
-        &fake,
-        &p,
-        4,
-        &(19000..=19999),
-        WaitPolicy {
-            enabled: false,
-            max: std::time::Duration::ZERO,
-        },
-    )
-    .await;
+    apply(&fake, &p).await;
     let after = observe(&fake).await;
     assert_eq!(
         after.tenants[&t("acme")].volumes,
@@ -348,17 +321,7 @@ async fn suspend_stops_and_unsuspend_starts() {
         p.tenant("acme").unwrap().steps.as_slice(),
         [Step::StopContainer { .. }]
     ));
-    execute(
-        &fake,
-        &p,
-        4,
-        &(19000..=19999),
-        WaitPolicy {
-            enabled: false,
-            max: std::time::Duration::ZERO,
-        },
-    )
-    .await;
+    apply(&fake, &p).await;
     let p = plan_for(&[ACME], &observe(&fake).await);
     assert!(matches!(
         p.tenant("acme").unwrap().steps.as_slice(),
@@ -372,17 +335,7 @@ async fn a_failed_pull_touches_nothing_running() {
     fake.fail_pulls_of("registry.example/openclaw:2026.12");
     let edited = edit(ACME, "openclaw:2026.11", "openclaw:2026.12");
     let p = plan_for(&[&edited], &observe(&fake).await);
-    let outcomes = execute(
-        &fake,
-        &p,
-        4,
-        &(19000..=19999),
-        WaitPolicy {
-            enabled: false,
-            max: std::time::Duration::ZERO,
-        },
-    )
-    .await;
+    let outcomes = apply(&fake, &p).await;
     assert!(matches!(
         &outcomes[&t("acme")].fact,
         crate::status::ApplyFact::Failed {
@@ -409,17 +362,7 @@ async fn one_tenants_failure_does_not_stop_another() {
     let fake = FakeRuntime::new();
     fake.fail_pulls_of("registry.example/openclaw:broken");
     let p = plan_for(&[ACME, &beta], &ObservedWorld::default());
-    let outcomes = execute(
-        &fake,
-        &p,
-        4,
-        &(19000..=19999),
-        WaitPolicy {
-            enabled: false,
-            max: std::time::Duration::ZERO,
-        },
-    )
-    .await;
+    let outcomes = apply(&fake, &p).await;
     assert!(matches!(
         outcomes[&t("acme")].fact,
         crate::status::ApplyFact::Applied

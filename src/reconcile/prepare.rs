@@ -101,16 +101,7 @@ pub async fn prepare(
         )
     });
 
-    let existing: BTreeMap<TenantName, u16> = observed
-        .tenants
-        .iter()
-        .filter_map(|(name, t)| {
-            t.containers
-                .iter()
-                .find_map(|c| c.host_port)
-                .map(|p| (name.clone(), p))
-        })
-        .collect();
+    let existing = observed.host_ports();
     let wanted: BTreeSet<TenantName> = desired
         .values()
         .filter(|d| d.main().publish_port.is_some())

@@ -129,3 +129,18 @@ pub struct ObservedWorld {
     /// Objects of other owners that hold names asked about.
     pub foreign: Vec<ForeignObject>,
 }
+
+impl ObservedWorld {
+    /// The host port each tenant publishes now (from any of its containers).
+    pub fn host_ports(&self) -> BTreeMap<TenantName, u16> {
+        self.tenants
+            .iter()
+            .filter_map(|(name, t)| {
+                t.containers
+                    .iter()
+                    .find_map(|c| c.host_port)
+                    .map(|p| (name.clone(), p))
+            })
+            .collect()
+    }
+}
