@@ -81,7 +81,8 @@ fn a_host_port_held_by_another_process_is_skipped() {
     };
     let range = env.ports.0..=env.ports.1;
     let preferred = tenantd::ports::preferred_port(&"acme".parse().unwrap(), &range);
-    let _held = std::net::TcpListener::bind(("127.0.0.1", preferred)).expect("preferred port is free before the test");
+    let _held = std::net::TcpListener::bind(("127.0.0.1", preferred))
+        .expect("preferred port is free before the test");
     env.spec("acme.yaml", &stub_spec("acme", ""));
     env.apply_ok();
     let port = env.host_port("acme");

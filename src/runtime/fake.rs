@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 
 use super::*;
 use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
@@ -23,12 +24,15 @@ pub enum Call {
     StopContainer(String),
     RemoveContainer(String),
     UpdateLimits(String),
+    RenameContainer(String, String),
+    RestartContainer(String),
+    Stats(String),
 }
 
 impl Call {
     /// True for calls that change the world.
     pub fn is_mutation(&self) -> bool {
-        !matches!(self, Call::Observe)
+        !matches!(self, Call::Observe | Call::Stats(_))
     }
 }
 
@@ -274,5 +278,58 @@ impl Runtime for FakeRuntime {
             c.limits = *limits;
         }
         Ok(())
+    }
+
+    async fn observe_tenant(
+        &self,
+        tenant: &TenantName,
+        images: &[String],
+        names: &[String],
+    ) -> Result<ObservedWorld, RuntimeError> {
+        let mut world = self.observe(images, names).await?;
+        world.tenants.retain(|t, _| t == tenant);
+        Ok(world)
+    }
+
+    async fn rename_container(&self, id: &str, new_name: &str) -> Result<(), RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls
+            .push(Call::RenameContainer(id.to_string(), new_name.to_string()));
+        if let Some(c) = Self::find_container(&mut s.world, id) {
+            c.name = new_name.to_string();
+        }
+        Ok(())
+    }
+
+    async fn restart_container(&self, id: &str, _timeout_secs: u32) -> Result<(), RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::RestartContainer(id.to_string()));
+        if let Some(c) = Self::find_container(&mut s.world, id) {
+            c.state = ContainerState::Running;
+            c.restart_count += 1;
+        }
+        Ok(())
+    }
+
+    async fn stats(&self, id: &str) -> Result<ResourceSample, RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::Stats(id.to_string()));
+        let limit = Self::find_container(&mut s.world, id)
+            .map(|c| c.limits.memory_bytes.max(0) as u64)
+            .unwrap_or(0);
+        Ok(ResourceSample {
+            cpu_total_ns: 0,
+            system_cpu_ns: 0,
+            online_cpus: 1,
+            memory_bytes: 0,
+            memory_limit_bytes: limit,
+        })
+    }
+
+    async fn events(
+        &self,
+    ) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
+        // The fake has no engine to report changes; a stream that never yields.
+        Ok(Box::pin(futures_util::stream::pending()))
     }
 }

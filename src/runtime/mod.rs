@@ -6,6 +6,7 @@ pub mod fake;
 pub mod model;
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 
 pub use error::RuntimeError;
 pub use model::*;
@@ -66,4 +67,29 @@ pub trait Runtime: Send + Sync {
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError>;
     /// Changes limits in place: same container, no restart.
     async fn update_limits(&self, id: &str, limits: &Limits) -> Result<(), RuntimeError>;
+
+    /// Like `observe`, but only the objects of one tenant (and the foreign objects holding
+    /// `names`); the world holds that tenant or none.
+    async fn observe_tenant(
+        &self,
+        tenant: &TenantName,
+        images: &[String],
+        names: &[String],
+    ) -> Result<ObservedWorld, RuntimeError>;
+
+    /// Renames a container of this instance (used to keep an old container aside while its
+    /// replacement proves healthy).
+    async fn rename_container(&self, id: &str, new_name: &str) -> Result<(), RuntimeError>;
+
+    /// Restarts a container of this instance (stop with `timeout_secs`, then start).
+    async fn restart_container(&self, id: &str, timeout_secs: u32) -> Result<(), RuntimeError>;
+
+    /// One sample of a container's resource counters.
+    async fn stats(&self, id: &str) -> Result<ResourceSample, RuntimeError>;
+
+    /// The engine's events about this instance's objects, as they happen. The stream ends or
+    /// yields an error when the connection drops; callers subscribe again.
+    async fn events(
+        &self,
+    ) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError>;
 }

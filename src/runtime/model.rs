@@ -144,3 +144,50 @@ impl ObservedWorld {
             .collect()
     }
 }
+
+/// What happened to an object, as the engine's event stream says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EngineEventKind {
+    /// A container process exited (any reason).
+    Die,
+    /// A container was killed for running out of memory.
+    Oom,
+    /// A container's healthcheck verdict changed (or was reported again).
+    HealthStatus,
+    /// A container or network was removed.
+    Destroy,
+    Start,
+    Stop,
+    /// A container's settings were changed (`docker update`).
+    Update,
+    /// Anything else, by the engine's own action name.
+    Other(String),
+}
+
+/// One event about an object of this instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineEvent {
+    /// The tenant label of the object, when it has a valid one.
+    pub tenant: Option<TenantName>,
+    pub kind: EngineEventKind,
+    /// Container or network id.
+    pub id: String,
+}
+
+/// Resource counters of one container at one moment. CPU use is the difference between two
+/// samples: `(cpu_total_ns delta) / (system_cpu_ns delta) × online_cpus × 100` percent of one core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceSample {
+    /// Total CPU time used by the container, in nanoseconds.
+    pub cpu_total_ns: u64,
+    /// Total CPU time of the host, in nanoseconds (0 when the engine does not say).
+    pub system_cpu_ns: u64,
+    pub online_cpus: u32,
+    /// Memory in use, without page cache where the engine says how much that is.
+    pub memory_bytes: u64,
+    /// The container's memory limit as the engine enforces it.
+    pub memory_limit_bytes: u64,
+}

@@ -228,4 +228,41 @@ impl Runtime for DockerRuntime {
     async fn update_limits(&self, id: &str, limits: &Limits) -> Result<(), RuntimeError> {
         self.update(id, limits).await
     }
+
+    async fn observe_tenant(
+        &self,
+        _tenant: &TenantName,
+        _images: &[String],
+        _names: &[String],
+    ) -> Result<ObservedWorld, RuntimeError> {
+        Err(not_yet("observe_tenant"))
+    }
+
+    async fn rename_container(&self, _id: &str, _new_name: &str) -> Result<(), RuntimeError> {
+        Err(not_yet("rename_container"))
+    }
+
+    async fn restart_container(&self, _id: &str, _timeout_secs: u32) -> Result<(), RuntimeError> {
+        Err(not_yet("restart_container"))
+    }
+
+    async fn stats(&self, _id: &str) -> Result<crate::runtime::ResourceSample, RuntimeError> {
+        Err(not_yet("stats"))
+    }
+
+    async fn events(
+        &self,
+    ) -> Result<
+        futures_util::stream::BoxStream<'static, Result<crate::runtime::EngineEvent, RuntimeError>>,
+        RuntimeError,
+    > {
+        Err(not_yet("events"))
+    }
+}
+
+fn not_yet(operation: &str) -> RuntimeError {
+    RuntimeError::Engine {
+        operation: operation.to_string(),
+        message: "not implemented".into(),
+    }
 }
