@@ -27,9 +27,7 @@ impl std::str::FromStr for RuntimeKind {
             "kubernetes" => Ok(RuntimeKind::Kubernetes),
             other => Err(ConfigError::Value {
                 field: "runtime".into(),
-                message: format!(
-                    "{other:?} is not a runtime: expected \"docker\" or \"kubernetes\""
-                ),
+                message: format!("{other:?} is not a runtime: expected \"docker\" or \"kubernetes\""),
             }),
         }
     }
@@ -68,6 +66,54 @@ struct RawConfig {
     docker: Option<RawDocker>,
     #[serde(default)]
     registries: Vec<RegistryAuth>,
+    #[serde(default)]
+    daemon: RawDaemon,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    resync_interval: Option<String>,
+    stats_interval: Option<String>,
+    debounce: Option<String>,
+    metrics_address: Option<std::net::SocketAddr>,
+}
+
+/// Settings of the long-running daemon (`[daemon]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonSettings {
+    /// Full re-list of specs and runtime, the safety net behind file and engine events.
+    pub resync_interval: std::time::Duration,
+    /// How often each running tenant's CPU and memory are sampled.
+    pub stats_interval: std::time::Duration,
+    /// Quiet time after a file event before the directory is read.
+    pub debounce: std::time::Duration,
+    /// Where the Prometheus endpoint listens; none unless set.
+    pub metrics_address: Option<std::net::SocketAddr>,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        Self {
+            resync_interval: std::time::Duration::from_secs(60),
+            stats_interval: std::time::Duration::from_secs(15),
+            debounce: std::time::Duration::from_millis(150),
+            metrics_address: None,
+        }
+    }
+}
+
+fn duration_setting(
+    field: &str,
+    value: Option<&str>,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(s) => crate::spec::SpecDuration::try_from(s.to_string())
+            .map(|d| d.get())
+            .map_err(|e| ConfigError::Value { field: format!("daemon.{field}"), message: e.to_string() }),
+    }
 }
 
 fn default_runtime() -> RuntimeKind {
@@ -99,6 +145,7 @@ pub struct DaemonConfig {
     /// Docker endpoint (`unix:///…`, `tcp://…`); `None`: `DOCKER_HOST`, else the local socket.
     pub docker_host: Option<String>,
     pub registries: Vec<RegistryAuth>,
+    pub daemon: DaemonSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,28 +165,21 @@ pub enum ConfigError {
 impl DaemonConfig {
     /// Reads and validates `path`; `CONTAINER_RUNTIME` in `env_runtime` overrides `runtime`.
     pub fn load(path: &Path, env_runtime: Option<&str>) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Self::parse(&text, path, env_runtime)
     }
 
     pub fn parse(text: &str, path: &Path, env_runtime: Option<&str>) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let runtime = match env_runtime.filter(|s| !s.is_empty()) {
             Some(s) => s.parse()?,
             None => raw.runtime,
         };
-        let instance =
-            TenantName::try_from(raw.instance.clone()).map_err(|e| ConfigError::Value {
-                field: "instance".into(),
-                message: e.to_string(),
-            })?;
+        let instance = TenantName::try_from(raw.instance.clone())
+            .map_err(|e| ConfigError::Value { field: "instance".into(), message: e.to_string() })?;
         if instance.as_str().len() > 30 {
             return Err(ConfigError::Value {
                 field: "instance".into(),
@@ -150,15 +190,15 @@ impl DaemonConfig {
         if lo < 1025 || lo > hi {
             return Err(ConfigError::Value {
                 field: "port_range".into(),
-                message: format!("[{lo}, {hi}] is not a range of unprivileged ports: expected [low, high] with 1025 <= low <= high"),
+                message: format!(
+                    "[{lo}, {hi}] is not a range of unprivileged ports: expected [low, high] with 1025 <= low <= high"
+                ),
             });
         }
         if raw.concurrency == 0 || raw.concurrency > 256 {
-            return Err(ConfigError::Value {
-                field: "concurrency".into(),
-                message: "expected 1 to 256".into(),
-            });
+            return Err(ConfigError::Value { field: "concurrency".into(), message: "expected 1 to 256".into() });
         }
+        let defaults = DaemonSettings::default();
         Ok(Self {
             source: path.to_path_buf(),
             tenants_dir: base.join(raw.tenants_dir),
@@ -169,6 +209,20 @@ impl DaemonConfig {
             concurrency: raw.concurrency,
             docker_host: raw.docker.and_then(|d| d.host),
             registries: raw.registries,
+            daemon: DaemonSettings {
+                resync_interval: duration_setting(
+                    "resync_interval",
+                    raw.daemon.resync_interval.as_deref(),
+                    defaults.resync_interval,
+                )?,
+                stats_interval: duration_setting(
+                    "stats_interval",
+                    raw.daemon.stats_interval.as_deref(),
+                    defaults.stats_interval,
+                )?,
+                debounce: duration_setting("debounce", raw.daemon.debounce.as_deref(), defaults.debounce)?,
+                metrics_address: raw.daemon.metrics_address,
+            },
         })
     }
 
@@ -199,19 +253,12 @@ mod tests {
 
     #[test]
     fn env_overrides_runtime_and_bad_values_are_named() {
-        let c = DaemonConfig::parse(
-            "tenants_dir = \"t\"\nstate_dir = \"s\"\n",
-            Path::new("x.toml"),
-            Some("kubernetes"),
-        )
-        .unwrap();
+        let c =
+            DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\n", Path::new("x.toml"), Some("kubernetes"))
+                .unwrap();
         assert_eq!(c.runtime, RuntimeKind::Kubernetes);
-        let e = DaemonConfig::parse(
-            "tenants_dir = \"t\"\nstate_dir = \"s\"\n",
-            Path::new("x.toml"),
-            Some("podman"),
-        )
-        .unwrap_err();
+        let e = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\n", Path::new("x.toml"), Some("podman"))
+            .unwrap_err();
         assert!(e.to_string().contains("runtime"), "{e}");
         let e = DaemonConfig::parse(
             "tenants_dir = \"t\"\nstate_dir = \"s\"\nport_range = [80, 90]\n",
@@ -227,12 +274,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("instance"), "{e}");
-        let e = DaemonConfig::parse(
-            "tenants_dir = \"t\"\nstate_dir = \"s\"\nbogus = 1\n",
-            Path::new("x.toml"),
-            None,
-        )
-        .unwrap_err();
+        let e = DaemonConfig::parse("tenants_dir = \"t\"\nstate_dir = \"s\"\nbogus = 1\n", Path::new("x.toml"), None)
+            .unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
     }
 }

@@ -35,24 +35,15 @@ impl ProbeOutcome {
 pub async fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> ProbeOutcome {
     let started = Instant::now();
     match tokio::time::timeout(timeout, get(addr, path)).await {
-        Err(_) => ProbeOutcome::Down {
-            reason: format!("no answer within {} ms", timeout.as_millis()),
-        },
+        Err(_) => ProbeOutcome::Down { reason: format!("no answer within {} ms", timeout.as_millis()) },
         Ok(Err(reason)) => ProbeOutcome::Down { reason },
-        Ok(Ok(status)) if (200..300).contains(&status) => ProbeOutcome::Healthy {
-            latency: started.elapsed(),
-        },
-        Ok(Ok(status)) => ProbeOutcome::Degraded {
-            status,
-            latency: started.elapsed(),
-        },
+        Ok(Ok(status)) if (200..300).contains(&status) => ProbeOutcome::Healthy { latency: started.elapsed() },
+        Ok(Ok(status)) => ProbeOutcome::Degraded { status, latency: started.elapsed() },
     }
 }
 
 async fn get(addr: SocketAddr, path: &str) -> Result<u16, String> {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect to {addr}: {e}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("HTTP handshake: {e}"))?;
@@ -61,10 +52,7 @@ async fn get(addr: SocketAddr, path: &str) -> Result<u16, String> {
         .header(hyper::header::HOST, addr.to_string())
         .body(Empty::<Bytes>::new())
         .map_err(|e| format!("bad request for {path}: {e}"))?;
-    let res = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("GET {path}: {e}"));
+    let res = sender.send_request(req).await.map_err(|e| format!("GET {path}: {e}"));
     conn.abort();
     Ok(res?.status().as_u16())
 }

@@ -62,13 +62,7 @@ pub fn allocate(
                 out.insert(t.clone(), Ok(p));
             }
             None => {
-                out.insert(
-                    t.clone(),
-                    Err(PortError::Exhausted {
-                        lo: *range.start(),
-                        hi: *range.end(),
-                    }),
-                );
+                out.insert(t.clone(), Err(PortError::Exhausted { lo: *range.start(), hi: *range.end() }));
             }
         }
     }
@@ -96,12 +90,7 @@ mod tests {
     fn same_name_same_port_regardless_of_other_tenants() {
         let r = 19000..=19999;
         let alone = allocate(&set(&["acme"]), &BTreeMap::new(), &r, |_| true);
-        let crowd = allocate(
-            &set(&["acme", "beta", "gamma", "delta"]),
-            &BTreeMap::new(),
-            &r,
-            |_| true,
-        );
+        let crowd = allocate(&set(&["acme", "beta", "gamma", "delta"]), &BTreeMap::new(), &r, |_| true);
         assert_eq!(alone[&t("acme")], crowd[&t("acme")]);
         assert_eq!(alone[&t("acme")], Ok(preferred_port(&t("acme"), &r)));
     }
@@ -135,13 +124,7 @@ mod tests {
         let got = allocate(&set(&["a", "b", "c"]), &existing, &r, |_| true);
         assert_eq!(got[&t("a")], Ok(19000));
         assert_eq!(got[&t("b")], Ok(19001));
-        assert_eq!(
-            got[&t("c")],
-            Err(PortError::Exhausted {
-                lo: 19000,
-                hi: 19001
-            })
-        );
+        assert_eq!(got[&t("c")], Err(PortError::Exhausted { lo: 19000, hi: 19001 }));
     }
 
     #[test]

@@ -14,10 +14,7 @@ fn memory_change_updates_in_place_with_the_same_container() {
     let id = env.container_id("acme").unwrap();
     let started = env.inspect(&env.container("acme")).unwrap()["State"]["StartedAt"].clone();
 
-    env.spec(
-        "acme.yaml",
-        &stub_spec("acme", "").replace("memory: 64Mi", "memory: 96Mi"),
-    );
+    env.spec("acme.yaml", &stub_spec("acme", "").replace("memory: 64Mi", "memory: 96Mi"));
     let plan = env.tenantd(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2));
     assert!(
@@ -30,15 +27,9 @@ fn memory_change_updates_in_place_with_the_same_container() {
 
     let after = env.inspect(&env.container("acme")).unwrap();
     assert_eq!(after["Id"].as_str().unwrap(), id);
-    assert_eq!(
-        after["State"]["StartedAt"], started,
-        "the container must not restart"
-    );
+    assert_eq!(after["State"]["StartedAt"], started, "the container must not restart");
     assert_eq!(after["HostConfig"]["Memory"], 96 << 20);
-    assert_eq!(
-        env.tenantd(&["plan", "--detailed-exitcode"]).status.code(),
-        Some(0)
-    );
+    assert_eq!(env.tenantd(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
 }
 
 #[test]
@@ -51,19 +42,11 @@ fn env_and_image_changes_replace_naming_the_field() {
     let first = env.container_id("acme").unwrap();
     let port = env.host_port("acme");
 
-    env.spec(
-        "acme.yaml",
-        &stub_spec("acme", "").replace("GREETING: hello", "GREETING: bonjour"),
-    );
+    env.spec("acme.yaml", &stub_spec("acme", "").replace("GREETING: hello", "GREETING: bonjour"));
     let plan = env.tenantd(&["plan"]);
+    assert!(stdout(&plan).contains("replace (because of: env)"), "{}", stdout(&plan));
     assert!(
-        stdout(&plan).contains("replace (because of: env)"),
-        "{}",
-        stdout(&plan)
-    );
-    assert!(
-        stdout(&plan).contains("-  GREETING: hello")
-            && stdout(&plan).contains("+  GREETING: bonjour"),
+        stdout(&plan).contains("-  GREETING: hello") && stdout(&plan).contains("+  GREETING: bonjour"),
         "{}",
         stdout(&plan)
     );
@@ -71,11 +54,7 @@ fn env_and_image_changes_replace_naming_the_field() {
     assert!(out.contains("acme: replaced (env)"), "{out}");
     let second = env.container_id("acme").unwrap();
     assert_ne!(first, second);
-    assert_eq!(
-        env.host_port("acme"),
-        port,
-        "a replaced tenant keeps its host port"
-    );
+    assert_eq!(env.host_port("acme"), port, "a replaced tenant keeps its host port");
     assert_eq!(http_get(port, "/health"), Some(200));
 
     // The same image under another name is an image change.
@@ -83,17 +62,12 @@ fn env_and_image_changes_replace_naming_the_field() {
     assert!(docker(&["tag", &stub::stub_image(), &alt]).status.success());
     env.spec(
         "acme.yaml",
-        &stub_spec("acme", "")
-            .replace("GREETING: hello", "GREETING: bonjour")
-            .replace(&stub::stub_image(), &alt),
+        &stub_spec("acme", "").replace("GREETING: hello", "GREETING: bonjour").replace(&stub::stub_image(), &alt),
     );
     let plan = env.tenantd(&["plan", "--output", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
     assert_eq!(v["tenants"][0]["change"], "replace");
-    assert_eq!(
-        v["tenants"][0]["replaceFields"],
-        serde_json::json!(["image"])
-    );
+    assert_eq!(v["tenants"][0]["replaceFields"], serde_json::json!(["image"]));
     env.apply_ok();
     assert_ne!(env.container_id("acme").unwrap(), second);
     docker(&["rmi", &alt]);
@@ -101,9 +75,7 @@ fn env_and_image_changes_replace_naming_the_field() {
 
 #[test]
 fn deleting_the_file_removes_containers_and_network_and_keeps_the_volume() {
-    let Some(env) =
-        Env::new("deleting_the_file_removes_containers_and_network_and_keeps_the_volume")
-    else {
+    let Some(env) = Env::new("deleting_the_file_removes_containers_and_network_and_keeps_the_volume") else {
         return;
     };
     env.spec("acme.yaml", &stub_spec("acme", ""));
@@ -114,10 +86,7 @@ fn deleting_the_file_removes_containers_and_network_and_keeps_the_volume() {
     assert!(out.contains("acme: deleted (volumes kept)"), "{out}");
     assert!(env.inspect(&env.container("acme")).is_none());
     assert!(env.inspect(&env.network("acme")).is_none());
-    assert!(
-        env.inspect(&env.volume("acme", "data")).is_some(),
-        "the volume must be kept"
-    );
+    assert!(env.inspect(&env.volume("acme", "data")).is_some(), "the volume must be kept");
     assert_eq!(env.status("acme").unwrap()["phase"], "Removed");
     assert_eq!(env.status("beta").unwrap()["phase"], "Running");
 }
@@ -130,11 +99,7 @@ fn changes_behind_tenantds_back_are_corrected() {
     env.spec("acme.yaml", &stub_spec("acme", ""));
     env.apply_ok();
     let name = env.container("acme");
-    assert!(
-        docker(&["update", "--memory", "200m", "--memory-swap", "200m", &name])
-            .status
-            .success()
-    );
+    assert!(docker(&["update", "--memory", "200m", "--memory-swap", "200m", &name]).status.success());
     assert!(docker(&["stop", "-t", "1", &name]).status.success());
     let plan = env.tenantd(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", stdout(&plan));
@@ -164,31 +129,15 @@ fn a_second_apply_makes_no_mutating_call() {
     let mut args = vec!["events", "--since", &before];
     let until = chrono_like_now();
     args.extend(["--until", &until, "--filter", &filter]);
-    for e in [
-        "create",
-        "destroy",
-        "update",
-        "start",
-        "stop",
-        "kill",
-        "rename",
-        "connect",
-        "disconnect",
-    ] {
+    for e in ["create", "destroy", "update", "start", "stop", "kill", "rename", "connect", "disconnect"] {
         args.extend(["--filter", leak(format!("event={e}"))]);
     }
     let events = docker(&args);
-    assert!(
-        stdout(&events).trim().is_empty(),
-        "unexpected events: {}",
-        stdout(&events)
-    );
+    assert!(stdout(&events).trim().is_empty(), "unexpected events: {}", stdout(&events));
 }
 
 fn chrono_like_now() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
 }
 

@@ -6,9 +6,7 @@ use support::*;
 
 #[test]
 fn a_broken_file_leaves_its_tenant_running_and_marked_invalid_while_others_converge() {
-    let Some(env) = Env::new(
-        "a_broken_file_leaves_its_tenant_running_and_marked_invalid_while_others_converge",
-    ) else {
+    let Some(env) = Env::new("a_broken_file_leaves_its_tenant_running_and_marked_invalid_while_others_converge") else {
         return;
     };
     env.spec("acme.yaml", &stub_spec("acme", ""));
@@ -16,33 +14,15 @@ fn a_broken_file_leaves_its_tenant_running_and_marked_invalid_while_others_conve
     let id = env.container_id("acme").unwrap();
 
     // Broken YAML in acme's file, and a new tenant beside it.
-    env.spec(
-        "acme.yaml",
-        "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: acme }\nspec: [unclosed\n",
-    );
+    env.spec("acme.yaml", "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: acme }\nspec: [unclosed\n");
     env.spec("beta.yaml", &stub_spec("beta", ""));
     let o = env.tenantd(&["apply"]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "an invalid spec makes apply fail: {}",
-        stdout(&o)
-    );
-    assert_eq!(
-        env.container_id("acme").as_deref(),
-        Some(id.as_str()),
-        "acme must be left exactly as it was"
-    );
-    assert_eq!(
-        env.inspect(&env.container("acme")).unwrap()["State"]["Running"],
-        true
-    );
+    assert_eq!(o.status.code(), Some(1), "an invalid spec makes apply fail: {}", stdout(&o));
+    assert_eq!(env.container_id("acme").as_deref(), Some(id.as_str()), "acme must be left exactly as it was");
+    assert_eq!(env.inspect(&env.container("acme")).unwrap()["State"]["Running"], true);
     let s = env.status("acme").unwrap();
     assert_eq!(s["phase"], "Invalid");
-    assert!(
-        s["lastError"].as_str().unwrap().contains("acme.yaml:4:"),
-        "{s:#}"
-    );
+    assert!(s["lastError"].as_str().unwrap().contains("acme.yaml:4:"), "{s:#}");
     assert_eq!(env.status("beta").unwrap()["phase"], "Running");
 
     // A schema violation the same way.
@@ -50,10 +30,7 @@ fn a_broken_file_leaves_its_tenant_running_and_marked_invalid_while_others_conve
     let o = env.tenantd(&["apply"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(env.container_id("acme").as_deref(), Some(id.as_str()));
-    assert!(env.status("acme").unwrap()["lastError"]
-        .as_str()
-        .unwrap()
-        .contains("imagee"));
+    assert!(env.status("acme").unwrap()["lastError"].as_str().unwrap().contains("imagee"));
 
     // Fixed again: nothing to replace, the same container stays.
     env.spec("acme.yaml", &stub_spec("acme", ""));
@@ -74,11 +51,7 @@ fn an_unreadable_file_holds_back_every_deletion() {
     env.spec("Not A Name.yaml", "{{{{ not yaml");
     let o = env.tenantd(&["apply"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        env.container_id("acme").is_some(),
-        "acme must not be deleted: {}",
-        stdout(&o)
-    );
+    assert!(env.container_id("acme").is_some(), "acme must not be deleted: {}", stdout(&o));
 }
 
 #[test]
@@ -91,20 +64,13 @@ fn a_name_used_by_two_files_rejects_both() {
     let o = env.tenantd(&["apply"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(env.container_id("acme").is_none());
-    let err = env.status("acme").unwrap()["lastError"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("acme.yaml") && err.contains("acme-copy.yaml"),
-        "{err}"
-    );
+    let err = env.status("acme").unwrap()["lastError"].as_str().unwrap().to_string();
+    assert!(err.contains("acme.yaml") && err.contains("acme-copy.yaml"), "{err}");
 }
 
 #[test]
 fn an_empty_or_missing_tenants_dir_deletes_nothing_without_the_flag() {
-    let Some(env) = Env::new("an_empty_or_missing_tenants_dir_deletes_nothing_without_the_flag")
-    else {
+    let Some(env) = Env::new("an_empty_or_missing_tenants_dir_deletes_nothing_without_the_flag") else {
         return;
     };
     env.spec("acme.yaml", &stub_spec("acme", ""));
@@ -130,34 +96,15 @@ fn an_empty_or_missing_tenants_dir_deletes_nothing_without_the_flag() {
 #[test]
 fn an_unreachable_engine_is_named_with_its_cause_and_nothing_is_recorded_as_deleted() {
     let env = Env::without_docker();
-    env.spec(
-        "acme.yaml",
-        "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: acme }\nspec: { image: x }\n",
-    );
-    let o = env.tenantd_with_env(
-        &["apply"],
-        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
-    );
+    env.spec("acme.yaml", "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: acme }\nspec: { image: x }\n");
+    let o = env.tenantd_with_env(&["apply"], &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(
-        err.contains("unix:///nonexistent/docker.sock") && err.contains("does not exist"),
-        "{err}"
-    );
-    assert!(
-        !env.status_path("acme").exists(),
-        "no status may be written when nothing was observed"
-    );
+    assert!(err.contains("unix:///nonexistent/docker.sock") && err.contains("does not exist"), "{err}");
+    assert!(!env.status_path("acme").exists(), "no status may be written when nothing was observed");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let o = env.tenantd_with_env(
-        &["plan"],
-        &[("DOCKER_HOST", &format!("tcp://127.0.0.1:{port}"))],
-    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let o = env.tenantd_with_env(&["plan"], &[("DOCKER_HOST", &format!("tcp://127.0.0.1:{port}"))]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("refused"), "{}", stderr(&o));
 }
@@ -166,22 +113,20 @@ fn an_unreachable_engine_is_named_with_its_cause_and_nothing_is_recorded_as_dele
 fn validate_takes_any_path_and_reports_every_problem() {
     let env = Env::without_docker();
     let good = env.path("tmpXYZ123"); // a temp name without an extension, as Ansible passes it
-    std::fs::write(
-        &good,
-        "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: acme }\nspec: { image: x }\n",
-    )
-    .unwrap();
+    std::fs::write(&good, "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: acme }\nspec: { image: x }\n")
+        .unwrap();
     let o = env.tenantd(&["validate", good.to_str().unwrap()]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
 
     let bad = env.path("bad");
-    std::fs::write(&bad, "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: Acme }\nspec: { image: x, colour: red }\n").unwrap();
+    std::fs::write(
+        &bad,
+        "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: Acme }\nspec: { image: x, colour: red }\n",
+    )
+    .unwrap();
     let o = env.tenantd(&["validate", bad.to_str().unwrap(), good.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
-    assert!(
-        out.contains("bad:3:") && out.contains("/metadata/name"),
-        "{out}"
-    );
+    assert!(out.contains("bad:3:") && out.contains("/metadata/name"), "{out}");
     assert!(out.contains("colour"), "{out}");
 }

@@ -22,11 +22,7 @@ impl Registry {
             .find(|p| std::path::Path::new(p).exists())
             .expect("docker-registry is installed (Debian package docker-registry; .ci/run installs it)");
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
@@ -36,21 +32,10 @@ impl Registry {
             ),
         )
         .unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        eventually("the registry answers", Duration::from_secs(20), || {
-            http_get(port, "/v2/").filter(|c| *c == 200)
-        });
-        Registry {
-            child,
-            port,
-            _dir: dir,
-        }
+        let child =
+            Command::new(bin).arg("serve").arg(&config).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        eventually("the registry answers", Duration::from_secs(20), || http_get(port, "/v2/").filter(|c| *c == 200));
+        Registry { child, port, _dir: dir }
     }
 }
 
@@ -63,32 +48,23 @@ impl Drop for Registry {
 
 #[test]
 fn images_are_pulled_from_a_registry_and_a_failed_pull_touches_nothing() {
-    let Some(env) = Env::new("images_are_pulled_from_a_registry_and_a_failed_pull_touches_nothing")
-    else {
+    let Some(env) = Env::new("images_are_pulled_from_a_registry_and_a_failed_pull_touches_nothing") else {
         return;
     };
     let mut registry = Registry::start();
     let reference = format!("127.0.0.1:{}/stub-{}:v1", registry.port, env.instance);
-    assert!(docker(&["tag", &stub::stub_image(), &reference])
-        .status
-        .success());
+    assert!(docker(&["tag", &stub::stub_image(), &reference]).status.success());
     let push = docker(&["push", &reference]);
     assert!(push.status.success(), "{}", stderr(&push));
     assert!(docker(&["rmi", &reference]).status.success());
 
     let spec = stub_spec("acme", "")
-        .replace(
-            &format!("image: {}", stub::stub_image()),
-            &format!("image: {reference}"),
-        )
+        .replace(&format!("image: {}", stub::stub_image()), &format!("image: {reference}"))
         .replace("pullPolicy: Never", "pullPolicy: IfNotPresent");
     env.spec("acme.yaml", &spec);
     env.apply_ok();
     let id = env.container_id("acme").unwrap();
-    assert_eq!(
-        env.inspect(&env.container("acme")).unwrap()["Config"]["Image"],
-        reference.as_str()
-    );
+    assert_eq!(env.inspect(&env.container("acme")).unwrap()["Config"]["Image"], reference.as_str());
 
     // The registry goes away; a new tag cannot be pulled. The running container stays.
     let _ = registry.child.kill();
@@ -98,10 +74,7 @@ fn images_are_pulled_from_a_registry_and_a_failed_pull_touches_nothing() {
     let o = env.tenantd(&["apply"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(env.container_id("acme").as_deref(), Some(id.as_str()));
-    assert_eq!(
-        env.inspect(&env.container("acme")).unwrap()["State"]["Running"],
-        true
-    );
+    assert_eq!(env.inspect(&env.container("acme")).unwrap()["State"]["Running"], true);
     let s = env.status("acme").unwrap();
     assert_eq!(s["phase"], "ImagePullBackOff", "{s:#}");
     assert!(s["lastError"].as_str().unwrap().contains(&v2), "{s:#}");
@@ -110,21 +83,13 @@ fn images_are_pulled_from_a_registry_and_a_failed_pull_touches_nothing() {
 
 #[test]
 fn a_missing_local_image_with_pull_policy_never_is_a_clear_error() {
-    let Some(env) = Env::new("a_missing_local_image_with_pull_policy_never_is_a_clear_error")
-    else {
+    let Some(env) = Env::new("a_missing_local_image_with_pull_policy_never_is_a_clear_error") else {
         return;
     };
-    env.spec(
-        "acme.yaml",
-        &stub_spec("acme", "").replace(&stub::stub_image(), "tenantd-stub:does-not-exist"),
-    );
+    env.spec("acme.yaml", &stub_spec("acme", "").replace(&stub::stub_image(), "tenantd-stub:does-not-exist"));
     env.spec("beta.yaml", &stub_spec("beta", ""));
     let o = env.tenantd(&["apply"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stdout(&o).contains("tenantd-stub:does-not-exist is not present locally"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).contains("tenantd-stub:does-not-exist is not present locally"), "{}", stdout(&o));
     assert_eq!(env.status("beta").unwrap()["phase"], "Running");
 }

@@ -25,26 +25,15 @@ fn host_ports_are_stable_and_exhaustion_is_a_per_tenant_error() {
     env.apply_ok();
     let (a, b) = (env.host_port("acme"), env.host_port("beta"));
     assert_ne!(a, b);
-    let bindings =
-        &env.inspect(&env.container("acme")).unwrap()["HostConfig"]["PortBindings"]["18789/tcp"][0];
+    let bindings = &env.inspect(&env.container("acme")).unwrap()["HostConfig"]["PortBindings"]["18789/tcp"][0];
     assert_eq!(bindings["HostIp"], "127.0.0.1");
 
     env.spec("gamma.yaml", &stub_spec("gamma", ""));
     let o = env.tenantd(&["apply"]);
     assert_eq!(o.status.code(), Some(1));
     let s = env.status("gamma").unwrap();
-    assert!(
-        s["lastError"]
-            .as_str()
-            .unwrap()
-            .contains("no free host port"),
-        "{s:#}"
-    );
-    assert_eq!(
-        (env.host_port("acme"), env.host_port("beta")),
-        (a, b),
-        "existing tenants keep their ports"
-    );
+    assert!(s["lastError"].as_str().unwrap().contains("no free host port"), "{s:#}");
+    assert_eq!((env.host_port("acme"), env.host_port("beta")), (a, b), "existing tenants keep their ports");
 
     // Removing and re-adding other tenants does not move acme.
     env.remove_spec("gamma.yaml");
@@ -65,12 +54,8 @@ fn a_foreign_container_holding_a_tenants_name_is_never_touched() {
     let o = env.tenantd(&["apply"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(env.status("acme").unwrap()["phase"], "Conflict");
-    let still = env
-        .inspect(&name)
-        .expect("the foreign container is still there");
-    assert!(still["Config"]["Labels"]
-        .get("io.tenantd.instance")
-        .is_none());
+    let still = env.inspect(&name).expect("the foreign container is still there");
+    assert!(still["Config"]["Labels"].get("io.tenantd.instance").is_none());
     docker(&["rm", "-f", &name]);
 }
 
@@ -81,8 +66,7 @@ fn a_host_port_held_by_another_process_is_skipped() {
     };
     let range = env.ports.0..=env.ports.1;
     let preferred = tenantd::ports::preferred_port(&"acme".parse().unwrap(), &range);
-    let _held = std::net::TcpListener::bind(("127.0.0.1", preferred))
-        .expect("preferred port is free before the test");
+    let _held = std::net::TcpListener::bind(("127.0.0.1", preferred)).expect("preferred port is free before the test");
     env.spec("acme.yaml", &stub_spec("acme", ""));
     env.apply_ok();
     let port = env.host_port("acme");

@@ -30,33 +30,20 @@ fn every_sample_spec_validates() {
         .into_iter()
         .filter(|p| std::fs::read_to_string(p).unwrap().contains("kind: Tenant"))
         .collect();
-    assert!(
-        files.len() >= 2 && examples.len() >= 3,
-        "samples went missing: {files:?} {examples:?}"
-    );
+    assert!(files.len() >= 2 && examples.len() >= 3, "samples went missing: {files:?} {examples:?}");
     files.extend(examples);
     let env = Env::without_docker();
     for f in &files {
         let o = env.tenantd(&["validate", f.to_str().unwrap()]);
-        assert!(
-            o.status.success(),
-            "{}: {}{}",
-            f.display(),
-            stdout(&o),
-            stderr(&o)
-        );
+        assert!(o.status.success(), "{}: {}{}", f.display(), stdout(&o), stderr(&o));
     }
 }
 
 #[test]
 fn the_example_daemon_config_parses() {
     let text = std::fs::read_to_string(repo_root().join("examples/tenantd.toml")).unwrap();
-    let cfg = tenantd::config::DaemonConfig::parse(
-        &text,
-        std::path::Path::new("/etc/tenantd/tenantd.toml"),
-        None,
-    )
-    .unwrap();
+    let cfg =
+        tenantd::config::DaemonConfig::parse(&text, std::path::Path::new("/etc/tenantd/tenantd.toml"), None).unwrap();
     assert_eq!(cfg.instance.as_str(), "tenantd");
 }
 
@@ -69,16 +56,10 @@ fn sample_tenants_come_up_healthy_and_then_plan_is_clean() {
     for f in ["acme.yaml", "globex.yaml"] {
         let text = std::fs::read_to_string(repo_root().join("tenants.d").join(f)).unwrap();
         let ctx = repo_root().join("examples/stub-runtime");
-        env.spec(
-            f,
-            &text.replace("../examples/stub-runtime", ctx.to_str().unwrap()),
-        );
+        env.spec(f, &text.replace("../examples/stub-runtime", ctx.to_str().unwrap()));
     }
     let out = env.apply_ok();
-    assert!(
-        out.contains("acme: created") && out.contains("globex: created"),
-        "{out}"
-    );
+    assert!(out.contains("acme: created") && out.contains("globex: created"), "{out}");
 
     for t in ["acme", "globex"] {
         let s = env.status(t).unwrap();
@@ -89,35 +70,18 @@ fn sample_tenants_come_up_healthy_and_then_plan_is_clean() {
         assert_eq!(http_get(port, "/health"), Some(200), "{t} on {port}");
     }
     // The sidecar runs on the tenant's network and the runtime is reachable by the name `runtime` there.
-    let sidecar = env
-        .inspect(&format!("{}_globex_cache", env.instance))
-        .expect("sidecar exists");
+    let sidecar = env.inspect(&format!("{}_globex_cache", env.instance)).expect("sidecar exists");
     assert_eq!(sidecar["State"]["Running"], true);
-    assert!(sidecar["NetworkSettings"]["Networks"]
-        .get(env.network("globex"))
-        .is_some());
+    assert!(sidecar["NetworkSettings"]["Networks"].get(env.network("globex")).is_some());
 
     let plan = env.tenantd(&["plan", "--detailed-exitcode"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&plan),
-        stderr(&plan)
-    );
+    assert_eq!(plan.status.code(), Some(0), "{}{}", stdout(&plan), stderr(&plan));
     let again = env.apply_ok();
-    assert!(
-        again.contains("acme: unchanged") && again.contains("globex: unchanged"),
-        "{again}"
-    );
+    assert!(again.contains("acme: unchanged") && again.contains("globex: unchanged"), "{again}");
 
     // Healthy is also what the engine's own healthcheck concludes, in time.
-    eventually(
-        "engine healthcheck says healthy",
-        Duration::from_secs(30),
-        || {
-            let v = env.inspect(&env.container("acme"))?;
-            (v["State"]["Health"]["Status"] == "healthy").then_some(())
-        },
-    );
+    eventually("engine healthcheck says healthy", Duration::from_secs(30), || {
+        let v = env.inspect(&env.container("acme"))?;
+        (v["State"]["Health"]["Status"] == "healthy").then_some(())
+    });
 }

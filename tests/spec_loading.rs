@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tenantd::spec::{
-    load_dir, load_file, parse_str, LoadedSpec, SkipReason, SpecError, SpecSet, TenantName,
-    MAX_SPEC_BYTES,
+    load_dir, load_file, parse_str, LoadedSpec, SkipReason, SpecError, SpecSet, TenantName, MAX_SPEC_BYTES,
 };
 
 fn spec(name: &str, spec_body: &str) -> String {
@@ -29,13 +28,7 @@ fn invalid(text: &str) -> (String, usize, usize, String) {
     let errors = parse_str(text, Path::new("acme.yaml")).expect_err("the spec must be refused");
     assert_eq!(errors.len(), 1, "{errors:#?}");
     match errors.into_iter().next().unwrap() {
-        SpecError::Invalid {
-            pointer,
-            line,
-            column,
-            message,
-            ..
-        } => (pointer, line, column, message),
+        SpecError::Invalid { pointer, line, column, message, .. } => (pointer, line, column, message),
         e => panic!("expected an Invalid error, got {e:?}"),
     }
 }
@@ -49,10 +42,7 @@ fn valid<'a>(set: &'a SpecSet, name: &str) -> &'a LoadedSpec {
 }
 
 fn file_names(paths: impl IntoIterator<Item = PathBuf>) -> Vec<String> {
-    paths
-        .into_iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect()
+    paths.into_iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect()
 }
 
 #[test]
@@ -69,17 +59,9 @@ fn malformed_yaml_is_a_syntax_error_at_its_line_and_column() {
     let text = "apiVersion: tenantd/v1\nkind: Tenant\nmetadata:\n  name: acme\n   bad: indent\nspec: {image: x}\n";
     let errors = parse_str(text, Path::new("acme.yaml")).unwrap_err();
     match &errors[..] {
-        [SpecError::Syntax {
-            line,
-            column,
-            message,
-            ..
-        }] => {
+        [SpecError::Syntax { line, column, message, .. }] => {
             assert_eq!((*line, *column), (5, 7), "{message}");
-            assert!(
-                !message.contains("line 5"),
-                "the position is not repeated in the message: {message}"
-            );
+            assert!(!message.contains("line 5"), "the position is not repeated in the message: {message}");
         }
         e => panic!("{e:?}"),
     }
@@ -96,71 +78,48 @@ fn an_unknown_field_is_reported_at_its_key_with_the_fields_expected() {
     let (pointer, line, column, message) = invalid(&spec("acme", "  image: x\n  imagee: y\n"));
     assert_eq!((pointer.as_str(), line, column), ("/spec/imagee", 7, 3));
     assert!(
-        message.starts_with(r#"unknown field "imagee" (did you mean "image"?); expected one of: image, build, pullPolicy, args, port"#),
+        message.starts_with(
+            r#"unknown field "imagee" (did you mean "image"?); expected one of: image, build, pullPolicy, args, port"#
+        ),
         "{message}"
     );
-    let (pointer, line, _, _) = invalid(&spec(
-        "acme",
-        "  image: x\n  health:\n    interval: 5s\n    pathh: /x\n",
-    ))
-    .clone();
+    let (pointer, line, _, _) =
+        invalid(&spec("acme", "  image: x\n  health:\n    interval: 5s\n    pathh: /x\n")).clone();
     assert_eq!((pointer.as_str(), line), ("/spec/health/pathh", 9));
 }
 
 #[test]
 fn bad_tenant_names_are_refused_at_the_name() {
     let long = "a".repeat(64);
-    for name in [
-        "Acme",
-        "../x",
-        long.as_str(),
-        r#""a\0b""#,
-        "é",
-        "-a",
-        "a_b",
-        "''",
-    ] {
+    for name in ["Acme", "../x", long.as_str(), r#""a\0b""#, "é", "-a", "a_b", "''"] {
         let (pointer, line, column, message) = invalid(&spec(name, "  image: x\n"));
-        assert_eq!(
-            (pointer.as_str(), line, column),
-            ("/metadata/name", 4, 9),
-            "{name}: {message}"
-        );
+        assert_eq!((pointer.as_str(), line, column), ("/metadata/name", 4, 9), "{name}: {message}");
         assert!(
-            message
-                .contains("does not match the tenant name pattern (a DNS label: lowercase letters"),
+            message.contains("does not match the tenant name pattern (a DNS label: lowercase letters"),
             "{name}: {message}"
         );
     }
     // A name that is not a string is a type error, not a pattern one.
     let (pointer, _, _, message) = invalid(&spec("[a]", "  image: x\n"));
-    assert_eq!(
-        (pointer.as_str(), message.as_str()),
-        ("/metadata/name", "expected a string, found a list")
-    );
+    assert_eq!((pointer.as_str(), message.as_str()), ("/metadata/name", "expected a string, found a list"));
 }
 
 #[test]
 fn missing_required_fields_point_at_the_mapping_that_lacks_them() {
-    let (pointer, line, column, message) =
-        invalid("kind: Tenant\nmetadata: {name: acme}\nspec: {image: x}\n");
+    let (pointer, line, column, message) = invalid("kind: Tenant\nmetadata: {name: acme}\nspec: {image: x}\n");
     assert_eq!(
         (pointer.as_str(), line, column, message.as_str()),
         ("", 1, 1, r#"missing required field "apiVersion""#)
     );
-    let (pointer, line, column, message) = invalid(
-        "apiVersion: tenantd/v1\nkind: Tenant\nmetadata:\n  labels: {a: b}\nspec: {image: x}\n",
-    );
+    let (pointer, line, column, message) =
+        invalid("apiVersion: tenantd/v1\nkind: Tenant\nmetadata:\n  labels: {a: b}\nspec: {image: x}\n");
     assert_eq!(
         (pointer.as_str(), line, column, message.as_str()),
         ("/metadata", 4, 3, r#"missing required field "name""#)
     );
     let (pointer, line, _, message) = invalid(&spec("acme", "  port: 80\n"));
     assert_eq!((pointer.as_str(), line), ("/spec", 6), "{message}");
-    assert!(
-        message.starts_with("one of image or build is required"),
-        "{message}"
-    );
+    assert!(message.starts_with("one of image or build is required"), "{message}");
 }
 
 #[test]
@@ -171,28 +130,19 @@ fn wrong_types_say_what_was_expected_and_found() {
     let (pointer, _, _, message) = invalid(&spec("acme", "  image: x\n  suspend: yes\n"));
     assert_eq!(
         (pointer.as_str(), message.as_str()),
-        (
-            "/spec/suspend",
-            r#"expected true or false, found the string "yes""#
-        )
+        ("/spec/suspend", r#"expected true or false, found the string "yes""#)
     );
-    let (pointer, _, _, message) =
-        invalid(&spec("acme", "  image: x\n  resources: {memory: 12mb}\n"));
+    let (pointer, _, _, message) = invalid(&spec("acme", "  image: x\n  resources: {memory: 12mb}\n"));
     assert_eq!(pointer, "/spec/resources/memory");
     assert!(
-        message.starts_with(
-            r#""12mb" does not match the size pattern (a number with an optional unit"#
-        ),
+        message.starts_with(r#""12mb" does not match the size pattern (a number with an optional unit"#),
         "{message}"
     );
 }
 
 #[test]
 fn every_error_of_a_file_is_reported_in_file_order() {
-    let text = spec(
-        "Acme",
-        "  image: x\n  port: 0\n  pullPolicy: Sometimes\n  nope: 1\n",
-    );
+    let text = spec("Acme", "  image: x\n  port: 0\n  pullPolicy: Sometimes\n  nope: 1\n");
     let errors = parse_str(&text, Path::new("acme.yaml")).unwrap_err();
     let lines: Vec<(usize, String)> = errors
         .iter()
@@ -230,20 +180,12 @@ fn full_messages_read_well() {
 
 #[test]
 fn rules_beyond_the_schema_are_located_too() {
-    let text = spec("acme", "  image: x\n  sidecars:\n    - name: db\n      image: pg\n    - name: db\n      image: pg\n");
+    let text =
+        spec("acme", "  image: x\n  sidecars:\n    - name: db\n      image: pg\n    - name: db\n      image: pg\n");
     let (pointer, line, column, message) = invalid(&text);
-    assert_eq!(
-        (pointer.as_str(), line, column),
-        ("/spec/sidecars/1/name", 10, 13)
-    );
-    assert!(
-        message.contains("already used by /spec/sidecars/0"),
-        "{message}"
-    );
-    let (pointer, _, _, _) = invalid(&spec(
-        "acme",
-        "  image: x\n  sidecars: [{name: runtime, image: y}]\n",
-    ));
+    assert_eq!((pointer.as_str(), line, column), ("/spec/sidecars/1/name", 10, 13));
+    assert!(message.contains("already used by /spec/sidecars/0"), "{message}");
+    let (pointer, _, _, _) = invalid(&spec("acme", "  image: x\n  sidecars: [{name: runtime, image: y}]\n"));
     assert_eq!(pointer, "/spec/sidecars/0/name");
     let (pointer, _, _, _) = invalid(&spec("acme", "  build: {context: ' '}\n"));
     assert_eq!(pointer, "/spec/build/context");
@@ -251,14 +193,9 @@ fn rules_beyond_the_schema_are_located_too() {
 
 #[test]
 fn what_only_serde_refuses_is_located_at_the_value() {
-    let (pointer, line, column, message) = invalid(&spec(
-        "acme",
-        "  image: x\n  resources:\n    memory: 99999999999999Ti\n",
-    ));
-    assert_eq!(
-        (pointer.as_str(), line, column),
-        ("/spec/resources/memory", 8, 13)
-    );
+    let (pointer, line, column, message) =
+        invalid(&spec("acme", "  image: x\n  resources:\n    memory: 99999999999999Ti\n"));
+    assert_eq!((pointer.as_str(), line, column), ("/spec/resources/memory", 8, 13));
     assert!(message.contains("is not a size"), "{message}");
 }
 
@@ -307,10 +244,7 @@ fn load_file_takes_any_name_and_refuses_what_is_not_a_small_regular_file() {
     let odd = tmp.path().join(".ansible_tmp_x9f3source");
     write(&odd, &image_spec("acme"));
     let loaded = load_file(&odd).unwrap();
-    assert_eq!(
-        (loaded.path.as_path(), loaded.file.metadata.name.as_str()),
-        (odd.as_path(), "acme")
-    );
+    assert_eq!((loaded.path.as_path(), loaded.file.metadata.name.as_str()), (odd.as_path(), "acme"));
     assert!(loaded.contexts.is_empty());
 
     match &load_file(tmp.path()).unwrap_err()[..] {
@@ -326,12 +260,9 @@ fn load_file_takes_any_name_and_refuses_what_is_not_a_small_regular_file() {
     let bad = tmp.path().join("bad");
     write(&bad, &spec("acme", "  image: x\n  port: nope\n"));
     match &load_file(&bad).unwrap_err()[..] {
-        [SpecError::Invalid {
-            path,
-            pointer,
-            line,
-            ..
-        }] => assert_eq!((path, pointer.as_str(), *line), (&bad, "/spec/port", 7)),
+        [SpecError::Invalid { path, pointer, line, .. }] => {
+            assert_eq!((path, pointer.as_str(), *line), (&bad, "/spec/port", 7))
+        }
         e => panic!("{e:?}"),
     }
 }
@@ -354,11 +285,7 @@ fn files_over_the_limit_are_refused_by_their_size_without_being_read() {
     fs::File::create(&huge).unwrap().set_len(1 << 40).unwrap();
     let started = Instant::now();
     let set = load_dir(tmp.path()).unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     let sizes: Vec<u64> = set
         .invalid
         .iter()
@@ -368,21 +295,12 @@ fn files_over_the_limit_are_refused_by_their_size_without_being_read() {
         })
         .collect();
     assert_eq!(sizes, [10 << 20, 1 << 40]);
-    assert_eq!(
-        set.invalid
-            .iter()
-            .map(|i| i.tenant.as_ref().unwrap().as_str())
-            .collect::<Vec<_>>(),
-        ["big", "huge"]
-    );
+    assert_eq!(set.invalid.iter().map(|i| i.tenant.as_ref().unwrap().as_str()).collect::<Vec<_>>(), ["big", "huge"]);
     // Exactly at the limit is fine (as far as size goes).
     let edge = "#".repeat(MAX_SPEC_BYTES as usize - 1) + "\n";
     let at_limit = tmp.path().join("edge");
     write(&at_limit, &edge);
-    assert!(!matches!(
-        load_file(&at_limit).unwrap_err()[..],
-        [SpecError::TooLarge { .. }]
-    ));
+    assert!(!matches!(load_file(&at_limit).unwrap_err()[..], [SpecError::TooLarge { .. }]));
 }
 
 #[test]
@@ -412,10 +330,7 @@ fn a_directory_loads_only_yaml_files_directly_in_it() {
     for (i, (name, reason)) in skipped.iter().enumerate() {
         let tenant = format!("t{i}");
         if *reason == SkipReason::Directory {
-            write(
-                &d.join(name).join(format!("{tenant}.yaml")),
-                &image_spec(&tenant),
-            );
+            write(&d.join(name).join(format!("{tenant}.yaml")), &image_spec(&tenant));
         } else {
             write(&d.join(name), &image_spec(&tenant));
         }
@@ -423,16 +338,10 @@ fn a_directory_loads_only_yaml_files_directly_in_it() {
     let set = load_dir(d).unwrap();
     assert_eq!(names(&set), ["acme", "beta"]);
     assert!(set.invalid.is_empty(), "{:#?}", set.invalid);
-    let mut expected: Vec<(String, SkipReason)> = skipped
-        .iter()
-        .map(|(n, r)| (n.to_string(), r.clone()))
-        .collect();
+    let mut expected: Vec<(String, SkipReason)> = skipped.iter().map(|(n, r)| (n.to_string(), r.clone())).collect();
     expected.sort_by(|a, b| a.0.cmp(&b.0));
-    let got: Vec<(String, SkipReason)> = set
-        .skipped
-        .iter()
-        .map(|(p, r)| (file_names([p.clone()]).remove(0), r.clone()))
-        .collect();
+    let got: Vec<(String, SkipReason)> =
+        set.skipped.iter().map(|(p, r)| (file_names([p.clone()]).remove(0), r.clone())).collect();
     assert_eq!(got, expected);
     assert_eq!(valid(&set, "acme").path, d.join("acme.yaml"));
 }
@@ -452,43 +361,21 @@ fn symlinks_are_followed_only_inside_the_directory() {
 
     let set = load_dir(&d).unwrap();
     assert_eq!(names(&set), ["acme"]);
-    assert_eq!(
-        valid(&set, "acme").path,
-        d.join("acme.yaml"),
-        "the path is the link's, as the operator wrote it"
-    );
+    assert_eq!(valid(&set, "acme").path, d.join("acme.yaml"), "the path is the link's, as the operator wrote it");
     let refused: Vec<(String, String)> = set
         .invalid
         .iter()
         .map(|i| match &i.errors[..] {
-            [SpecError::Symlink { path, message }] => {
-                (file_names([path.clone()]).remove(0), message.clone())
-            }
+            [SpecError::Symlink { path, message }] => (file_names([path.clone()]).remove(0), message.clone()),
             e => panic!("{e:?}"),
         })
         .collect();
     let files: Vec<&str> = refused.iter().map(|(f, _)| f.as_str()).collect();
-    assert_eq!(
-        files,
-        [
-            "dangling.yaml",
-            "evil.yaml",
-            "loop-a.yaml",
-            "loop-b.yaml",
-            "self.yaml"
-        ]
-    );
-    assert!(
-        refused[1].1.contains("outside the tenants directory"),
-        "{}",
-        refused[1].1
-    );
+    assert_eq!(files, ["dangling.yaml", "evil.yaml", "loop-a.yaml", "loop-b.yaml", "self.yaml"]);
+    assert!(refused[1].1.contains("outside the tenants directory"), "{}", refused[1].1);
     assert!(refused[2].1.contains("loop"), "{}", refused[2].1);
     // Refused files are attributed by their names: nothing was read from them.
-    assert_eq!(
-        set.invalid[1].tenant.as_ref().map(|t| t.as_str()),
-        Some("evil")
-    );
+    assert_eq!(set.invalid[1].tenant.as_ref().map(|t| t.as_str()), Some("evil"));
 }
 
 #[test]
@@ -504,31 +391,17 @@ fn two_files_naming_one_tenant_are_both_refused_each_naming_the_other() {
     for (invalid, other) in set.invalid.iter().zip(["b.yaml", "a.yaml"]) {
         assert_eq!(invalid.tenant.as_ref().unwrap().as_str(), "acme");
         match &invalid.errors[..] {
-            [SpecError::DuplicateName {
-                path,
-                name,
-                other: o,
-            }] => {
-                assert_eq!(
-                    (path, name.as_str(), o),
-                    (&invalid.path, "acme", &d.join(other))
-                );
+            [SpecError::DuplicateName { path, name, other: o }] => {
+                assert_eq!((path, name.as_str(), o), (&invalid.path, "acme", &d.join(other)));
             }
             e => panic!("{e:?}"),
         }
     }
     // An invalid file still claims the tenant it declares.
-    write(
-        &d.join("b.yaml"),
-        &spec("other", "  image: x\n  port: nope\n"),
-    );
+    write(&d.join("b.yaml"), &spec("other", "  image: x\n  port: nope\n"));
     let set = load_dir(d).unwrap();
     assert_eq!(names(&set), ["acme"]);
-    let c = set
-        .invalid
-        .iter()
-        .find(|i| i.path.ends_with("c.yaml"))
-        .unwrap();
+    let c = set.invalid.iter().find(|i| i.path.ends_with("c.yaml")).unwrap();
     assert!(
         matches!(&c.errors[..], [SpecError::DuplicateName { other, .. }] if other.ends_with("b.yaml")),
         "{:?}",
@@ -540,26 +413,15 @@ fn two_files_naming_one_tenant_are_both_refused_each_naming_the_other() {
 fn invalid_files_are_attributed_to_the_tenant_they_declare_or_their_name() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    write(
-        &d.join("file-name.yaml"),
-        &spec("declared", "  image: x\n  port: nope\n"),
-    );
-    write(
-        &d.join("broken.yaml"),
-        "apiVersion: tenantd/v1\nmetadata: {name: [\n",
-    );
+    write(&d.join("file-name.yaml"), &spec("declared", "  image: x\n  port: nope\n"));
+    write(&d.join("broken.yaml"), "apiVersion: tenantd/v1\nmetadata: {name: [\n");
     write(&d.join("Not A Name.yaml"), "{");
     write(&d.join("bad-name.yaml"), &spec("Bad", "  image: x\n"));
     let set = load_dir(d).unwrap();
     let got: Vec<(String, Option<&str>)> = set
         .invalid
         .iter()
-        .map(|i| {
-            (
-                file_names([i.path.clone()]).remove(0),
-                i.tenant.as_ref().map(|t| t.as_str()),
-            )
-        })
+        .map(|i| (file_names([i.path.clone()]).remove(0), i.tenant.as_ref().map(|t| t.as_str())))
         .collect();
     assert_eq!(
         got,
@@ -573,11 +435,7 @@ fn invalid_files_are_attributed_to_the_tenant_they_declare_or_their_name() {
     assert!(set.has_unattributed_invalid());
     for i in &set.invalid {
         assert!(!i.errors.is_empty());
-        assert!(
-            i.errors.iter().all(|e| e.path() == i.path),
-            "{:?}",
-            i.errors
-        );
+        assert!(i.errors.iter().all(|e| e.path() == i.path), "{:?}", i.errors);
     }
 }
 
@@ -590,10 +448,7 @@ fn a_missing_directory_is_an_error_of_its_own() {
         other => panic!("{other:?}"),
     }
     write(&tmp.path().join("file"), "");
-    assert!(matches!(
-        load_dir(&tmp.path().join("file")),
-        Err(SpecError::Dir { .. })
-    ));
+    assert!(matches!(load_dir(&tmp.path().join("file")), Err(SpecError::Dir { .. })));
 }
 
 #[test]
@@ -608,15 +463,9 @@ fn loading_is_deterministic() {
     let b = load_dir(tmp.path()).unwrap();
     assert_eq!(names(&a), ["alpha", "mid", "zeta"]);
     let invalid = |s: &SpecSet| file_names(s.invalid.iter().map(|i| i.path.clone()));
-    assert_eq!(
-        invalid(&a),
-        ["alpha-bad.yaml", "mid-bad.yaml", "zeta-bad.yaml"]
-    );
+    assert_eq!(invalid(&a), ["alpha-bad.yaml", "mid-bad.yaml", "zeta-bad.yaml"]);
     assert_eq!(invalid(&a), invalid(&b));
-    assert_eq!(
-        file_names(a.skipped.iter().map(|s| s.0.clone())),
-        ["alpha.txt", "mid.txt", "zeta.txt"]
-    );
+    assert_eq!(file_names(a.skipped.iter().map(|s| s.0.clone())), ["alpha.txt", "mid.txt", "zeta.txt"]);
 }
 
 fn build_spec(name: &str, context: &str) -> String {
@@ -629,12 +478,7 @@ fn a_missing_build_context_is_an_error_at_the_context() {
     let f = tmp.path().join("acme.yaml");
     write(&f, &build_spec("acme", "./nope"));
     match &load_file(&f).unwrap_err()[..] {
-        [SpecError::Invalid {
-            pointer,
-            line,
-            message,
-            ..
-        }] => {
+        [SpecError::Invalid { pointer, line, message, .. }] => {
             assert_eq!((pointer.as_str(), *line), ("/spec/build/context", 7));
             assert!(message.contains("does not exist"), "{message}");
         }
@@ -647,10 +491,9 @@ fn a_missing_build_context_is_an_error_at_the_context() {
     write(&tmp.path().join("ctx/Dockerfile"), "FROM scratch\n");
     write(&f, &spec("acme", "  build: {context: ctx}\n  sidecars:\n    - name: tools\n      build: {context: ctx, dockerfile: Missing}\n"));
     match &load_file(&f).unwrap_err()[..] {
-        [SpecError::Invalid { pointer, line, .. }] => assert_eq!(
-            (pointer.as_str(), *line),
-            ("/spec/sidecars/0/build/dockerfile", 9)
-        ),
+        [SpecError::Invalid { pointer, line, .. }] => {
+            assert_eq!((pointer.as_str(), *line), ("/spec/sidecars/0/build/dockerfile", 9))
+        }
         e => panic!("{e:?}"),
     }
 }
@@ -660,20 +503,14 @@ fn the_context_digest_follows_the_context_and_nothing_else() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("tenants.d");
     write(&d.join("acme.yaml"), &build_spec("acme", "../build/acme"));
-    write(
-        &tmp.path().join("build/acme/Dockerfile"),
-        "FROM scratch\nCOPY app /app\n",
-    );
+    write(&tmp.path().join("build/acme/Dockerfile"), "FROM scratch\nCOPY app /app\n");
     write(&tmp.path().join("build/acme/app"), "v1");
     write(&tmp.path().join("build/other.txt"), "x");
     let digest = || {
         let set = load_dir(&d).unwrap();
         assert!(set.invalid.is_empty(), "{:#?}", set.invalid);
         let ctx = &valid(&set, "acme").contexts["/spec/build"];
-        assert_eq!(
-            ctx.dir,
-            fs::canonicalize(tmp.path().join("build/acme")).unwrap()
-        );
+        assert_eq!(ctx.dir, fs::canonicalize(tmp.path().join("build/acme")).unwrap());
         assert_eq!(ctx.dockerfile, "Dockerfile");
         ctx.digest.clone()
     };
@@ -688,15 +525,9 @@ fn the_context_digest_follows_the_context_and_nothing_else() {
 
     write(&tmp.path().join("build/acme/app"), "v2");
     let second = digest();
-    assert_ne!(
-        second, first,
-        "a changed file in the context changes the digest"
-    );
+    assert_ne!(second, first, "a changed file in the context changes the digest");
 
-    write(
-        &tmp.path().join("build/acme/Dockerfile"),
-        "FROM scratch\nCOPY app /srv/app\n",
-    );
+    write(&tmp.path().join("build/acme/Dockerfile"), "FROM scratch\nCOPY app /srv/app\n");
     assert_ne!(digest(), second, "the Dockerfile is part of the context");
 }
 
@@ -709,14 +540,9 @@ fn an_absolute_context_is_allowed_and_a_huge_one_refused() {
     write(&f, &build_spec("acme", ctx.to_str().unwrap()));
     assert!(load_file(&f).is_ok());
     // Sparse: large on paper, nothing on disk, never read.
-    fs::File::create(ctx.join("blob"))
-        .unwrap()
-        .set_len(300 << 20)
-        .unwrap();
+    fs::File::create(ctx.join("blob")).unwrap().set_len(300 << 20).unwrap();
     match &load_file(&f).unwrap_err()[..] {
-        [SpecError::Invalid {
-            pointer, message, ..
-        }] => {
+        [SpecError::Invalid { pointer, message, .. }] => {
             assert_eq!(pointer, "/spec/build/context");
             assert!(message.contains("more than 256 MiB"), "{message}");
         }

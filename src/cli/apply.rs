@@ -6,44 +6,20 @@ use time::OffsetDateTime;
 
 use crate::config::DaemonConfig;
 use crate::plan::ChangeKind;
-use crate::reconcile::{
-    execute, prepare, probe_running, write_statuses, PassOptions, StateLock, WaitPolicy,
-};
+use crate::reconcile::{execute, prepare, probe_running, write_statuses, PassOptions, StateLock, WaitPolicy};
 use crate::status::{ApplyFact, StatusStore};
 
-pub async fn run(
-    cfg: &DaemonConfig,
-    no_wait: bool,
-    wait_timeout: u64,
-    allow_empty: bool,
-) -> anyhow::Result<u8> {
+pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_empty: bool) -> anyhow::Result<u8> {
     let _lock = StateLock::acquire(&cfg.state_dir)?;
     let runtime = super::connect(cfg).await?;
     let prepared = prepare(cfg, runtime.as_ref(), PassOptions { allow_empty }).await?;
-    let wait = WaitPolicy {
-        enabled: !no_wait,
-        max: Duration::from_secs(wait_timeout),
-    };
-    let outcomes = execute(
-        runtime.as_ref(),
-        &prepared.plan,
-        cfg.concurrency,
-        &cfg.port_range,
-        wait,
-    )
-    .await;
+    let wait = WaitPolicy { enabled: !no_wait, max: Duration::from_secs(wait_timeout) };
+    let outcomes = execute(runtime.as_ref(), &prepared.plan, cfg.concurrency, &cfg.port_range, wait).await;
 
     let after = runtime.observe(&[], &[]).await?;
     let probes = probe_running(&prepared.desired, &after, cfg.concurrency).await;
     let store = StatusStore::new(cfg.status_dir());
-    write_statuses(
-        &store,
-        &prepared,
-        &outcomes,
-        &after,
-        &probes,
-        OffsetDateTime::now_utc(),
-    )?;
+    write_statuses(&store, &prepared, &outcomes, &after, &probes, OffsetDateTime::now_utc())?;
 
     let mut failed = 0;
     for i in prepared.specs.invalid.iter().filter(|i| i.tenant.is_none()) {
@@ -60,10 +36,7 @@ pub async fn run(
                 format!("failed: {message}")
             }
             Some(ApplyFact::Blocked(_)) | None if t.change == ChangeKind::Blocked => {
-                failed += usize::from(!matches!(
-                    t.blocked,
-                    Some(crate::plan::Blocked::DeletionHeld { .. })
-                ));
+                failed += usize::from(!matches!(t.blocked, Some(crate::plan::Blocked::DeletionHeld { .. })));
                 "left as it is (see `tenantd plan`)".to_string()
             }
             Some(ApplyFact::NothingToDo) => "unchanged".to_string(),

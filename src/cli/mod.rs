@@ -72,16 +72,19 @@ pub enum Command {
     },
     /// Print the JSON Schema of tenant spec files.
     Schema,
+    /// Run as a daemon: converge continuously, repair drift, supervise health.
+    Run {
+        /// Treat an empty or missing tenants_dir as "no tenants" (deleting every tenant).
+        #[arg(long)]
+        allow_empty: bool,
+    },
 }
 
 /// Parses arguments, runs the command, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    init_tracing(matches!(cli.command, Command::Run { .. }));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -101,49 +104,39 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Validate { paths } => validate::run(&cli.config, &paths),
-        Command::Plan {
-            detailed_exitcode,
-            output,
-            allow_empty,
-        } => {
-            plan::run(
-                &load_config(&cli.config)?,
-                output,
-                detailed_exitcode,
-                allow_empty,
-            )
-            .await
+        Command::Plan { detailed_exitcode, output, allow_empty } => {
+            plan::run(&load_config(&cli.config)?, output, detailed_exitcode, allow_empty).await
         }
-        Command::Apply {
-            no_wait,
-            wait_timeout,
-            allow_empty,
-        } => {
-            apply::run(
-                &load_config(&cli.config)?,
-                no_wait,
-                wait_timeout,
-                allow_empty,
-            )
-            .await
+        Command::Apply { no_wait, wait_timeout, allow_empty } => {
+            apply::run(&load_config(&cli.config)?, no_wait, wait_timeout, allow_empty).await
         }
-        Command::Status { tenant, output } => {
-            status::run(&load_config(&cli.config)?, tenant.as_deref(), output)
-        }
+        Command::Status { tenant, output } => status::run(&load_config(&cli.config)?, tenant.as_deref(), output),
         Command::Schema => {
             print!("{}", crate::spec::schema::generate());
+            Ok(0)
+        }
+        Command::Run { allow_empty } => {
+            let cfg = load_config(&cli.config)?;
+            let runtime: std::sync::Arc<dyn Runtime> = connect_lazily(&cfg)?.into();
+            let opts = crate::reconcile::PassOptions { allow_empty };
+            crate::daemon::run(cfg, runtime, load_config, opts, std::future::pending()).await?;
             Ok(0)
         }
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTD_LOG")
-        .unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Logs go to stderr: `warn` and up for one-shot commands, `info` for the daemon (`TENANTD_LOG`
+/// overrides). Under systemd (`JOURNAL_STREAM` set) lines carry no timestamp or colour, since
+/// the journal adds its own.
+fn init_tracing(daemon: bool) {
+    let default = if daemon { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTD_LOG").unwrap_or_else(|_| default.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if std::env::var_os("JOURNAL_STREAM").is_some() {
+        builder.without_time().with_ansi(false).try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<DaemonConfig> {
@@ -153,16 +146,19 @@ pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<DaemonConfig
 
 /// Connects the configured runtime and checks that it answers.
 pub(crate) async fn connect(cfg: &DaemonConfig) -> anyhow::Result<Box<dyn Runtime>> {
-    let runtime: Box<dyn Runtime> = match cfg.runtime {
-        RuntimeKind::Docker => Box::new(DockerRuntime::connect(
-            &cfg.instance,
-            cfg.docker_host.as_deref(),
-            cfg.registries.clone(),
-        )?),
+    let runtime = connect_lazily(cfg)?;
+    runtime.ping().await?;
+    Ok(runtime)
+}
+
+/// The configured runtime, not yet asked whether it answers.
+fn connect_lazily(cfg: &DaemonConfig) -> anyhow::Result<Box<dyn Runtime>> {
+    Ok(match cfg.runtime {
+        RuntimeKind::Docker => {
+            Box::new(DockerRuntime::connect(&cfg.instance, cfg.docker_host.as_deref(), cfg.registries.clone())?)
+        }
         RuntimeKind::Kubernetes => {
             anyhow::bail!("runtime \"kubernetes\" is not implemented yet; use runtime = \"docker\"")
         }
-    };
-    runtime.ping().await?;
-    Ok(runtime)
+    })
 }

@@ -24,10 +24,7 @@ pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: Output) -> anyhow::
             println!("{text}");
         }
         Output::Human => {
-            println!(
-                "{:<24} {:<16} {:<10} {:<24} {:>8}  LAST ERROR",
-                "TENANT", "PHASE", "HEALTH", "URL", "RESTARTS"
-            );
+            println!("{:<24} {:<16} {:<10} {:<24} {:>8}  LAST ERROR", "TENANT", "PHASE", "HEALTH", "URL", "RESTARTS");
             for s in all.values() {
                 let mut err = s.last_error.clone().unwrap_or_default();
                 if err.chars().count() > 80 {

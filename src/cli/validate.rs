@@ -5,11 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::spec::{load_dir, load_file};
 
 pub fn run(config: &Path, paths: &[PathBuf]) -> anyhow::Result<u8> {
-    let paths = if paths.is_empty() {
-        vec![super::load_config(config)?.tenants_dir]
-    } else {
-        paths.to_vec()
-    };
+    let paths = if paths.is_empty() { vec![super::load_config(config)?.tenants_dir] } else { paths.to_vec() };
     let mut problems = 0usize;
     let mut valid = 0usize;
     for p in &paths {

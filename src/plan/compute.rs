@@ -21,47 +21,40 @@ pub struct PlanInput<'a> {
     pub observed: &'a ObservedWorld,
     /// Host ports for tenants that publish one.
     pub ports: &'a BTreeMap<TenantName, Result<u16, PortError>>,
+    /// Desired-state hashes whose replacement was rolled back, by tenant: not tried again until
+    /// the spec changes.
+    pub rolled_back: &'a BTreeMap<TenantName, RolledBack>,
+}
+
+/// A replacement that did not become healthy and was undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolledBack {
+    pub spec_hash: String,
+    pub reason: String,
 }
 
 /// Computes what must change, tenant by tenant, in name order.
 pub fn plan(input: PlanInput<'_>) -> Plan {
-    let names: BTreeSet<&TenantName> = input
-        .desired
-        .keys()
-        .chain(input.invalid.keys())
-        .chain(input.observed.tenants.keys())
-        .collect();
+    let names: BTreeSet<&TenantName> =
+        input.desired.keys().chain(input.invalid.keys()).chain(input.observed.tenants.keys()).collect();
     let tenants = names
         .into_iter()
         .map(|name| {
             let observed = input.observed.tenants.get(name);
             if let Some(messages) = input.invalid.get(name) {
-                return blocked(
-                    name,
-                    Blocked::Invalid {
-                        messages: messages.clone(),
-                    },
-                );
+                return blocked(name, Blocked::Invalid { messages: messages.clone() });
             }
             match (input.desired.get(name), observed) {
                 (Some(d), _) => plan_tenant(d, observed, input),
                 (None, Some(o)) => match input.hold_deletions {
-                    Some(why) => blocked(
-                        name,
-                        Blocked::DeletionHeld {
-                            message: why.to_string(),
-                        },
-                    ),
+                    Some(why) => blocked(name, Blocked::DeletionHeld { message: why.to_string() }),
                     None => plan_delete(o),
                 },
                 (None, None) => unreachable!("every name comes from one of the maps"),
             }
         })
         .collect();
-    Plan {
-        tenants,
-        deletions_held: input.hold_deletions.map(str::to_string),
-    }
+    Plan { tenants, deletions_held: input.hold_deletions.map(str::to_string) }
 }
 
 fn blocked(name: &TenantName, why: Blocked) -> TenantPlan {
@@ -79,23 +72,11 @@ fn blocked(name: &TenantName, why: Blocked) -> TenantPlan {
 }
 
 fn plan_delete(o: &ObservedTenant) -> TenantPlan {
-    let mut steps: Vec<Step> = o
-        .containers
-        .iter()
-        .map(|c| Step::RemoveContainer {
-            id: c.id.clone(),
-            name: c.name.clone(),
-        })
-        .collect();
-    let diffs = o
-        .containers
-        .iter()
-        .map(|c| container_diff(&c.name, Some(c), None, None))
-        .collect();
+    let mut steps: Vec<Step> =
+        o.containers.iter().map(|c| Step::RemoveContainer { id: c.id.clone(), name: c.name.clone() }).collect();
+    let diffs = o.containers.iter().map(|c| container_diff(&c.name, Some(c), None, None)).collect();
     if let Some(n) = &o.network {
-        steps.push(Step::RemoveNetwork {
-            name: n.name.clone(),
-        });
+        steps.push(Step::RemoveNetwork { name: n.name.clone() });
     }
     let mut reasons = vec!["no spec file names this tenant".to_string()];
     if !o.volumes.is_empty() {
@@ -118,21 +99,21 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
     let empty = ObservedTenant::empty(d.name.clone());
     let o = o.unwrap_or(&empty);
 
-    let wanted_names: BTreeSet<&str> = d
-        .containers
-        .iter()
-        .map(|c| c.name.as_str())
-        .chain([d.network.name.as_str()])
-        .collect();
-    let foreign: Vec<_> = input
-        .observed
-        .foreign
-        .iter()
-        .filter(|f| wanted_names.contains(f.name.as_str()))
-        .cloned()
-        .collect();
+    let wanted_names: BTreeSet<&str> =
+        d.containers.iter().map(|c| c.name.as_str()).chain([d.network.name.as_str()]).collect();
+    let foreign: Vec<_> =
+        input.observed.foreign.iter().filter(|f| wanted_names.contains(f.name.as_str())).cloned().collect();
     if !foreign.is_empty() {
         return blocked(&d.name, Blocked::Conflict { objects: foreign });
+    }
+
+    if let Some(rb) = input.rolled_back.get(&d.name).filter(|rb| rb.spec_hash == d.spec_hash) {
+        return blocked(
+            &d.name,
+            Blocked::RolledBack {
+                message: format!("this spec was rolled back and is not retried until it changes: {}", rb.reason),
+            },
+        );
     }
 
     let publishes = d.main().publish_port.is_some();
@@ -140,14 +121,7 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
         match input.ports.get(&d.name) {
             Some(Ok(p)) => Some(*p),
             Some(Err(e)) => return blocked(&d.name, e.clone().into()),
-            None => {
-                return blocked(
-                    &d.name,
-                    Blocked::NoPort {
-                        message: "no host port was allocated".into(),
-                    },
-                )
-            }
+            None => return blocked(&d.name, Blocked::NoPort { message: "no host port was allocated".into() }),
         }
     } else {
         None
@@ -163,9 +137,7 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
 
     let network_recreated = match &o.network {
         None => {
-            infra_steps.push(Step::CreateNetwork {
-                network: d.network.clone(),
-            });
+            infra_steps.push(Step::CreateNetwork { network: d.network.clone() });
             if !o.containers.is_empty() {
                 reasons.push(format!("network {} is missing", d.network.name));
             }
@@ -190,11 +162,7 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
     let mut kept_ids = BTreeSet::new();
     for c in &d.containers {
         let observed = pick_observed(o, &c.role, &c.config_hash);
-        let port = if c.role == ContainerRole::Main {
-            host_port
-        } else {
-            None
-        };
+        let port = if c.role == ContainerRole::Main { host_port } else { None };
         let Some(oc) = observed else {
             push_image_step(&mut image_steps, &c.image);
             container_steps.push(create_step(c, port, !d.suspended));
@@ -209,25 +177,36 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
         if !fields.is_empty() {
             any_replaced = true;
             replace_fields.extend(fields.iter().cloned());
-            reasons.push(format!(
-                "container {} is replaced: {} changed",
-                c.name,
-                fields.join(", ")
-            ));
+            reasons.push(format!("container {} is replaced: {} changed", c.name, fields.join(", ")));
             push_image_step(&mut image_steps, &c.image);
-            container_steps.push(Step::RemoveContainer {
-                id: oc.id.clone(),
-                name: oc.name.clone(),
-            });
-            container_steps.push(create_step(c, port, !d.suspended));
+            if network_recreated || d.suspended {
+                // Nothing to gate on: the old container cannot stay on a network that goes, and
+                // a suspended tenant starts nothing.
+                container_steps.push(Step::RemoveContainer { id: oc.id.clone(), name: oc.name.clone() });
+                container_steps.push(create_step(c, port, !d.suspended));
+            } else {
+                container_steps.push(Step::ReplaceContainer {
+                    old_id: oc.id.clone(),
+                    container: Box::new(c.clone()),
+                    name: c.name.clone(),
+                    image: c.image.reference().to_string(),
+                    host_port: c.publish_port.and(port),
+                });
+            }
             diffs.push(container_diff(&c.name, Some(oc), Some(c), port));
             continue;
         }
+        if oc.name != c.name {
+            // Left aside by an interrupted replacement: it gets its name back.
+            reasons.push(format!("container {} is named {}: rename", c.name, oc.name));
+            container_steps.push(Step::RenameContainer {
+                id: oc.id.clone(),
+                from: oc.name.clone(),
+                to: c.name.clone(),
+            });
+        }
         if let Some(what) = limits_change(&oc.limits, &c.limits) {
-            reasons.push(format!(
-                "container {}: {what} (in place, no restart)",
-                c.name
-            ));
+            reasons.push(format!("container {}: {what} (in place, no restart)", c.name));
             container_steps.push(Step::UpdateLimits {
                 id: oc.id.clone(),
                 name: oc.name.clone(),
@@ -236,40 +215,20 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
             });
             diffs.push(container_diff(&c.name, Some(oc), Some(c), port));
         }
-        let running = matches!(
-            oc.state,
-            ContainerState::Running | ContainerState::Restarting
-        );
+        let running = matches!(oc.state, ContainerState::Running | ContainerState::Restarting);
         if d.suspended && running {
             reasons.push(format!("container {}: stop (tenant is suspended)", c.name));
-            container_steps.push(Step::StopContainer {
-                id: oc.id.clone(),
-                name: oc.name.clone(),
-            });
+            container_steps.push(Step::StopContainer { id: oc.id.clone(), name: oc.name.clone() });
         } else if !d.suspended && startable(oc.state) {
-            reasons.push(format!(
-                "container {} is {}: start",
-                c.name,
-                state_word(oc.state)
-            ));
-            container_steps.push(Step::StartContainer {
-                id: oc.id.clone(),
-                name: oc.name.clone(),
-            });
+            reasons.push(format!("container {} is {}: start", c.name, state_word(oc.state)));
+            container_steps.push(Step::StartContainer { id: oc.id.clone(), name: oc.name.clone() });
         }
     }
     // Containers of the tenant that no desired container claims: removed sidecars, duplicates.
     let mut removals = Vec::new();
-    for oc in o
-        .containers
-        .iter()
-        .filter(|oc| !kept_ids.contains(oc.id.as_str()))
-    {
+    for oc in o.containers.iter().filter(|oc| !kept_ids.contains(oc.id.as_str())) {
         reasons.push(format!("container {} is not in the spec: remove", oc.name));
-        removals.push(Step::RemoveContainer {
-            id: oc.id.clone(),
-            name: oc.name.clone(),
-        });
+        removals.push(Step::RemoveContainer { id: oc.id.clone(), name: oc.name.clone() });
         diffs.push(container_diff(&oc.name, Some(oc), None, None));
     }
 
@@ -277,20 +236,13 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
     match (&o.network, network_recreated) {
         (Some(net), true) => {
             // Every container leaves the old network before it can go.
-            let mut removes: Vec<Step> = container_steps
-                .iter()
-                .filter(|s| matches!(s, Step::RemoveContainer { .. }))
-                .cloned()
-                .collect();
+            let mut removes: Vec<Step> =
+                container_steps.iter().filter(|s| matches!(s, Step::RemoveContainer { .. })).cloned().collect();
             removes.append(&mut removals);
             container_steps.retain(|s| !matches!(s, Step::RemoveContainer { .. }));
             steps.extend(removes);
-            steps.push(Step::RemoveNetwork {
-                name: net.name.clone(),
-            });
-            steps.push(Step::CreateNetwork {
-                network: d.network.clone(),
-            });
+            steps.push(Step::RemoveNetwork { name: net.name.clone() });
+            steps.push(Step::CreateNetwork { network: d.network.clone() });
         }
         _ => steps.append(&mut removals),
     }
@@ -319,16 +271,10 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
 }
 
 /// The observed container to compare with: same role, preferring one whose hash matches.
-fn pick_observed<'a>(
-    o: &'a ObservedTenant,
-    role: &ContainerRole,
-    hash: &str,
-) -> Option<&'a ObservedContainer> {
+fn pick_observed<'a>(o: &'a ObservedTenant, role: &ContainerRole, hash: &str) -> Option<&'a ObservedContainer> {
     let mut same_role = o.containers.iter().filter(|c| &c.role == role);
     let first = same_role.clone().next();
-    same_role
-        .find(|c| c.config_hash.as_deref() == Some(hash))
-        .or(first)
+    same_role.find(|c| c.config_hash.as_deref() == Some(hash)).or(first)
 }
 
 /// The fields that force `oc` to be recreated to become `c`; empty when it can stay.
@@ -364,8 +310,7 @@ fn replace_reasons(
     }
     // The same reference now names different content (a newer pull, a rebuilt tag).
     if let Some(Some(local_id)) = world.images.get(c.image.reference()) {
-        if *local_id != oc.image_id && oc.image_ref == c.image.reference() && pulls_matter(&c.image)
-        {
+        if *local_id != oc.image_id && oc.image_ref == c.image.reference() && pulls_matter(&c.image) {
             fields.insert("imageContent".to_string());
         }
     }
@@ -373,20 +318,11 @@ fn replace_reasons(
 }
 
 fn pulls_matter(image: &ImageSource) -> bool {
-    !matches!(
-        image,
-        ImageSource::Registry {
-            pull_policy: PullPolicy::Never,
-            ..
-        }
-    )
+    !matches!(image, ImageSource::Registry { pull_policy: PullPolicy::Never, .. })
 }
 
 fn startable(state: ContainerState) -> bool {
-    matches!(
-        state,
-        ContainerState::Created | ContainerState::Exited { .. }
-    )
+    matches!(state, ContainerState::Created | ContainerState::Exited { .. })
 }
 
 fn state_word(state: ContainerState) -> String {
@@ -398,13 +334,8 @@ fn state_word(state: ContainerState) -> String {
 }
 
 fn push_image_step(steps: &mut Vec<Step>, image: &ImageSource) {
-    if !steps
-        .iter()
-        .any(|s| matches!(s, Step::EnsureImage { image: i } if i == image))
-    {
-        steps.push(Step::EnsureImage {
-            image: image.clone(),
-        });
+    if !steps.iter().any(|s| matches!(s, Step::EnsureImage { image: i } if i == image)) {
+        steps.push(Step::EnsureImage { image: image.clone() });
     }
 }
 
@@ -413,11 +344,7 @@ fn create_step(c: &DesiredContainer, host_port: Option<u16>, start: bool) -> Ste
         container: Box::new(c.clone()),
         name: c.name.clone(),
         image: c.image.reference().to_string(),
-        host_port: if c.publish_port.is_some() {
-            host_port
-        } else {
-            None
-        },
+        host_port: if c.publish_port.is_some() { host_port } else { None },
         start,
     }
 }

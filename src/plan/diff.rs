@@ -12,18 +12,10 @@ use crate::spec::ByteSize;
 pub fn limits_change(from: &Limits, to: &Limits) -> Option<String> {
     let mut parts = Vec::new();
     if from.memory_bytes != to.memory_bytes {
-        parts.push(format!(
-            "memory {} → {}",
-            mem(from.memory_bytes),
-            mem(to.memory_bytes)
-        ));
+        parts.push(format!("memory {} → {}", mem(from.memory_bytes), mem(to.memory_bytes)));
     }
     if from.nano_cpus != to.nano_cpus {
-        parts.push(format!(
-            "cpus {} → {}",
-            cpus(from.nano_cpus),
-            cpus(to.nano_cpus)
-        ));
+        parts.push(format!("cpus {} → {}", cpus(from.nano_cpus), cpus(to.nano_cpus)));
     }
     if from.pids != to.pids {
         parts.push(format!("pids {} → {}", from.pids, to.pids));
@@ -59,10 +51,7 @@ fn observed_settings(oc: &ObservedContainer) -> Value {
         _ => {
             let mut m = Map::new();
             m.insert("image".into(), Value::String(oc.image_ref.clone()));
-            m.insert(
-                "note".into(),
-                Value::String("settings were not recorded on this container".into()),
-            );
+            m.insert("note".into(), Value::String("settings were not recorded on this container".into()));
             m
         }
     };
@@ -98,12 +87,8 @@ pub fn container_diff(
 ) -> ContainerDiff {
     ContainerDiff {
         container: name.to_string(),
-        before: before
-            .map(|oc| to_yaml(&observed_settings(oc)))
-            .unwrap_or_default(),
-        after: after
-            .map(|c| to_yaml(&desired_settings(c, host_port)))
-            .unwrap_or_default(),
+        before: before.map(|oc| to_yaml(&observed_settings(oc))).unwrap_or_default(),
+        after: after.map(|c| to_yaml(&desired_settings(c, host_port))).unwrap_or_default(),
     }
 }
 
@@ -112,9 +97,6 @@ pub fn unified(diff: &ContainerDiff) -> String {
     similar::TextDiff::from_lines(&diff.before, &diff.after)
         .unified_diff()
         .context_radius(3)
-        .header(
-            &format!("{} (running)", diff.container),
-            &format!("{} (desired)", diff.container),
-        )
+        .header(&format!("{} (running)", diff.container), &format!("{} (desired)", diff.container))
         .to_string()
 }

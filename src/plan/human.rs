@@ -25,13 +25,12 @@ fn headline(t: &TenantPlan) -> String {
             format!("replace (because of: {})", t.replace_fields.join(", "))
         }
         (ChangeKind::Delete, _) => "delete".into(),
-        (ChangeKind::Blocked, Some(Blocked::Invalid { .. })) => {
-            "invalid spec: left exactly as it is".into()
-        }
+        (ChangeKind::Blocked, Some(Blocked::Invalid { .. })) => "invalid spec: left exactly as it is".into(),
         (ChangeKind::Blocked, Some(Blocked::Conflict { .. })) => "conflict: left alone".into(),
         (ChangeKind::Blocked, Some(Blocked::NoPort { .. })) => "no host port: not applied".into(),
-        (ChangeKind::Blocked, Some(Blocked::DeletionHeld { .. })) => {
-            "no spec, but deletion is held back".into()
+        (ChangeKind::Blocked, Some(Blocked::DeletionHeld { .. })) => "no spec, but deletion is held back".into(),
+        (ChangeKind::Blocked, Some(Blocked::RolledBack { .. })) => {
+            "rolled back earlier: not retried until the spec changes".into()
         }
         (ChangeKind::Blocked, None) => "blocked".into(),
     }
@@ -41,35 +40,20 @@ fn step_line(s: &Step) -> String {
     match s {
         Step::EnsureImage { image } => format!("ensure image {}", image.reference()),
         Step::CreateNetwork { network } => {
-            format!(
-                "create network {}{}",
-                network.name,
-                if network.internal {
-                    " (internal: no egress)"
-                } else {
-                    ""
-                }
-            )
+            format!("create network {}{}", network.name, if network.internal { " (internal: no egress)" } else { "" })
         }
         Step::RemoveNetwork { name } => format!("remove network {name}"),
         Step::CreateVolume { name } => format!("create volume {name}"),
-        Step::CreateContainer {
-            name,
-            image,
-            host_port,
-            start,
-            ..
-        } => {
-            let port = host_port
-                .map(|p| format!(", published on 127.0.0.1:{p}"))
-                .unwrap_or_default();
-            let start = if *start {
-                " and start"
-            } else {
-                " (not started: suspended)"
-            };
+        Step::CreateContainer { name, image, host_port, start, .. } => {
+            let port = host_port.map(|p| format!(", published on 127.0.0.1:{p}")).unwrap_or_default();
+            let start = if *start { " and start" } else { " (not started: suspended)" };
             format!("create container {name} from {image}{port}{start}")
         }
+        Step::ReplaceContainer { name, image, host_port, .. } => {
+            let port = host_port.map(|p| format!(", published on 127.0.0.1:{p}")).unwrap_or_default();
+            format!("replace container {name} with one from {image}{port} (the old one is kept until the new one is healthy)")
+        }
+        Step::RenameContainer { from, to, .. } => format!("rename container {from} to {to}"),
         Step::RemoveContainer { name, .. } => {
             format!("stop and remove container {name} (volumes kept)")
         }
@@ -102,13 +86,11 @@ pub fn render_human(plan: &Plan) -> String {
                 let _ = writeln!(out, "    {m}");
             }),
             Some(Blocked::Conflict { objects }) => objects.iter().for_each(|o| {
-                let _ = writeln!(
-                    out,
-                    "    {} {} exists and is not this instance's",
-                    o.kind, o.name
-                );
+                let _ = writeln!(out, "    {} {} exists and is not this instance's", o.kind, o.name);
             }),
-            Some(Blocked::NoPort { message }) | Some(Blocked::DeletionHeld { message }) => {
+            Some(Blocked::NoPort { message })
+            | Some(Blocked::DeletionHeld { message })
+            | Some(Blocked::RolledBack { message }) => {
                 let _ = writeln!(out, "    {message}");
             }
             None => {}

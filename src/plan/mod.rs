@@ -7,7 +7,7 @@ mod human;
 mod json;
 mod model;
 
-pub use compute::{plan, PlanInput};
+pub use compute::{plan, PlanInput, RolledBack};
 pub use human::render_human;
 pub use json::{render_json, PLAN_FORMAT_VERSION};
 pub use model::*;

@@ -31,11 +31,7 @@ impl ChangeKind {
 
 /// Why a tenant is left exactly as it is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    tag = "reason"
-)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "reason")]
 pub enum Blocked {
     /// Its spec file is invalid: the last good state keeps running.
     Invalid { messages: Vec<String> },
@@ -45,24 +41,20 @@ pub enum Blocked {
     NoPort { message: String },
     /// Its spec is gone, but deletions are held back this pass.
     DeletionHeld { message: String },
+    /// This desired state was tried, did not become healthy and was rolled back.
+    RolledBack { message: String },
 }
 
 impl From<PortError> for Blocked {
     fn from(e: PortError) -> Self {
-        Blocked::NoPort {
-            message: e.to_string(),
-        }
+        Blocked::NoPort { message: e.to_string() }
     }
 }
 
 /// One call a runtime makes. Steps of a tenant run in order; image steps come first so a
 /// failed pull or build leaves everything running untouched.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    tag = "action"
-)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "action")]
 pub enum Step {
     EnsureImage {
         image: ImageSource,
@@ -85,6 +77,23 @@ pub enum Step {
         #[serde(skip_serializing_if = "Option::is_none")]
         host_port: Option<u16>,
         start: bool,
+    },
+    /// Replace a container without losing the working one: stop it and set it aside under
+    /// another name, create and start the new one, and keep it only once it is healthy;
+    /// otherwise remove it and bring the old one back.
+    ReplaceContainer {
+        old_id: String,
+        #[serde(skip)]
+        container: Box<DesiredContainer>,
+        name: String,
+        image: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        host_port: Option<u16>,
+    },
+    RenameContainer {
+        id: String,
+        from: String,
+        to: String,
     },
     /// Stop (gracefully) and remove a container; its volumes stay.
     RemoveContainer {
@@ -162,11 +171,7 @@ impl Plan {
     /// True when some tenant cannot be converged: an invalid spec, a conflict, no host port.
     /// Held-back deletions are not errors.
     pub fn has_blocked_tenants(&self) -> bool {
-        self.tenants.iter().any(|t| {
-            t.blocked
-                .as_ref()
-                .is_some_and(|b| !matches!(b, Blocked::DeletionHeld { .. }))
-        })
+        self.tenants.iter().any(|t| t.blocked.as_ref().is_some_and(|b| !matches!(b, Blocked::DeletionHeld { .. })))
     }
 
     pub fn count(&self, kind: ChangeKind) -> usize {

@@ -47,11 +47,7 @@ fn edit(yaml: &str, from: &str, to: &str) -> String {
 }
 
 fn desired(specs: &[&str]) -> BTreeMap<TenantName, crate::render::DesiredTenant> {
-    specs
-        .iter()
-        .map(|y| render(&spec(y), &instance()))
-        .map(|d| (d.name.clone(), d))
-        .collect()
+    specs.iter().map(|y| render(&spec(y), &instance())).map(|d| (d.name.clone(), d)).collect()
 }
 
 fn plan_for(specs: &[&str], observed: &ObservedWorld) -> Plan {
@@ -66,18 +62,14 @@ fn plan_with(
 ) -> Plan {
     let desired = desired(specs);
     let existing = observed.host_ports();
-    let ports = allocate(
-        &desired.keys().cloned().collect(),
-        &existing,
-        &(19000..=19999),
-        |_| true,
-    );
+    let ports = allocate(&desired.keys().cloned().collect(), &existing, &(19000..=19999), |_| true);
     plan(PlanInput {
         desired: &desired,
         invalid,
         hold_deletions: hold,
         observed,
         ports: &ports,
+        rolled_back: &BTreeMap::new(),
     })
 }
 
@@ -86,25 +78,14 @@ async fn converged(specs: &[&str]) -> FakeRuntime {
     let fake = FakeRuntime::new();
     let p = plan_for(specs, &ObservedWorld::default());
     let outcomes = apply(&fake, &p).await;
-    assert!(
-        outcomes
-            .values()
-            .all(|o| matches!(o.fact, crate::status::ApplyFact::Applied)),
-        "{outcomes:?}"
-    );
+    assert!(outcomes.values().all(|o| matches!(o.fact, crate::status::ApplyFact::Applied)), "{outcomes:?}");
     fake.clear_calls();
     fake
 }
 
 /// Applies a plan to the fake, without health waits.
-async fn apply(
-    fake: &FakeRuntime,
-    p: &Plan,
-) -> BTreeMap<TenantName, crate::reconcile::TenantOutcome> {
-    let no_wait = WaitPolicy {
-        enabled: false,
-        max: std::time::Duration::ZERO,
-    };
+async fn apply(fake: &FakeRuntime, p: &Plan) -> BTreeMap<TenantName, crate::reconcile::TenantOutcome> {
+    let no_wait = WaitPolicy { enabled: false, max: std::time::Duration::ZERO };
     execute(fake, p, 4, &(19000..=19999), no_wait).await
 }
 
@@ -137,19 +118,11 @@ fn a_new_tenant_is_created_with_network_volume_and_container() {
 async fn a_converged_tenant_plans_no_change() {
     let fake = converged(&[ACME]).await;
     let p = plan_for(&[ACME], &observe(&fake).await);
-    assert_eq!(
-        p.tenant("acme").unwrap().change,
-        ChangeKind::NoChange,
-        "{p:#?}"
-    );
+    assert_eq!(p.tenant("acme").unwrap().change, ChangeKind::NoChange, "{p:#?}");
     assert!(!p.has_changes());
     // And applying it makes no mutating call.
     apply(&fake, &p).await;
-    assert!(
-        fake.calls().iter().all(|c| !c.is_mutation()),
-        "{:?}",
-        fake.calls()
-    );
+    assert!(fake.calls().iter().all(|c| !c.is_mutation()), "{:?}", fake.calls());
 }
 
 #[tokio::test]
@@ -164,39 +137,21 @@ async fn a_memory_change_updates_in_place() {
         "{:?}",
         acme.steps
     );
-    assert!(
-        acme.reasons
-            .iter()
-            .any(|r| r.contains("memory 512Mi → 1Gi")),
-        "{:?}",
-        acme.reasons
-    );
+    assert!(acme.reasons.iter().any(|r| r.contains("memory 512Mi → 1Gi")), "{:?}", acme.reasons);
 }
 
 #[tokio::test]
 async fn env_and_image_changes_replace_and_name_the_field() {
     let fake = converged(&[ACME]).await;
     let observed = observe(&fake).await;
-    let env = plan_for(
-        &[&edit(ACME, "LOG_LEVEL: info", "LOG_LEVEL: debug")],
-        &observed,
-    );
+    let env = plan_for(&[&edit(ACME, "LOG_LEVEL: info", "LOG_LEVEL: debug")], &observed);
     assert_eq!(env.tenant("acme").unwrap().change, ChangeKind::Replace);
     assert_eq!(env.tenant("acme").unwrap().replace_fields, ["env"]);
-    let image = plan_for(
-        &[&edit(ACME, "openclaw:2026.11", "openclaw:2026.12")],
-        &observed,
-    );
+    let image = plan_for(&[&edit(ACME, "openclaw:2026.11", "openclaw:2026.12")], &observed);
     assert_eq!(image.tenant("acme").unwrap().replace_fields, ["image"]);
     let text = render_human(&image);
-    assert!(
-        text.contains("-image: registry.example/openclaw:2026.11"),
-        "{text}"
-    );
-    assert!(
-        text.contains("+image: registry.example/openclaw:2026.12"),
-        "{text}"
-    );
+    assert!(text.contains("-image: registry.example/openclaw:2026.11"), "{text}");
+    assert!(text.contains("+image: registry.example/openclaw:2026.12"), "{text}");
 }
 
 #[tokio::test]
@@ -205,76 +160,42 @@ async fn a_removed_spec_deletes_containers_and_network_but_keeps_volumes() {
     let p = plan_for(&[], &observe(&fake).await);
     let acme = p.tenant("acme").unwrap();
     assert_eq!(acme.change, ChangeKind::Delete);
-    assert!(acme
-        .steps
-        .iter()
-        .any(|s| matches!(s, Step::RemoveContainer { .. })));
-    assert!(acme
-        .steps
-        .iter()
-        .any(|s| matches!(s, Step::RemoveNetwork { .. })));
-    assert!(
-        acme.reasons
-            .iter()
-            .any(|r| r.contains("volumes kept: tenantd_acme_vol-workspace")),
-        "{:?}",
-        acme.reasons
-    );
+    assert!(acme.steps.iter().any(|s| matches!(s, Step::RemoveContainer { .. })));
+    assert!(acme.steps.iter().any(|s| matches!(s, Step::RemoveNetwork { .. })));
+    assert!(acme.reasons.iter().any(|r| r.contains("volumes kept: tenantd_acme_vol-workspace")), "{:?}", acme.reasons);
     apply(&fake, &p).await;
     let after = observe(&fake).await;
-    assert_eq!(
-        after.tenants[&t("acme")].volumes,
-        ["tenantd_acme_vol-workspace"]
-    );
+    assert_eq!(after.tenants[&t("acme")].volumes, ["tenantd_acme_vol-workspace"]);
     assert!(after.tenants[&t("acme")].containers.is_empty());
 }
 
 #[tokio::test]
 async fn an_invalid_spec_leaves_its_running_tenant_alone() {
     let fake = converged(&[ACME]).await;
-    let invalid = BTreeMap::from([(
-        t("acme"),
-        vec!["tenants.d/acme.yaml:3:1: broken".to_string()],
-    )]);
+    let invalid = BTreeMap::from([(t("acme"), vec!["tenants.d/acme.yaml:3:1: broken".to_string()])]);
     let p = plan_with(&[], &invalid, None, &observe(&fake).await);
     let acme = p.tenant("acme").unwrap();
     assert_eq!(acme.change, ChangeKind::Blocked);
-    assert!(
-        matches!(&acme.blocked, Some(Blocked::Invalid { messages }) if messages[0].contains("broken"))
-    );
+    assert!(matches!(&acme.blocked, Some(Blocked::Invalid { messages }) if messages[0].contains("broken")));
     assert!(acme.steps.is_empty());
 }
 
 #[tokio::test]
 async fn held_deletions_keep_tenants_without_specs() {
     let fake = converged(&[ACME]).await;
-    let p = plan_with(
-        &[],
-        &BTreeMap::new(),
-        Some("x.yaml is unreadable"),
-        &observe(&fake).await,
-    );
-    assert!(matches!(
-        p.tenant("acme").unwrap().blocked,
-        Some(Blocked::DeletionHeld { .. })
-    ));
+    let p = plan_with(&[], &BTreeMap::new(), Some("x.yaml is unreadable"), &observe(&fake).await);
+    assert!(matches!(p.tenant("acme").unwrap().blocked, Some(Blocked::DeletionHeld { .. })));
     assert!(p.tenant("acme").unwrap().steps.is_empty());
 }
 
 #[test]
 fn a_foreign_object_holding_a_name_blocks_the_tenant() {
     let observed = ObservedWorld {
-        foreign: vec![ForeignObject {
-            kind: "container".into(),
-            name: "tenantd_acme".into(),
-        }],
+        foreign: vec![ForeignObject { kind: "container".into(), name: "tenantd_acme".into() }],
         ..Default::default()
     };
     let p = plan_for(&[ACME], &observed);
-    assert!(matches!(
-        p.tenant("acme").unwrap().blocked,
-        Some(Blocked::Conflict { .. })
-    ));
+    assert!(matches!(p.tenant("acme").unwrap().blocked, Some(Blocked::Conflict { .. })));
 }
 
 #[tokio::test]
@@ -288,14 +209,8 @@ async fn drift_is_corrected_stopped_started_and_limits_restored() {
     let p = plan_for(&[ACME], &observe(&fake).await);
     let acme = p.tenant("acme").unwrap();
     assert_eq!(acme.change, ChangeKind::UpdateInPlace);
-    assert!(acme
-        .steps
-        .iter()
-        .any(|s| matches!(s, Step::UpdateLimits { .. })));
-    assert!(acme
-        .steps
-        .iter()
-        .any(|s| matches!(s, Step::StartContainer { .. })));
+    assert!(acme.steps.iter().any(|s| matches!(s, Step::UpdateLimits { .. })));
+    assert!(acme.steps.iter().any(|s| matches!(s, Step::StartContainer { .. })));
 }
 
 #[tokio::test]
@@ -305,10 +220,7 @@ async fn a_container_removed_behind_our_back_is_recreated_on_its_port() {
     fake.with_world(|w| w.tenants.get_mut(&t("acme")).unwrap().containers.clear());
     let p = plan_for(&[ACME], &observe(&fake).await);
     let acme = p.tenant("acme").unwrap();
-    assert!(acme
-        .steps
-        .iter()
-        .any(|s| matches!(s, Step::CreateContainer { .. })));
+    assert!(acme.steps.iter().any(|s| matches!(s, Step::CreateContainer { .. })));
     assert_eq!(acme.host_port, port);
 }
 
@@ -317,16 +229,10 @@ async fn suspend_stops_and_unsuspend_starts() {
     let fake = converged(&[ACME]).await;
     let suspended = format!("{ACME}  suspend: true\n");
     let p = plan_for(&[&suspended], &observe(&fake).await);
-    assert!(matches!(
-        p.tenant("acme").unwrap().steps.as_slice(),
-        [Step::StopContainer { .. }]
-    ));
+    assert!(matches!(p.tenant("acme").unwrap().steps.as_slice(), [Step::StopContainer { .. }]));
     apply(&fake, &p).await;
     let p = plan_for(&[ACME], &observe(&fake).await);
-    assert!(matches!(
-        p.tenant("acme").unwrap().steps.as_slice(),
-        [Step::StartContainer { .. }]
-    ));
+    assert!(matches!(p.tenant("acme").unwrap().steps.as_slice(), [Step::StartContainer { .. }]));
 }
 
 #[tokio::test]
@@ -336,41 +242,20 @@ async fn a_failed_pull_touches_nothing_running() {
     let edited = edit(ACME, "openclaw:2026.11", "openclaw:2026.12");
     let p = plan_for(&[&edited], &observe(&fake).await);
     let outcomes = apply(&fake, &p).await;
-    assert!(matches!(
-        &outcomes[&t("acme")].fact,
-        crate::status::ApplyFact::Failed {
-            image_pull: true,
-            ..
-        }
-    ));
+    assert!(matches!(&outcomes[&t("acme")].fact, crate::status::ApplyFact::Failed { image_pull: true, .. }));
     let mutations: Vec<Call> = fake.calls().into_iter().filter(Call::is_mutation).collect();
-    assert_eq!(
-        mutations,
-        [Call::EnsureImage(
-            "registry.example/openclaw:2026.12".into()
-        )]
-    );
+    assert_eq!(mutations, [Call::EnsureImage("registry.example/openclaw:2026.12".into())]);
 }
 
 #[tokio::test]
 async fn one_tenants_failure_does_not_stop_another() {
-    let beta = edit(
-        &edit(ACME, "name: acme", "name: beta"),
-        "openclaw:2026.11",
-        "openclaw:broken",
-    );
+    let beta = edit(&edit(ACME, "name: acme", "name: beta"), "openclaw:2026.11", "openclaw:broken");
     let fake = FakeRuntime::new();
     fake.fail_pulls_of("registry.example/openclaw:broken");
     let p = plan_for(&[ACME, &beta], &ObservedWorld::default());
     let outcomes = apply(&fake, &p).await;
-    assert!(matches!(
-        outcomes[&t("acme")].fact,
-        crate::status::ApplyFact::Applied
-    ));
-    assert!(matches!(
-        outcomes[&t("beta")].fact,
-        crate::status::ApplyFact::Failed { .. }
-    ));
+    assert!(matches!(outcomes[&t("acme")].fact, crate::status::ApplyFact::Applied));
+    assert!(matches!(outcomes[&t("beta")].fact, crate::status::ApplyFact::Failed { .. }));
 }
 
 #[tokio::test]
@@ -379,11 +264,7 @@ async fn plan_output_snapshots() {
     let delta = edit(ACME, "name: acme", "name: delta");
     let fake = converged(&[ACME, &gamma, &delta]).await;
     let beta = edit(ACME, "name: acme", "name: beta");
-    let specs = [
-        edit(ACME, "memory: 512Mi", "memory: 1Gi"),
-        beta,
-        edit(&gamma, "LOG_LEVEL: info", "LOG_LEVEL: debug"),
-    ];
+    let specs = [edit(ACME, "memory: 512Mi", "memory: 1Gi"), beta, edit(&gamma, "LOG_LEVEL: info", "LOG_LEVEL: debug")];
     let refs: Vec<&str> = specs.iter().map(String::as_str).collect();
     let invalid = BTreeMap::from([(
         t("epsilon"),
@@ -401,11 +282,6 @@ fn hashes_are_pinned_so_upgrades_do_not_recreate() {
     let d = render(&spec(ACME), &instance());
     insta::assert_snapshot!(
         "acme_hashes",
-        format!(
-            "config: {}\nspec: {}\nfields: {:?}",
-            d.main().config_hash,
-            d.spec_hash,
-            d.main().field_hashes
-        )
+        format!("config: {}\nspec: {}\nfields: {:?}", d.main().config_hash, d.spec_hash, d.main().field_hashes)
     );
 }

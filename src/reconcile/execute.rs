@@ -1,5 +1,5 @@
 //! Apply: runs each tenant's steps through the runtime, tenants in parallel with a bound; a
-//! tenant's failure stays its own.
+//! tenant's failure stays its own. Replacements are gated on health and rolled back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -11,13 +11,16 @@ use futures_util::stream::{self, StreamExt};
 use crate::health::{probe, ProbeOutcome};
 use crate::plan::{Plan, Step, TenantPlan};
 use crate::ports::host_port_free;
-use crate::render::{ContainerRole, DesiredContainer};
+use crate::render::{ContainerRole, DesiredContainer, Healthcheck};
 use crate::runtime::{Runtime, RuntimeError};
 use crate::spec::TenantName;
 use crate::status::{ApplyFact, ProbeFact};
 
 /// Seconds a container gets to stop before it is killed.
 pub const STOP_TIMEOUT_SECS: u32 = 10;
+
+/// Suffix of the name an old container carries while its replacement proves itself.
+pub const ASIDE_SUFFIX: &str = ".previous";
 
 /// How apply waits for a created or started runtime to answer its health check.
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +39,28 @@ pub struct TenantOutcome {
     pub mutated: bool,
 }
 
-/// Runs the plan. `port_range` is used when a planned host port turns out to be taken.
+impl TenantOutcome {
+    fn new(fact: ApplyFact, probe: Option<ProbeFact>, mutated: bool) -> Self {
+        Self { fact, probe, mutated }
+    }
+}
+
+/// What every tenant's execution shares.
+#[derive(Debug, Clone)]
+pub struct ExecContext {
+    pub port_range: RangeInclusive<u16>,
+    /// Host ports the plan hands out, never taken by a retry.
+    pub held: BTreeSet<u16>,
+    pub wait: WaitPolicy,
+}
+
+impl ExecContext {
+    pub fn for_plan(plan: &Plan, port_range: &RangeInclusive<u16>, wait: WaitPolicy) -> Self {
+        Self { port_range: port_range.clone(), held: plan.tenants.iter().filter_map(|t| t.host_port).collect(), wait }
+    }
+}
+
+/// Runs the plan, `concurrency` tenants at a time.
 pub async fn execute(
     runtime: &dyn Runtime,
     plan: &Plan,
@@ -44,224 +68,207 @@ pub async fn execute(
     port_range: &RangeInclusive<u16>,
     wait: WaitPolicy,
 ) -> BTreeMap<TenantName, TenantOutcome> {
-    let held: BTreeSet<u16> = plan.tenants.iter().filter_map(|t| t.host_port).collect();
+    let ctx = ExecContext::for_plan(plan, port_range, wait);
     stream::iter(plan.tenants.iter())
         .map(|tp| {
-            let held = &held;
-            async move {
-                (
-                    tp.tenant.clone(),
-                    apply_tenant(runtime, tp, port_range, held, wait).await,
-                )
-            }
+            let ctx = &ctx;
+            async move { (tp.tenant.clone(), execute_tenant(runtime, tp, ctx).await) }
         })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await
 }
 
-async fn apply_tenant(
-    runtime: &dyn Runtime,
-    tp: &TenantPlan,
-    port_range: &RangeInclusive<u16>,
-    held: &BTreeSet<u16>,
-    wait: WaitPolicy,
-) -> TenantOutcome {
+/// Runs one tenant's steps in order; the first failing step ends it.
+pub async fn execute_tenant(runtime: &dyn Runtime, tp: &TenantPlan, ctx: &ExecContext) -> TenantOutcome {
     if let Some(b) = &tp.blocked {
-        return TenantOutcome {
-            fact: ApplyFact::Blocked(b.clone()),
-            probe: None,
-            mutated: false,
-        };
+        return TenantOutcome::new(ApplyFact::Blocked(b.clone()), None, false);
     }
     if tp.steps.is_empty() {
-        return TenantOutcome {
-            fact: ApplyFact::NothingToDo,
-            probe: None,
-            mutated: false,
-        };
+        return TenantOutcome::new(ApplyFact::NothingToDo, None, false);
     }
-    let mut started_main_port = None;
+    let mut run = TenantRun { runtime, tp, ctx, started_main_port: None, probe: None };
     for step in &tp.steps {
-        let result = match step {
-            Step::EnsureImage { image } => runtime.ensure_image(image).await.map(|_| ()),
-            Step::CreateNetwork { network } => runtime
-                .create_network(&tp.tenant, network)
-                .await
-                .map(|_| ()),
-            Step::RemoveNetwork { name } => runtime.remove_network(name).await,
-            Step::CreateVolume { name } => runtime.create_volume(&tp.tenant, name).await,
-            Step::CreateContainer {
-                container,
-                host_port,
-                start,
-                ..
-            } => {
-                let spec_hash = tp
-                    .desired
-                    .as_ref()
-                    .map(|d| d.spec_hash.as_str())
-                    .unwrap_or_default();
-                let network = tp
-                    .desired
-                    .as_ref()
-                    .map(|d| d.network.name.as_str())
-                    .unwrap_or_default();
-                match create_and_start(
-                    runtime, &tp.tenant, spec_hash, container, network, *host_port, *start,
-                    port_range, held,
-                )
-                .await
-                {
-                    Ok(port) => {
-                        if container.role == ContainerRole::Main && *start {
-                            started_main_port = port.or(Some(0));
-                        }
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
+        match run.step(step).await {
+            Ok(None) => {}
+            Ok(Some(rolled_back)) => return TenantOutcome::new(rolled_back, Some(ProbeFact::Down), true),
+            Err(e) => {
+                let image_pull = matches!(e, RuntimeError::ImagePull { .. } | RuntimeError::ImageMissing { .. });
+                return TenantOutcome::new(ApplyFact::Failed { message: e.to_string(), image_pull }, None, true);
+            }
+        }
+    }
+    run.finish().await
+}
+
+struct TenantRun<'a> {
+    runtime: &'a dyn Runtime,
+    tp: &'a TenantPlan,
+    ctx: &'a ExecContext,
+    /// Set when the main container was created or started and has a port to probe.
+    started_main_port: Option<u16>,
+    /// Set when a gated replacement already proved the runtime healthy.
+    probe: Option<ProbeFact>,
+}
+
+impl TenantRun<'_> {
+    /// Runs one step; `Ok(Some(fact))` ends the tenant with that fact (a rollback).
+    async fn step(&mut self, step: &Step) -> Result<Option<ApplyFact>, RuntimeError> {
+        let rt = self.runtime;
+        match step {
+            Step::EnsureImage { image } => rt.ensure_image(image).await.map(|_| ())?,
+            Step::CreateNetwork { network } => rt.create_network(&self.tp.tenant, network).await.map(|_| ())?,
+            Step::RemoveNetwork { name } => rt.remove_network(name).await?,
+            Step::CreateVolume { name } => rt.create_volume(&self.tp.tenant, name).await?,
+            Step::CreateContainer { container, host_port, start, .. } => {
+                let (_, port) = self.create_and_start(container, *host_port, *start).await?;
+                if container.role == ContainerRole::Main && *start {
+                    self.started_main_port = port;
                 }
             }
+            Step::ReplaceContainer { old_id, container, host_port, .. } => {
+                return self.replace_gated(old_id, container, *host_port).await;
+            }
+            Step::RenameContainer { id, to, .. } => rt.rename_container(id, to).await?,
             Step::RemoveContainer { id, .. } => {
-                match runtime.stop_container(id, STOP_TIMEOUT_SECS).await {
-                    Ok(()) => runtime.remove_container(id).await,
-                    Err(e) => Err(e),
-                }
+                rt.stop_container(id, STOP_TIMEOUT_SECS).await?;
+                rt.remove_container(id).await?;
             }
             Step::StartContainer { id, name } => {
-                let r = runtime.start_container(id).await;
-                if r.is_ok() && tp.desired.as_ref().is_some_and(|d| d.main().name == *name) {
-                    started_main_port = tp.host_port.or(Some(0));
+                rt.start_container(id).await?;
+                if self.tp.desired.as_ref().is_some_and(|d| d.main().name == *name) {
+                    self.started_main_port = self.tp.host_port;
                 }
-                r
             }
-            Step::StopContainer { id, .. } => runtime.stop_container(id, STOP_TIMEOUT_SECS).await,
-            Step::UpdateLimits { id, to, .. } => runtime.update_limits(id, to).await,
+            Step::StopContainer { id, .. } => rt.stop_container(id, STOP_TIMEOUT_SECS).await?,
+            Step::UpdateLimits { id, to, .. } => rt.update_limits(id, to).await?,
+        }
+        Ok(None)
+    }
+
+    /// After all steps: a started runtime must answer its health check within its budget.
+    async fn finish(self) -> TenantOutcome {
+        if self.probe.is_some() || !self.ctx.wait.enabled {
+            return TenantOutcome::new(ApplyFact::Applied, self.probe, true);
+        }
+        let (Some(port), Some(d)) = (self.started_main_port, &self.tp.desired) else {
+            return TenantOutcome::new(ApplyFact::Applied, None, true);
         };
-        if let Err(e) = result {
-            let image_pull = matches!(
-                e,
-                RuntimeError::ImagePull { .. } | RuntimeError::ImageMissing { .. }
-            );
-            return TenantOutcome {
-                fact: ApplyFact::Failed {
-                    message: e.to_string(),
-                    image_pull,
-                },
-                probe: None,
-                mutated: true,
-            };
-        }
-    }
-    let probe = match (started_main_port, &tp.desired) {
-        (Some(port), Some(d)) if wait.enabled && port != 0 => {
-            let main = d.main();
-            let health = main.health.as_ref();
-            let budget = health
-                .map(|h| {
-                    Duration::from_millis(h.start_period_ms + h.interval_ms * u64::from(h.retries))
-                })
-                .unwrap_or(Duration::from_secs(30))
-                .min(wait.max);
-            let path = health.map(|h| h.path.as_str()).unwrap_or("/");
-            let timeout = health
-                .map(|h| Duration::from_millis(h.timeout_ms))
-                .unwrap_or(Duration::from_secs(5));
-            match wait_healthy(port, path, timeout, budget).await {
-                Ok(()) => Some(ProbeFact::Healthy),
-                Err(last) => {
-                    return TenantOutcome {
-                        fact: ApplyFact::Failed {
-                            message: format!(
-                                "the runtime did not become healthy within {} s ({last})",
-                                budget.as_secs()
-                            ),
-                            image_pull: false,
-                        },
-                        probe: Some(ProbeFact::Down),
-                        mutated: true,
-                    }
-                }
+        match wait_healthy(port, d.main().health.as_ref(), self.ctx.wait.max).await {
+            Ok(()) => TenantOutcome::new(ApplyFact::Applied, Some(ProbeFact::Healthy), true),
+            Err(last) => {
+                TenantOutcome::new(ApplyFact::Failed { message: last, image_pull: false }, Some(ProbeFact::Down), true)
             }
         }
-        _ => None,
-    };
-    TenantOutcome {
-        fact: ApplyFact::Applied,
-        probe,
-        mutated: true,
     }
-}
 
-/// Creates and (optionally) starts a container; when its host port turns out to be taken,
-/// removes it and tries the next free port in range. Returns the host port used.
-#[allow(clippy::too_many_arguments)]
-async fn create_and_start(
-    runtime: &dyn Runtime,
-    tenant: &TenantName,
-    spec_hash: &str,
-    c: &DesiredContainer,
-    network: &str,
-    host_port: Option<u16>,
-    start: bool,
-    range: &RangeInclusive<u16>,
-    held: &BTreeSet<u16>,
-) -> Result<Option<u16>, RuntimeError> {
-    let mut port = host_port;
-    let mut tried = BTreeSet::new();
-    loop {
-        let id = runtime
-            .create_container(tenant, spec_hash, c, network, port)
-            .await?;
-        if !start {
-            return Ok(port);
-        }
-        match runtime.start_container(&id).await {
-            Ok(()) => return Ok(port),
-            Err(RuntimeError::PortInUse { port: taken }) if tried.len() < 8 => {
-                runtime.remove_container(&id).await?;
-                tried.insert(taken);
-                let next = range.clone().find(|p| {
-                    *p > taken && !held.contains(p) && !tried.contains(p) && host_port_free(*p)
-                });
-                match next {
-                    Some(p) => port = Some(p),
-                    None => return Err(RuntimeError::PortInUse { port: taken }),
-                }
+    /// Stops the old container and sets it aside, starts the new one, and keeps the new one
+    /// only when it becomes healthy; otherwise the old one comes back as it was.
+    async fn replace_gated(
+        &mut self,
+        old_id: &str,
+        c: &DesiredContainer,
+        host_port: Option<u16>,
+    ) -> Result<Option<ApplyFact>, RuntimeError> {
+        let rt = self.runtime;
+        rt.stop_container(old_id, STOP_TIMEOUT_SECS).await?;
+        rt.rename_container(old_id, &format!("{}{ASIDE_SUFFIX}", c.name)).await?;
+        let (new_id, port) = match self.create_and_start(c, host_port, true).await {
+            Ok(created) => created,
+            Err(e) => {
+                self.restore(None, old_id, &c.name).await?;
+                return Err(e);
             }
-            Err(e) => return Err(e),
+        };
+        let gate = match (c.role == ContainerRole::Main, port, self.ctx.wait.enabled) {
+            (true, Some(port), true) => wait_healthy(port, c.health.as_ref(), self.ctx.wait.max).await,
+            _ => Ok(()),
+        };
+        match gate {
+            Ok(()) => {
+                rt.remove_container(old_id).await?;
+                if c.role == ContainerRole::Main && port.is_some() && self.ctx.wait.enabled {
+                    self.probe = Some(ProbeFact::Healthy);
+                }
+                Ok(None)
+            }
+            Err(reason) => {
+                self.restore(Some(&new_id), old_id, &c.name).await?;
+                Ok(Some(ApplyFact::RolledBack { message: format!("the replacement was rolled back: {reason}") }))
+            }
+        }
+    }
+
+    /// Removes the new container (if any) and brings the old one back under its name.
+    async fn restore(&self, new_id: Option<&str>, old_id: &str, name: &str) -> Result<(), RuntimeError> {
+        if let Some(id) = new_id {
+            self.runtime.stop_container(id, STOP_TIMEOUT_SECS).await?;
+            self.runtime.remove_container(id).await?;
+        }
+        self.runtime.rename_container(old_id, name).await?;
+        self.runtime.start_container(old_id).await
+    }
+
+    /// Creates and (optionally) starts a container; when its host port turns out to be taken,
+    /// removes it and tries the next free port in range. Returns its id and host port.
+    async fn create_and_start(
+        &self,
+        c: &DesiredContainer,
+        host_port: Option<u16>,
+        start: bool,
+    ) -> Result<(String, Option<u16>), RuntimeError> {
+        let d = self.tp.desired.as_ref();
+        let spec_hash = d.map(|d| d.spec_hash.as_str()).unwrap_or_default();
+        let network = d.map(|d| d.network.name.as_str()).unwrap_or_default();
+        let mut port = host_port;
+        let mut tried = BTreeSet::new();
+        loop {
+            let id = self.runtime.create_container(&self.tp.tenant, spec_hash, c, network, port).await?;
+            if !start {
+                return Ok((id, port));
+            }
+            match self.runtime.start_container(&id).await {
+                Ok(()) => return Ok((id, port)),
+                Err(RuntimeError::PortInUse { port: taken }) if tried.len() < 8 => {
+                    self.runtime.remove_container(&id).await?;
+                    tried.insert(taken);
+                    let range = self.ctx.port_range.clone();
+                    let next = range
+                        .into_iter()
+                        .find(|p| *p > taken && !self.ctx.held.contains(p) && !tried.contains(p) && host_port_free(*p));
+                    port = Some(next.ok_or(RuntimeError::PortInUse { port: taken })?);
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 }
 
-/// Polls the runtime's health endpoint until it answers 2xx or the budget runs out; the error
-/// is the last probe's finding.
-async fn wait_healthy(
-    port: u16,
-    path: &str,
-    timeout: Duration,
-    budget: Duration,
-) -> Result<(), String> {
+/// How long a new runtime gets to become healthy: its start period plus `retries` intervals.
+pub fn health_budget(health: Option<&Healthcheck>, max: Duration) -> Duration {
+    health
+        .map(|h| Duration::from_millis(h.start_period_ms + h.interval_ms * u64::from(h.retries)))
+        .unwrap_or(Duration::from_secs(30))
+        .min(max)
+}
+
+/// Polls the runtime's health endpoint until it answers 2xx or its budget runs out; the error
+/// says what the last probe found.
+async fn wait_healthy(port: u16, health: Option<&Healthcheck>, max: Duration) -> Result<(), String> {
+    let budget = health_budget(health, max);
+    let path = health.map(|h| h.path.as_str()).unwrap_or("/");
+    let timeout = health.map(|h| Duration::from_millis(h.timeout_ms)).unwrap_or(Duration::from_secs(5));
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let deadline = Instant::now() + budget;
     loop {
-        let last = match probe(
-            addr,
-            path,
-            timeout.min(
-                deadline
-                    .saturating_duration_since(Instant::now())
-                    .max(Duration::from_millis(100)),
-            ),
-        )
-        .await
-        {
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+        let last = match probe(addr, path, timeout.min(left)).await {
             ProbeOutcome::Healthy { .. } => return Ok(()),
             ProbeOutcome::Degraded { status, .. } => format!("last answer: HTTP {status}"),
             ProbeOutcome::Down { reason } => reason,
         };
         if Instant::now() >= deadline {
-            return Err(last);
+            return Err(format!("the runtime did not become healthy within {} s ({last})", budget.as_secs()));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

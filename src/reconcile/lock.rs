@@ -18,25 +18,17 @@ impl StateLock {
     /// Takes the lock without waiting.
     pub fn acquire(state_dir: &Path) -> Result<Self, ReconcileError> {
         let path = state_dir.join(LOCK_FILE);
-        std::fs::create_dir_all(state_dir).map_err(|source| ReconcileError::LockIo {
-            path: path.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(state_dir).map_err(|source| ReconcileError::LockIo { path: path.clone(), source })?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|source| ReconcileError::LockIo {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(|source| ReconcileError::LockIo { path: path.clone(), source })?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(ReconcileError::Locked { path }),
-            Err(std::fs::TryLockError::Error(source)) => {
-                Err(ReconcileError::LockIo { path, source })
-            }
+            Err(std::fs::TryLockError::Error(source)) => Err(ReconcileError::LockIo { path, source }),
         }
     }
 }
@@ -49,10 +41,7 @@ mod tests {
     fn second_holder_is_refused_until_the_first_lets_go() {
         let dir = tempfile::tempdir().unwrap();
         let first = StateLock::acquire(dir.path()).unwrap();
-        assert!(matches!(
-            StateLock::acquire(dir.path()),
-            Err(ReconcileError::Locked { .. })
-        ));
+        assert!(matches!(StateLock::acquire(dir.path()), Err(ReconcileError::Locked { .. })));
         drop(first);
         StateLock::acquire(dir.path()).unwrap();
     }

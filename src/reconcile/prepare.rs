@@ -5,17 +5,64 @@ use std::path::Path;
 
 use super::ReconcileError;
 use crate::config::DaemonConfig;
-use crate::plan::{plan, Plan, PlanInput};
+use crate::plan::{plan, Plan, PlanInput, RolledBack};
 use crate::ports::{allocate, host_port_free, PortError};
 use crate::render::{render, DesiredTenant};
 use crate::runtime::{ObservedWorld, Runtime};
 use crate::spec::{load_dir, SpecError, SpecSet, TenantName};
+use crate::status::StatusStore;
 
 /// Options of one pass.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PassOptions {
     /// Treat an empty or missing tenants directory as "no tenants", deleting every tenant.
     pub allow_empty: bool,
+}
+
+/// The specs of a pass, rendered.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub specs: SpecSet,
+    pub tenants: BTreeMap<TenantName, DesiredTenant>,
+    /// Tenants whose file is invalid, with the messages.
+    pub invalid: BTreeMap<TenantName, Vec<String>>,
+}
+
+impl Desired {
+    /// Reads and renders the specs in the configured directory (files only).
+    pub fn load(cfg: &DaemonConfig, opts: PassOptions) -> Result<Self, ReconcileError> {
+        let specs = load_specs(&cfg.tenants_dir, opts)?;
+        let tenants = specs.valid.iter().map(|(name, spec)| (name.clone(), render(spec, &cfg.instance))).collect();
+        let mut invalid: BTreeMap<TenantName, Vec<String>> = BTreeMap::new();
+        for i in &specs.invalid {
+            if let Some(t) = &i.tenant {
+                invalid.entry(t.clone()).or_default().extend(i.errors.iter().map(|e| e.to_string()));
+            }
+        }
+        Ok(Self { specs, tenants, invalid })
+    }
+
+    /// Image references the desired containers use.
+    pub fn images(&self) -> Vec<String> {
+        let set: BTreeSet<String> =
+            self.tenants.values().flat_map(|d| d.containers.iter().map(|c| c.image.reference().to_string())).collect();
+        set.into_iter().collect()
+    }
+
+    /// Engine names the desired tenants need (containers and networks).
+    pub fn names(&self) -> Vec<String> {
+        self.tenants
+            .values()
+            .flat_map(|d| d.containers.iter().map(|c| c.name.clone()).chain([d.network.name.clone()]))
+            .collect()
+    }
+
+    /// Why deletions are held back this pass: an invalid file whose tenant cannot be told.
+    pub fn hold_deletions(&self) -> Option<String> {
+        self.specs.invalid.iter().find(|i| i.tenant.is_none()).map(|i| {
+            format!("{} could not be attributed to a tenant, so no tenant without a spec is deleted", i.path.display())
+        })
+    }
 }
 
 /// The result of load → observe → plan, kept for apply and status.
@@ -34,94 +81,52 @@ pub fn load_specs(dir: &Path, opts: PassOptions) -> Result<SpecSet, ReconcileErr
     match load_dir(dir) {
         Ok(set) => Ok(set),
         Err(SpecError::Dir { .. }) if opts.allow_empty && !dir.exists() => Ok(SpecSet::default()),
-        Err(e) => Err(ReconcileError::TenantsDir {
-            dir: dir.to_path_buf(),
-            message: e.to_string(),
-        }),
+        Err(e) => Err(ReconcileError::TenantsDir { dir: dir.to_path_buf(), message: e.to_string() }),
     }
 }
 
+/// The rolled-back desired states recorded in status files.
+pub fn rolled_back(store: &StatusStore) -> BTreeMap<TenantName, RolledBack> {
+    store
+        .read_all()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(t, s)| s.rolled_back.map(|rb| (t, RolledBack { spec_hash: rb.spec_hash, reason: rb.reason })))
+        .collect()
+}
+
 /// Loads, observes and plans for the whole instance.
-pub async fn prepare(
+pub async fn prepare(cfg: &DaemonConfig, runtime: &dyn Runtime, opts: PassOptions) -> Result<Prepared, ReconcileError> {
+    let desired = Desired::load(cfg, opts)?;
+    let observed = runtime.observe(&desired.images(), &desired.names()).await.map_err(ReconcileError::Runtime)?;
+    let rolled_back = rolled_back(&StatusStore::new(cfg.status_dir()));
+    plan_pass(cfg, desired, observed, &rolled_back, opts)
+}
+
+/// Plans a pass from what was loaded and observed (pure, apart from asking the host which
+/// ports are free).
+pub fn plan_pass(
     cfg: &DaemonConfig,
-    runtime: &dyn Runtime,
+    desired: Desired,
+    observed: ObservedWorld,
+    rolled_back: &BTreeMap<TenantName, RolledBack>,
     opts: PassOptions,
 ) -> Result<Prepared, ReconcileError> {
-    let specs = load_specs(&cfg.tenants_dir, opts)?;
-    let desired: BTreeMap<TenantName, DesiredTenant> = specs
-        .valid
-        .iter()
-        .map(|(name, spec)| (name.clone(), render(spec, &cfg.instance)))
-        .collect();
-    let mut invalid: BTreeMap<TenantName, Vec<String>> = BTreeMap::new();
-    for i in &specs.invalid {
-        if let Some(t) = &i.tenant {
-            invalid
-                .entry(t.clone())
-                .or_default()
-                .extend(i.errors.iter().map(|e| e.to_string()));
-        }
+    let Desired { specs, tenants, invalid } = desired;
+    if specs.valid.is_empty() && specs.invalid.is_empty() && !observed.tenants.is_empty() && !opts.allow_empty {
+        return Err(ReconcileError::EmptyTenantsDir { dir: cfg.tenants_dir.clone(), running: observed.tenants.len() });
     }
-
-    let images: Vec<String> = desired
-        .values()
-        .flat_map(|d| d.containers.iter().map(|c| c.image.reference().to_string()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let names: Vec<String> = desired
-        .values()
-        .flat_map(|d| {
-            d.containers
-                .iter()
-                .map(|c| c.name.clone())
-                .chain([d.network.name.clone()])
-        })
-        .collect();
-    let observed = runtime
-        .observe(&images, &names)
-        .await
-        .map_err(ReconcileError::Runtime)?;
-
-    if specs.valid.is_empty()
-        && specs.invalid.is_empty()
-        && !observed.tenants.is_empty()
-        && !opts.allow_empty
-    {
-        return Err(ReconcileError::EmptyTenantsDir {
-            dir: cfg.tenants_dir.clone(),
-            running: observed.tenants.len(),
-        });
-    }
-
-    let hold = specs.invalid.iter().find(|i| i.tenant.is_none()).map(|i| {
-        format!(
-            "{} could not be attributed to a tenant, so no tenant without a spec is deleted",
-            i.path.display()
-        )
-    });
-
-    let existing = observed.host_ports();
-    let wanted: BTreeSet<TenantName> = desired
-        .values()
-        .filter(|d| d.main().publish_port.is_some())
-        .map(|d| d.name.clone())
-        .collect();
-    let ports = allocate(&wanted, &existing, &cfg.port_range, host_port_free);
-
+    let hold = Desired { specs: specs.clone(), tenants: BTreeMap::new(), invalid: BTreeMap::new() }.hold_deletions();
+    let wanted: BTreeSet<TenantName> =
+        tenants.values().filter(|d| d.main().publish_port.is_some()).map(|d| d.name.clone()).collect();
+    let ports = allocate(&wanted, &observed.host_ports(), &cfg.port_range, host_port_free);
     let plan = plan(PlanInput {
-        desired: &desired,
+        desired: &tenants,
         invalid: &invalid,
         hold_deletions: hold.as_deref(),
         observed: &observed,
         ports: &ports,
+        rolled_back,
     });
-    Ok(Prepared {
-        specs,
-        desired,
-        invalid,
-        observed,
-        ports,
-        plan,
-    })
+    Ok(Prepared { specs, desired: tenants, invalid, observed, ports, plan })
 }

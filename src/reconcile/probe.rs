@@ -23,29 +23,14 @@ pub async fn probe_running(
         .values()
         .filter_map(|d| {
             let health = d.main().health.as_ref()?;
-            let oc = observed
-                .tenants
-                .get(&d.name)?
-                .container(&ContainerRole::Main)?;
-            let port = oc
-                .host_port
-                .filter(|_| oc.state == ContainerState::Running)?;
-            Some((
-                d.name.clone(),
-                port,
-                health.path.clone(),
-                Duration::from_millis(health.timeout_ms),
-            ))
+            let oc = observed.tenants.get(&d.name)?.container(&ContainerRole::Main)?;
+            let port = oc.host_port.filter(|_| oc.state == ContainerState::Running)?;
+            Some((d.name.clone(), port, health.path.clone(), Duration::from_millis(health.timeout_ms)))
         })
         .collect();
     stream::iter(targets)
         .map(|(name, port, path, timeout)| async move {
-            let outcome = probe(
-                SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-                &path,
-                timeout,
-            )
-            .await;
+            let outcome = probe(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), &path, timeout).await;
             (name, fact(&outcome))
         })
         .buffer_unordered(concurrency.max(1))

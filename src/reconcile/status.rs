@@ -8,7 +8,7 @@ use super::execute::TenantOutcome;
 use super::prepare::Prepared;
 use crate::runtime::ObservedWorld;
 use crate::spec::TenantName;
-use crate::status::{derive, ApplyFact, Facts, ProbeFact, SpecFact, StatusError, StatusStore};
+use crate::status::{derive, ApplyFact, DaemonFacts, Facts, ProbeFact, SpecFact, StatusError, StatusStore};
 
 /// Derives and writes statuses from the pass and a fresh observation. Returns how many files
 /// were (re)written. Every tenant is attempted even when one write fails; the first error is returned.
@@ -40,22 +40,10 @@ pub fn write_statuses(
                 .iter()
                 .find(|i| i.tenant.as_ref() == Some(name))
                 .map(|i| i.path.display().to_string());
-            SpecFact::Invalid {
-                messages: msgs.clone(),
-                source,
-            }
+            SpecFact::Invalid { messages: msgs.clone(), source }
         } else if let Some(d) = prepared.desired.get(name) {
-            let source = prepared
-                .specs
-                .valid
-                .get(name)
-                .map(|s| s.path.display().to_string())
-                .unwrap_or_default();
-            SpecFact::Valid {
-                spec_hash: d.spec_hash.clone(),
-                source,
-                suspended: d.suspended,
-            }
+            let source = prepared.specs.valid.get(name).map(|s| s.path.display().to_string()).unwrap_or_default();
+            SpecFact::Valid { spec_hash: d.spec_hash.clone(), source, suspended: d.suspended }
         } else {
             SpecFact::Absent
         };
@@ -64,13 +52,9 @@ pub fn write_statuses(
             tenant: name.as_str(),
             spec,
             observed: after.tenants.get(name),
-            apply: outcome
-                .map(|o| o.fact.clone())
-                .unwrap_or(ApplyFact::NothingToDo),
-            probe: probes
-                .get(name)
-                .copied()
-                .or_else(|| outcome.and_then(|o| o.probe)),
+            apply: outcome.map(|o| o.fact.clone()).unwrap_or(ApplyFact::NothingToDo),
+            probe: probes.get(name).copied().or_else(|| outcome.and_then(|o| o.probe)),
+            daemon: DaemonFacts::default(),
         };
         let status = derive(previous.get(name), facts, now);
         match store.write(&status) {

@@ -31,31 +31,19 @@ impl ContainerRole {
         if s == "main" {
             Some(ContainerRole::Main)
         } else {
-            s.strip_prefix("sidecar.")
-                .map(|n| ContainerRole::Sidecar(n.to_string()))
+            s.strip_prefix("sidecar.").map(|n| ContainerRole::Sidecar(n.to_string()))
         }
     }
 }
 
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    tag = "source"
-)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "source")]
 pub enum ImageSource {
     /// A registry or local image by reference.
-    Registry {
-        reference: String,
-        pull_policy: PullPolicy,
-    },
+    Registry { reference: String, pull_policy: PullPolicy },
     /// Built from a local directory; `tag` carries a hash of the context, so a changed context is a new tag.
-    Build {
-        context: PathBuf,
-        dockerfile: String,
-        tag: String,
-    },
+    Build { context: PathBuf, dockerfile: String, tag: String },
 }
 
 impl ImageSource {
@@ -109,9 +97,8 @@ pub struct TmpfsPlan {
 
 /// The fields of a container whose change forces a replacement, each hashed on its own so a plan
 /// can name what changed. Field names are stable: they appear in labels, plans and status files.
-pub const REPLACE_FIELDS: &[&str] = &[
-    "image", "args", "env", "user", "ports", "mounts", "tmpfs", "network", "health", "labels",
-];
+pub const REPLACE_FIELDS: &[&str] =
+    &["image", "args", "env", "user", "ports", "mounts", "tmpfs", "network", "health", "labels"];
 
 /// One container as it should exist.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -7,8 +7,7 @@ use serde::Serialize;
 use super::hash::{canonical_json, field_hash, versioned_hash};
 use super::model::*;
 use crate::spec::{
-    BuildContext, BuildSpec, Egress, Health, LoadedSpec, PullPolicy, Resources, TenantName,
-    TmpfsMount, VolumeMount,
+    BuildContext, BuildSpec, Egress, Health, LoadedSpec, PullPolicy, Resources, TenantName, TmpfsMount, VolumeMount,
 };
 
 /// The user a container runs as when the spec names none.
@@ -31,21 +30,14 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName) -> DesiredTenant {
     let file = &spec.file;
     let s = &file.spec;
     let tenant = &file.metadata.name;
-    let network = DesiredNetwork {
-        name: object_name(instance, tenant, None),
-        internal: s.network.egress == Egress::Deny,
-    };
+    let network =
+        DesiredNetwork { name: object_name(instance, tenant, None), internal: s.network.egress == Egress::Deny };
     let user_labels = file.metadata.labels.clone();
 
     let main = ContainerInput {
         role: ContainerRole::Main,
         alias: MAIN_ALIAS.to_string(),
-        image: image_source(
-            s.image.as_deref(),
-            s.build.as_ref(),
-            s.pull_policy,
-            spec.contexts.get("/spec/build"),
-        ),
+        image: image_source(s.image.as_deref(), s.build.as_ref(), s.pull_policy, spec.contexts.get("/spec/build")),
         args: s.args.clone(),
         env: s.env.clone(),
         user: s.user.clone(),
@@ -82,30 +74,17 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName) -> DesiredTenant {
         containers.push(container(instance, tenant, &network, &user_labels, input));
     }
 
-    let mut volumes: Vec<String> = containers
-        .iter()
-        .flat_map(|c| c.mounts.iter().map(|m| m.volume.clone()))
-        .collect();
+    let mut volumes: Vec<String> = containers.iter().flat_map(|c| c.mounts.iter().map(|m| m.volume.clone())).collect();
     volumes.sort();
     volumes.dedup();
 
     let spec_hash = versioned_hash(&TenantHashView {
         network: &network,
         volumes: &volumes,
-        containers: containers
-            .iter()
-            .map(|c| (c.config_hash.as_str(), c.limits))
-            .collect(),
+        containers: containers.iter().map(|c| (c.config_hash.as_str(), c.limits)).collect(),
         suspended: s.suspend,
     });
-    DesiredTenant {
-        name: tenant.clone(),
-        network,
-        volumes,
-        containers,
-        suspended: s.suspend,
-        spec_hash,
-    }
+    DesiredTenant { name: tenant.clone(), network, volumes, containers, suspended: s.suspend, spec_hash }
 }
 
 #[derive(Serialize)]
@@ -142,16 +121,9 @@ fn image_source(
         (_, Some(_), Some(ctx)) => ImageSource::Build {
             context: ctx.dir.clone(),
             dockerfile: ctx.dockerfile.clone(),
-            tag: format!(
-                "tenantd.local/{}:{}",
-                context_repo_name(ctx),
-                &ctx.digest[..16]
-            ),
+            tag: format!("tenantd.local/{}:{}", context_repo_name(ctx), &ctx.digest[..16]),
         },
-        (Some(reference), _, _) => ImageSource::Registry {
-            reference: reference.to_string(),
-            pull_policy,
-        },
+        (Some(reference), _, _) => ImageSource::Registry { reference: reference.to_string(), pull_policy },
         // The loader resolves every build context of a valid spec; reaching here is a bug in it.
         _ => unreachable!("a valid spec has an image or a resolved build context"),
     }
@@ -159,20 +131,10 @@ fn image_source(
 
 /// A repository name from the context directory's name, reduced to what image names allow.
 fn context_repo_name(ctx: &BuildContext) -> String {
-    let base = ctx
-        .dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("build");
+    let base = ctx.dir.file_name().and_then(|n| n.to_str()).unwrap_or("build");
     let cleaned: String = base
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
         .collect::<String>()
         .trim_matches('-')
         .to_string();
@@ -204,14 +166,8 @@ fn container(
         })
         .collect();
     mounts.sort_by(|a, b| a.target.cmp(&b.target));
-    let mut tmpfs: Vec<TmpfsPlan> = c
-        .tmpfs
-        .iter()
-        .map(|t| TmpfsPlan {
-            target: t.mount_path.clone(),
-            size_bytes: t.size.bytes(),
-        })
-        .collect();
+    let mut tmpfs: Vec<TmpfsPlan> =
+        c.tmpfs.iter().map(|t| TmpfsPlan { target: t.mount_path.clone(), size_bytes: t.size.bytes() }).collect();
     tmpfs.sort_by(|a, b| a.target.cmp(&b.target));
     let health = match (c.health, c.port) {
         (Some(h), Some(port)) => {
@@ -302,17 +258,10 @@ impl ContainerView {
             args: c.args.clone(),
             env: c.env.clone(),
             user: c.user.clone(),
-            ports: PortsView {
-                serve: c.port,
-                publish: c.publish_port,
-            },
+            ports: PortsView { serve: c.port, publish: c.publish_port },
             mounts: c.mounts.clone(),
             tmpfs: c.tmpfs.clone(),
-            network: NetworkView {
-                name: network.name.clone(),
-                internal: network.internal,
-                alias: c.alias.clone(),
-            },
+            network: NetworkView { name: network.name.clone(), internal: network.internal, alias: c.alias.clone() },
             health: c.health.clone(),
             labels: c.user_labels.clone(),
         }

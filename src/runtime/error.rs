@@ -44,15 +44,11 @@ pub enum UnreachableReason {
 impl std::fmt::Display for UnreachableReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            UnreachableReason::SocketMissing => {
-                "the socket does not exist (is the engine running?)"
-            }
+            UnreachableReason::SocketMissing => "the socket does not exist (is the engine running?)",
             UnreachableReason::PermissionDenied => {
                 "permission denied on the socket (is this user in the docker group?)"
             }
-            UnreachableReason::ConnectionRefused => {
-                "connection refused (the engine is not listening)"
-            }
+            UnreachableReason::ConnectionRefused => "connection refused (the engine is not listening)",
             UnreachableReason::Timeout => "the engine did not answer in time",
             UnreachableReason::Other => "the engine did not answer",
         })

@@ -67,11 +67,7 @@ impl FakeRuntime {
 
     /// Makes pulls of `reference` fail from now on.
     pub fn fail_pulls_of(&self, reference: &str) {
-        self.state
-            .lock()
-            .expect("fake lock")
-            .failing_pulls
-            .push(reference.to_string());
+        self.state.lock().expect("fake lock").failing_pulls.push(reference.to_string());
     }
 
     /// Runs `f` on the world, e.g. to simulate a change behind tenantd's back.
@@ -79,15 +75,8 @@ impl FakeRuntime {
         f(&mut self.state.lock().expect("fake lock").world)
     }
 
-    fn find_container<'w>(
-        world: &'w mut ObservedWorld,
-        id: &str,
-    ) -> Option<&'w mut ObservedContainer> {
-        world
-            .tenants
-            .values_mut()
-            .flat_map(|t| t.containers.iter_mut())
-            .find(|c| c.id == id)
+    fn find_container<'w>(world: &'w mut ObservedWorld, id: &str) -> Option<&'w mut ObservedContainer> {
+        world.tenants.values_mut().flat_map(|t| t.containers.iter_mut()).find(|c| c.id == id)
     }
 }
 
@@ -101,21 +90,12 @@ impl Runtime for FakeRuntime {
         Ok(())
     }
 
-    async fn observe(
-        &self,
-        images: &[String],
-        _names: &[String],
-    ) -> Result<ObservedWorld, RuntimeError> {
+    async fn observe(&self, images: &[String], _names: &[String]) -> Result<ObservedWorld, RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
         s.calls.push(Call::Observe);
         let mut world = s.world.clone();
-        world.tenants.retain(|_, t| {
-            t.network.is_some() || !t.containers.is_empty() || !t.volumes.is_empty()
-        });
-        world.images = images
-            .iter()
-            .map(|r| (r.clone(), s.world.images.get(r).cloned().flatten()))
-            .collect();
+        world.tenants.retain(|_, t| t.network.is_some() || !t.containers.is_empty() || !t.volumes.is_empty());
+        world.images = images.iter().map(|r| (r.clone(), s.world.images.get(r).cloned().flatten())).collect();
         Ok(world)
     }
 
@@ -124,34 +104,19 @@ impl Runtime for FakeRuntime {
         let reference = image.reference().to_string();
         s.calls.push(Call::EnsureImage(reference.clone()));
         if s.failing_pulls.contains(&reference) {
-            return Err(RuntimeError::ImagePull {
-                reference,
-                message: "fake registry refuses".into(),
-            });
+            return Err(RuntimeError::ImagePull { reference, message: "fake registry refuses".into() });
         }
         let id = format!("sha256:{:064x}", reference.len());
         s.world.images.insert(reference, Some(id.clone()));
         Ok(ImageOutcome::AlreadyPresent { id })
     }
 
-    async fn create_network(
-        &self,
-        tenant: &TenantName,
-        network: &DesiredNetwork,
-    ) -> Result<String, RuntimeError> {
+    async fn create_network(&self, tenant: &TenantName, network: &DesiredNetwork) -> Result<String, RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
         s.calls.push(Call::CreateNetwork(network.name.clone()));
-        let t = s
-            .world
-            .tenants
-            .entry(tenant.clone())
-            .or_insert_with(|| ObservedTenant::empty(tenant.clone()));
+        let t = s.world.tenants.entry(tenant.clone()).or_insert_with(|| ObservedTenant::empty(tenant.clone()));
         let id = format!("net-{}", network.name);
-        t.network = Some(ObservedNetwork {
-            id: id.clone(),
-            name: network.name.clone(),
-            internal: network.internal,
-        });
+        t.network = Some(ObservedNetwork { id: id.clone(), name: network.name.clone(), internal: network.internal });
         Ok(id)
     }
 
@@ -169,11 +134,7 @@ impl Runtime for FakeRuntime {
     async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
         s.calls.push(Call::CreateVolume(name.to_string()));
-        let t = s
-            .world
-            .tenants
-            .entry(tenant.clone())
-            .or_insert_with(|| ObservedTenant::empty(tenant.clone()));
+        let t = s.world.tenants.entry(tenant.clone()).or_insert_with(|| ObservedTenant::empty(tenant.clone()));
         if !t.volumes.iter().any(|v| v == name) {
             t.volumes.push(name.to_string());
             t.volumes.sort();
@@ -194,18 +155,8 @@ impl Runtime for FakeRuntime {
         let generation = s.generations.entry(c.name.clone()).or_insert(0);
         *generation += 1;
         let id = format!("fake-{}-{}", c.name, generation);
-        let image_id = s
-            .world
-            .images
-            .get(c.image.reference())
-            .cloned()
-            .flatten()
-            .unwrap_or_default();
-        let t = s
-            .world
-            .tenants
-            .entry(tenant.clone())
-            .or_insert_with(|| ObservedTenant::empty(tenant.clone()));
+        let image_id = s.world.images.get(c.image.reference()).cloned().flatten().unwrap_or_default();
+        let t = s.world.tenants.entry(tenant.clone()).or_insert_with(|| ObservedTenant::empty(tenant.clone()));
         if t.containers.iter().any(|o| o.name == c.name) {
             return Err(RuntimeError::Engine {
                 operation: format!("create container {}", c.name),
@@ -223,17 +174,9 @@ impl Runtime for FakeRuntime {
             spec_hash: Some(spec_hash.to_string()),
             applied: Some(c.applied.clone()),
             state: ContainerState::Created,
-            health: if c.health.is_some() {
-                EngineHealth::Starting
-            } else {
-                EngineHealth::None
-            },
+            health: if c.health.is_some() { EngineHealth::Starting } else { EngineHealth::None },
             limits: c.limits,
-            host_port: if c.publish_port.is_some() {
-                host_port
-            } else {
-                None
-            },
+            host_port: if c.publish_port.is_some() { host_port } else { None },
             restart_count: 0,
             started_at: None,
             networks: vec![network.to_string()],
@@ -293,8 +236,7 @@ impl Runtime for FakeRuntime {
 
     async fn rename_container(&self, id: &str, new_name: &str) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls
-            .push(Call::RenameContainer(id.to_string(), new_name.to_string()));
+        s.calls.push(Call::RenameContainer(id.to_string(), new_name.to_string()));
         if let Some(c) = Self::find_container(&mut s.world, id) {
             c.name = new_name.to_string();
         }
@@ -314,9 +256,7 @@ impl Runtime for FakeRuntime {
     async fn stats(&self, id: &str) -> Result<ResourceSample, RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
         s.calls.push(Call::Stats(id.to_string()));
-        let limit = Self::find_container(&mut s.world, id)
-            .map(|c| c.limits.memory_bytes.max(0) as u64)
-            .unwrap_or(0);
+        let limit = Self::find_container(&mut s.world, id).map(|c| c.limits.memory_bytes.max(0) as u64).unwrap_or(0);
         Ok(ResourceSample {
             cpu_total_ns: 0,
             system_cpu_ns: 0,
@@ -326,9 +266,7 @@ impl Runtime for FakeRuntime {
         })
     }
 
-    async fn events(
-        &self,
-    ) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
+    async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
         // The fake has no engine to report changes; a stream that never yields.
         Ok(Box::pin(futures_util::stream::pending()))
     }

@@ -35,20 +35,12 @@ pub trait Runtime: Send + Sync {
 
     /// Everything of this instance, plus the local ids of `images` and any foreign objects
     /// that hold one of `names` (container and network names tenantd wants).
-    async fn observe(
-        &self,
-        images: &[String],
-        names: &[String],
-    ) -> Result<ObservedWorld, RuntimeError>;
+    async fn observe(&self, images: &[String], names: &[String]) -> Result<ObservedWorld, RuntimeError>;
 
     /// Makes the image available locally: pulls (per its policy) or builds it.
     async fn ensure_image(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError>;
 
-    async fn create_network(
-        &self,
-        tenant: &TenantName,
-        network: &DesiredNetwork,
-    ) -> Result<String, RuntimeError>;
+    async fn create_network(&self, tenant: &TenantName, network: &DesiredNetwork) -> Result<String, RuntimeError>;
     async fn remove_network(&self, name: &str) -> Result<(), RuntimeError>;
     async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError>;
 
@@ -89,7 +81,5 @@ pub trait Runtime: Send + Sync {
 
     /// The engine's events about this instance's objects, as they happen. The stream ends or
     /// yields an error when the connection drops; callers subscribe again.
-    async fn events(
-        &self,
-    ) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError>;
+    async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError>;
 }

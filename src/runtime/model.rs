@@ -97,12 +97,7 @@ pub struct ObservedTenant {
 
 impl ObservedTenant {
     pub fn empty(name: TenantName) -> Self {
-        Self {
-            name,
-            network: None,
-            volumes: vec![],
-            containers: vec![],
-        }
+        Self { name, network: None, volumes: vec![], containers: vec![] }
     }
 
     pub fn container(&self, role: &ContainerRole) -> Option<&ObservedContainer> {
@@ -135,12 +130,7 @@ impl ObservedWorld {
     pub fn host_ports(&self) -> BTreeMap<TenantName, u16> {
         self.tenants
             .iter()
-            .filter_map(|(name, t)| {
-                t.containers
-                    .iter()
-                    .find_map(|c| c.host_port)
-                    .map(|p| (name.clone(), p))
-            })
+            .filter_map(|(name, t)| t.containers.iter().find_map(|c| c.host_port).map(|p| (name.clone(), p)))
             .collect()
     }
 }

@@ -19,20 +19,13 @@ pub const MAX_CONTEXT_BYTES: u64 = 256 << 20;
 
 /// Resolves every `build` of `file` against the directory of `spec_path`, keyed by the JSON
 /// pointer of the build object.
-pub fn resolve_contexts(
-    file: &TenantFile,
-    spec_path: &Path,
-) -> Result<BTreeMap<String, BuildContext>, Vec<Violation>> {
+pub fn resolve_contexts(file: &TenantFile, spec_path: &Path) -> Result<BTreeMap<String, BuildContext>, Vec<Violation>> {
     let base = match spec_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     let builds = std::iter::once(("/spec/build".to_string(), file.spec.build.as_ref())).chain(
-        file.spec
-            .sidecars
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (format!("/spec/sidecars/{i}/build"), s.build.as_ref())),
+        file.spec.sidecars.iter().enumerate().map(|(i, s)| (format!("/spec/sidecars/{i}/build"), s.build.as_ref())),
     );
     let mut contexts = BTreeMap::new();
     let mut errors = Vec::new();
@@ -57,37 +50,22 @@ fn resolve(build: &BuildSpec, base: &Path, pointer: &str) -> Result<BuildContext
     let at_dockerfile = |message: String| Violation::at(format!("{pointer}/dockerfile"), message);
     let wanted = base.join(&build.context);
     let dir = fs::canonicalize(&wanted).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => at_context(format!(
-            "build context {:?} does not exist (looked for {})",
-            build.context,
-            wanted.display()
-        )),
-        _ => at_context(format!(
-            "build context {:?} cannot be resolved ({}): {e}",
-            build.context,
-            wanted.display()
-        )),
+        io::ErrorKind::NotFound => {
+            at_context(format!("build context {:?} does not exist (looked for {})", build.context, wanted.display()))
+        }
+        _ => at_context(format!("build context {:?} cannot be resolved ({}): {e}", build.context, wanted.display())),
     })?;
     if !dir.is_dir() {
-        return Err(at_context(format!(
-            "build context {:?} is not a directory ({})",
-            build.context,
-            dir.display()
-        )));
+        return Err(at_context(format!("build context {:?} is not a directory ({})", build.context, dir.display())));
     }
     let dockerfile = Path::new(&build.dockerfile);
-    if !dockerfile
-        .components()
-        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-    {
+    if !dockerfile.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
         return Err(at_dockerfile(format!(
             "dockerfile {:?} must be a relative path inside the build context, without '..'",
             build.dockerfile
         )));
     }
-    let found = fs::canonicalize(dir.join(dockerfile))
-        .ok()
-        .filter(|p| p.starts_with(&dir) && p.is_file());
+    let found = fs::canonicalize(dir.join(dockerfile)).ok().filter(|p| p.starts_with(&dir) && p.is_file());
     let Some(dockerfile_path) = found else {
         return Err(at_dockerfile(format!(
             "dockerfile {:?} is not a file inside the build context {}",
@@ -96,11 +74,7 @@ fn resolve(build: &BuildSpec, base: &Path, pointer: &str) -> Result<BuildContext
         )));
     };
     let digest = digest(&dir, &build.dockerfile, &dockerfile_path).map_err(at_context)?;
-    Ok(BuildContext {
-        dir,
-        dockerfile: build.dockerfile.clone(),
-        digest,
-    })
+    Ok(BuildContext { dir, dockerfile: build.dockerfile.clone(), digest })
 }
 
 /// What the digest covers of one entry below the context.
@@ -144,20 +118,13 @@ fn digest(dir: &Path, dockerfile_name: &str, dockerfile: &Path) -> Result<String
 
 fn file_digest(path: &Path) -> Result<[u8; 32], String> {
     let mut hasher = Sha256::new();
-    let mut file =
-        fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut file = fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     io::copy(&mut file, &mut hasher).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(hasher.finalize().into())
 }
 
-fn walk(
-    dir: &Path,
-    relative: &mut Vec<u8>,
-    out: &mut Vec<(Vec<u8>, Entry)>,
-    total: &mut u64,
-) -> Result<(), String> {
-    let unreadable =
-        |p: &Path, e: io::Error| format!("cannot read {} in the build context: {e}", p.display());
+fn walk(dir: &Path, relative: &mut Vec<u8>, out: &mut Vec<(Vec<u8>, Entry)>, total: &mut u64) -> Result<(), String> {
+    let unreadable = |p: &Path, e: io::Error| format!("cannot read {} in the build context: {e}", p.display());
     for entry in fs::read_dir(dir).map_err(|e| unreadable(dir, e))? {
         let entry = entry.map_err(|e| unreadable(dir, e))?;
         let path = entry.path();
@@ -183,13 +150,7 @@ fn walk(
                     MAX_CONTEXT_BYTES >> 20
                 ));
             }
-            out.push((
-                relative.clone(),
-                Entry::File {
-                    path,
-                    executable: meta.permissions().mode() & 0o111 != 0,
-                },
-            ));
+            out.push((relative.clone(), Entry::File { path, executable: meta.permissions().mode() & 0o111 != 0 }));
         } else if kind.is_symlink() {
             let target = fs::read_link(&path).map_err(|e| unreadable(&path, e))?;
             out.push((relative.clone(), Entry::Symlink { target }));
@@ -215,9 +176,7 @@ mod tests {
 
     fn digest_of(dir: &Path) -> String {
         let (file, spec) = file_with(dir, "{context: ctx}");
-        resolve_contexts(&file, &spec).unwrap()["/spec/build"]
-            .digest
-            .clone()
+        resolve_contexts(&file, &spec).unwrap()["/spec/build"].digest.clone()
     }
 
     #[test]
@@ -245,11 +204,7 @@ mod tests {
         write(&ctx.join("target/debug/x"), "x");
         write(&ctx.join(".cache/y"), "y");
         write(&tmp.path().join("unrelated.txt"), "z");
-        assert_eq!(
-            digest_of(tmp.path()),
-            d0,
-            "skipped directories and files outside do not count"
-        );
+        assert_eq!(digest_of(tmp.path()), d0, "skipped directories and files outside do not count");
 
         write(&ctx.join("src/a.txt"), "b");
         let d1 = digest_of(tmp.path());
@@ -272,32 +227,16 @@ mod tests {
         let cases = [
             ("{context: nope}", "/spec/build/context", "does not exist"),
             ("{context: afile}", "/spec/build/context", "not a directory"),
-            (
-                "{context: ctx, dockerfile: Other}",
-                "/spec/build/dockerfile",
-                "is not a file inside",
-            ),
-            (
-                "{context: ctx, dockerfile: ../outside}",
-                "/spec/build/dockerfile",
-                "without '..'",
-            ),
-            (
-                "{context: ctx, dockerfile: /etc/passwd}",
-                "/spec/build/dockerfile",
-                "relative path",
-            ),
+            ("{context: ctx, dockerfile: Other}", "/spec/build/dockerfile", "is not a file inside"),
+            ("{context: ctx, dockerfile: ../outside}", "/spec/build/dockerfile", "without '..'"),
+            ("{context: ctx, dockerfile: /etc/passwd}", "/spec/build/dockerfile", "relative path"),
         ];
         for (build, pointer, words) in cases {
             let (file, spec) = file_with(tmp.path(), build);
             let errors = resolve_contexts(&file, &spec).unwrap_err();
             assert_eq!(errors.len(), 1, "{build}: {errors:?}");
             assert_eq!(errors[0].pointer, pointer, "{build}");
-            assert!(
-                errors[0].message.contains(words),
-                "{build}: {}",
-                errors[0].message
-            );
+            assert!(errors[0].message.contains(words), "{build}: {}", errors[0].message);
         }
     }
 
@@ -306,16 +245,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         write(&tmp.path().join("outside/Dockerfile"), "FROM scratch\n");
         fs::create_dir_all(tmp.path().join("ctx")).unwrap();
-        std::os::unix::fs::symlink(
-            tmp.path().join("outside/Dockerfile"),
-            tmp.path().join("ctx/Dockerfile"),
-        )
-        .unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("outside/Dockerfile"), tmp.path().join("ctx/Dockerfile")).unwrap();
         let (file, spec) = file_with(tmp.path(), "{context: ctx}");
-        assert_eq!(
-            resolve_contexts(&file, &spec).unwrap_err()[0].pointer,
-            "/spec/build/dockerfile"
-        );
+        assert_eq!(resolve_contexts(&file, &spec).unwrap_err()[0].pointer, "/spec/build/dockerfile");
     }
 
     #[test]
@@ -326,13 +258,7 @@ mod tests {
         let text = "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {name: acme}\nspec:\n  build: {context: ctx}\n  sidecars:\n    - {name: dev, build: {context: ctx, dockerfile: Dockerfile.dev}}\n";
         let file: TenantFile = serde_yaml::from_str(text).unwrap();
         let contexts = resolve_contexts(&file, &tmp.path().join("a.yaml")).unwrap();
-        assert_eq!(
-            contexts.keys().collect::<Vec<_>>(),
-            ["/spec/build", "/spec/sidecars/0/build"]
-        );
-        assert_ne!(
-            contexts["/spec/build"].digest,
-            contexts["/spec/sidecars/0/build"].digest
-        );
+        assert_eq!(contexts.keys().collect::<Vec<_>>(), ["/spec/build", "/spec/sidecars/0/build"]);
+        assert_ne!(contexts["/spec/build"].digest, contexts["/spec/sidecars/0/build"].digest);
     }
 }

@@ -27,7 +27,8 @@ pub fn to_json(text: &str, path: &Path, index: &PositionIndex) -> Result<Json, V
                 line: at.line,
                 column: at.column,
                 pointer: String::new(),
-                message: "a second YAML document starts here (after '---'); a spec file holds exactly one tenant".to_string(),
+                message: "a second YAML document starts here (after '---'); a spec file holds exactly one tenant"
+                    .to_string(),
             }]);
         }
     }
@@ -37,10 +38,7 @@ pub fn to_json(text: &str, path: &Path, index: &PositionIndex) -> Result<Json, V
     if errors.is_empty() {
         Ok(json)
     } else {
-        Err(errors
-            .into_iter()
-            .map(|v| v.into_error(path, index))
-            .collect())
+        Err(errors.into_iter().map(|v| v.into_error(path, index)).collect())
     }
 }
 
@@ -49,27 +47,17 @@ pub fn to_json(text: &str, path: &Path, index: &PositionIndex) -> Result<Json, V
 /// opened (the parser's context).
 fn syntax_error(e: &serde_yaml::Error, path: &Path, text: &str) -> SpecError {
     let (mut line, mut column, mut message) = located_message(e);
-    let at_end = e
-        .location()
-        .is_some_and(|l| l.index() >= text.trim_end().len());
+    let at_end = e.location().is_some_and(|l| l.index() >= text.trim_end().len());
     if let (true, Some((problem, context))) = (at_end, message.split_once(", while ")) {
-        if let Some((what, (l, c))) = context
-            .rsplit_once(" at line ")
-            .and_then(|(what, pos)| Some((what, parse_line_column(pos)?)))
+        if let Some((what, (l, c))) =
+            context.rsplit_once(" at line ").and_then(|(what, pos)| Some((what, parse_line_column(pos)?)))
         {
             (line, column) = (l, c);
-            let inside = what
-                .trim_start_matches("parsing ")
-                .trim_start_matches("scanning ");
+            let inside = what.trim_start_matches("parsing ").trim_start_matches("scanning ");
             message = format!("the file ends inside {inside} that starts here ({problem})");
         }
     }
-    SpecError::Syntax {
-        path: path.to_path_buf(),
-        line,
-        column,
-        message,
-    }
+    SpecError::Syntax { path: path.to_path_buf(), line, column, message }
 }
 
 /// `"4 column 7"` → `(4, 7)`.
@@ -88,8 +76,7 @@ pub fn located_message(e: &serde_yaml::Error) -> (usize, usize, String) {
         message.replace_range(i..i + suffix.len(), "");
     }
     if message == "repetition limit exceeded" || message == "recursion limit exceeded" {
-        message =
-            format!("{message}: the document expands aliases or nests too deeply (an alias bomb?)");
+        message = format!("{message}: the document expands aliases or nests too deeply (an alias bomb?)");
     }
     (line, column, message)
 }
@@ -108,19 +95,12 @@ fn convert(value: Yaml, pointer: String, errors: &mut Vec<Violation>) -> Json {
                 n.as_f64().and_then(serde_json::Number::from_f64)
             };
             number.map(Json::Number).unwrap_or_else(|| {
-                errors.push(Violation::at(
-                    pointer,
-                    format!("{n} is not a finite number"),
-                ));
+                errors.push(Violation::at(pointer, format!("{n} is not a finite number")));
                 Json::Null
             })
         }
         Yaml::Sequence(items) => Json::Array(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| convert(v, format!("{pointer}/{i}"), errors))
-                .collect(),
+            items.into_iter().enumerate().map(|(i, v)| convert(v, format!("{pointer}/{i}"), errors)).collect(),
         ),
         Yaml::Mapping(entries) => {
             let mut object = serde_json::Map::with_capacity(entries.len());
@@ -139,10 +119,7 @@ fn convert(value: Yaml, pointer: String, errors: &mut Vec<Violation>) -> Json {
             Json::Object(object)
         }
         Yaml::Tagged(tagged) => {
-            errors.push(Violation::at(
-                pointer,
-                format!("YAML tags such as {} are not supported", tagged.tag),
-            ));
+            errors.push(Violation::at(pointer, format!("YAML tags such as {} are not supported", tagged.tag)));
             Json::Null
         }
     }
@@ -181,21 +158,13 @@ mod tests {
             serde_json::json!({"a": [1, -2, 1.5, "x", true, null]})
         );
         assert_eq!(run("").unwrap(), Json::Null);
-        assert_eq!(
-            run("---\na: 1\n...\n").unwrap(),
-            serde_json::json!({"a": 1})
-        );
+        assert_eq!(run("---\na: 1\n...\n").unwrap(), serde_json::json!({"a": 1}));
     }
 
     #[test]
     fn syntax_errors_carry_the_position_and_not_in_the_message() {
         match only(run("a: 1\n b: 2\n")) {
-            SpecError::Syntax {
-                line,
-                column,
-                message,
-                ..
-            } => {
+            SpecError::Syntax { line, column, message, .. } => {
                 assert_eq!((line, column), (2, 3));
                 assert_eq!(message, "mapping values are not allowed in this context");
             }
@@ -206,29 +175,19 @@ mod tests {
     #[test]
     fn an_unclosed_collection_points_where_it_opens() {
         match only(run("a: 1\nspec: [unclosed\n\n")) {
-            SpecError::Syntax {
-                line,
-                column,
-                message,
-                ..
-            } => {
+            SpecError::Syntax { line, column, message, .. } => {
                 assert_eq!((line, column), (2, 7), "{message}");
-                assert_eq!(message, "the file ends inside a flow sequence that starts here (did not find expected ',' or ']')");
+                assert_eq!(
+                    message,
+                    "the file ends inside a flow sequence that starts here (did not find expected ',' or ']')"
+                );
             }
             e => panic!("{e:?}"),
         }
         match only(run("a: 1\nb: 'open\n")) {
-            SpecError::Syntax {
-                line,
-                column,
-                message,
-                ..
-            } => {
+            SpecError::Syntax { line, column, message, .. } => {
                 assert_eq!((line, column), (2, 4), "{message}");
-                assert!(
-                    message.starts_with("the file ends inside a quoted scalar that starts here"),
-                    "{message}"
-                );
+                assert!(message.starts_with("the file ends inside a quoted scalar that starts here"), "{message}");
             }
             e => panic!("{e:?}"),
         }
@@ -237,12 +196,7 @@ mod tests {
     #[test]
     fn a_second_document_is_refused_where_it_starts() {
         match only(run("a: 1\n---\nb: 2\n")) {
-            SpecError::Invalid {
-                line,
-                pointer,
-                message,
-                ..
-            } => {
+            SpecError::Invalid { line, pointer, message, .. } => {
                 assert_eq!(line, 2);
                 assert_eq!(pointer, "");
                 assert!(message.contains("exactly one"), "{message}");
@@ -261,21 +215,8 @@ mod tests {
                 e => panic!("{e:?}"),
             })
             .collect();
-        assert_eq!(
-            got,
-            [
-                ("/a".to_string(), 2),
-                ("/b".to_string(), 4),
-                ("/c".to_string(), 5)
-            ]
-        );
-        assert!(
-            errors[0]
-                .to_string()
-                .contains("mapping key 1 is not a string"),
-            "{}",
-            errors[0]
-        );
+        assert_eq!(got, [("/a".to_string(), 2), ("/b".to_string(), 4), ("/c".to_string(), 5)]);
+        assert!(errors[0].to_string().contains("mapping key 1 is not a string"), "{}", errors[0]);
         assert!(errors[1].to_string().contains("!secret"), "{}", errors[1]);
     }
 }

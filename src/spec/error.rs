@@ -13,38 +13,19 @@ pub enum SpecError {
     Read { path: PathBuf, message: String },
     /// The file is larger than the limit.
     #[error("{}: {size} bytes is over the limit of {limit} bytes", path.display())]
-    TooLarge {
-        path: PathBuf,
-        size: u64,
-        limit: u64,
-    },
+    TooLarge { path: PathBuf, size: u64, limit: u64 },
     /// A symlink that points outside the tenants directory (or loops).
     #[error("{}: symlink is refused: {message}", path.display())]
     Symlink { path: PathBuf, message: String },
     /// Not well-formed YAML.
     #[error("{}:{line}:{column}: YAML syntax error: {message}", path.display())]
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
     /// Well-formed but against the schema (or a rule the schema cannot say).
     #[error("{}:{line}:{column}: {pointer}: {message}", path.display(), pointer = if pointer.is_empty() { "(document)" } else { pointer.as_str() })]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        pointer: String,
-        message: String,
-    },
+    Invalid { path: PathBuf, line: usize, column: usize, pointer: String, message: String },
     /// Two files name the same tenant: both are rejected.
     #[error("{}: tenant {name:?} is also defined in {}; both files are rejected", path.display(), other.display())]
-    DuplicateName {
-        path: PathBuf,
-        name: String,
-        other: PathBuf,
-    },
+    DuplicateName { path: PathBuf, name: String, other: PathBuf },
 }
 
 impl SpecError {

@@ -82,15 +82,10 @@ impl SpecSet {
 /// problem with a file makes it an [`InvalidSpec`]; two files declaring one tenant are both
 /// invalid. Fails only when `dir` itself cannot be read.
 pub fn load_dir(dir: &Path) -> Result<SpecSet, SpecError> {
-    let dir_error = |e: io::Error| SpecError::Dir {
-        dir: dir.to_path_buf(),
-        message: e.to_string(),
-    };
+    let dir_error = |e: io::Error| SpecError::Dir { dir: dir.to_path_buf(), message: e.to_string() };
     let root = fs::canonicalize(dir).map_err(dir_error)?;
-    let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)
-        .map_err(dir_error)?
-        .collect::<Result<_, _>>()
-        .map_err(dir_error)?;
+    let mut entries: Vec<fs::DirEntry> =
+        fs::read_dir(dir).map_err(dir_error)?.collect::<Result<_, _>>().map_err(dir_error)?;
     entries.sort_by_key(|e| e.file_name());
 
     let mut set = SpecSet::default();
@@ -109,12 +104,7 @@ pub fn load_dir(dir: &Path) -> Result<SpecSet, SpecError> {
             claims.entry(name.clone()).or_default().push(c.path.clone());
         }
     }
-    for Candidate {
-        path,
-        declared,
-        result,
-    } in loaded
-    {
+    for Candidate { path, declared, result } in loaded {
         let mut duplicates = Vec::new();
         if let Some(name) = &declared {
             for other in claims[name].iter().filter(|other| **other != path) {
@@ -133,11 +123,7 @@ pub fn load_dir(dir: &Path) -> Result<SpecSet, SpecError> {
                 let mut errors = result.err().unwrap_or_default();
                 errors.extend(duplicates);
                 let tenant = declared.or_else(|| stem_name(&path));
-                set.invalid.push(InvalidSpec {
-                    path,
-                    tenant,
-                    errors,
-                });
+                set.invalid.push(InvalidSpec { path, tenant, errors });
             }
         }
     }
@@ -160,13 +146,8 @@ struct Candidate {
 
 fn read_entry(entry: &fs::DirEntry, root: &Path) -> Entry {
     let path = entry.path();
-    let failed = |path: PathBuf, e: SpecError| {
-        Entry::Spec(Box::new(Candidate {
-            path,
-            declared: None,
-            result: Err(vec![e]),
-        }))
-    };
+    let failed =
+        |path: PathBuf, e: SpecError| Entry::Spec(Box::new(Candidate { path, declared: None, result: Err(vec![e]) }));
     let name = entry.file_name().to_string_lossy().into_owned();
     if let Some(reason) = skip_reason(&name) {
         return Entry::Skipped(reason);
@@ -199,11 +180,7 @@ fn read_entry(entry: &fs::DirEntry, root: &Path) -> Entry {
         Ok(spec) => Some(spec.file.metadata.name.clone()),
         Err(_) => declared_name(&text),
     };
-    Entry::Spec(Box::new(Candidate {
-        path,
-        declared,
-        result,
-    }))
+    Entry::Spec(Box::new(Candidate { path, declared, result }))
 }
 
 /// Reads one file at any path (no extension needed), as `tenantd validate FILE` does: it must be
@@ -236,8 +213,7 @@ fn parse(text: &str, path: &Path) -> Result<(TenantFile, PositionIndex), Vec<Spe
     }
     // The schema accepted it; what serde still refuses (a size that overflows, say) is located
     // by serde_yaml's position.
-    let file: TenantFile =
-        serde_yaml::from_str(text).map_err(|e| vec![typed_error(&e, path, &json, &index)])?;
+    let file: TenantFile = serde_yaml::from_str(text).map_err(|e| vec![typed_error(&e, path, &json, &index)])?;
     let violations = rule_violations(&file);
     if !violations.is_empty() {
         return Err(located(violations, path, &index));
@@ -248,26 +224,14 @@ fn parse(text: &str, path: &Path) -> Result<(TenantFile, PositionIndex), Vec<Spe
 fn load_text(text: &str, path: &Path) -> Result<LoadedSpec, Vec<SpecError>> {
     let (file, index) = parse(text, path)?;
     let contexts = resolve_contexts(&file, path).map_err(|v| located(v, path, &index))?;
-    Ok(LoadedSpec {
-        path: path.to_path_buf(),
-        file,
-        contexts,
-    })
+    Ok(LoadedSpec { path: path.to_path_buf(), file, contexts })
 }
 
 /// Violations as errors, in the order of the file.
 fn located(violations: Vec<Violation>, path: &Path, index: &PositionIndex) -> Vec<SpecError> {
-    let mut errors: Vec<SpecError> = violations
-        .into_iter()
-        .map(|v| v.into_error(path, index))
-        .collect();
+    let mut errors: Vec<SpecError> = violations.into_iter().map(|v| v.into_error(path, index)).collect();
     errors.sort_by_key(|e| match e {
-        SpecError::Invalid {
-            line,
-            column,
-            pointer,
-            ..
-        } => (*line, *column, pointer.clone()),
+        SpecError::Invalid { line, column, pointer, .. } => (*line, *column, pointer.clone()),
         _ => (0, 0, String::new()),
     });
     errors
@@ -276,12 +240,7 @@ fn located(violations: Vec<Violation>, path: &Path, index: &PositionIndex) -> Ve
 /// A serde error on a schema-valid document, placed at the value serde_yaml names in its path
 /// (`spec.sidecars[0].resources`), or at the string inside it that the message quotes first (the
 /// newtypes' messages start with the value they refuse), else where serde_yaml stopped.
-fn typed_error(
-    e: &serde_yaml::Error,
-    path: &Path,
-    json: &Json,
-    index: &PositionIndex,
-) -> SpecError {
+fn typed_error(e: &serde_yaml::Error, path: &Path, json: &Json, index: &PositionIndex) -> SpecError {
     let (line, column, message) = located_message(e);
     let named = message
         .split_once(": ")
@@ -290,44 +249,28 @@ fn typed_error(
         .filter(|(p, _)| index.contains(p));
     let (pointer, message, at) = match named {
         Some((pointer, message)) => {
-            let pointer = json
-                .pointer(&pointer)
-                .and_then(|v| quoted_within(v, &pointer, &message))
-                .unwrap_or(pointer);
+            let pointer = json.pointer(&pointer).and_then(|v| quoted_within(v, &pointer, &message)).unwrap_or(pointer);
             let at = index.value(&pointer);
             (pointer, message, at)
         }
         None => {
             let at = Pos { line, column };
-            (
-                index.pointer_at(at).unwrap_or_default().to_string(),
-                message,
-                at,
-            )
+            (index.pointer_at(at).unwrap_or_default().to_string(), message, at)
         }
     };
-    SpecError::Invalid {
-        path: path.to_path_buf(),
-        line: at.line,
-        column: at.column,
-        pointer,
-        message,
-    }
+    SpecError::Invalid { path: path.to_path_buf(), line: at.line, column: at.column, pointer, message }
 }
 
 /// The pointer of the first string below `value` (at `pointer`) that `message` starts with, quoted.
 fn quoted_within(value: &Json, pointer: &str, message: &str) -> Option<String> {
     match value {
-        Json::String(s) => message
-            .starts_with(&format!("{s:?}"))
-            .then(|| pointer.to_string()),
-        Json::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| quoted_within(v, &format!("{pointer}/{i}"), message)),
-        Json::Object(map) => map.iter().find_map(|(k, v)| {
-            quoted_within(v, &format!("{pointer}/{}", escape_segment(k)), message)
-        }),
+        Json::String(s) => message.starts_with(&format!("{s:?}")).then(|| pointer.to_string()),
+        Json::Array(items) => {
+            items.iter().enumerate().find_map(|(i, v)| quoted_within(v, &format!("{pointer}/{i}"), message))
+        }
+        Json::Object(map) => {
+            map.iter().find_map(|(k, v)| quoted_within(v, &format!("{pointer}/{}", escape_segment(k)), message))
+        }
         _ => None,
     }
 }
@@ -336,18 +279,12 @@ fn quoted_within(value: &Json, pointer: &str, message: &str) -> Option<String> {
 fn pointer_of_serde_path(dotted: &str) -> String {
     let mut pointer = String::new();
     for segment in dotted.split('.') {
-        let (name, indices) = segment
-            .split_once('[')
-            .map_or((segment, ""), |(n, rest)| (n, rest));
+        let (name, indices) = segment.split_once('[').map_or((segment, ""), |(n, rest)| (n, rest));
         if !name.is_empty() {
             pointer.push('/');
             pointer.push_str(&escape_segment(name));
         }
-        for index in indices
-            .split('[')
-            .map(|i| i.trim_end_matches(']'))
-            .filter(|i| !i.is_empty())
-        {
+        for index in indices.split('[').map(|i| i.trim_end_matches(']')).filter(|i| !i.is_empty()) {
             pointer.push('/');
             pointer.push_str(index);
         }
@@ -360,61 +297,36 @@ fn pointer_of_serde_path(dotted: &str) -> String {
 fn read_spec(source: &Path, shown: &Path) -> Result<String, SpecError> {
     let meta = fs::metadata(source).map_err(|e| read_error(shown, &e))?;
     if !meta.is_file() {
-        return Err(SpecError::Read {
-            path: shown.to_path_buf(),
-            message: "not a regular file".to_string(),
-        });
+        return Err(SpecError::Read { path: shown.to_path_buf(), message: "not a regular file".to_string() });
     }
     if meta.len() > MAX_SPEC_BYTES {
-        return Err(SpecError::TooLarge {
-            path: shown.to_path_buf(),
-            size: meta.len(),
-            limit: MAX_SPEC_BYTES,
-        });
+        return Err(SpecError::TooLarge { path: shown.to_path_buf(), size: meta.len(), limit: MAX_SPEC_BYTES });
     }
     let file = fs::File::open(source).map_err(|e| read_error(shown, &e))?;
     // The file may grow between the check and the read: never hold more than the limit.
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_SPEC_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| read_error(shown, &e))?;
+    file.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes).map_err(|e| read_error(shown, &e))?;
     if bytes.len() as u64 > MAX_SPEC_BYTES {
-        return Err(SpecError::TooLarge {
-            path: shown.to_path_buf(),
-            size: bytes.len() as u64,
-            limit: MAX_SPEC_BYTES,
-        });
+        return Err(SpecError::TooLarge { path: shown.to_path_buf(), size: bytes.len() as u64, limit: MAX_SPEC_BYTES });
     }
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = 1 + valid.iter().filter(|b| **b == b'\n').count();
-        let column = 1 + String::from_utf8_lossy(
-            &valid[valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)..],
-        )
-        .chars()
-        .count();
-        SpecError::Syntax {
-            path: shown.to_path_buf(),
-            line,
-            column,
-            message: "the file is not UTF-8 text".to_string(),
-        }
+        let column =
+            1 + String::from_utf8_lossy(&valid[valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)..])
+                .chars()
+                .count();
+        SpecError::Syntax { path: shown.to_path_buf(), line, column, message: "the file is not UTF-8 text".to_string() }
     })
 }
 
 fn read_error(path: &Path, e: &io::Error) -> SpecError {
-    SpecError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
+    SpecError::Read { path: path.to_path_buf(), message: e.to_string() }
 }
 
 /// The target of the symlink at `link` when it lies inside `root` (canonical).
 fn symlink_target(link: &Path, root: &Path) -> Result<PathBuf, SpecError> {
-    let refuse = |message: String| SpecError::Symlink {
-        path: link.to_path_buf(),
-        message,
-    };
+    let refuse = |message: String| SpecError::Symlink { path: link.to_path_buf(), message };
     let target = fs::canonicalize(link).map_err(|e| match e.raw_os_error() {
         Some(40) => refuse("it is part of a symlink loop".to_string()), // ELOOP
         _ if e.kind() == io::ErrorKind::NotFound => refuse("its target does not exist".to_string()),
@@ -423,11 +335,7 @@ fn symlink_target(link: &Path, root: &Path) -> Result<PathBuf, SpecError> {
     if target.starts_with(root) && target != root {
         Ok(target)
     } else {
-        Err(refuse(format!(
-            "its target {} is outside the tenants directory {}",
-            target.display(),
-            root.display()
-        )))
+        Err(refuse(format!("its target {} is outside the tenants directory {}", target.display(), root.display())))
     }
 }
 
@@ -441,9 +349,7 @@ fn skip_reason(name: &str) -> Option<SkipReason> {
     let editor = name.ends_with('~')
         || name.starts_with(".#")
         || (name.len() > 1 && name.starts_with('#') && name.ends_with('#'))
-        || [".swp", ".swx", ".bak", ".orig", ".tmp"]
-            .iter()
-            .any(|ext| name.ends_with(ext))
+        || [".swp", ".swx", ".bak", ".orig", ".tmp"].iter().any(|ext| name.ends_with(ext))
         || name.contains(".dpkg-")
         || name.contains(".rpm");
     if editor {
@@ -457,9 +363,8 @@ fn skip_reason(name: &str) -> Option<SkipReason> {
 
 /// The tenant an invalid spec declares, when `metadata.name` can be read from it at all.
 fn declared_name(text: &str) -> Option<TenantName> {
-    let doc: serde_yaml::Value = serde_yaml::Deserializer::from_str(text)
-        .next()
-        .and_then(|d| serde::Deserialize::deserialize(d).ok())?;
+    let doc: serde_yaml::Value =
+        serde_yaml::Deserializer::from_str(text).next().and_then(|d| serde::Deserialize::deserialize(d).ok())?;
     let name = doc.get("metadata")?.get("name")?.as_str()?;
     TenantName::try_from(name.to_string()).ok()
 }
@@ -467,9 +372,6 @@ fn declared_name(text: &str) -> Option<TenantName> {
 /// The file name without its `.yaml`/`.yml` extension, when that is a valid tenant name.
 fn stem_name(path: &Path) -> Option<TenantName> {
     let name = path.file_name()?.to_str()?;
-    let stem = name
-        .strip_suffix(".yaml")
-        .or_else(|| name.strip_suffix(".yml"))
-        .unwrap_or(name);
+    let stem = name.strip_suffix(".yaml").or_else(|| name.strip_suffix(".yml")).unwrap_or(name);
     TenantName::try_from(stem.to_string()).ok()
 }

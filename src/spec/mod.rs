@@ -14,8 +14,7 @@ mod validate;
 
 pub use error::SpecError;
 pub use load::{
-    load_dir, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason, SpecSet,
-    MAX_SPEC_BYTES,
+    load_dir, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason, SpecSet, MAX_SPEC_BYTES,
 };
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
 pub use types::*;

@@ -18,8 +18,7 @@ fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -144,12 +143,7 @@ impl From<ByteSize> for String {
 impl fmt::Display for ByteSize {
     /// Prints the largest binary unit that divides the value exactly, so `512Mi` reads back as `512Mi`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (unit, mult) in [
-            ("Ti", 1u64 << 40),
-            ("Gi", 1 << 30),
-            ("Mi", 1 << 20),
-            ("Ki", 1 << 10),
-        ] {
+        for (unit, mult) in [("Ti", 1u64 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
             if self.0 >= mult && self.0.is_multiple_of(mult) {
                 return write!(f, "{}{}", self.0 / mult, unit);
             }
@@ -194,7 +188,9 @@ impl TryFrom<String> for SpecDuration {
         let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         let (num, unit) = s.split_at(split);
         let bad = || {
-            InvalidValue(format!("{s:?} is not a duration: expected a whole number with a unit ms, s, m or h (e.g. 30s)"))
+            InvalidValue(format!(
+                "{s:?} is not a duration: expected a whole number with a unit ms, s, m or h (e.g. 30s)"
+            ))
         };
         if num.is_empty() || num.len() > 9 {
             return Err(bad());
@@ -255,32 +251,15 @@ mod tests {
         for good in ["a", "acme", "a-1", "0x", &"a".repeat(63)] {
             assert!(TenantName::try_from(good.to_string()).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            "-a",
-            "a-",
-            "Acme",
-            "a_b",
-            "../x",
-            "a/b",
-            "a\0b",
-            "é",
-            &"a".repeat(64),
-        ] {
+        for bad in ["", "-a", "a-", "Acme", "a_b", "../x", "a/b", "a\0b", "é", &"a".repeat(64)] {
             assert!(TenantName::try_from(bad.to_string()).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn byte_sizes_parse_and_print_back() {
-        assert_eq!(
-            ByteSize::try_from("512Mi".to_string()).unwrap().bytes(),
-            512 << 20
-        );
-        assert_eq!(
-            ByteSize::try_from("1G".to_string()).unwrap().bytes(),
-            1_000_000_000
-        );
+        assert_eq!(ByteSize::try_from("512Mi".to_string()).unwrap().bytes(), 512 << 20);
+        assert_eq!(ByteSize::try_from("1G".to_string()).unwrap().bytes(), 1_000_000_000);
         assert_eq!(ByteSize::try_from("42".to_string()).unwrap().bytes(), 42);
         assert_eq!(ByteSize::from_bytes(512 << 20).to_string(), "512Mi");
         assert_eq!(ByteSize::from_bytes(1000).to_string(), "1000");
@@ -293,10 +272,7 @@ mod tests {
     fn durations_parse_and_print_back() {
         let d = |s: &str| SpecDuration::try_from(s.to_string());
         assert_eq!(d("30s").unwrap().get(), std::time::Duration::from_secs(30));
-        assert_eq!(
-            d("500ms").unwrap().get(),
-            std::time::Duration::from_millis(500)
-        );
+        assert_eq!(d("500ms").unwrap().get(), std::time::Duration::from_millis(500));
         assert_eq!(d("2m").unwrap().to_string(), "2m");
         assert_eq!(d("90s").unwrap().to_string(), "90s");
         for bad in ["", "s", "1.5s", "10", "5d"] {

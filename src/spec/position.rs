@@ -19,10 +19,7 @@ impl Pos {
 
     fn from_marker(m: Marker) -> Pos {
         // yaml-rust2 counts lines from 1 and columns from 0.
-        Pos {
-            line: m.line().max(1),
-            column: m.col() + 1,
-        }
+        Pos { line: m.line().max(1), column: m.col() + 1 }
     }
 }
 
@@ -48,10 +45,7 @@ impl PositionIndex {
     /// Indexes `text`. A YAML syntax error ends indexing where it occurs; what was seen before
     /// stays usable (the syntax error itself is reported by the parser that builds values).
     pub fn build(text: &str) -> PositionIndex {
-        let mut builder = Builder {
-            lines: text.lines().collect(),
-            ..Builder::default()
-        };
+        let mut builder = Builder { lines: text.lines().collect(), ..Builder::default() };
         let mut parser = Parser::new_from_str(text);
         // A syntax error is reported elsewhere, with serde_yaml's position; keep what was indexed.
         if parser.load(&mut builder, true).is_err() {
@@ -82,10 +76,7 @@ impl PositionIndex {
     /// Where the key of the entry at `pointer` starts; the value's position when the key is not
     /// indexed.
     pub fn key(&self, pointer: &str) -> Pos {
-        self.keys
-            .get(pointer)
-            .copied()
-            .unwrap_or_else(|| self.value(pointer))
+        self.keys.get(pointer).copied().unwrap_or_else(|| self.value(pointer))
     }
 
     /// The starts of the documents in the stream, in order.
@@ -145,9 +136,7 @@ impl Builder<'_> {
                 (Some(p), Some(Some(k))) => Some(format!("{p}/{}", escape_segment(k))),
                 _ => None,
             },
-            Some(Frame::Sequence { pointer, next, .. }) => {
-                pointer.as_ref().map(|p| format!("{p}/{next}"))
-            }
+            Some(Frame::Sequence { pointer, next, .. }) => pointer.as_ref().map(|p| format!("{p}/{next}")),
         }
     }
 
@@ -167,10 +156,7 @@ impl Builder<'_> {
     /// Records a key (`Some` for a string key) in the mapping on top of the stack.
     fn set_key(&mut self, k: Option<String>, mark: Marker) {
         let at = Pos::from_marker(mark);
-        if let Some(Frame::Mapping {
-            pointer: Some(p), ..
-        }) = self.stack.last()
-        {
+        if let Some(Frame::Mapping { pointer: Some(p), .. }) = self.stack.last() {
             // The parser marks a block mapping one column after its first key; the key is where
             // a human sees the mapping start.
             if let Some(start) = self.index.values.get_mut(p) {
@@ -179,10 +165,7 @@ impl Builder<'_> {
                 }
             }
             if let Some(name) = &k {
-                self.index
-                    .keys
-                    .entry(format!("{p}/{}", escape_segment(name)))
-                    .or_insert(at);
+                self.index.keys.entry(format!("{p}/{}", escape_segment(name))).or_insert(at);
             }
         }
         if let Some(Frame::Mapping { key, .. }) = self.stack.last_mut() {
@@ -199,10 +182,7 @@ impl Builder<'_> {
         let before: Vec<char> = line.chars().take(at.column - 1).collect();
         let kept = before.len() - before.iter().rev().take_while(|c| **c == ' ').count();
         if kept > 0 && before[kept - 1] == '-' {
-            Pos {
-                line: at.line,
-                column: kept,
-            }
+            Pos { line: at.line, column: kept }
         } else {
             at
         }
@@ -247,11 +227,7 @@ impl MarkedEventReceiver for Builder<'_> {
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let is_key = self.expecting_key();
                 let at = Pos::from_marker(mark);
-                let at = if matches!(ev, Event::SequenceStart(..)) {
-                    self.sequence_start(at)
-                } else {
-                    at
-                };
+                let at = if matches!(ev, Event::SequenceStart(..)) { self.sequence_start(at) } else { at };
                 let pointer = if is_key {
                     // A collection as a mapping key: nothing inside it has a pointer.
                     self.set_key(None, mark);
@@ -262,24 +238,15 @@ impl MarkedEventReceiver for Builder<'_> {
                     p
                 };
                 self.stack.push(if matches!(ev, Event::MappingStart(..)) {
-                    Frame::Mapping {
-                        pointer,
-                        key: None,
-                        is_key,
-                    }
+                    Frame::Mapping { pointer, key: None, is_key }
                 } else {
-                    Frame::Sequence {
-                        pointer,
-                        next: 0,
-                        is_key,
-                    }
+                    Frame::Sequence { pointer, next: 0, is_key }
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 // A collection that was a mapping key leaves the mapping waiting for its value.
-                if let Some(
-                    Frame::Mapping { is_key: false, .. } | Frame::Sequence { is_key: false, .. },
-                ) = self.stack.pop()
+                if let Some(Frame::Mapping { is_key: false, .. } | Frame::Sequence { is_key: false, .. }) =
+                    self.stack.pop()
                 {
                     self.finish_node();
                 }
@@ -324,10 +291,7 @@ spec:
         assert_eq!(idx.key("/metadata/labels/a~1b"), pos(5, 24));
         assert_eq!(idx.value("/spec/sidecars/0/name"), pos(9, 13));
         assert_eq!(idx.value("/spec/sidecars/1/name"), pos(11, 13));
-        assert_eq!(
-            idx.value("/spec/sidecars/1/volumes/0/mountPath"),
-            pos(13, 35)
-        );
+        assert_eq!(idx.value("/spec/sidecars/1/volumes/0/mountPath"), pos(13, 35));
         // Block collections start at their first key or dash; flow ones at the bracket.
         assert_eq!(idx.value(""), pos(1, 1));
         assert_eq!(idx.value("/metadata"), pos(4, 3));
@@ -341,10 +305,7 @@ spec:
     #[test]
     fn missing_pointers_fall_back_to_the_nearest_ancestor() {
         let idx = PositionIndex::build(DOC);
-        assert_eq!(
-            idx.value("/spec/sidecars/1/volumes/0/readOnly"),
-            idx.value("/spec/sidecars/1/volumes/0")
-        );
+        assert_eq!(idx.value("/spec/sidecars/1/volumes/0/readOnly"), idx.value("/spec/sidecars/1/volumes/0"));
         assert_eq!(idx.key("/spec/nope"), idx.value("/spec"));
         assert_eq!(PositionIndex::build("").value("/x"), Pos::START);
     }
@@ -358,8 +319,7 @@ spec:
 
     #[test]
     fn non_string_keys_and_aliases_do_not_confuse_the_index() {
-        let text =
-            "a: &x {k: 1}\n? [1, 2]\n: [skipped]\n1: one\nb: *x\nc: [p, q]\n*x : [r]\nd: s\n";
+        let text = "a: &x {k: 1}\n? [1, 2]\n: [skipped]\n1: one\nb: *x\nc: [p, q]\n*x : [r]\nd: s\n";
         let idx = PositionIndex::build(text);
         assert_eq!(idx.value("/a/k"), pos(1, 11));
         assert_eq!(idx.value("/b"), pos(5, 4));

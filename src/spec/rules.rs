@@ -17,19 +17,8 @@ pub const MIN_MEMORY_BYTES: u64 = 8 << 20;
 pub fn rule_violations(file: &TenantFile) -> Vec<Violation> {
     let mut out = Vec::new();
     let spec = &file.spec;
-    source(
-        spec.image.as_deref(),
-        spec.build.as_ref(),
-        "/spec",
-        &mut out,
-    );
-    container(
-        &spec.volumes,
-        &spec.tmpfs,
-        &spec.resources,
-        "/spec",
-        &mut out,
-    );
+    source(spec.image.as_deref(), spec.build.as_ref(), "/spec", &mut out);
+    container(&spec.volumes, &spec.tmpfs, &spec.resources, "/spec", &mut out);
 
     let mut sidecar_names: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, sidecar) in spec.sidecars.iter().enumerate() {
@@ -47,19 +36,8 @@ pub fn rule_violations(file: &TenantFile) -> Vec<Violation> {
                 format!("sidecar name {name:?} is already used by /spec/sidecars/{first}"),
             ));
         }
-        source(
-            sidecar.image.as_deref(),
-            sidecar.build.as_ref(),
-            &at,
-            &mut out,
-        );
-        container(
-            &sidecar.volumes,
-            &sidecar.tmpfs,
-            &sidecar.resources,
-            &at,
-            &mut out,
-        );
+        source(sidecar.image.as_deref(), sidecar.build.as_ref(), &at, &mut out);
+        container(&sidecar.volumes, &sidecar.tmpfs, &sidecar.resources, &at, &mut out);
     }
     out
 }
@@ -90,55 +68,33 @@ fn source(image: Option<&str>, build: Option<&BuildSpec>, at: &str, out: &mut Ve
 
 /// Per container: each mount point used once, each volume mounted once, clean mount paths, and a
 /// workable memory limit.
-fn container(
-    volumes: &[VolumeMount],
-    tmpfs: &[TmpfsMount],
-    resources: &Resources,
-    at: &str,
-    out: &mut Vec<Violation>,
-) {
+fn container(volumes: &[VolumeMount], tmpfs: &[TmpfsMount], resources: &Resources, at: &str, out: &mut Vec<Violation>) {
     if resources.memory.bytes() < MIN_MEMORY_BYTES {
         let min = ByteSize::from_bytes(MIN_MEMORY_BYTES);
         out.push(Violation::at(
             format!("{at}/resources/memory"),
-            format!(
-                "{} is below the minimum memory limit of {min}",
-                resources.memory
-            ),
+            format!("{} is below the minimum memory limit of {min}", resources.memory),
         ));
     }
     let mounts = volumes
         .iter()
         .enumerate()
         .map(|(i, v)| (format!("{at}/volumes/{i}/mountPath"), v.mount_path.as_str()))
-        .chain(
-            tmpfs
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (format!("{at}/tmpfs/{i}/mountPath"), t.mount_path.as_str())),
-        );
+        .chain(tmpfs.iter().enumerate().map(|(i, t)| (format!("{at}/tmpfs/{i}/mountPath"), t.mount_path.as_str())));
     let mut targets: BTreeMap<String, String> = BTreeMap::new();
     for (pointer, path) in mounts {
         if path.split('/').any(|s| s == "." || s == "..") {
             out.push(Violation::at(
                 pointer,
-                format!(
-                    "mount path {path:?} has '.' or '..' segments; write the plain absolute path"
-                ),
+                format!("mount path {path:?} has '.' or '..' segments; write the plain absolute path"),
             ));
             continue;
         }
         let normal = normal_mount_path(path);
         if normal == "/" {
-            out.push(Violation::at(
-                pointer,
-                "cannot mount over the container's root directory",
-            ));
+            out.push(Violation::at(pointer, "cannot mount over the container's root directory"));
         } else if let Some(first) = targets.get(&normal) {
-            out.push(Violation::at(
-                pointer,
-                format!("mount path {normal:?} is already used by {first}"),
-            ));
+            out.push(Violation::at(pointer, format!("mount path {normal:?} is already used by {first}")));
         } else {
             targets.insert(normal, pointer);
         }
@@ -151,10 +107,7 @@ fn container(
         if let Some(first) = seen.get(v.name.as_str()) {
             out.push(Violation::at(
                 format!("{at}/volumes/{i}/name"),
-                format!(
-                    "volume {:?} is already mounted in this container by {at}/volumes/{first}",
-                    v.name.as_str()
-                ),
+                format!("volume {:?} is already mounted in this container by {at}/volumes/{first}", v.name.as_str()),
             ));
         } else {
             seen.insert(v.name.as_str(), i);
@@ -173,17 +126,12 @@ mod tests {
     use super::*;
 
     fn spec(yaml_spec: &str) -> TenantFile {
-        let text = format!(
-            "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{name: acme}}\nspec:\n{yaml_spec}"
-        );
+        let text = format!("apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{name: acme}}\nspec:\n{yaml_spec}");
         serde_yaml::from_str(&text).unwrap()
     }
 
     fn pointers(file: &TenantFile) -> Vec<String> {
-        rule_violations(file)
-            .into_iter()
-            .map(|v| v.pointer)
-            .collect()
+        rule_violations(file).into_iter().map(|v| v.pointer).collect()
     }
 
     #[test]
@@ -196,16 +144,9 @@ mod tests {
     fn sidecar_names_are_unique_and_not_runtime() {
         let f = spec("  image: x\n  sidecars:\n    - {name: db, image: a}\n    - {name: runtime, image: b}\n    - {name: db, image: c}\n");
         let v = rule_violations(&f);
-        assert_eq!(
-            pointers(&f),
-            ["/spec/sidecars/1/name", "/spec/sidecars/2/name"]
-        );
+        assert_eq!(pointers(&f), ["/spec/sidecars/1/name", "/spec/sidecars/2/name"]);
         assert!(v[0].message.contains("reserved"), "{}", v[0].message);
-        assert!(
-            v[1].message.contains("/spec/sidecars/0"),
-            "{}",
-            v[1].message
-        );
+        assert!(v[1].message.contains("/spec/sidecars/0"), "{}", v[1].message);
     }
 
     #[test]
@@ -224,21 +165,15 @@ mod tests {
 
     #[test]
     fn a_volume_is_mounted_once_per_container() {
-        let f = spec("  image: x\n  volumes: [{name: a, mountPath: /one}, {name: a, mountPath: /two, readOnly: true}]\n");
+        let f =
+            spec("  image: x\n  volumes: [{name: a, mountPath: /one}, {name: a, mountPath: /two, readOnly: true}]\n");
         assert_eq!(pointers(&f), ["/spec/volumes/1/name"]);
     }
 
     #[test]
     fn blank_build_fields_and_tiny_memory_are_refused() {
         let f = spec("  build: {context: '  ', dockerfile: ' '}\n  resources: {memory: 4Mi}\n");
-        assert_eq!(
-            pointers(&f),
-            [
-                "/spec/build/context",
-                "/spec/build/dockerfile",
-                "/spec/resources/memory"
-            ]
-        );
+        assert_eq!(pointers(&f), ["/spec/build/context", "/spec/build/dockerfile", "/spec/resources/memory"]);
         let f = spec("  image: x\n  build: {context: .}\n");
         assert_eq!(pointers(&f), ["/spec"]);
     }

@@ -9,10 +9,7 @@ pub fn generate() -> String {
     let schema = gen.into_root_schema_for::<super::TenantFile>();
     let mut value = serde_json::to_value(&schema).expect("schema serializes");
     if let Some(obj) = value.as_object_mut() {
-        obj.insert(
-            "$id".into(),
-            serde_json::Value::String("https://tenantd.dev/schemas/tenant.schema.json".into()),
-        );
+        obj.insert("$id".into(), serde_json::Value::String("https://tenantd.dev/schemas/tenant.schema.json".into()));
     }
     let mut s = serde_json::to_string_pretty(&value).expect("schema serializes");
     s.push('\n');
@@ -61,10 +58,7 @@ mod tests {
                     objects(child, format!("{at}/{k}"), out);
                 }
             }
-            Value::Array(a) => a
-                .iter()
-                .enumerate()
-                .for_each(|(i, c)| objects(c, format!("{at}/{i}"), out)),
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, c)| objects(c, format!("{at}/{i}"), out)),
             _ => {}
         }
     }
@@ -74,37 +68,17 @@ mod tests {
         let schema = published();
         let mut found = Vec::new();
         objects(&schema, String::new(), &mut found);
-        let records: Vec<_> = found
-            .iter()
-            .filter(|(_, o)| o.get("properties").is_some())
-            .collect();
-        assert!(
-            records.len() >= 10,
-            "{:?}",
-            records.iter().map(|r| &r.0).collect::<Vec<_>>()
-        );
+        let records: Vec<_> = found.iter().filter(|(_, o)| o.get("properties").is_some()).collect();
+        assert!(records.len() >= 10, "{:?}", records.iter().map(|r| &r.0).collect::<Vec<_>>());
         for (at, o) in records {
-            assert_eq!(
-                o.get("additionalProperties"),
-                Some(&json!(false)),
-                "{at} accepts unknown fields"
-            );
+            assert_eq!(o.get("additionalProperties"), Some(&json!(false)), "{at} accepts unknown fields");
         }
         // Maps (labels, env) are the only other objects (besides the type check in the image
         // source's `oneOf`), and their values are strings.
-        let maps = found
-            .iter()
-            .filter(|(at, o)| o.get("properties").is_none() && !at.contains("/oneOf/"));
+        let maps = found.iter().filter(|(at, o)| o.get("properties").is_none() && !at.contains("/oneOf/"));
         for (at, o) in maps {
-            assert_eq!(
-                o.get("additionalProperties"),
-                Some(&json!({"type": "string"})),
-                "{at}"
-            );
-            assert!(
-                o.pointer("/propertyNames/pattern").is_some(),
-                "{at} has no key pattern"
-            );
+            assert_eq!(o.get("additionalProperties"), Some(&json!({"type": "string"})), "{at}");
+            assert!(o.pointer("/propertyNames/pattern").is_some(), "{at} has no key pattern");
         }
     }
 
@@ -112,64 +86,22 @@ mod tests {
     fn names_required_fields_and_the_image_source_are_in_the_schema() {
         let schema = published();
         for def in ["TenantName", "SidecarName", "VolumeName"] {
-            assert_eq!(
-                schema.pointer(&format!("/$defs/{def}/pattern")),
-                Some(&json!(DNS_LABEL_PATTERN)),
-                "{def}"
-            );
-            assert_eq!(
-                schema.pointer(&format!("/$defs/{def}/maxLength")),
-                Some(&json!(63)),
-                "{def}"
-            );
+            assert_eq!(schema.pointer(&format!("/$defs/{def}/pattern")), Some(&json!(DNS_LABEL_PATTERN)), "{def}");
+            assert_eq!(schema.pointer(&format!("/$defs/{def}/maxLength")), Some(&json!(63)), "{def}");
         }
-        assert_eq!(
-            schema.pointer("/properties/metadata/$ref"),
-            Some(&json!("#/$defs/Metadata"))
-        );
-        assert_eq!(
-            schema.pointer("/$defs/Metadata/properties/name/$ref"),
-            Some(&json!("#/$defs/TenantName"))
-        );
-        assert_eq!(
-            schema.pointer("/$defs/SidecarSpec/properties/name/$ref"),
-            Some(&json!("#/$defs/SidecarName"))
-        );
-        assert_eq!(
-            schema.pointer("/$defs/VolumeMount/properties/name/$ref"),
-            Some(&json!("#/$defs/VolumeName"))
-        );
-        assert_eq!(
-            schema.get("required"),
-            Some(&json!(["apiVersion", "kind", "metadata", "spec"]))
-        );
-        assert_eq!(
-            schema.pointer("/$defs/Metadata/required"),
-            Some(&json!(["name"]))
-        );
-        assert_eq!(
-            schema.pointer("/$defs/SidecarSpec/required"),
-            Some(&json!(["name"]))
-        );
+        assert_eq!(schema.pointer("/properties/metadata/$ref"), Some(&json!("#/$defs/Metadata")));
+        assert_eq!(schema.pointer("/$defs/Metadata/properties/name/$ref"), Some(&json!("#/$defs/TenantName")));
+        assert_eq!(schema.pointer("/$defs/SidecarSpec/properties/name/$ref"), Some(&json!("#/$defs/SidecarName")));
+        assert_eq!(schema.pointer("/$defs/VolumeMount/properties/name/$ref"), Some(&json!("#/$defs/VolumeName")));
+        assert_eq!(schema.get("required"), Some(&json!(["apiVersion", "kind", "metadata", "spec"])));
+        assert_eq!(schema.pointer("/$defs/Metadata/required"), Some(&json!(["name"])));
+        assert_eq!(schema.pointer("/$defs/SidecarSpec/required"), Some(&json!(["name"])));
         for def in ["TenantSpec", "SidecarSpec"] {
-            let one_of = schema
-                .pointer(&format!("/$defs/{def}/oneOf"))
-                .unwrap_or_else(|| panic!("{def} has no oneOf"));
-            assert_eq!(
-                one_of.pointer("/0/required"),
-                Some(&json!(["image"])),
-                "{def}"
-            );
-            assert_eq!(
-                one_of.pointer("/1/required"),
-                Some(&json!(["build"])),
-                "{def}"
-            );
+            let one_of = schema.pointer(&format!("/$defs/{def}/oneOf")).unwrap_or_else(|| panic!("{def} has no oneOf"));
+            assert_eq!(one_of.pointer("/0/required"), Some(&json!(["image"])), "{def}");
+            assert_eq!(one_of.pointer("/1/required"), Some(&json!(["build"])), "{def}");
         }
-        assert_eq!(
-            schema.get("$schema"),
-            Some(&json!("https://json-schema.org/draft/2020-12/schema"))
-        );
+        assert_eq!(schema.get("$schema"), Some(&json!("https://json-schema.org/draft/2020-12/schema")));
     }
 
     fn doc(spec: &str) -> String {
@@ -180,10 +112,7 @@ mod tests {
     fn verdicts(yaml: &str) -> (bool, bool) {
         let validator = jsonschema::validator_for(&published()).expect("the schema compiles");
         let value: Value = serde_yaml::from_str(yaml).expect("test documents are YAML");
-        (
-            validator.is_valid(&value),
-            serde_json::from_value::<TenantFile>(value).is_ok(),
-        )
+        (validator.is_valid(&value), serde_json::from_value::<TenantFile>(value).is_ok())
     }
 
     /// The schema and the types agree on the shape of a spec: the fields, which are required,
@@ -214,8 +143,12 @@ mod tests {
             "apiVersion: tenantd/v1\nkind: Tenants\nmetadata: {name: acme}\nspec: {image: x}\n".to_string(),
             "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {}\nspec: {image: x}\n".to_string(),
             "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {name: Acme}\nspec: {image: x}\n".to_string(),
-            format!("apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{name: {}}}\nspec: {{image: x}}\n", "a".repeat(64)),
-            "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {name: acme, labels: {a: 1}}\nspec: {image: x}\n".to_string(),
+            format!(
+                "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{name: {}}}\nspec: {{image: x}}\n",
+                "a".repeat(64)
+            ),
+            "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {name: acme, labels: {a: 1}}\nspec: {image: x}\n"
+                .to_string(),
             "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {name: acme}\nspec: {image: x}\nextra: 1\n".to_string(),
             doc("  imagee: x\n"),
             doc("  image: x\n  health: {pathh: /}\n"),
@@ -265,19 +198,10 @@ mod tests {
             doc("  image: null\n"),
         ];
         for yaml in &schema_only {
-            assert_eq!(
-                verdicts(yaml),
-                (false, true),
-                "expected only the schema to reject:\n{yaml}"
-            );
+            assert_eq!(verdicts(yaml), (false, true), "expected only the schema to reject:\n{yaml}");
         }
         // And the other way round: sizes that fit the pattern but not in 64 bits. The loader
         // reports serde's error for these, at the value.
-        assert_eq!(
-            verdicts(&doc(
-                "  image: x\n  resources: {memory: 99999999999999Ti}\n"
-            )),
-            (true, false)
-        );
+        assert_eq!(verdicts(&doc("  image: x\n  resources: {memory: 99999999999999Ti}\n")), (true, false));
     }
 }

@@ -109,11 +109,7 @@ fn default_pids() -> u32 {
 
 impl Default for Resources {
     fn default() -> Self {
-        Self {
-            memory: default_memory(),
-            cpus: default_cpus(),
-            pids: default_pids(),
-        }
+        Self { memory: default_memory(), cpus: default_cpus(), pids: default_pids() }
     }
 }
 
@@ -123,10 +119,7 @@ impl Default for Resources {
 pub struct Health {
     /// HTTP path answered with 2xx when healthy.
     #[serde(default = "default_health_path")]
-    #[schemars(
-        regex(pattern = r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$"),
-        length(max = 1024)
-    )]
+    #[schemars(regex(pattern = r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$"), length(max = 1024))]
     pub path: String,
     #[serde(default = "default_interval")]
     pub interval: SpecDuration,

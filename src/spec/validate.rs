@@ -17,9 +17,8 @@ use super::SpecError;
 static SCHEMA: LazyLock<Json> =
     LazyLock::new(|| serde_json::from_str(PUBLISHED).expect("the published schema is JSON"));
 
-static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
-    jsonschema::validator_for(&SCHEMA).expect("the published schema is a valid JSON Schema")
-});
+static VALIDATOR: LazyLock<Validator> =
+    LazyLock::new(|| jsonschema::validator_for(&SCHEMA).expect("the published schema is a valid JSON Schema"));
 
 /// One thing wrong with a spec, located by JSON pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,28 +31,16 @@ pub struct Violation {
 
 impl Violation {
     pub fn at(pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            pointer: pointer.into(),
-            at_key: false,
-            message: message.into(),
-        }
+        Self { pointer: pointer.into(), at_key: false, message: message.into() }
     }
 
     fn at_key(pointer: String, message: String) -> Self {
-        Self {
-            pointer,
-            at_key: true,
-            message,
-        }
+        Self { pointer, at_key: true, message }
     }
 
     /// The violation as an error in `path`, placed by `index`.
     pub fn into_error(self, path: &Path, index: &PositionIndex) -> SpecError {
-        let at = if self.at_key {
-            index.key(&self.pointer)
-        } else {
-            index.value(&self.pointer)
-        };
+        let at = if self.at_key { index.key(&self.pointer) } else { index.value(&self.pointer) };
         SpecError::Invalid {
             path: path.to_path_buf(),
             line: at.line,
@@ -76,10 +63,7 @@ pub fn schema_violations(instance: &Json) -> Vec<Violation> {
         .collect();
     let mut out = Vec::new();
     for e in &errors {
-        let length = matches!(
-            e.kind(),
-            ValidationErrorKind::MinLength { .. } | ValidationErrorKind::MaxLength { .. }
-        );
+        let length = matches!(e.kind(), ValidationErrorKind::MinLength { .. } | ValidationErrorKind::MaxLength { .. });
         if !(length && patterned.contains(&e.instance_path().as_str())) {
             describe(e, &mut out);
         }
@@ -97,10 +81,7 @@ fn describe(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
             let known = known_fields(schema_path);
             for key in unexpected {
-                out.push(Violation::at_key(
-                    format!("{pointer}/{}", escape_segment(key)),
-                    unknown_field(key, &known),
-                ));
+                out.push(Violation::at_key(format!("{pointer}/{}", escape_segment(key)), unknown_field(key, &known)));
             }
             return;
         }
@@ -123,19 +104,14 @@ fn describe(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
                 }
                 _ => format!("invalid key {}: {error}", show(error.instance())),
             };
-            out.push(Violation::at_key(
-                format!("{pointer}/{}", escape_segment(&key)),
-                message,
-            ));
+            out.push(Violation::at_key(format!("{pointer}/{}", escape_segment(&key)), message));
             return;
         }
         ValidationErrorKind::Enum { options } => match options.as_array().map(Vec::as_slice) {
             Some([only]) => format!("{} is not supported; expected {}", show(value), show(only)),
-            Some(all) => format!(
-                "{} is not one of: {}",
-                show(value),
-                all.iter().map(show).collect::<Vec<_>>().join(", ")
-            ),
+            Some(all) => {
+                format!("{} is not one of: {}", show(value), all.iter().map(show).collect::<Vec<_>>().join(", "))
+            }
             None => format!("{} is not one of: {}", show(value), show(options)),
         },
         ValidationErrorKind::Constant { expected_value } => {
@@ -168,36 +144,30 @@ fn describe(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
         ValidationErrorKind::ExclusiveMaximum { limit } => {
             format!("{} must be less than {limit}", show(value))
         }
-        ValidationErrorKind::MinItems { limit } => format!(
-            "expected at least {limit} item(s), found {}",
-            item_count(value)
-        ),
-        ValidationErrorKind::MaxItems { limit } => format!(
-            "expected at most {limit} items, found {}",
-            item_count(value)
-        ),
+        ValidationErrorKind::MinItems { limit } => {
+            format!("expected at least {limit} item(s), found {}", item_count(value))
+        }
+        ValidationErrorKind::MaxItems { limit } => {
+            format!("expected at most {limit} items, found {}", item_count(value))
+        }
         _ => e.to_string(),
     };
     out.push(Violation::at(pointer, message));
 }
 
 /// A failed `oneOf`/`anyOf`: say which alternative was meant instead of "matches none".
-fn alternatives(
-    e: &ValidationError<'_>,
-    branches: &[Vec<ValidationError<'static>>],
-    out: &mut Vec<Violation>,
-) {
+fn alternatives(e: &ValidationError<'_>, branches: &[Vec<ValidationError<'static>>], out: &mut Vec<Violation>) {
     let pointer = e.instance_path().as_str().to_string();
     let value = e.instance();
     if is_image_or_build(e.schema_path().as_str()) {
         // With either field given but of the wrong type, that field's own error says it all.
-        if ["image", "build"]
-            .iter()
-            .any(|k| value.get(k).is_some_and(|v| !v.is_null()))
-        {
+        if ["image", "build"].iter().any(|k| value.get(k).is_some_and(|v| !v.is_null())) {
             return;
         }
-        out.push(Violation::at(pointer, "one of image or build is required: image names an image to run, build a directory to build one from"));
+        out.push(Violation::at(
+            pointer,
+            "one of image or build is required: image names an image to run, build a directory to build one from",
+        ));
         return;
     }
     // An enum written as `oneOf` of constants (with a description each).
@@ -212,21 +182,13 @@ fn alternatives(
         })
         .collect();
     if let Some(constants) = constants {
-        let list: Vec<String> = constants
-            .iter()
-            .map(|c| c.as_str().map_or_else(|| show(c), str::to_string))
-            .collect();
-        out.push(Violation::at(
-            pointer,
-            format!("{} is not one of: {}", show(value), list.join(", ")),
-        ));
+        let list: Vec<String> = constants.iter().map(|c| c.as_str().map_or_else(|| show(c), str::to_string)).collect();
+        out.push(Violation::at(pointer, format!("{} is not one of: {}", show(value), list.join(", "))));
         return;
     }
     // `Option<T>` is `anyOf [T, null]`: when the value is not null, what is wrong is in `T`.
-    let only_type_errors = |b: &Vec<ValidationError<'static>>| {
-        b.iter()
-            .all(|x| matches!(x.kind(), ValidationErrorKind::Type { .. }))
-    };
+    let only_type_errors =
+        |b: &Vec<ValidationError<'static>>| b.iter().all(|x| matches!(x.kind(), ValidationErrorKind::Type { .. }));
     let mut meant = branches.iter().filter(|b| !only_type_errors(b));
     match (meant.next(), meant.next()) {
         (Some(branch), None) => branch.iter().for_each(|x| describe(x, out)),
@@ -235,21 +197,15 @@ fn alternatives(
                 .iter()
                 .flatten()
                 .filter_map(|x| match x.kind() {
-                    ValidationErrorKind::Type {
-                        kind: TypeKind::Single(t),
-                    } => Some(type_words(*t)),
+                    ValidationErrorKind::Type { kind: TypeKind::Single(t) } => Some(type_words(*t)),
                     _ => None,
                 })
                 .collect();
-            out.push(Violation::at(
-                pointer,
-                format!("expected {}, found {}", expected.join(" or "), found(value)),
-            ));
+            out.push(Violation::at(pointer, format!("expected {}, found {}", expected.join(" or "), found(value))));
         }
-        (Some(_), Some(_)) => out.push(Violation::at(
-            pointer,
-            format!("{} matches none of the allowed forms: {e}", found(value)),
-        )),
+        (Some(_), Some(_)) => {
+            out.push(Violation::at(pointer, format!("{} matches none of the allowed forms: {e}", found(value))))
+        }
     }
 }
 
@@ -289,12 +245,7 @@ fn unknown_field(key: &str, known: &[String]) -> String {
 /// The known field a misspelt `key` most likely meant: same letters ignoring case, `_` and `-`
 /// (`mount_path` → `mountPath`), else within a small edit distance.
 fn closest<'a>(key: &str, known: &'a [String]) -> Option<&'a str> {
-    let fold = |s: &str| {
-        s.chars()
-            .filter(|c| *c != '_' && *c != '-')
-            .flat_map(char::to_lowercase)
-            .collect::<String>()
-    };
+    let fold = |s: &str| s.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect::<String>();
     if let Some(k) = known.iter().find(|k| fold(k) == fold(key)) {
         return Some(k);
     }
@@ -314,9 +265,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut diagonal = row[0];
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            let next = (diagonal + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(row[j + 1] + 1);
+            let next = (diagonal + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
             diagonal = row[j + 1];
             row[j + 1] = next;
         }
@@ -372,9 +321,7 @@ fn show(v: &Json) -> String {
             let cut: String = s.chars().take(60).collect();
             format!(
                 "{}… ({} characters)",
-                serde_json::to_string(&cut)
-                    .unwrap_or_default()
-                    .trim_end_matches('"'),
+                serde_json::to_string(&cut).unwrap_or_default().trim_end_matches('"'),
                 s.chars().count()
             )
         }
@@ -411,11 +358,7 @@ mod tests {
     fn with(pointer: &str, value: Json) -> Json {
         let mut doc = valid();
         let (parent, key) = pointer.rsplit_once('/').unwrap();
-        doc.pointer_mut(parent)
-            .unwrap()
-            .as_object_mut()
-            .unwrap()
-            .insert(key.to_string(), value);
+        doc.pointer_mut(parent).unwrap().as_object_mut().unwrap().insert(key.to_string(), value);
         doc
     }
 
@@ -434,24 +377,21 @@ mod tests {
     fn unknown_fields_point_at_the_key_and_list_the_known_ones() {
         let v = one(&with("/spec/imagee", json!("x")));
         assert_eq!((v.pointer.as_str(), v.at_key), ("/spec/imagee", true));
-        assert!(v.message.starts_with(r#"unknown field "imagee" (did you mean "image"?); expected one of: image, build, pullPolicy"#), "{}", v.message);
+        assert!(
+            v.message.starts_with(
+                r#"unknown field "imagee" (did you mean "image"?); expected one of: image, build, pullPolicy"#
+            ),
+            "{}",
+            v.message
+        );
         // A misspelt required field is two problems: the unknown key and the missing field.
         let doc = with("/spec/volumes", json!([{"name": "d", "mount_path": "/d"}]));
         let v = schema_violations(&doc);
         let got: Vec<(&str, bool)> = v.iter().map(|v| (v.pointer.as_str(), v.at_key)).collect();
-        assert_eq!(
-            got,
-            [
-                ("/spec/volumes/0", false),
-                ("/spec/volumes/0/mount_path", true)
-            ],
-            "{v:#?}"
-        );
+        assert_eq!(got, [("/spec/volumes/0", false), ("/spec/volumes/0/mount_path", true)], "{v:#?}");
         assert_eq!(v[0].message, r#"missing required field "mountPath""#);
         assert!(
-            v[1].message.contains(
-                r#"(did you mean "mountPath"?); expected one of: name, mountPath, readOnly"#
-            ),
+            v[1].message.contains(r#"(did you mean "mountPath"?); expected one of: name, mountPath, readOnly"#),
             "{}",
             v[1].message
         );
@@ -462,8 +402,7 @@ mod tests {
         let v = one(&with("/metadata/name", json!("Acme")));
         assert_eq!(v.pointer, "/metadata/name");
         assert!(
-            v.message
-                .starts_with(r#""Acme" does not match the tenant name pattern (a DNS label:"#),
+            v.message.starts_with(r#""Acme" does not match the tenant name pattern (a DNS label:"#),
             "{}",
             v.message
         );
@@ -478,18 +417,14 @@ mod tests {
         assert_eq!(one(&both).message, "give either image or build, not both");
         let mut neither = valid();
         neither["spec"] = json!({});
-        assert!(one(&neither)
-            .message
-            .starts_with("one of image or build is required"));
+        assert!(one(&neither).message.starts_with("one of image or build is required"));
         // A null image is no image: the build alone is fine, the null alone is not.
         let mut null_and_build = valid();
         null_and_build["spec"] = json!({"image": null, "build": {"context": "."}});
         assert_eq!(schema_violations(&null_and_build), []);
         let mut null_only = valid();
         null_only["spec"] = json!({"image": null});
-        assert!(one(&null_only)
-            .message
-            .starts_with("one of image or build is required"));
+        assert!(one(&null_only).message.starts_with("one of image or build is required"));
     }
 
     #[test]
@@ -502,33 +437,20 @@ mod tests {
             one(&with("/spec/pullPolicy", json!("Sometimes"))).message,
             r#""Sometimes" is not one of: IfNotPresent, Always, Never"#
         );
-        assert_eq!(
-            one(&with("/spec/port", json!("80"))).message,
-            r#"expected a whole number, found the string "80""#
-        );
+        assert_eq!(one(&with("/spec/port", json!("80"))).message, r#"expected a whole number, found the string "80""#);
         let mut build = valid();
         build["spec"] = json!({"build": {"dockerfile": "D"}});
         let v = one(&build);
-        assert_eq!(
-            (v.pointer.as_str(), v.message.as_str()),
-            ("/spec/build", r#"missing required field "context""#)
-        );
+        assert_eq!((v.pointer.as_str(), v.message.as_str()), ("/spec/build", r#"missing required field "context""#));
         build["spec"] = json!({"build": "ctx"});
-        assert_eq!(
-            one(&build).message,
-            r#"expected a mapping or null, found the string "ctx""#
-        );
+        assert_eq!(one(&build).message, r#"expected a mapping or null, found the string "ctx""#);
     }
 
     #[test]
     fn property_name_violations_point_at_the_key() {
         let v = one(&with("/spec/env", json!({"1X": "y"})));
         assert_eq!((v.pointer.as_str(), v.at_key), ("/spec/env/1X", true));
-        assert!(
-            v.message.contains("environment variable name pattern"),
-            "{}",
-            v.message
-        );
+        assert!(v.message.contains("environment variable name pattern"), "{}", v.message);
     }
 
     #[test]
@@ -538,19 +460,13 @@ mod tests {
                 Json::Object(m) => {
                     for (k, child) in m {
                         if k == "pattern" {
-                            out.push((
-                                child.as_str().unwrap().to_string(),
-                                format!("{path}/pattern"),
-                            ));
+                            out.push((child.as_str().unwrap().to_string(), format!("{path}/pattern")));
                         } else {
                             patterns(child, format!("{path}/{k}"), out);
                         }
                     }
                 }
-                Json::Array(a) => a
-                    .iter()
-                    .enumerate()
-                    .for_each(|(i, c)| patterns(c, format!("{path}/{i}"), out)),
+                Json::Array(a) => a.iter().enumerate().for_each(|(i, c)| patterns(c, format!("{path}/{i}"), out)),
                 _ => {}
             }
         }
@@ -559,18 +475,13 @@ mod tests {
         assert!(found.len() >= 8, "{found:?}");
         for (pattern, path) in found {
             let message = pattern_message(&json!("x"), &pattern, &path);
-            assert!(
-                !message.contains(&pattern),
-                "no plain words for {pattern} at {path}: {message}"
-            );
+            assert!(!message.contains(&pattern), "no plain words for {pattern} at {path}: {message}");
         }
     }
 
     #[test]
     fn misspellings_find_their_field() {
-        let known: Vec<String> = ["image", "build", "mountPath", "readOnly"]
-            .map(String::from)
-            .to_vec();
+        let known: Vec<String> = ["image", "build", "mountPath", "readOnly"].map(String::from).to_vec();
         assert_eq!(closest("imagee", &known), Some("image"));
         assert_eq!(closest("mount_path", &known), Some("mountPath"));
         assert_eq!(closest("ReadOnly", &known), Some("readOnly"));

@@ -37,6 +37,29 @@ pub enum ApplyFact {
         message: String,
         image_pull: bool,
     },
+    /// A replacement never became healthy; the old container was restored.
+    RolledBack {
+        message: String,
+    },
+}
+
+/// What the daemon knows beyond one pass: backoff, supervision and resource samples.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonFacts {
+    /// Set while the tenant waits out a backoff.
+    pub backoff: Option<BackoffFact>,
+    pub probe_latency_ms: Option<u64>,
+    pub supervisor_restarts: u64,
+    pub usage: Option<Usage>,
+    /// Resource use has stayed high for more than one sample.
+    pub pressure: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackoffFact {
+    pub until: OffsetDateTime,
+    /// True when the runtime keeps dying, not when an apply step keeps failing.
+    pub crash_loop: bool,
 }
 
 /// The result of tenantd's own HTTP probe, when one was made.
@@ -56,32 +79,17 @@ pub struct Facts<'a> {
     pub observed: Option<&'a ObservedTenant>,
     pub apply: ApplyFact,
     pub probe: Option<ProbeFact>,
+    pub daemon: DaemonFacts,
 }
 
 /// Builds the new status, keeping transition times and the applied hash from `previous`.
-pub fn derive(
-    previous: Option<&TenantStatus>,
-    facts: Facts<'_>,
-    now: OffsetDateTime,
-) -> TenantStatus {
-    let main = facts
-        .observed
-        .and_then(|o| o.container(&ContainerRole::Main));
+pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDateTime) -> TenantStatus {
+    let main = facts.observed.and_then(|o| o.container(&ContainerRole::Main));
     let sidecars_down = facts
         .observed
-        .map(|o| {
-            o.containers
-                .iter()
-                .any(|c| c.role != ContainerRole::Main && c.state != ContainerState::Running)
-        })
+        .map(|o| o.containers.iter().any(|c| c.role != ContainerRole::Main && c.state != ContainerState::Running))
         .unwrap_or(false);
-    let suspended = matches!(
-        facts.spec,
-        SpecFact::Valid {
-            suspended: true,
-            ..
-        }
-    );
+    let suspended = matches!(facts.spec, SpecFact::Valid { suspended: true, .. });
 
     let health = match main {
         None => Health::Down,
@@ -109,23 +117,20 @@ pub fn derive(
                     .join("; "),
             ),
         ),
-        (_, ApplyFact::Blocked(Blocked::NoPort { message })) => {
-            (Phase::Failed, Some(message.clone()))
+        (_, ApplyFact::Blocked(Blocked::NoPort { message })) => (Phase::Failed, Some(message.clone())),
+        (_, ApplyFact::Failed { message, image_pull: true }) => (Phase::ImagePullBackOff, Some(message.clone())),
+        (_, ApplyFact::Failed { message, .. }) if facts.daemon.backoff.as_ref().is_some_and(|b| b.crash_loop) => {
+            (Phase::CrashLoopBackOff, Some(message.clone()))
         }
-        (
-            _,
-            ApplyFact::Failed {
-                message,
-                image_pull: true,
-            },
-        ) => (Phase::ImagePullBackOff, Some(message.clone())),
         (_, ApplyFact::Failed { message, .. }) => (Phase::Failed, Some(message.clone())),
+        (_, ApplyFact::RolledBack { message }) => (Phase::RolledBack, Some(message.clone())),
+        (_, ApplyFact::Blocked(Blocked::RolledBack { message })) => (Phase::RolledBack, Some(message.clone())),
+        (_, _) if facts.daemon.backoff.as_ref().is_some_and(|b| b.crash_loop) => {
+            (Phase::CrashLoopBackOff, exit_error(main.map(|c| c.state)))
+        }
         (SpecFact::Absent, _) if main.is_none() => (Phase::Removed, None),
         _ if suspended => (Phase::Suspended, None),
-        _ => (
-            runtime_phase(main.map(|c| c.state), health, sidecars_down),
-            exit_error(main.map(|c| c.state)),
-        ),
+        _ => (runtime_phase(main.map(|c| c.state), health, sidecars_down), exit_error(main.map(|c| c.state))),
     };
 
     let spec_ok = !matches!(facts.spec, SpecFact::Invalid { .. });
@@ -161,6 +166,12 @@ pub fn derive(
             String::new(),
         ),
     ];
+    conditions.push(condition(
+        ConditionType::ResourcePressure,
+        facts.daemon.pressure.is_some(),
+        if facts.daemon.pressure.is_some() { "HighUsage" } else { "Normal" },
+        facts.daemon.pressure.clone().unwrap_or_default(),
+    ));
     for c in &mut conditions {
         c.last_transition_time = previous
             .and_then(|p| p.conditions.iter().find(|pc| pc.kind == c.kind))
@@ -188,6 +199,16 @@ pub fn derive(
         SpecFact::Absent => None,
     };
     let host_port = main.and_then(|c| c.host_port);
+    let rolled_back = match (&facts.apply, &facts.spec) {
+        (ApplyFact::RolledBack { message }, SpecFact::Valid { spec_hash, .. }) => {
+            Some(RolledBackStatus { spec_hash: spec_hash.clone(), reason: message.clone() })
+        }
+        // Kept while the spec still asks for what was rolled back.
+        (_, SpecFact::Valid { spec_hash, .. }) => {
+            previous.and_then(|p| p.rolled_back.clone()).filter(|rb| &rb.spec_hash == spec_hash)
+        }
+        _ => None,
+    };
     TenantStatus {
         tenant: facts.tenant.to_string(),
         phase,
@@ -202,11 +223,12 @@ pub fn derive(
         health,
         restart_count: main.map(|c| c.restart_count).unwrap_or(0),
         last_error,
-        last_applied_time: if applied_now {
-            Some(now)
-        } else {
-            previous.and_then(|p| p.last_applied_time)
-        },
+        last_applied_time: if applied_now { Some(now) } else { previous.and_then(|p| p.last_applied_time) },
+        last_probe_latency_ms: facts.daemon.probe_latency_ms,
+        next_retry_time: facts.daemon.backoff.as_ref().map(|b| b.until),
+        supervisor_restarts: facts.daemon.supervisor_restarts.max(previous.map(|p| p.supervisor_restarts).unwrap_or(0)),
+        rolled_back,
+        usage: facts.daemon.usage,
     }
 }
 
@@ -220,19 +242,14 @@ fn runtime_phase(state: Option<ContainerState>, health: Health, sidecars_down: b
         },
         Some(ContainerState::Restarting) => Phase::Degraded,
         Some(
-            ContainerState::Exited { .. }
-            | ContainerState::Dead
-            | ContainerState::Removing
-            | ContainerState::Paused,
+            ContainerState::Exited { .. } | ContainerState::Dead | ContainerState::Removing | ContainerState::Paused,
         ) => Phase::Failed,
     }
 }
 
 fn exit_error(state: Option<ContainerState>) -> Option<String> {
     match state {
-        Some(ContainerState::Exited { code }) => {
-            Some(format!("the runtime container exited with code {code}"))
-        }
+        Some(ContainerState::Exited { code }) => Some(format!("the runtime container exited with code {code}")),
         Some(ContainerState::Dead) => Some("the runtime container is dead".into()),
         _ => None,
     }
@@ -247,19 +264,12 @@ fn converge_reason(apply: &ApplyFact, spec_ok: bool) -> &'static str {
         ApplyFact::Blocked(Blocked::NoPort { .. }) => "NoHostPort",
         ApplyFact::Blocked(Blocked::DeletionHeld { .. }) => "DeletionHeld",
         ApplyFact::Blocked(Blocked::Invalid { .. }) => "InvalidSpec",
-        ApplyFact::Failed {
-            image_pull: true, ..
-        } => "ImagePullFailed",
+        ApplyFact::Failed { image_pull: true, .. } => "ImagePullFailed",
         ApplyFact::Failed { .. } => "ApplyFailed",
+        ApplyFact::RolledBack { .. } | ApplyFact::Blocked(Blocked::RolledBack { .. }) => "RolledBack",
     }
 }
 
 fn condition(kind: ConditionType, status: bool, reason: &str, message: String) -> Condition {
-    Condition {
-        kind,
-        status,
-        reason: reason.to_string(),
-        message,
-        last_transition_time: OffsetDateTime::UNIX_EPOCH,
-    }
+    Condition { kind, status, reason: reason.to_string(), message, last_transition_time: OffsetDateTime::UNIX_EPOCH }
 }

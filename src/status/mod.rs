@@ -4,7 +4,7 @@ mod derive;
 mod model;
 mod store;
 
-pub use derive::{derive, ApplyFact, Facts, ProbeFact, SpecFact};
+pub use derive::{derive, ApplyFact, BackoffFact, DaemonFacts, Facts, ProbeFact, SpecFact};
 pub use model::*;
 pub use store::{StatusError, StatusStore};
 

@@ -25,6 +25,11 @@ pub enum Phase {
     ImagePullBackOff,
     /// Objects of another owner hold its names.
     Conflict,
+    /// A replacement did not become healthy and the previous container was restored; the same
+    /// spec is not tried again until it changes.
+    RolledBack,
+    /// The runtime keeps failing; tenantd waits before the next try (`nextRetryTime`).
+    CrashLoopBackOff,
 }
 
 /// What a condition is about.
@@ -36,6 +41,8 @@ pub enum ConditionType {
     Converged,
     /// The runtime answers its health check.
     Healthy,
+    /// Memory stays above 90 % of its limit, or CPU above 95 % of its quota.
+    ResourcePressure,
 }
 
 /// A condition in the Kubernetes style: `lastTransitionTime` changes only when `status` does.
@@ -92,10 +99,43 @@ pub struct TenantStatus {
     pub restart_count: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::serde::rfc3339::option"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
     pub last_applied_time: Option<OffsetDateTime>,
+    /// Latency of tenantd's last own health probe, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_probe_latency_ms: Option<u64>,
+    /// When tenantd tries this tenant again after failures (exponential backoff).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub next_retry_time: Option<OffsetDateTime>,
+    /// Restarts tenantd itself made because the runtime stayed down (the engine's own restarts
+    /// are in `restartCount`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub supervisor_restarts: u64,
+    /// The desired state whose replacement was rolled back, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back: Option<RolledBackStatus>,
+    /// CPU and memory use at the last sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledBackStatus {
+    pub spec_hash: String,
+    pub reason: String,
+}
+
+/// Resource use of the main container.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Percent of the CPU quota (100 = the whole `cpus` limit).
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+    pub memory_limit_bytes: u64,
 }

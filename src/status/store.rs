@@ -70,13 +70,7 @@ impl StatusStore {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(source) => {
-                return Err(StatusError::Io {
-                    path: self.dir.clone(),
-                    operation: "list",
-                    source,
-                })
-            }
+            Err(source) => return Err(StatusError::Io { path: self.dir.clone(), operation: "list", source }),
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
@@ -96,14 +90,9 @@ impl StatusStore {
     /// Writes `status` unless the file already holds exactly it. Returns whether it wrote.
     /// The write is atomic: a temp file in the same directory, fsync, rename, fsync of the directory.
     pub fn write(&self, status: &TenantStatus) -> Result<bool, StatusError> {
-        let tenant: TenantName =
-            status
-                .tenant
-                .parse()
-                .map_err(|e: crate::spec::names::InvalidValue| StatusError::Parse {
-                    path: self.dir.clone(),
-                    message: e.to_string(),
-                })?;
+        let tenant: TenantName = status.tenant.parse().map_err(|e: crate::spec::names::InvalidValue| {
+            StatusError::Parse { path: self.dir.clone(), message: e.to_string() }
+        })?;
         let path = self.path(&tenant);
         if let Ok(Some(existing)) = read_file(&path) {
             if &existing == status {
@@ -112,16 +101,10 @@ impl StatusStore {
         }
         let mut text = serde_json::to_string_pretty(status).expect("status serializes");
         text.push('\n');
-        let tmp = self
-            .dir
-            .join(format!("{TEMP_PREFIX}{tenant}.{}", std::process::id()));
+        let tmp = self.dir.join(format!("{TEMP_PREFIX}{tenant}.{}", std::process::id()));
         let io = |operation: &'static str, path: &Path| {
             let path = path.to_path_buf();
-            move |source| StatusError::Io {
-                path,
-                operation,
-                source,
-            }
+            move |source| StatusError::Io { path, operation, source }
         };
         let result = (|| {
             let mut f = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
@@ -144,15 +127,8 @@ fn read_file(path: &Path) -> Result<Option<TenantStatus>, StatusError> {
     match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text)
             .map(Some)
-            .map_err(|e| StatusError::Parse {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }),
+            .map_err(|e| StatusError::Parse { path: path.to_path_buf(), message: e.to_string() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(StatusError::Io {
-            path: path.to_path_buf(),
-            operation: "read",
-            source,
-        }),
+        Err(source) => Err(StatusError::Io { path: path.to_path_buf(), operation: "read", source }),
     }
 }

@@ -24,11 +24,7 @@ fn observed(state: ContainerState, health: EngineHealth) -> ObservedTenant {
             applied: None,
             state,
             health,
-            limits: Limits {
-                memory_bytes: 1,
-                nano_cpus: 1,
-                pids: 1,
-            },
+            limits: Limits { memory_bytes: 1, nano_cpus: 1, pids: 1 },
             host_port: Some(19001),
             restart_count: 2,
             started_at: None,
@@ -38,11 +34,7 @@ fn observed(state: ContainerState, health: EngineHealth) -> ObservedTenant {
 }
 
 fn valid() -> SpecFact {
-    SpecFact::Valid {
-        spec_hash: "v1:s".into(),
-        source: "tenants.d/acme.yaml".into(),
-        suspended: false,
-    }
+    SpecFact::Valid { spec_hash: "v1:s".into(), source: "tenants.d/acme.yaml".into(), suspended: false }
 }
 
 #[test]
@@ -56,6 +48,7 @@ fn a_running_healthy_tenant_is_running_with_its_url() {
             observed: Some(&o),
             apply: ApplyFact::Applied,
             probe: None,
+            daemon: DaemonFacts::default(),
         },
         datetime!(2026-01-01 0:00 UTC),
     );
@@ -78,13 +71,11 @@ fn an_invalid_spec_keeps_the_running_facts_and_the_applied_hash() {
             observed: Some(&o),
             apply: ApplyFact::Applied,
             probe: None,
+            daemon: DaemonFacts::default(),
         },
         datetime!(2026-01-01 0:00 UTC),
     );
-    let spec = SpecFact::Invalid {
-        messages: vec!["acme.yaml:3:1: bad".into()],
-        source: Some("acme.yaml".into()),
-    };
+    let spec = SpecFact::Invalid { messages: vec!["acme.yaml:3:1: bad".into()], source: Some("acme.yaml".into()) };
     let s = derive(
         Some(&first),
         Facts {
@@ -93,6 +84,7 @@ fn an_invalid_spec_keeps_the_running_facts_and_the_applied_hash() {
             observed: Some(&o),
             apply: ApplyFact::Blocked(Blocked::Invalid { messages: vec![] }),
             probe: None,
+            daemon: DaemonFacts::default(),
         },
         datetime!(2026-01-02 0:00 UTC),
     );
@@ -100,16 +92,9 @@ fn an_invalid_spec_keeps_the_running_facts_and_the_applied_hash() {
     assert_eq!(s.container_id.as_deref(), Some("abc"));
     assert_eq!(s.applied_hash.as_deref(), Some("v1:s"));
     assert!(s.last_error.unwrap().contains("bad"));
-    let spec_valid = s
-        .conditions
-        .iter()
-        .find(|c| c.kind == ConditionType::SpecValid)
-        .unwrap();
+    let spec_valid = s.conditions.iter().find(|c| c.kind == ConditionType::SpecValid).unwrap();
     assert!(!spec_valid.status);
-    assert_eq!(
-        spec_valid.last_transition_time,
-        datetime!(2026-01-02 0:00 UTC)
-    );
+    assert_eq!(spec_valid.last_transition_time, datetime!(2026-01-02 0:00 UTC));
 }
 
 #[test]
@@ -121,13 +106,11 @@ fn transition_times_only_move_when_a_condition_changes() {
         observed: Some(&o),
         apply: ApplyFact::NothingToDo,
         probe: None,
+        daemon: DaemonFacts::default(),
     };
     let first = derive(None, facts(), datetime!(2026-01-01 0:00 UTC));
     let second = derive(Some(&first), facts(), datetime!(2026-01-05 0:00 UTC));
-    assert_eq!(
-        first, second,
-        "nothing changed, so the status is identical and is not rewritten"
-    );
+    assert_eq!(first, second, "nothing changed, so the status is identical and is not rewritten");
 }
 
 #[test]
@@ -139,11 +122,9 @@ fn failures_map_to_phases() {
             tenant: "acme",
             spec: valid(),
             observed: Some(&o),
-            apply: ApplyFact::Failed {
-                message: "pull x".into(),
-                image_pull: true,
-            },
+            apply: ApplyFact::Failed { message: "pull x".into(), image_pull: true },
             probe: None,
+            daemon: DaemonFacts::default(),
         },
         datetime!(2026-01-01 0:00 UTC),
     );
@@ -157,6 +138,7 @@ fn failures_map_to_phases() {
             observed: Some(&exited),
             apply: ApplyFact::NothingToDo,
             probe: None,
+            daemon: DaemonFacts::default(),
         },
         datetime!(2026-01-01 0:00 UTC),
     );
@@ -171,6 +153,7 @@ fn failures_map_to_phases() {
             observed: Some(&unhealthy),
             apply: ApplyFact::NothingToDo,
             probe: None,
+            daemon: DaemonFacts::default(),
         },
         datetime!(2026-01-01 0:00 UTC),
     );
@@ -183,6 +166,7 @@ fn failures_map_to_phases() {
             observed: None,
             apply: ApplyFact::Applied,
             probe: None,
+            daemon: DaemonFacts::default(),
         },
         datetime!(2026-01-01 0:00 UTC),
     );
@@ -196,10 +180,7 @@ fn the_writer_is_atomic_skips_identical_content_and_sweeps_temp_files() {
     store.prepare().unwrap();
     std::fs::write(store.dir().join(".tmp-acme.999"), "half a file").unwrap();
     store.prepare().unwrap();
-    assert!(
-        !store.dir().join(".tmp-acme.999").exists(),
-        "a crash leftover is swept"
-    );
+    assert!(!store.dir().join(".tmp-acme.999").exists(), "a crash leftover is swept");
 
     let o = observed(ContainerState::Running, EngineHealth::Healthy);
     let s = derive(
@@ -210,18 +191,13 @@ fn the_writer_is_atomic_skips_identical_content_and_sweeps_temp_files() {
             observed: Some(&o),
             apply: ApplyFact::Applied,
             probe: None,
+            daemon: DaemonFacts::default(),
         },
         datetime!(2026-01-01 0:00 UTC),
     );
     assert!(store.write(&s).unwrap());
-    assert!(
-        !store.write(&s).unwrap(),
-        "identical status is not rewritten"
-    );
+    assert!(!store.write(&s).unwrap(), "identical status is not rewritten");
     assert_eq!(store.read(&"acme".parse().unwrap()).unwrap().unwrap(), s);
-    let names: Vec<_> = std::fs::read_dir(store.dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let names: Vec<_> = std::fs::read_dir(store.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["acme.json"]);
 }

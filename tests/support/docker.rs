@@ -32,9 +32,7 @@ pub async fn docker_test(test: &str) -> Option<DockerTest> {
     let rt = DockerRuntime::connect(&instance, None, vec![]).expect("default endpoint parses");
     if let Err(e) = rt.ping().await {
         if std::env::var("TENANTD_REQUIRE_DOCKER").as_deref() == Ok("1") {
-            panic!(
-                "{test}: docker is required (TENANTD_REQUIRE_DOCKER=1) but does not answer: {e}"
-            );
+            panic!("{test}: docker is required (TENANTD_REQUIRE_DOCKER=1) but does not answer: {e}");
         }
         // Straight to the stream, not `eprintln!`: the test harness captures that and shows it
         // only for failures, and a skip must be seen.
@@ -44,11 +42,7 @@ pub async fn docker_test(test: &str) -> Option<DockerTest> {
         );
         return None;
     }
-    Some(DockerTest {
-        rt,
-        instance,
-        images: Mutex::new(vec![]),
-    })
+    Some(DockerTest { rt, instance, images: Mutex::new(vec![]) })
 }
 
 impl DockerTest {
@@ -59,19 +53,13 @@ impl DockerTest {
 
     /// Removes `reference` when the test ends.
     pub fn remove_image(&self, reference: &str) {
-        self.images
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(reference.to_string());
+        self.images.lock().unwrap_or_else(|p| p.into_inner()).push(reference.to_string());
     }
 }
 
 impl Drop for DockerTest {
     fn drop(&mut self) {
-        for label in [
-            format!("{}={}", labels::INSTANCE, self.instance),
-            format!("{TEST_OWNER}={}", self.instance),
-        ] {
+        for label in [format!("{}={}", labels::INSTANCE, self.instance), format!("{TEST_OWNER}={}", self.instance)] {
             let filter = format!("label={label}");
             let containers = docker_lines(&["ps", "-aq", "--filter", &filter]);
             if !containers.is_empty() {
@@ -102,17 +90,12 @@ pub fn unique_instance() -> TenantName {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     // `rt…`, not the `t…` of `support::Env`, so the two never meet even in one process.
-    format!("rt{}x{n}", std::process::id())
-        .parse()
-        .expect("a valid instance name")
+    format!("rt{}x{n}", std::process::id()).parse().expect("a valid instance name")
 }
 
 /// Runs the docker CLI; panics when it cannot be started, returns (success, stdout, stderr).
 pub fn docker(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("the docker CLI runs");
+    let out = Command::new("docker").args(args).output().expect("the docker CLI runs");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -130,10 +113,7 @@ pub fn docker_ok(args: &[&str]) -> String {
 fn docker_quiet(args: &[&str]) {
     if let Ok(out) = Command::new("docker").args(args).output() {
         if !out.status.success() {
-            eprintln!(
-                "cleanup: docker {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            eprintln!("cleanup: docker {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
     }
 }
@@ -162,10 +142,7 @@ pub fn inspect(id: &str) -> serde_json::Value {
 
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// Polls `check` until it returns `Some` or `deadline` passes.
@@ -179,10 +156,7 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(
-            Instant::now() < until,
-            "timed out after {deadline:?} waiting for {what}"
-        );
+        assert!(Instant::now() < until, "timed out after {deadline:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -250,8 +224,7 @@ int main(int argc, char **argv) {
 }
 "#;
 
-pub const STUB_DOCKERFILE: &str =
-    "FROM scratch\nCOPY stub /stub\nUSER 10001:10001\nENTRYPOINT [\"/stub\"]\n";
+pub const STUB_DOCKERFILE: &str = "FROM scratch\nCOPY stub /stub\nUSER 10001:10001\nENTRYPOINT [\"/stub\"]\n";
 
 /// A build context (temp dir) holding the statically linked stub and its Dockerfile.
 pub fn stub_context() -> tempfile::TempDir {
@@ -264,10 +237,85 @@ pub fn stub_context() -> tempfile::TempDir {
         .arg(dir.path().join("stub.c"))
         .output()
         .expect("gcc runs");
-    assert!(
-        out.status.success(),
-        "gcc -static failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "gcc -static failed: {}", String::from_utf8_lossy(&out.stderr));
     dir
+}
+
+/// A pretend engine on 127.0.0.1 that answers `/version` and `/info` (with a fixed clock), and
+/// answers `/events` with `events` (JSON lines) and then drops the connection mid-stream, the
+/// way an engine that dies does. Records each request line.
+pub struct FakeEngine {
+    pub address: String,
+    pub requests: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+/// The clock [`FakeEngine`] reports in `/info`.
+pub const FAKE_ENGINE_TIME: &str = "2026-01-01T00:00:00.000000001Z";
+
+impl FakeEngine {
+    pub async fn start(events: Vec<String>) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = format!("tcp://{}", listener.local_addr().expect("address"));
+        let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let events = events.clone();
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&head)
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    seen.lock().unwrap_or_else(|p| p.into_inner()).push(line.clone());
+                    let path = line.split_whitespace().nth(1).unwrap_or_default();
+                    let reply = if path.contains("/events") {
+                        // Chunked and never finished: the last chunk is missing.
+                        let mut r = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_string();
+                        for e in &events {
+                            let chunk = format!("{e}\n");
+                            r.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+                        }
+                        r
+                    } else {
+                        let body = if path.contains("/version") {
+                            r#"{"ApiVersion":"1.41","Version":"20.10.24"}"#.to_string()
+                        } else if path.contains("/info") {
+                            format!(r#"{{"SystemTime":"{FAKE_ENGINE_TIME}"}}"#)
+                        } else {
+                            "OK".to_string()
+                        };
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    };
+                    // A client that went away needs no reply; dropping the socket closes the
+                    // connection either way.
+                    socket.write_all(reply.as_bytes()).await.ok();
+                });
+            }
+        });
+        Self { address, requests }
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }

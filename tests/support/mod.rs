@@ -35,10 +35,7 @@ pub fn docker_available(test: &str) -> bool {
 
 /// Runs the docker CLI.
 pub fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker CLI runs")
+    Command::new("docker").args(args).output().expect("docker CLI runs")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -56,18 +53,14 @@ pub fn eventually<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option
         if let Some(v) = f() {
             return v;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 /// A plain HTTP GET on 127.0.0.1; the status code, or None when nothing answers.
 pub fn http_get(port: u16, path: &str) -> Option<u16> {
-    let mut s =
-        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
+    let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
     let mut buf = String::new();
@@ -106,14 +99,7 @@ impl Env {
         let lo = 20000 + ((std::process::id() % 40) as u16) * 250 + (n as u16 % 12) * 20;
         let ports = (lo, lo + 19);
         let config = dir.path().join("tenantd.toml");
-        let env = Env {
-            dir,
-            instance,
-            config,
-            tenants,
-            state,
-            ports,
-        };
+        let env = Env { dir, instance, config, tenants, state, ports };
         env.write_config("");
         env
     }
@@ -146,11 +132,7 @@ impl Env {
 
     pub fn tenantd_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantd"));
-        cmd.arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env_remove("CONTAINER_RUNTIME")
-            .env_remove("TENANTD_CONFIG");
+        cmd.arg("--config").arg(&self.config).args(args).env_remove("CONTAINER_RUNTIME").env_remove("TENANTD_CONFIG");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -160,19 +142,12 @@ impl Env {
     /// `tenantd apply`, asserting it exits 0.
     pub fn apply_ok(&self) -> String {
         let o = self.tenantd(&["apply"]);
-        assert!(
-            o.status.success(),
-            "apply failed: {}\n{}",
-            stdout(&o),
-            stderr(&o)
-        );
+        assert!(o.status.success(), "apply failed: {}\n{}", stdout(&o), stderr(&o));
         stdout(&o)
     }
 
     pub fn status(&self, tenant: &str) -> Option<Value> {
-        let text =
-            std::fs::read_to_string(self.state.join("status").join(format!("{tenant}.json")))
-                .ok()?;
+        let text = std::fs::read_to_string(self.state.join("status").join(format!("{tenant}.json"))).ok()?;
         Some(serde_json::from_str(&text).expect("status file is JSON"))
     }
 
@@ -204,8 +179,7 @@ impl Env {
     }
 
     pub fn container_id(&self, tenant: &str) -> Option<String> {
-        self.inspect(&self.container(tenant))
-            .and_then(|v| v["Id"].as_str().map(str::to_string))
+        self.inspect(&self.container(tenant)).and_then(|v| v["Id"].as_str().map(str::to_string))
     }
 
     /// The host port of a tenant's runtime from its status file.
@@ -235,10 +209,7 @@ pub fn cleanup_instance(instance: &str) {
         args.extend(ids);
         docker(&args);
     }
-    for (kind, list) in [
-        ("network", &["network", "ls", "-q"][..]),
-        ("volume", &["volume", "ls", "-q"][..]),
-    ] {
+    for (kind, list) in [("network", &["network", "ls", "-q"][..]), ("volume", &["volume", "ls", "-q"][..])] {
         let mut a: Vec<&str> = list.to_vec();
         a.extend(["--filter", &filter]);
         let out = stdout(&docker(&a));

@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, HostConfigCgroupnsModeEnum,
-    HostConfigLogConfig, Mount, MountType, NetworkingConfig, PortBinding, ResourcesUlimits,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, HostConfigCgroupnsModeEnum, HostConfigLogConfig,
+    Mount, MountType, NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
 };
 
 use super::scope::object_labels;
@@ -35,15 +34,9 @@ pub(super) fn create_body(
     let published = c.publish_port.zip(host_port);
     let port_key = published.map(|(port, _)| format!("{port}/tcp"));
 
-    let mut tmpfs = HashMap::from([(
-        "/tmp".to_string(),
-        format!("{TMPFS_OPTIONS},size={DEFAULT_TMP_SIZE}"),
-    )]);
+    let mut tmpfs = HashMap::from([("/tmp".to_string(), format!("{TMPFS_OPTIONS},size={DEFAULT_TMP_SIZE}"))]);
     for t in &c.tmpfs {
-        tmpfs.insert(
-            t.target.clone(),
-            format!("{TMPFS_OPTIONS},size={}", t.size_bytes),
-        );
+        tmpfs.insert(t.target.clone(), format!("{TMPFS_OPTIONS},size={}", t.size_bytes));
     }
 
     let host_config = HostConfig {
@@ -90,10 +83,7 @@ pub(super) fn create_body(
         port_bindings: published.map(|(port, host_port)| {
             HashMap::from([(
                 format!("{port}/tcp"),
-                Some(vec![PortBinding {
-                    host_ip: Some("127.0.0.1".into()),
-                    host_port: Some(host_port.to_string()),
-                }]),
+                Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(host_port.to_string()) }]),
             )])
         }),
         ..Default::default()
@@ -104,13 +94,7 @@ pub(super) fn create_body(
         cmd: c.args.clone(),
         env: Some(c.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         user: Some(c.user.clone()),
-        labels: Some(container_labels(
-            instance,
-            tenant,
-            spec_hash,
-            c,
-            published.map(|p| p.1),
-        )),
+        labels: Some(container_labels(instance, tenant, spec_hash, c, published.map(|p| p.1))),
         healthcheck: c.health.as_ref().map(healthcheck),
         stop_timeout: Some(STOP_TIMEOUT_SECS),
         exposed_ports: port_key.map(|k| vec![k]),
@@ -118,10 +102,7 @@ pub(super) fn create_body(
         networking_config: Some(NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
                 network.to_string(),
-                EndpointSettings {
-                    aliases: Some(vec![c.alias.clone()]),
-                    ..Default::default()
-                },
+                EndpointSettings { aliases: Some(vec![c.alias.clone()]), ..Default::default() },
             )])),
         }),
         ..Default::default()
@@ -136,12 +117,7 @@ fn container_labels(
     host_port: Option<u16>,
 ) -> HashMap<String, String> {
     let mut l = object_labels(instance, tenant);
-    let field_hashes = c
-        .field_hashes
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let field_hashes = c.field_hashes.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
     l.insert(labels::ROLE.into(), c.role.label());
     l.insert(labels::CONFIG_HASH.into(), c.config_hash.clone());
     l.insert(labels::FIELD_HASHES.into(), field_hashes);
@@ -159,11 +135,7 @@ fn container_labels(
 fn healthcheck(h: &Healthcheck) -> HealthConfig {
     let ns = |ms: u64| i64::try_from(ms.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
     HealthConfig {
-        test: Some(
-            std::iter::once("CMD".to_string())
-                .chain(h.command.iter().cloned())
-                .collect(),
-        ),
+        test: Some(std::iter::once("CMD".to_string()).chain(h.command.iter().cloned()).collect()),
         interval: Some(ns(h.interval_ms)),
         timeout: Some(ns(h.timeout_ms)),
         start_period: Some(ns(h.start_period_ms)),
@@ -173,11 +145,7 @@ fn healthcheck(h: &Healthcheck) -> HealthConfig {
 }
 
 fn ulimit(name: &str, limit: i64) -> ResourcesUlimits {
-    ResourcesUlimits {
-        name: Some(name.into()),
-        soft: Some(limit),
-        hard: Some(limit),
-    }
+    ResourcesUlimits { name: Some(name.into()), soft: Some(limit), hard: Some(limit) }
 }
 
 /// Zero means "not set" to the engine; send nothing rather than a zero.
@@ -198,47 +166,26 @@ mod tests {
             role: ContainerRole::Main,
             name: "prod-acme".into(),
             alias: "runtime".into(),
-            image: ImageSource::Registry {
-                reference: "example/app:1".into(),
-                pull_policy: PullPolicy::IfNotPresent,
-            },
+            image: ImageSource::Registry { reference: "example/app:1".into(), pull_policy: PullPolicy::IfNotPresent },
             args: Some(vec!["serve".into()]),
             env: BTreeMap::from([("B".into(), "2".into()), ("A".into(), "1".into())]),
             user: "10001:10001".into(),
             publish_port: Some(18789),
             port: Some(18789),
-            mounts: vec![VolumeMountPlan {
-                volume: "prod-acme-data".into(),
-                target: "/data".into(),
-                read_only: false,
-            }],
-            tmpfs: vec![TmpfsPlan {
-                target: "/run".into(),
-                size_bytes: 1024,
-            }],
+            mounts: vec![VolumeMountPlan { volume: "prod-acme-data".into(), target: "/data".into(), read_only: false }],
+            tmpfs: vec![TmpfsPlan { target: "/run".into(), size_bytes: 1024 }],
             health: Some(Healthcheck {
-                command: vec![
-                    "/app".into(),
-                    "probe".into(),
-                    "http://127.0.0.1:18789/health".into(),
-                ],
+                command: vec!["/app".into(), "probe".into(), "http://127.0.0.1:18789/health".into()],
                 interval_ms: 2000,
                 timeout_ms: 1000,
                 start_period_ms: 0,
                 retries: 3,
                 path: "/health".into(),
             }),
-            limits: Limits {
-                memory_bytes: 64 << 20,
-                nano_cpus: 500_000_000,
-                pids: 64,
-            },
+            limits: Limits { memory_bytes: 64 << 20, nano_cpus: 500_000_000, pids: 64 },
             user_labels: BTreeMap::from([("team".into(), "a".into())]),
             config_hash: "v1:c".into(),
-            field_hashes: BTreeMap::from([
-                ("image".into(), "i".into()),
-                ("env".into(), "e".into()),
-            ]),
+            field_hashes: BTreeMap::from([("image".into(), "i".into()), ("env".into(), "e".into())]),
             applied: "{}".into(),
         }
     }
@@ -258,15 +205,10 @@ mod tests {
         let tmpfs = h.tmpfs.as_ref().unwrap();
         assert_eq!(tmpfs["/tmp"], "rw,noexec,nosuid,nodev,size=64m");
         assert_eq!(tmpfs["/run"], "rw,noexec,nosuid,nodev,size=1024");
-        let binding = &h.port_bindings.as_ref().unwrap()["18789/tcp"]
-            .as_ref()
-            .unwrap()[0];
+        let binding = &h.port_bindings.as_ref().unwrap()["18789/tcp"].as_ref().unwrap()[0];
         assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(binding.host_port.as_deref(), Some("19001"));
-        assert_eq!(
-            b.env.as_deref(),
-            Some(&["A=1".to_string(), "B=2".to_string()][..])
-        );
+        assert_eq!(b.env.as_deref(), Some(&["A=1".to_string(), "B=2".to_string()][..]));
         let l = b.labels.as_ref().unwrap();
         assert_eq!(l[labels::FIELD_HASHES], "env=e,image=i");
         assert_eq!(l[labels::HOST_PORT], "19001");

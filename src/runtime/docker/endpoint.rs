@@ -18,15 +18,8 @@ pub(super) enum Endpoint {
 
 impl Endpoint {
     /// Picks `host`, else `docker_host_env`, else [`DEFAULT_ENDPOINT`], and parses it.
-    pub(super) fn choose(
-        host: Option<&str>,
-        docker_host_env: Option<&str>,
-    ) -> Result<Self, RuntimeError> {
-        let raw = host
-            .or(docker_host_env)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(DEFAULT_ENDPOINT);
+    pub(super) fn choose(host: Option<&str>, docker_host_env: Option<&str>) -> Result<Self, RuntimeError> {
+        let raw = host.or(docker_host_env).map(str::trim).filter(|s| !s.is_empty()).unwrap_or(DEFAULT_ENDPOINT);
         Self::parse(raw)
     }
 
@@ -46,9 +39,7 @@ impl Endpoint {
             .or_else(|| raw.strip_prefix("http://"))
             .ok_or_else(|| invalid("unsupported scheme (TLS and ssh are not supported)"))?
             .trim_end_matches('/');
-        let (host, port) = address
-            .rsplit_once(':')
-            .ok_or_else(|| invalid("the port is missing"))?;
+        let (host, port) = address.rsplit_once(':').ok_or_else(|| invalid("the port is missing"))?;
         if host.is_empty() || port.parse::<u16>().is_err() || address.contains('/') {
             return Err(invalid("not a host:port address"));
         }
@@ -75,37 +66,17 @@ mod tests {
             Endpoint::choose(Some("tcp://127.0.0.1:2375"), Some("unix:///env.sock")).unwrap(),
             Endpoint::Tcp("127.0.0.1:2375".into())
         );
-        assert_eq!(
-            Endpoint::choose(None, Some("unix:///env.sock")).unwrap(),
-            Endpoint::Unix("/env.sock".into())
-        );
-        assert_eq!(
-            Endpoint::choose(None, Some("")).unwrap().to_string(),
-            DEFAULT_ENDPOINT
-        );
-        assert_eq!(
-            Endpoint::choose(None, None).unwrap().to_string(),
-            DEFAULT_ENDPOINT
-        );
+        assert_eq!(Endpoint::choose(None, Some("unix:///env.sock")).unwrap(), Endpoint::Unix("/env.sock".into()));
+        assert_eq!(Endpoint::choose(None, Some("")).unwrap().to_string(), DEFAULT_ENDPOINT);
+        assert_eq!(Endpoint::choose(None, None).unwrap().to_string(), DEFAULT_ENDPOINT);
     }
 
     #[test]
     fn unsupported_endpoints_are_named() {
-        for bad in [
-            "ssh://me@host",
-            "https://h:2376",
-            "unix://relative.sock",
-            "tcp://host",
-            "tcp://:80",
-        ] {
+        for bad in ["ssh://me@host", "https://h:2376", "unix://relative.sock", "tcp://host", "tcp://:80"] {
             let e = Endpoint::parse(bad).unwrap_err();
             assert!(e.to_string().contains(bad), "{e}");
         }
-        assert_eq!(
-            Endpoint::parse("http://localhost:2375/")
-                .unwrap()
-                .to_string(),
-            "tcp://localhost:2375"
-        );
+        assert_eq!(Endpoint::parse("http://localhost:2375/").unwrap().to_string(), "tcp://localhost:2375");
     }
 }

@@ -16,9 +16,7 @@ pub(super) async fn within<T>(
     limit: Duration,
     call: impl Future<Output = Result<T, BollardError>>,
 ) -> Result<T, BollardError> {
-    tokio::time::timeout(limit, call)
-        .await
-        .unwrap_or(Err(BollardError::RequestTimeoutError))
+    tokio::time::timeout(limit, call).await.unwrap_or(Err(BollardError::RequestTimeoutError))
 }
 
 /// The HTTP status of the engine's reply, when the error is one.
@@ -36,10 +34,9 @@ pub(super) fn is_status(err: &BollardError, code: u16) -> bool {
 /// What the engine said, without bollard's wrapping; other errors with their causes.
 pub(super) fn message(err: &BollardError) -> String {
     match err {
-        BollardError::DockerResponseServerError {
-            status_code,
-            message,
-        } => format!("{} (HTTP {status_code})", message.trim()),
+        BollardError::DockerResponseServerError { status_code, message } => {
+            format!("{} (HTTP {status_code})", message.trim())
+        }
         BollardError::DockerStreamError { error } => error.trim().to_string(),
         other => {
             let mut text = other.to_string();
@@ -67,9 +64,7 @@ pub(super) fn unreachable_reason(err: &BollardError) -> Option<UnreachableReason
         if let Some(b) = e.downcast_ref::<BollardError>() {
             match b {
                 BollardError::RequestTimeoutError => return Some(UnreachableReason::Timeout),
-                BollardError::SocketNotFoundError(_) => {
-                    return Some(UnreachableReason::SocketMissing)
-                }
+                BollardError::SocketNotFoundError(_) => return Some(UnreachableReason::SocketMissing),
                 BollardError::HyperLegacyError { err } if err.is_connect() => connect_failed = true,
                 // Transparent: its `source()` skips the io error itself.
                 BollardError::IOError { err } => reason = io_reason(err.kind()).or(reason),
@@ -96,9 +91,7 @@ fn io_reason(kind: io::ErrorKind) -> Option<UnreachableReason> {
         ConnectionRefused => UnreachableReason::ConnectionRefused,
         TimedOut => UnreachableReason::Timeout,
         // The engine went away in the middle of a call.
-        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | NotConnected => {
-            UnreachableReason::Other
-        }
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | NotConnected => UnreachableReason::Other,
         _ => return None,
     })
 }
@@ -107,18 +100,11 @@ fn io_reason(kind: io::ErrorKind) -> Option<UnreachableReason> {
 pub(super) fn map(endpoint: &str, operation: impl Into<String>, err: BollardError) -> RuntimeError {
     match unreachable_reason(&err) {
         Some(reason) => unreachable(endpoint, reason, Some(err)),
-        None => RuntimeError::Engine {
-            operation: operation.into(),
-            message: message(&err),
-        },
+        None => RuntimeError::Engine { operation: operation.into(), message: message(&err) },
     }
 }
 
-pub(super) fn unreachable(
-    endpoint: &str,
-    reason: UnreachableReason,
-    source: Option<BollardError>,
-) -> RuntimeError {
+pub(super) fn unreachable(endpoint: &str, reason: UnreachableReason, source: Option<BollardError>) -> RuntimeError {
     RuntimeError::Unreachable {
         endpoint: endpoint.to_string(),
         reason,
@@ -131,54 +117,31 @@ mod tests {
     use super::*;
 
     fn io_error(kind: io::ErrorKind) -> BollardError {
-        BollardError::IOError {
-            err: io::Error::new(kind, "test"),
-        }
+        BollardError::IOError { err: io::Error::new(kind, "test") }
     }
 
     #[test]
     fn io_kinds_name_the_reason() {
         let cases = [
             (io::ErrorKind::NotFound, UnreachableReason::SocketMissing),
-            (
-                io::ErrorKind::PermissionDenied,
-                UnreachableReason::PermissionDenied,
-            ),
-            (
-                io::ErrorKind::ConnectionRefused,
-                UnreachableReason::ConnectionRefused,
-            ),
+            (io::ErrorKind::PermissionDenied, UnreachableReason::PermissionDenied),
+            (io::ErrorKind::ConnectionRefused, UnreachableReason::ConnectionRefused),
             (io::ErrorKind::TimedOut, UnreachableReason::Timeout),
             (io::ErrorKind::ConnectionReset, UnreachableReason::Other),
         ];
         for (kind, reason) in cases {
             let e = map("unix:///x.sock", "ping", io_error(kind));
-            assert!(
-                matches!(e, RuntimeError::Unreachable { reason: r, .. } if r == reason),
-                "{kind:?}: {e:?}"
-            );
+            assert!(matches!(e, RuntimeError::Unreachable { reason: r, .. } if r == reason), "{kind:?}: {e:?}");
         }
         let e = map("tcp://h:1", "ping", BollardError::RequestTimeoutError);
-        assert!(matches!(
-            e,
-            RuntimeError::Unreachable {
-                reason: UnreachableReason::Timeout,
-                ..
-            }
-        ));
+        assert!(matches!(e, RuntimeError::Unreachable { reason: UnreachableReason::Timeout, .. }));
     }
 
     #[test]
     fn engine_replies_keep_operation_and_message() {
-        let err = BollardError::DockerResponseServerError {
-            status_code: 500,
-            message: "boom\n".into(),
-        };
+        let err = BollardError::DockerResponseServerError { status_code: 500, message: "boom\n".into() };
         assert_eq!(status(&err), Some(500));
         let e = map("unix:///x.sock", "start container acme", err);
-        assert_eq!(
-            e.to_string(),
-            "start container acme failed: boom (HTTP 500)"
-        );
+        assert_eq!(e.to_string(), "start container acme failed: boom (HTTP 500)");
     }
 }

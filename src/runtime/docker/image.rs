@@ -22,19 +22,14 @@ const DEFAULT_REGISTRY: &str = "docker.io";
 impl DockerRuntime {
     pub(super) async fn ensure(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError> {
         match image {
-            ImageSource::Registry {
-                reference,
-                pull_policy,
-            } => {
+            ImageSource::Registry { reference, pull_policy } => {
                 if *pull_policy != PullPolicy::Always {
                     if let Some(id) = self.local_image_id(reference).await? {
                         return Ok(ImageOutcome::AlreadyPresent { id });
                     }
                 }
                 if *pull_policy == PullPolicy::Never {
-                    return Err(RuntimeError::ImageMissing {
-                        reference: reference.clone(),
-                    });
+                    return Err(RuntimeError::ImageMissing { reference: reference.clone() });
                 }
                 self.pull(reference).await?;
                 match self.local_image_id(reference).await? {
@@ -45,11 +40,7 @@ impl DockerRuntime {
                     }),
                 }
             }
-            ImageSource::Build {
-                context,
-                dockerfile,
-                tag,
-            } => {
+            ImageSource::Build { context, dockerfile, tag } => {
                 if let Some(id) = self.local_image_id(tag).await? {
                     return Ok(ImageOutcome::AlreadyPresent { id });
                 }
@@ -66,10 +57,7 @@ impl DockerRuntime {
     }
 
     /// The local id (`sha256:…`) of `reference`; `None` when it is not present.
-    pub(super) async fn local_image_id(
-        &self,
-        reference: &str,
-    ) -> Result<Option<String>, RuntimeError> {
+    pub(super) async fn local_image_id(&self, reference: &str) -> Result<Option<String>, RuntimeError> {
         let docker = self.client().await?;
         match within(self.timeouts.call, docker.inspect_image(reference)).await {
             Ok(image) => Ok(image.id),
@@ -81,16 +69,9 @@ impl DockerRuntime {
     async fn pull(&self, reference: &str) -> Result<(), RuntimeError> {
         let docker = self.client().await?;
         let (repository, tag) = pull_args(reference);
-        let options = CreateImageOptionsBuilder::new()
-            .from_image(repository)
-            .tag(tag)
-            .build();
+        let options = CreateImageOptionsBuilder::new().from_image(repository).tag(tag).build();
         let credentials = self.credentials_for(reference);
-        tracing::info!(
-            image = reference,
-            authenticated = credentials.is_some(),
-            "pulling image"
-        );
+        tracing::info!(image = reference, authenticated = credentials.is_some(), "pulling image");
         let pulling = async {
             let mut progress = docker.create_image(Some(options), None, credentials);
             while let Some(item) = progress.next().await {
@@ -99,18 +80,12 @@ impl DockerRuntime {
             Ok(())
         };
         within(self.timeouts.image, pulling).await.map_err(|e| {
-            self.stream_failure(e, |message| RuntimeError::ImagePull {
-                reference: reference.to_string(),
-                message,
-            })
+            self.stream_failure(e, |message| RuntimeError::ImagePull { reference: reference.to_string(), message })
         })
     }
 
     async fn build(&self, context: &Path, dockerfile: &str, tag: &str) -> Result<(), RuntimeError> {
-        let failed = |message: String| RuntimeError::ImageBuild {
-            context: context.display().to_string(),
-            message,
-        };
+        let failed = |message: String| RuntimeError::ImageBuild { context: context.display().to_string(), message };
         let archive = {
             let (context, dockerfile) = (context.to_path_buf(), dockerfile.to_string());
             tokio::task::spawn_blocking(move || build_context::archive(&context, &dockerfile))
@@ -119,38 +94,23 @@ impl DockerRuntime {
                 .map_err(|e| failed(e.to_string()))?
         };
         let docker = self.client().await?;
-        let options = BuildImageOptionsBuilder::new()
-            .dockerfile(dockerfile)
-            .t(tag)
-            .rm(true)
-            .forcerm(true)
-            .build();
+        let options = BuildImageOptionsBuilder::new().dockerfile(dockerfile).t(tag).rm(true).forcerm(true).build();
         tracing::info!(image = tag, context = %context.display(), bytes = archive.len(), "building image");
         let building = async {
-            let mut output =
-                docker.build_image(options, None, Some(bollard::body_full(archive.into())));
+            let mut output = docker.build_image(options, None, Some(bollard::body_full(archive.into())));
             while let Some(item) = output.next().await {
                 item?;
             }
             Ok(())
         };
-        within(self.timeouts.image, building)
-            .await
-            .map_err(|e| self.stream_failure(e, failed))
+        within(self.timeouts.image, building).await.map_err(|e| self.stream_failure(e, failed))
     }
 
     /// A failed pull or build: `Unreachable` when the engine went away, else `failed` with what
     /// the engine said (or that it took too long).
-    fn stream_failure(
-        &self,
-        e: BollardError,
-        failed: impl FnOnce(String) -> RuntimeError,
-    ) -> RuntimeError {
+    fn stream_failure(&self, e: BollardError, failed: impl FnOnce(String) -> RuntimeError) -> RuntimeError {
         match unreachable_reason(&e) {
-            Some(UnreachableReason::Timeout) => failed(format!(
-                "no result within {} s",
-                self.timeouts.image.as_secs()
-            )),
+            Some(UnreachableReason::Timeout) => failed(format!("no result within {} s", self.timeouts.image.as_secs())),
             Some(reason) => unreachable(&self.endpoint.to_string(), reason, Some(e)),
             None => failed(message(&e)),
         }
@@ -159,15 +119,12 @@ impl DockerRuntime {
     /// The configured credentials for the registry `reference` lives on, if any.
     fn credentials_for(&self, reference: &str) -> Option<DockerCredentials> {
         let host = registry_host(pull_args(reference).0);
-        self.registries
-            .iter()
-            .find(|r| normalize_registry(&r.server) == host)
-            .map(|r| DockerCredentials {
-                username: Some(r.username.clone()),
-                password: Some(r.password.expose().to_string()),
-                serveraddress: Some(r.server.clone()),
-                ..Default::default()
-            })
+        self.registries.iter().find(|r| normalize_registry(&r.server) == host).map(|r| DockerCredentials {
+            username: Some(r.username.clone()),
+            password: Some(r.password.expose().to_string()),
+            serveraddress: Some(r.server.clone()),
+            ..Default::default()
+        })
     }
 }
 
@@ -187,9 +144,7 @@ fn pull_args(reference: &str) -> (&str, &str) {
 /// The registry host of a repository name, normalised like [`normalize_registry`].
 fn registry_host(repository: &str) -> String {
     match repository.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => {
-            normalize_registry(first)
-        }
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => normalize_registry(first),
         _ => DEFAULT_REGISTRY.to_string(),
     }
 }
@@ -204,9 +159,7 @@ fn normalize_registry(server: &str) -> String {
         .unwrap_or_default()
         .to_ascii_lowercase();
     match host.as_str() {
-        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
-            DEFAULT_REGISTRY.to_string()
-        }
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => DEFAULT_REGISTRY.to_string(),
         _ => host,
     }
 }
@@ -219,14 +172,8 @@ mod tests {
     fn references_split_into_repository_and_tag() {
         assert_eq!(pull_args("nginx"), ("nginx", "latest"));
         assert_eq!(pull_args("nginx:1.27"), ("nginx", "1.27"));
-        assert_eq!(
-            pull_args("reg:5000/team/app"),
-            ("reg:5000/team/app", "latest")
-        );
-        assert_eq!(
-            pull_args("reg:5000/team/app:v2"),
-            ("reg:5000/team/app", "v2")
-        );
+        assert_eq!(pull_args("reg:5000/team/app"), ("reg:5000/team/app", "latest"));
+        assert_eq!(pull_args("reg:5000/team/app:v2"), ("reg:5000/team/app", "v2"));
         assert_eq!(pull_args("app@sha256:abc"), ("app", "sha256:abc"));
     }
 
@@ -236,9 +183,6 @@ mod tests {
         assert_eq!(registry_host("library/nginx"), "docker.io");
         assert_eq!(registry_host("Reg.Example:5000/app"), "reg.example:5000");
         assert_eq!(registry_host("localhost/app"), "localhost");
-        assert_eq!(
-            normalize_registry("https://index.docker.io/v1/"),
-            "docker.io"
-        );
+        assert_eq!(normalize_registry("https://index.docker.io/v1/"), "docker.io");
     }
 }

@@ -5,27 +5,31 @@ mod build_context;
 mod container;
 mod endpoint;
 mod errors;
+mod events;
 mod image;
 mod lifecycle;
 mod network;
 mod observe;
 mod scope;
+mod stats;
 mod volume;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::Docker;
+use futures_util::stream::BoxStream;
 use tokio::sync::OnceCell;
 
 pub use endpoint::DEFAULT_ENDPOINT;
 
 use self::endpoint::Endpoint;
 use self::errors::{unreachable, within};
+use self::scope::{instance_filter, tenant_filter};
 use crate::config::RegistryAuth;
 use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
 use crate::runtime::error::{RuntimeError, UnreachableReason};
-use crate::runtime::model::ObservedWorld;
+use crate::runtime::model::{EngineEvent, ObservedWorld, ResourceSample};
 use crate::runtime::{ImageOutcome, Runtime};
 use crate::spec::TenantName;
 
@@ -40,10 +44,7 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self {
-            call: Duration::from_secs(30),
-            image: Duration::from_secs(30 * 60),
-        }
+        Self { call: Duration::from_secs(30), image: Duration::from_secs(30 * 60) }
     }
 }
 
@@ -114,11 +115,9 @@ impl DockerRuntime {
                 // is bounded by `within`, so this is just a backstop above the longest one.
                 let backstop = self.timeouts.image.as_secs().max(1);
                 let docker = match &self.endpoint {
-                    Endpoint::Unix(path) => Docker::connect_with_unix(
-                        &path.to_string_lossy(),
-                        backstop,
-                        bollard::API_DEFAULT_VERSION,
-                    ),
+                    Endpoint::Unix(path) => {
+                        Docker::connect_with_unix(&path.to_string_lossy(), backstop, bollard::API_DEFAULT_VERSION)
+                    }
                     Endpoint::Tcp(address) => {
                         Docker::connect_with_http(address, backstop, bollard::API_DEFAULT_VERSION)
                     }
@@ -173,23 +172,16 @@ impl Runtime for DockerRuntime {
         }
     }
 
-    async fn observe(
-        &self,
-        images: &[String],
-        names: &[String],
-    ) -> Result<ObservedWorld, RuntimeError> {
-        self.observe_world(images, names).await
+    async fn observe(&self, images: &[String], names: &[String]) -> Result<ObservedWorld, RuntimeError> {
+        let filter = instance_filter(&self.instance);
+        self.observe_labelled(&filter, images, names).await
     }
 
     async fn ensure_image(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError> {
         self.ensure(image).await
     }
 
-    async fn create_network(
-        &self,
-        tenant: &TenantName,
-        network: &DesiredNetwork,
-    ) -> Result<String, RuntimeError> {
+    async fn create_network(&self, tenant: &TenantName, network: &DesiredNetwork) -> Result<String, RuntimeError> {
         self.create_tenant_network(tenant, network).await
     }
 
@@ -209,8 +201,7 @@ impl Runtime for DockerRuntime {
         network: &str,
         host_port: Option<u16>,
     ) -> Result<String, RuntimeError> {
-        self.create(tenant, spec_hash, container, network, host_port)
-            .await
+        self.create(tenant, spec_hash, container, network, host_port).await
     }
 
     async fn start_container(&self, id: &str) -> Result<(), RuntimeError> {
@@ -231,38 +222,27 @@ impl Runtime for DockerRuntime {
 
     async fn observe_tenant(
         &self,
-        _tenant: &TenantName,
-        _images: &[String],
-        _names: &[String],
+        tenant: &TenantName,
+        images: &[String],
+        names: &[String],
     ) -> Result<ObservedWorld, RuntimeError> {
-        Err(not_yet("observe_tenant"))
+        let filter = tenant_filter(&self.instance, tenant);
+        self.observe_labelled(&filter, images, names).await
     }
 
-    async fn rename_container(&self, _id: &str, _new_name: &str) -> Result<(), RuntimeError> {
-        Err(not_yet("rename_container"))
+    async fn rename_container(&self, id: &str, new_name: &str) -> Result<(), RuntimeError> {
+        self.rename(id, new_name).await
     }
 
-    async fn restart_container(&self, _id: &str, _timeout_secs: u32) -> Result<(), RuntimeError> {
-        Err(not_yet("restart_container"))
+    async fn restart_container(&self, id: &str, timeout_secs: u32) -> Result<(), RuntimeError> {
+        self.restart(id, timeout_secs).await
     }
 
-    async fn stats(&self, _id: &str) -> Result<crate::runtime::ResourceSample, RuntimeError> {
-        Err(not_yet("stats"))
+    async fn stats(&self, id: &str) -> Result<ResourceSample, RuntimeError> {
+        self.sample(id).await
     }
 
-    async fn events(
-        &self,
-    ) -> Result<
-        futures_util::stream::BoxStream<'static, Result<crate::runtime::EngineEvent, RuntimeError>>,
-        RuntimeError,
-    > {
-        Err(not_yet("events"))
-    }
-}
-
-fn not_yet(operation: &str) -> RuntimeError {
-    RuntimeError::Engine {
-        operation: operation.to_string(),
-        message: "not implemented".into(),
+    async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
+        self.subscribe().await
     }
 }

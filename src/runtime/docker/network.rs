@@ -34,12 +34,10 @@ impl DockerRuntime {
         };
         match within(self.timeouts.call, docker.create_network(request)).await {
             Ok(created) => Ok(created.id),
-            Err(e) if is_status(&e, 409) => {
-                match self.network_named(&network.name, &operation).await? {
-                    Some(existing) => self.adopt_existing(tenant, &network.name, existing),
-                    None => Err(self.fail(operation, e)),
-                }
-            }
+            Err(e) if is_status(&e, 409) => match self.network_named(&network.name, &operation).await? {
+                Some(existing) => self.adopt_existing(tenant, &network.name, existing),
+                None => Err(self.fail(operation, e)),
+            },
             Err(e) => Err(self.fail(operation, e)),
         }
     }
@@ -52,15 +50,10 @@ impl DockerRuntime {
         existing: NetworkInspect,
     ) -> Result<String, RuntimeError> {
         let labels = existing.labels.as_ref();
-        let same_tenant = labels
-            .and_then(|l| l.get(labels::TENANT))
-            .is_some_and(|t| t == tenant.as_str());
+        let same_tenant = labels.and_then(|l| l.get(labels::TENANT)).is_some_and(|t| t == tenant.as_str());
         match existing.id {
             Some(id) if is_ours(labels, &self.instance) && same_tenant => Ok(id),
-            _ => Err(RuntimeError::Conflict {
-                kind: "network".into(),
-                name: name.to_string(),
-            }),
+            _ => Err(RuntimeError::Conflict { kind: "network".into(), name: name.to_string() }),
         }
     }
 
@@ -70,10 +63,7 @@ impl DockerRuntime {
             return Ok(());
         };
         if !is_ours(existing.labels.as_ref(), &self.instance) {
-            return Err(RuntimeError::Conflict {
-                kind: "network".into(),
-                name: name.to_string(),
-            });
+            return Err(RuntimeError::Conflict { kind: "network".into(), name: name.to_string() });
         }
         // Remove by id: a foreign network might share the name on old engines.
         let id = existing.id.as_deref().unwrap_or(name);
@@ -87,18 +77,9 @@ impl DockerRuntime {
 
     /// The network named exactly `name`, if any. The engine also resolves ids and id prefixes,
     /// so the name is compared.
-    async fn network_named(
-        &self,
-        name: &str,
-        operation: &str,
-    ) -> Result<Option<NetworkInspect>, RuntimeError> {
+    async fn network_named(&self, name: &str, operation: &str) -> Result<Option<NetworkInspect>, RuntimeError> {
         let docker = self.client().await?;
-        match within(
-            self.timeouts.call,
-            docker.inspect_network(name, None::<InspectNetworkOptions>),
-        )
-        .await
-        {
+        match within(self.timeouts.call, docker.inspect_network(name, None::<InspectNetworkOptions>)).await {
             Ok(n) if n.name.as_deref() == Some(name) => Ok(Some(n)),
             Ok(_) => Ok(None),
             Err(e) if is_status(&e, 404) => Ok(None),

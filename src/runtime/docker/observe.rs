@@ -1,25 +1,23 @@
-//! Observing this instance: one list per kind, one inspect per container (a few at a time),
-//! grouped by tenant label, plus local image ids and foreign holders of wanted names.
+//! Observing this instance (or one tenant of it): one list per kind, one inspect per container
+//! (a few at a time), grouped by tenant label, plus local image ids and foreign holders of
+//! wanted names.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use bollard::models::{
-    ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum, Network,
-};
+use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum, Network};
 use bollard::query_parameters::{
-    InspectContainerOptions, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    ListVolumesOptionsBuilder,
+    InspectContainerOptions, ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
 };
 use futures_util::{stream, StreamExt, TryStreamExt};
 
 use super::errors::{is_status, within};
-use super::scope::{bare_name, instance_filter, is_ours};
+use super::scope::{bare_name, is_ours};
 use super::DockerRuntime;
 use crate::render::{ContainerRole, Limits};
 use crate::runtime::error::RuntimeError;
 use crate::runtime::model::{
-    labels, ContainerState, EngineHealth, ForeignObject, ObservedContainer, ObservedNetwork,
-    ObservedTenant, ObservedWorld,
+    labels, ContainerState, EngineHealth, ForeignObject, ObservedContainer, ObservedNetwork, ObservedTenant,
+    ObservedWorld,
 };
 use crate::spec::TenantName;
 
@@ -29,54 +27,46 @@ const INSPECT_CONCURRENCY: usize = 4;
 const NEVER: &str = "0001-01-01T00:00:00Z";
 
 impl DockerRuntime {
-    pub(super) async fn observe_world(
+    /// The objects that match the label `filter` (which must include the instance label: the
+    /// engine ANDs label filters), plus `images` and the foreign holders of `names`.
+    pub(super) async fn observe_labelled(
         &self,
+        filter: &HashMap<String, Vec<String>>,
         images: &[String],
         names: &[String],
     ) -> Result<ObservedWorld, RuntimeError> {
         let docker = self.client().await?;
         let call = self.timeouts.call;
-        let filter = instance_filter(&self.instance);
 
         let (summaries, networks, volumes) = tokio::try_join!(
             async {
-                let options = ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filter)
-                    .build();
-                within(call, docker.list_containers(Some(options)))
-                    .await
-                    .map_err(|e| self.fail("list containers", e))
+                let options = ListContainersOptionsBuilder::new().all(true).filters(filter).build();
+                within(call, docker.list_containers(Some(options))).await.map_err(|e| self.fail("list containers", e))
             },
             async {
-                let options = ListNetworksOptionsBuilder::new().filters(&filter).build();
-                within(call, docker.list_networks(Some(options)))
-                    .await
-                    .map_err(|e| self.fail("list networks", e))
+                let options = ListNetworksOptionsBuilder::new().filters(filter).build();
+                within(call, docker.list_networks(Some(options))).await.map_err(|e| self.fail("list networks", e))
             },
             async {
-                let options = ListVolumesOptionsBuilder::new().filters(&filter).build();
-                within(call, docker.list_volumes(Some(options)))
-                    .await
-                    .map_err(|e| self.fail("list volumes", e))
+                let options = ListVolumesOptionsBuilder::new().filters(filter).build();
+                within(call, docker.list_volumes(Some(options))).await.map_err(|e| self.fail("list volumes", e))
             },
         )?;
 
-        let inspected: Vec<ContainerInspectResponse> =
-            stream::iter(summaries.into_iter().filter_map(|s| s.id))
-                .map(|id| async move {
-                    let inspect = docker.inspect_container(&id, None::<InspectContainerOptions>);
-                    match within(call, inspect).await {
-                        Ok(c) => Ok(Some(c)),
-                        // Removed between the list and the inspect.
-                        Err(e) if is_status(&e, 404) => Ok(None),
-                        Err(e) => Err(self.fail(format!("inspect container {id}"), e)),
-                    }
-                })
-                .buffer_unordered(INSPECT_CONCURRENCY)
-                .try_filter_map(|c| async move { Ok(c) })
-                .try_collect()
-                .await?;
+        let inspected: Vec<ContainerInspectResponse> = stream::iter(summaries.into_iter().filter_map(|s| s.id))
+            .map(|id| async move {
+                let inspect = docker.inspect_container(&id, None::<InspectContainerOptions>);
+                match within(call, inspect).await {
+                    Ok(c) => Ok(Some(c)),
+                    // Removed between the list and the inspect.
+                    Err(e) if is_status(&e, 404) => Ok(None),
+                    Err(e) => Err(self.fail(format!("inspect container {id}"), e)),
+                }
+            })
+            .buffer_unordered(INSPECT_CONCURRENCY)
+            .try_filter_map(|c| async move { Ok(c) })
+            .try_collect()
+            .await?;
 
         let mut world = ObservedWorld::default();
         for c in &inspected {
@@ -105,8 +95,7 @@ impl DockerRuntime {
             }
         }
         for t in world.tenants.values_mut() {
-            t.containers
-                .sort_by(|a, b| a.role.cmp(&b.role).then_with(|| a.name.cmp(&b.name)));
+            t.containers.sort_by(|a, b| a.role.cmp(&b.role).then_with(|| a.name.cmp(&b.name)));
             t.volumes.sort();
         }
 
@@ -116,10 +105,7 @@ impl DockerRuntime {
     }
 
     /// The local image id of each reference; `None` when it is not present.
-    async fn local_images(
-        &self,
-        references: &[String],
-    ) -> Result<BTreeMap<String, Option<String>>, RuntimeError> {
+    async fn local_images(&self, references: &[String]) -> Result<BTreeMap<String, Option<String>>, RuntimeError> {
         let unique: BTreeSet<String> = references.iter().cloned().collect();
         stream::iter(unique)
             .map(|reference| async move {
@@ -141,16 +127,10 @@ impl DockerRuntime {
         let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
         // The engine's name filter matches substrings (as regular expressions); exact names are
         // compared here.
-        let filter = HashMap::from([(
-            "name".to_string(),
-            wanted.iter().map(|n| regex_escape(n)).collect::<Vec<_>>(),
-        )]);
+        let filter = HashMap::from([("name".to_string(), wanted.iter().map(|n| regex_escape(n)).collect::<Vec<_>>())]);
         let (containers, networks) = tokio::try_join!(
             async {
-                let options = ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filter)
-                    .build();
+                let options = ListContainersOptionsBuilder::new().all(true).filters(&filter).build();
                 within(call, docker.list_containers(Some(options)))
                     .await
                     .map_err(|e| self.fail("list containers by name", e))
@@ -181,21 +161,12 @@ impl DockerRuntime {
                 }
             }
         }
-        Ok(foreign
-            .into_iter()
-            .map(|(kind, name)| ForeignObject {
-                kind: kind.to_string(),
-                name,
-            })
-            .collect())
+        Ok(foreign.into_iter().map(|(kind, name)| ForeignObject { kind: kind.to_string(), name }).collect())
     }
 }
 
 fn tenant(world: &mut ObservedWorld, name: TenantName) -> &mut ObservedTenant {
-    world
-        .tenants
-        .entry(name.clone())
-        .or_insert_with(|| ObservedTenant::empty(name))
+    world.tenants.entry(name.clone()).or_insert_with(|| ObservedTenant::empty(name))
 }
 
 fn tenant_label(labels: Option<&HashMap<String, String>>) -> Option<TenantName> {
@@ -208,14 +179,7 @@ fn observed_network(n: &Network) -> Option<(TenantName, ObservedNetwork)> {
         tracing::warn!(network = %name, "network without a valid tenant label ignored");
         return None;
     };
-    Some((
-        tenant,
-        ObservedNetwork {
-            id: n.id.clone()?,
-            name,
-            internal: n.internal.unwrap_or(false),
-        },
-    ))
+    Some((tenant, ObservedNetwork { id: n.id.clone()?, name, internal: n.internal.unwrap_or(false) }))
 }
 
 /// The container as `plan` sees it, with its tenant; `None` (and a warning) when tenantd's own
@@ -243,16 +207,12 @@ fn observed_container(c: &ContainerInspectResponse) -> Option<(TenantName, Obser
         image_ref: config.and_then(|c| c.image.clone()).unwrap_or_default(),
         image_id: c.image.clone().unwrap_or_default(),
         config_hash: label(labels::CONFIG_HASH),
-        field_hashes: label(labels::FIELD_HASHES)
-            .map(|s| parse_field_hashes(&s))
-            .unwrap_or_default(),
+        field_hashes: label(labels::FIELD_HASHES).map(|s| parse_field_hashes(&s)).unwrap_or_default(),
         spec_hash: label(labels::SPEC_HASH),
         applied: label(labels::APPLIED),
         state: container_state(c),
         health: match state.and_then(|s| s.health.as_ref()).and_then(|h| h.status) {
-            None | Some(HealthStatusEnum::EMPTY) | Some(HealthStatusEnum::NONE) => {
-                EngineHealth::None
-            }
+            None | Some(HealthStatusEnum::EMPTY) | Some(HealthStatusEnum::NONE) => EngineHealth::None,
             Some(HealthStatusEnum::STARTING) => EngineHealth::Starting,
             Some(HealthStatusEnum::HEALTHY) => EngineHealth::Healthy,
             Some(HealthStatusEnum::UNHEALTHY) => EngineHealth::Unhealthy,
@@ -271,9 +231,7 @@ fn observed_container(c: &ContainerInspectResponse) -> Option<(TenantName, Obser
             .filter(|b| b.host_ip.as_deref() == Some("127.0.0.1"))
             .find_map(|b| b.host_port.as_deref()?.parse().ok()),
         restart_count: c.restart_count.unwrap_or(0),
-        started_at: state
-            .and_then(|s| s.started_at.clone())
-            .filter(|t| !t.is_empty() && t != NEVER),
+        started_at: state.and_then(|s| s.started_at.clone()).filter(|t| !t.is_empty() && t != NEVER),
         networks: {
             let mut names: Vec<String> = c
                 .network_settings
@@ -293,19 +251,15 @@ fn container_state(c: &ContainerInspectResponse) -> ContainerState {
     match state.and_then(|s| s.status) {
         Some(ContainerStateStatusEnum::CREATED) => ContainerState::Created,
         // Still up while it stops.
-        Some(ContainerStateStatusEnum::RUNNING) | Some(ContainerStateStatusEnum::STOPPING) => {
-            ContainerState::Running
-        }
+        Some(ContainerStateStatusEnum::RUNNING) | Some(ContainerStateStatusEnum::STOPPING) => ContainerState::Running,
         Some(ContainerStateStatusEnum::PAUSED) => ContainerState::Paused,
         Some(ContainerStateStatusEnum::RESTARTING) => ContainerState::Restarting,
         Some(ContainerStateStatusEnum::REMOVING) => ContainerState::Removing,
-        Some(ContainerStateStatusEnum::EXITED) => ContainerState::Exited {
-            code: state.and_then(|s| s.exit_code).unwrap_or(0),
-        },
-        // An engine that does not say is treated as one whose container cannot be used.
-        Some(ContainerStateStatusEnum::DEAD) | Some(ContainerStateStatusEnum::EMPTY) | None => {
-            ContainerState::Dead
+        Some(ContainerStateStatusEnum::EXITED) => {
+            ContainerState::Exited { code: state.and_then(|s| s.exit_code).unwrap_or(0) }
         }
+        // An engine that does not say is treated as one whose container cannot be used.
+        Some(ContainerStateStatusEnum::DEAD) | Some(ContainerStateStatusEnum::EMPTY) | None => ContainerState::Dead,
     }
 }
 
@@ -337,10 +291,7 @@ mod tests {
     #[test]
     fn field_hashes_round_trip_and_tolerate_junk() {
         let m = parse_field_hashes("env=e1,image=i1,broken,=x,y=");
-        assert_eq!(
-            m,
-            BTreeMap::from([("env".into(), "e1".into()), ("image".into(), "i1".into())])
-        );
+        assert_eq!(m, BTreeMap::from([("env".into(), "e1".into()), ("image".into(), "i1".into())]));
     }
 
     #[test]

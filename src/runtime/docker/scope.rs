@@ -22,17 +22,21 @@ pub(super) fn object_labels(instance: &TenantName, tenant: &TenantName) -> HashM
 
 /// The list filter that keeps only this instance's objects.
 pub(super) fn instance_filter(instance: &TenantName) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_string(), vec![format!("{}={}", labels::INSTANCE, instance)])])
+}
+
+/// The list filter that keeps only one tenant's objects of this instance (the engine ANDs
+/// label filters).
+pub(super) fn tenant_filter(instance: &TenantName, tenant: &TenantName) -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "label".to_string(),
-        vec![format!("{}={}", labels::INSTANCE, instance)],
+        vec![format!("{}={}", labels::INSTANCE, instance), format!("{}={}", labels::TENANT, tenant)],
     )])
 }
 
 /// True when `labels` carry this instance's label.
 pub(super) fn is_ours(labels: Option<&HashMap<String, String>>, instance: &TenantName) -> bool {
-    labels
-        .and_then(|l| l.get(labels::INSTANCE))
-        .is_some_and(|v| v == instance.as_str())
+    labels.and_then(|l| l.get(labels::INSTANCE)).is_some_and(|v| v == instance.as_str())
 }
 
 /// A container's name as the engine reports it, without the leading `/`.
@@ -49,20 +53,9 @@ impl DockerRuntime {
         operation: &str,
     ) -> Result<Option<ContainerInspectResponse>, RuntimeError> {
         let docker = self.client().await?;
-        let inspected = within(
-            self.timeouts.call,
-            docker.inspect_container(id, None::<InspectContainerOptions>),
-        )
-        .await;
+        let inspected = within(self.timeouts.call, docker.inspect_container(id, None::<InspectContainerOptions>)).await;
         match inspected {
-            Ok(c)
-                if is_ours(
-                    c.config.as_ref().and_then(|c| c.labels.as_ref()),
-                    &self.instance,
-                ) =>
-            {
-                Ok(Some(c))
-            }
+            Ok(c) if is_ours(c.config.as_ref().and_then(|c| c.labels.as_ref()), &self.instance) => Ok(Some(c)),
             Ok(c) => Err(RuntimeError::Conflict {
                 kind: "container".into(),
                 name: c.name.as_deref().map(bare_name).unwrap_or(id).to_string(),

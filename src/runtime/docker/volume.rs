@@ -9,11 +9,7 @@ use crate::runtime::error::RuntimeError;
 use crate::spec::TenantName;
 
 impl DockerRuntime {
-    pub(super) async fn create_tenant_volume(
-        &self,
-        tenant: &TenantName,
-        name: &str,
-    ) -> Result<(), RuntimeError> {
+    pub(super) async fn create_tenant_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError> {
         let docker = self.client().await?;
         let wanted = object_labels(&self.instance, tenant);
         let request = VolumeCreateRequest {
@@ -31,10 +27,7 @@ impl DockerRuntime {
         if ours {
             Ok(())
         } else {
-            Err(RuntimeError::Conflict {
-                kind: "volume".into(),
-                name: name.to_string(),
-            })
+            Err(RuntimeError::Conflict { kind: "volume".into(), name: name.to_string() })
         }
     }
 }

@@ -1,0 +1,580 @@
+//! The controller loop: turns triggers into passes, passes into per-tenant workers, and worker
+//! results, probes and samples into status files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+
+use super::metrics::{Metrics, ReconcileResult};
+use super::notify::Notifier;
+use super::supervise::Supervision;
+use super::triggers::Trigger;
+use super::worker::{self, WorkerDone};
+use crate::config::DaemonConfig;
+use crate::health::{probe, ProbeOutcome};
+use crate::plan::{Blocked, Step, TenantPlan};
+use crate::reconcile::{
+    plan_pass, rolled_back, Desired, ExecContext, PassOptions, ReconcileError, WaitPolicy, STOP_TIMEOUT_SECS,
+};
+use crate::render::{ContainerRole, DesiredTenant};
+use crate::runtime::{ContainerState, ObservedTenant, ObservedWorld, ResourceSample, Runtime};
+use crate::spec::TenantName;
+use crate::status::{
+    derive, ApplyFact, BackoffFact, DaemonFacts, Facts, Phase, ProbeFact, SpecFact, StatusStore, TenantStatus,
+};
+
+/// How often the loop wakes on its own (health probes, samples, watchdog) when nothing happens.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Results of background probes and samples.
+#[derive(Debug)]
+pub enum Observation {
+    Probe { tenant: TenantName, outcome: ProbeOutcome },
+    Sample { tenant: TenantName, sample: Option<ResourceSample>, nano_cpus: i64 },
+    Restarted { tenant: TenantName, result: Result<(), String> },
+}
+
+pub struct Controller {
+    pub cfg: DaemonConfig,
+    pub runtime: Arc<dyn Runtime>,
+    pub notifier: Arc<Notifier>,
+    pub metrics: Metrics,
+    pub opts: PassOptions,
+    store: StatusStore,
+    permits: Arc<Semaphore>,
+    done_tx: mpsc::UnboundedSender<WorkerDone>,
+    pub done_rx: mpsc::UnboundedReceiver<WorkerDone>,
+    obs_tx: mpsc::UnboundedSender<Observation>,
+    pub obs_rx: mpsc::UnboundedReceiver<Observation>,
+    /// What the last load said.
+    desired: Option<Desired>,
+    /// What the last observation said, full or per tenant.
+    world: ObservedWorld,
+    statuses: BTreeMap<TenantName, TenantStatus>,
+    supervision: BTreeMap<TenantName, Supervision>,
+    in_flight: BTreeSet<TenantName>,
+    /// Tenants to look at again once their worker is done.
+    dirty_after: BTreeSet<TenantName>,
+    /// Tenants to look at in the next targeted pass.
+    pub dirty: BTreeSet<TenantName>,
+    pub files_due: Option<Instant>,
+    pub full_due: Option<Instant>,
+    next_resync: Instant,
+    next_stats: Instant,
+    engine_retry: Duration,
+    engine_down: Option<String>,
+    last_status_line: String,
+    last_watchdog: Option<Instant>,
+}
+
+impl Controller {
+    pub fn new(cfg: DaemonConfig, runtime: Arc<dyn Runtime>, notifier: Arc<Notifier>, metrics: Metrics, opts: PassOptions) -> Self {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let (obs_tx, obs_rx) = mpsc::unbounded_channel();
+        let store = StatusStore::new(cfg.status_dir());
+        let statuses = store.read_all().unwrap_or_default();
+        let now = Instant::now();
+        Self {
+            permits: Arc::new(Semaphore::new(cfg.concurrency)),
+            next_resync: now + cfg.daemon.resync_interval,
+            next_stats: now + cfg.daemon.stats_interval,
+            cfg,
+            runtime,
+            notifier,
+            metrics,
+            opts,
+            store,
+            done_tx,
+            done_rx,
+            obs_tx,
+            obs_rx,
+            desired: None,
+            world: ObservedWorld::default(),
+            statuses,
+            supervision: BTreeMap::new(),
+            in_flight: BTreeSet::new(),
+            dirty_after: BTreeSet::new(),
+            dirty: BTreeSet::new(),
+            files_due: None,
+            full_due: Some(now),
+            engine_retry: Duration::from_secs(1),
+            engine_down: None,
+            last_status_line: String::new(),
+            last_watchdog: None,
+        }
+    }
+
+    /// Replaces the config (SIGHUP); a full pass follows.
+    pub fn reconfigure(&mut self, cfg: DaemonConfig) {
+        self.permits = Arc::new(Semaphore::new(cfg.concurrency));
+        self.store = StatusStore::new(cfg.status_dir());
+        self.cfg = cfg;
+        self.full_due = Some(Instant::now());
+    }
+
+    /// Notes a trigger; the work happens in `step`.
+    pub fn trigger(&mut self, t: Trigger) {
+        let now = Instant::now();
+        match t {
+            Trigger::Files => {
+                // Debounced: read once the directory has been quiet for a moment.
+                self.files_due = Some(now + self.cfg.daemon.debounce);
+            }
+            Trigger::Tenant(name) => {
+                self.dirty.insert(name);
+            }
+            Trigger::Everything => self.full_due = Some(now),
+            Trigger::EngineLost(why) => tracing::warn!(reason = %why, "engine event stream lost; subscribing again"),
+        }
+    }
+
+    /// The instant the loop must wake by.
+    pub fn next_wake(&self) -> Instant {
+        let mut wake = Instant::now() + TICK;
+        for t in [self.files_due, self.full_due].into_iter().flatten() {
+            wake = wake.min(t);
+        }
+        wake.min(self.next_resync)
+    }
+
+    /// Does whatever is due now. Returns after dispatching work; it never waits for a tenant.
+    pub async fn step(&mut self) {
+        let now = Instant::now();
+        if now >= self.next_resync {
+            self.full_due = Some(now);
+            self.next_resync = now + self.cfg.daemon.resync_interval;
+        }
+        if self.files_due.is_some_and(|t| now >= t) {
+            self.files_due = None;
+            self.full_due = Some(now);
+        }
+        if self.full_due.is_some_and(|t| now >= t) {
+            self.full_due = None;
+            self.dirty.clear();
+            self.pass(None).await;
+        } else if !self.dirty.is_empty() && self.engine_down.is_none() {
+            let dirty = std::mem::take(&mut self.dirty);
+            self.pass(Some(dirty)).await;
+        }
+        self.retry_backoffs(now);
+        self.supervise(now);
+        if now >= self.next_stats {
+            self.next_stats = now + self.cfg.daemon.stats_interval;
+            self.sample();
+        }
+        self.report();
+    }
+
+    /// Load → observe → plan, then one worker per tenant that needs one. `only`: a targeted
+    /// pass over these tenants (observed one by one); `None`: everything.
+    async fn pass(&mut self, only: Option<BTreeSet<TenantName>>) {
+        let desired = match Desired::load(&self.cfg, self.opts) {
+            Ok(d) => d,
+            Err(e) => return self.pass_failed(&e),
+        };
+        let observed = match &only {
+            None => self.runtime.observe(&desired.images(), &desired.names()).await,
+            Some(names) => self.observe_some(names, &desired).await,
+        };
+        let observed = match observed {
+            Ok(w) => w,
+            Err(e) => return self.pass_failed(&ReconcileError::Runtime(e)),
+        };
+        if self.engine_down.take().is_some() {
+            tracing::info!("engine answers again");
+        }
+        self.engine_retry = Duration::from_secs(1);
+        self.world = observed;
+        let rolled_back = rolled_back(&self.store);
+        let prepared = match plan_pass(&self.cfg, desired.clone(), self.world.clone(), &rolled_back, self.opts) {
+            Ok(p) => p,
+            Err(e) => return self.pass_failed(&e),
+        };
+        self.desired = Some(desired);
+        let ctx = ExecContext::for_plan(
+            &prepared.plan,
+            &self.cfg.port_range,
+            WaitPolicy { enabled: true, max: Duration::from_secs(300) },
+        );
+        for tp in prepared.plan.tenants {
+            if only.as_ref().is_some_and(|o| !o.contains(&tp.tenant)) {
+                continue;
+            }
+            self.dispatch(tp, &ctx);
+        }
+        // Status of tenants that vanished from everything (their status file says Removed).
+        for i in self.desired.as_ref().map(|d| d.specs.invalid.clone()).unwrap_or_default() {
+            if i.tenant.is_none() {
+                tracing::error!(file = %i.path.display(), errors = ?i.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(), "spec file cannot be attributed to a tenant; deletions are held back");
+            }
+        }
+    }
+
+    async fn observe_some(
+        &self,
+        names: &BTreeSet<TenantName>,
+        desired: &Desired,
+    ) -> Result<ObservedWorld, crate::runtime::RuntimeError> {
+        let mut world = self.world.clone();
+        for name in names {
+            let (images, wanted): (Vec<String>, Vec<String>) = match desired.tenants.get(name) {
+                Some(d) => (
+                    d.containers.iter().map(|c| c.image.reference().to_string()).collect(),
+                    d.containers.iter().map(|c| c.name.clone()).chain([d.network.name.clone()]).collect(),
+                ),
+                None => (vec![], vec![]),
+            };
+            let mut one = self.runtime.observe_tenant(name, &images, &wanted).await?;
+            match one.tenants.remove(name) {
+                Some(t) => world.tenants.insert(name.clone(), t),
+                None => world.tenants.remove(name),
+            };
+            world.images.extend(one.images);
+            world.foreign.retain(|f| !wanted.contains(&f.name));
+            world.foreign.extend(one.foreign);
+        }
+        Ok(world)
+    }
+
+    fn pass_failed(&mut self, e: &ReconcileError) {
+        match e {
+            ReconcileError::Runtime(re) if re.is_unreachable() => {
+                let msg = re.to_string();
+                if self.engine_down.as_deref() != Some(msg.as_str()) {
+                    tracing::error!(error = %msg, "engine unreachable; status files keep their last known state");
+                }
+                self.engine_down = Some(msg);
+                self.full_due = Some(Instant::now() + self.engine_retry);
+                self.engine_retry = (self.engine_retry * 2).min(Duration::from_secs(30));
+            }
+            other => {
+                tracing::error!(error = %other, "pass failed; nothing was changed");
+                self.engine_down = None;
+            }
+        }
+    }
+
+    /// Decides what to do about one tenant's plan.
+    fn dispatch(&mut self, tp: TenantPlan, ctx: &ExecContext) {
+        let name = tp.tenant.clone();
+        if self.in_flight.contains(&name) {
+            self.dirty_after.insert(name);
+            return;
+        }
+        let now = Instant::now();
+        let spec_hash = tp.desired.as_ref().map(|d| d.spec_hash.clone());
+        let sup = self.supervision.entry(name.clone()).or_default();
+        if let Some(b) = &tp.blocked {
+            let fact = ApplyFact::Blocked(b.clone());
+            self.metrics.reconcile_done(ReconcileResult::Blocked, Duration::ZERO);
+            return self.write_status(&name, fact, None);
+        }
+        if tp.steps.is_empty() {
+            return self.write_status(&name, ApplyFact::NothingToDo, None);
+        }
+        // A spec that keeps failing waits out its backoff; a changed spec is tried at once.
+        if sup.failed_hash.is_some() && sup.failed_hash == spec_hash && !sup.apply_backoff.ready(now) {
+            return;
+        }
+        // A runtime that keeps dying is started again only after its backoff.
+        if restarts_main(&tp) {
+            if !sup.crash_backoff.ready(now) {
+                return;
+            }
+            sup.crash_backoff.failed(now);
+        }
+        sup.health.reset();
+        self.in_flight.insert(name);
+        worker::spawn(self.runtime.clone(), self.permits.clone(), tp, ctx.clone(), self.done_tx.clone());
+    }
+
+    /// A worker finished.
+    pub fn worker_done(&mut self, done: WorkerDone) {
+        let name = done.tenant.clone();
+        self.in_flight.remove(&name);
+        let now = Instant::now();
+        let sup = self.supervision.entry(name.clone()).or_default();
+        let result = match &done.outcome.fact {
+            ApplyFact::Failed { message, .. } => {
+                let wait = sup.apply_backoff.failed(now);
+                sup.failed_hash = done.spec_hash.clone();
+                tracing::warn!(tenant = %name, error = %message, retry_in_s = wait.as_secs(), "tenant did not converge");
+                ReconcileResult::Failure
+            }
+            ApplyFact::RolledBack { message } => {
+                tracing::warn!(tenant = %name, reason = %message, "replacement rolled back");
+                ReconcileResult::Failure
+            }
+            ApplyFact::Blocked(_) => ReconcileResult::Blocked,
+            ApplyFact::NothingToDo => ReconcileResult::Noop,
+            ApplyFact::Applied => {
+                sup.apply_backoff.succeeded();
+                sup.failed_hash = None;
+                ReconcileResult::Success
+            }
+        };
+        self.metrics.reconcile_done(result, done.duration);
+        if let Some(p) = done.probe {
+            let sup = self.supervision.entry(name.clone()).or_default();
+            sup.health.last = Some(p);
+        }
+        match done.after {
+            Ok(Some(t)) => {
+                self.world.tenants.insert(name.clone(), t);
+            }
+            Ok(None) => {
+                self.world.tenants.remove(&name);
+            }
+            Err(e) => tracing::warn!(tenant = %name, error = %e, "cannot observe tenant after reconcile"),
+        }
+        self.write_status(&name, done.outcome.fact, done.probe);
+        if self.dirty_after.remove(&name) {
+            self.dirty.insert(name);
+        }
+    }
+
+    /// Tenants whose apply backoff ended get another pass.
+    fn retry_backoffs(&mut self, now: Instant) {
+        let due: Vec<TenantName> = self
+            .supervision
+            .iter()
+            .filter(|(n, s)| {
+                s.failed_hash.is_some()
+                    && s.apply_backoff.ready(now)
+                    && s.apply_backoff.until(now).is_none()
+                    && !self.in_flight.contains(*n)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in due {
+            if let Some(s) = self.supervision.get_mut(&n) {
+                // Marked so the next pass tries it; the hash stays until it succeeds.
+                if s.apply_backoff.failures() > 0 && !self.dirty.contains(&n) {
+                    self.dirty.insert(n);
+                }
+            }
+        }
+    }
+
+    /// Probes running runtimes whose interval has passed; restarts one that stayed down.
+    fn supervise(&mut self, now: Instant) {
+        let Some(desired) = &self.desired else { return };
+        for (name, d) in &desired.tenants {
+            let Some(health) = d.main().health.as_ref() else { continue };
+            let Some(oc) = self.world.tenants.get(name).and_then(|t| t.container(&ContainerRole::Main)) else {
+                continue;
+            };
+            let (Some(port), ContainerState::Running) = (oc.host_port, oc.state) else { continue };
+            if self.in_flight.contains(name) {
+                continue;
+            }
+            let sup = self.supervision.entry(name.clone()).or_default();
+            let interval = Duration::from_millis(health.interval_ms);
+            if sup.probing || sup.health.last_probe_at.is_some_and(|t| now.duration_since(t) < interval) {
+                continue;
+            }
+            if sup.health.consecutive_down >= health.retries && health.retries > 0 {
+                if !sup.crash_backoff.ready(now) {
+                    continue;
+                }
+                sup.crash_backoff.failed(now);
+                sup.health.reset();
+                sup.supervisor_restarts += 1;
+                sup.probing = true;
+                self.metrics.restart(name.as_str());
+                tracing::warn!(tenant = %name, "runtime stayed down; restarting its container");
+                let (rt, tx, id, tenant) = (self.runtime.clone(), self.obs_tx.clone(), oc.id.clone(), name.clone());
+                tokio::spawn(async move {
+                    let result = rt.restart_container(&id, STOP_TIMEOUT_SECS).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Observation::Restarted { tenant, result });
+                });
+                continue;
+            }
+            sup.probing = true;
+            let (tx, tenant, path) = (self.obs_tx.clone(), name.clone(), health.path.clone());
+            let timeout = Duration::from_millis(health.timeout_ms);
+            tokio::spawn(async move {
+                let outcome = probe(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), &path, timeout).await;
+                let _ = tx.send(Observation::Probe { tenant, outcome });
+            });
+        }
+    }
+
+    /// Samples CPU and memory of every running main container.
+    fn sample(&mut self) {
+        let Some(desired) = &self.desired else { return };
+        for (name, d) in &desired.tenants {
+            let Some(oc) = self.world.tenants.get(name).and_then(|t| t.container(&ContainerRole::Main)) else {
+                continue;
+            };
+            if oc.state != ContainerState::Running {
+                continue;
+            }
+            let sup = self.supervision.entry(name.clone()).or_default();
+            if sup.sampling {
+                continue;
+            }
+            sup.sampling = true;
+            let (rt, tx, id, tenant, nano_cpus) =
+                (self.runtime.clone(), self.obs_tx.clone(), oc.id.clone(), name.clone(), d.main().limits.nano_cpus);
+            tokio::spawn(async move {
+                let sample = rt.stats(&id).await.ok();
+                let _ = tx.send(Observation::Sample { tenant, sample, nano_cpus });
+            });
+        }
+    }
+
+    /// A probe, sample or restart finished.
+    pub fn observed(&mut self, o: Observation) {
+        let now = Instant::now();
+        match o {
+            Observation::Probe { tenant, outcome } => {
+                let sup = self.supervision.entry(tenant.clone()).or_default();
+                sup.probing = false;
+                let changed = sup.health.record(&outcome, now);
+                let (verdict, latency) = match &outcome {
+                    ProbeOutcome::Healthy { latency } => ("healthy", *latency),
+                    ProbeOutcome::Degraded { latency, .. } => ("degraded", *latency),
+                    ProbeOutcome::Down { .. } => ("down", Duration::ZERO),
+                };
+                self.metrics.health_probe(tenant.as_str(), verdict, latency);
+                if sup.health.last == Some(ProbeFact::Healthy) {
+                    sup.crash_backoff.succeeded();
+                }
+                if changed {
+                    self.write_status(&tenant, ApplyFact::NothingToDo, None);
+                }
+            }
+            Observation::Sample { tenant, sample, nano_cpus } => {
+                let sup = self.supervision.entry(tenant.clone()).or_default();
+                sup.sampling = false;
+                if let Some(s) = sample {
+                    if sup.sampled(s, nano_cpus, now) {
+                        self.write_status(&tenant, ApplyFact::NothingToDo, None);
+                    }
+                }
+            }
+            Observation::Restarted { tenant, result } => {
+                let sup = self.supervision.entry(tenant.clone()).or_default();
+                sup.probing = false;
+                if let Err(e) = result {
+                    tracing::error!(tenant = %tenant, error = %e, "restart failed");
+                }
+                self.dirty.insert(tenant);
+            }
+        }
+    }
+
+    /// Derives and writes one tenant's status from what the controller knows.
+    fn write_status(&mut self, name: &TenantName, apply: ApplyFact, probe: Option<ProbeFact>) {
+        let spec = self.spec_fact(name);
+        let observed: Option<&ObservedTenant> = self.world.tenants.get(name);
+        let sup = self.supervision.entry(name.clone()).or_default();
+        let now = Instant::now();
+        let wall = OffsetDateTime::now_utc();
+        let backoff = sup
+            .crash_backoff
+            .until(now)
+            .map(|u| (u, true))
+            .or_else(|| sup.apply_backoff.until(now).filter(|_| sup.failed_hash.is_some()).map(|u| (u, false)))
+            .map(|(until, crash_loop)| BackoffFact { until: wall + (until - now), crash_loop });
+        let daemon = DaemonFacts {
+            // Only a crash loop is reported as a backoff phase; a failing apply shows as Failed.
+            backoff: backoff.filter(|b| b.crash_loop || matches!(apply, ApplyFact::Failed { .. })),
+            probe_latency_ms: sup.health.latency.map(|l| l.as_millis() as u64),
+            supervisor_restarts: sup.supervisor_restarts,
+            usage: sup.usage,
+            pressure: sup.pressure.clone(),
+        };
+        let probe = probe.or(sup.health.last);
+        let previous = self.statuses.get(name);
+        // A failure stays visible until something else happens to the tenant.
+        let apply = match (apply, previous) {
+            (ApplyFact::NothingToDo, Some(p)) if keeps_failure(p, &sup.failed_hash) => ApplyFact::Failed {
+                message: p.last_error.clone().unwrap_or_default(),
+                image_pull: p.phase == Phase::ImagePullBackOff,
+            },
+            (a, _) => a,
+        };
+        let status = derive(previous, Facts { tenant: name.as_str(), spec, observed, apply, probe, daemon }, wall);
+        if previous == Some(&status) {
+            return;
+        }
+        match self.store.write(&status) {
+            Ok(_) => {
+                self.statuses.insert(name.clone(), status);
+            }
+            Err(e) => tracing::error!(tenant = %name, error = %e, "cannot write status file; reconciling goes on"),
+        }
+    }
+
+    fn spec_fact(&self, name: &TenantName) -> SpecFact {
+        let Some(desired) = &self.desired else { return SpecFact::Absent };
+        if let Some(msgs) = desired.invalid.get(name) {
+            let source =
+                desired.specs.invalid.iter().find(|i| i.tenant.as_ref() == Some(name)).map(|i| i.path.display().to_string());
+            return SpecFact::Invalid { messages: msgs.clone(), source };
+        }
+        match desired.tenants.get(name) {
+            Some(d) => SpecFact::Valid {
+                spec_hash: d.spec_hash.clone(),
+                source: desired.specs.valid.get(name).map(|s| s.path.display().to_string()).unwrap_or_default(),
+                suspended: d.suspended,
+            },
+            None => SpecFact::Absent,
+        }
+    }
+
+    /// Tells systemd and the metrics where things stand; pings the watchdog from the loop's own
+    /// progress.
+    fn report(&mut self) {
+        let mut phases: BTreeMap<String, u64> = BTreeMap::new();
+        for s in self.statuses.values().filter(|s| s.phase != Phase::Removed) {
+            *phases.entry(format!("{:?}", s.phase)).or_default() += 1;
+        }
+        self.metrics.set_tenant_phases(&phases);
+        let total: u64 = phases.values().sum();
+        let parts: Vec<String> = phases.iter().map(|(p, n)| format!("{n} {}", p.to_lowercase())).collect();
+        let mut line = format!("{total} tenants: {}", if parts.is_empty() { "none".into() } else { parts.join(", ") });
+        if let Some(why) = &self.engine_down {
+            line = format!("engine unreachable, retrying ({why}); {line}");
+        }
+        if line != self.last_status_line {
+            self.notifier.status(&line);
+            self.last_status_line = line;
+        }
+        let now = Instant::now();
+        let every = self.notifier.watchdog_interval().unwrap_or(Duration::from_secs(1));
+        if self.last_watchdog.is_none_or(|t| now.duration_since(t) >= every) {
+            self.notifier.watchdog();
+            self.last_watchdog = Some(now);
+        }
+    }
+
+    /// Tenants with a worker running.
+    pub fn busy(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    pub fn desired_tenant(&self, name: &TenantName) -> Option<&DesiredTenant> {
+        self.desired.as_ref().and_then(|d| d.tenants.get(name))
+    }
+}
+
+/// Whether this plan starts a main container that had stopped on its own (a crash).
+fn restarts_main(tp: &TenantPlan) -> bool {
+    let Some(d) = &tp.desired else { return false };
+    tp.steps.iter().any(|s| matches!(s, Step::StartContainer { name, .. } if *name == d.main().name))
+        && !matches!(tp.blocked, Some(Blocked::DeletionHeld { .. }))
+}
+
+fn keeps_failure(previous: &TenantStatus, failed_hash: &Option<String>) -> bool {
+    failed_hash.is_some()
+        && failed_hash.as_deref() == previous.spec_hash.as_deref()
+        && matches!(previous.phase, Phase::Failed | Phase::ImagePullBackOff)
+}

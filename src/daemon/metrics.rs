@@ -1,0 +1,404 @@
+//! The daemon's Prometheus metrics and the optional HTTP endpoint that exposes them
+//! (`GET /metrics`, OpenMetrics text).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The content type of [`Metrics::encode`]'s output, as Prometheus negotiates it.
+pub const CONTENT_TYPE_OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Reconcile durations: 5 ms to 60 s.
+const RECONCILE_BUCKETS: [f64; 13] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+/// Health probe latencies: 1 ms to 5 s.
+const PROBE_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// A client that has not sent its request headers by then is disconnected, so a stalled
+/// client cannot hold a task for ever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// After a failed `accept` (e.g. out of file descriptors), wait this long before the next one
+/// instead of spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How one reconcile of one tenant ended; the `result` label of `tenantd_reconciles_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReconcileResult {
+    /// The runtime now matches the spec.
+    Success,
+    /// Applying failed.
+    Failure,
+    /// Nothing was applied because something outside tenantd stands in the way (e.g. a name
+    /// held by another owner).
+    Blocked,
+    /// The runtime already matched; nothing to do.
+    Noop,
+}
+
+impl ReconcileResult {
+    const ALL: [ReconcileResult; 4] =
+        [ReconcileResult::Success, ReconcileResult::Failure, ReconcileResult::Blocked, ReconcileResult::Noop];
+
+    /// The label value: `success`, `failure`, `blocked` or `noop`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReconcileResult::Success => "success",
+            ReconcileResult::Failure => "failure",
+            ReconcileResult::Blocked => "blocked",
+            ReconcileResult::Noop => "noop",
+        }
+    }
+}
+
+impl EncodeLabelValue for ReconcileResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ResultLabel {
+    result: ReconcileResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PhaseLabel {
+    phase: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TenantLabel {
+    tenant: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ProbeLabels {
+    tenant: String,
+    verdict: String,
+}
+
+/// The daemon's metrics. Cheap to clone (an `Arc` inside; clones share the same values);
+/// every method is safe to call from any task or thread and never blocks for long.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    reconciles: Family<ResultLabel, Counter>,
+    reconcile_duration: Histogram,
+    tenants: Family<PhaseLabel, Gauge>,
+    /// Held while the phase gauge is replaced and while encoding, so a scrape sees either the
+    /// old phase set or the new one, never a half-replaced one.
+    phases: Mutex<()>,
+    probe_duration: Family<TenantLabel, Histogram, fn() -> Histogram>,
+    probes: Family<ProbeLabels, Counter>,
+    restarts: Family<TenantLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// All metrics, registered under the `tenantd_` prefix. `tenantd_reconciles_total` starts
+    /// at 0 for each result, so rates are defined from the first scrape; the per-tenant series
+    /// appear at their first observation.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tenantd");
+        let reconciles = Family::<ResultLabel, Counter>::default();
+        for result in ReconcileResult::ALL {
+            // Creates the series at 0; the guard is only a read lock on the family.
+            drop(reconciles.get_or_create(&ResultLabel { result }));
+        }
+        let reconcile_duration = Histogram::new(RECONCILE_BUCKETS);
+        let tenants = Family::<PhaseLabel, Gauge>::default();
+        let probe_duration: Family<TenantLabel, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(PROBE_BUCKETS));
+        let probes = Family::<ProbeLabels, Counter>::default();
+        let restarts = Family::<TenantLabel, Counter>::default();
+
+        registry.register("reconciles", "Reconciles of one tenant, by result", reconciles.clone());
+        registry.register_with_unit(
+            "reconcile_duration",
+            "How long one reconcile of one tenant took",
+            Unit::Seconds,
+            reconcile_duration.clone(),
+        );
+        registry.register("tenants", "Tenants by phase", tenants.clone());
+        registry.register_with_unit(
+            "health_probe_duration",
+            "Latency of tenantd's health probes, by tenant",
+            Unit::Seconds,
+            probe_duration.clone(),
+        );
+        registry.register("health_probes", "Health probes, by tenant and verdict", probes.clone());
+        registry.register(
+            "restarts",
+            "Container restarts by tenantd's health supervision, by tenant",
+            restarts.clone(),
+        );
+
+        Metrics {
+            inner: Arc::new(Inner {
+                registry,
+                reconciles,
+                reconcile_duration,
+                tenants,
+                phases: Mutex::new(()),
+                probe_duration,
+                probes,
+                restarts,
+            }),
+        }
+    }
+
+    /// One reconcile of one tenant finished: counts it under its result and records its
+    /// duration in `tenantd_reconcile_duration_seconds` (whatever the result).
+    pub fn reconcile_done(&self, result: ReconcileResult, duration: Duration) {
+        self.inner.reconciles.get_or_create(&ResultLabel { result }).inc();
+        self.inner.reconcile_duration.observe(duration.as_secs_f64());
+    }
+
+    /// Replaces the whole `tenantd_tenants{phase}` gauge with `counts` (phases as strings, e.g.
+    /// `"Running"`). A phase absent from `counts` disappears from the exposition; a phase given
+    /// with 0 is shown as 0. Counts above `i64::MAX` read as `i64::MAX`.
+    pub fn set_tenant_phases(&self, counts: &BTreeMap<String, u64>) {
+        let _replacing = self.inner.phases.lock().unwrap_or_else(PoisonError::into_inner);
+        self.inner.tenants.clear();
+        for (phase, count) in counts {
+            let label = PhaseLabel { phase: phase.clone() };
+            self.inner.tenants.get_or_create(&label).set(i64::try_from(*count).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// One health probe of a tenant: counts it under its verdict (`"healthy"`, `"degraded"`,
+    /// `"down"`) and records its latency in `tenantd_health_probe_duration_seconds`.
+    pub fn health_probe(&self, tenant: &str, verdict: &str, latency: Duration) {
+        self.inner.probes.get_or_create(&ProbeLabels { tenant: tenant.to_owned(), verdict: verdict.to_owned() }).inc();
+        self.inner
+            .probe_duration
+            .get_or_create(&TenantLabel { tenant: tenant.to_owned() })
+            .observe(latency.as_secs_f64());
+    }
+
+    /// tenantd restarted a tenant's container (health supervision).
+    pub fn restart(&self, tenant: &str) {
+        self.inner.restarts.get_or_create(&TenantLabel { tenant: tenant.to_owned() }).inc();
+    }
+
+    /// The whole exposition in the OpenMetrics text format ([`CONTENT_TYPE_OPENMETRICS`]),
+    /// ending with `# EOF`. Series within a family are in no particular order.
+    pub fn encode(&self) -> String {
+        let _consistent = self.inner.phases.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.inner.registry)
+            .expect("writing to a String cannot fail and no label encoder here fails");
+        text
+    }
+}
+
+/// Why the metrics endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Serves `GET /metrics` on `addr` until `shutdown` resolves; any other method or path gets
+/// 404. Binds exactly `addr` (there is no default address), spawns the accept loop on the
+/// current tokio runtime and returns the bound address once listening, so a test can pass
+/// port 0.
+///
+/// Guarantees: one request per connection (the server closes it after answering); an error
+/// on one connection is logged and never stops the server; once `shutdown` resolves the
+/// listening socket is closed, while requests already being answered finish.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<SocketAddr, MetricsError> {
+    let bind_error = |source| MetricsError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    tracing::info!(%bound, "serving metrics on /metrics");
+    tokio::spawn(accept_loop(listener, metrics, shutdown));
+    Ok(bound)
+}
+
+async fn accept_loop(listener: TcpListener, metrics: Metrics, shutdown: impl Future<Output = ()> + Send) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tokio::spawn(serve_connection(stream, peer, metrics.clone()));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "metrics endpoint: accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+        }
+    }
+    tracing::debug!("metrics endpoint stopped");
+}
+
+async fn serve_connection(stream: TcpStream, peer: SocketAddr, metrics: Metrics) {
+    let service = hyper::service::service_fn(move |request| {
+        let metrics = metrics.clone();
+        async move { Ok::<_, Infallible>(answer(&request, &metrics)) }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .keep_alive(false)
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+    if let Err(error) = served {
+        tracing::debug!(%peer, %error, "metrics endpoint: connection failed");
+    }
+}
+
+fn answer(request: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
+    if request.method() == Method::GET && request.uri().path() == "/metrics" {
+        let mut response = Response::new(Full::new(Bytes::from(metrics.encode())));
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_OPENMETRICS));
+        response
+    } else {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"not found\n")));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<&str> {
+        text.lines().collect()
+    }
+
+    fn phases(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+        pairs.iter().map(|(p, n)| (p.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn a_fresh_exposition_has_every_result_at_zero_and_ends_with_eof() {
+        let text = Metrics::new().encode();
+        let lines = lines(&text);
+        for result in ["success", "failure", "blocked", "noop"] {
+            let line = format!("tenantd_reconciles_total{{result=\"{result}\"}} 0");
+            assert!(lines.contains(&line.as_str()), "{line} missing:\n{text}");
+        }
+        assert!(lines.contains(&"# TYPE tenantd_reconciles counter"));
+        // No phase set yet: the gauge has no series.
+        assert!(!text.contains("tenantd_tenants{"));
+        assert!(lines.contains(&"# TYPE tenantd_reconcile_duration_seconds histogram"));
+        assert!(lines.contains(&"# UNIT tenantd_reconcile_duration_seconds seconds"));
+        assert_eq!(lines.last(), Some(&"# EOF"));
+    }
+
+    #[test]
+    fn reconciles_are_counted_by_result_and_timed() {
+        let metrics = Metrics::new();
+        metrics.reconcile_done(ReconcileResult::Success, Duration::from_millis(20));
+        metrics.reconcile_done(ReconcileResult::Success, Duration::from_millis(30));
+        metrics.reconcile_done(ReconcileResult::Blocked, Duration::from_secs(2));
+        let text = metrics.encode();
+        let lines = lines(&text);
+
+        assert!(lines.contains(&"tenantd_reconciles_total{result=\"success\"} 2"));
+        assert!(lines.contains(&"tenantd_reconciles_total{result=\"blocked\"} 1"));
+        assert!(lines.contains(&"tenantd_reconciles_total{result=\"failure\"} 0"));
+        assert!(lines.contains(&"tenantd_reconciles_total{result=\"noop\"} 0"));
+
+        assert!(lines.contains(&"tenantd_reconcile_duration_seconds_count 3"));
+        assert!(lines.contains(&"tenantd_reconcile_duration_seconds_sum 2.05"));
+        // Cumulative buckets, from 5 ms to 60 s.
+        assert!(lines.contains(&"tenantd_reconcile_duration_seconds_bucket{le=\"0.005\"} 0"));
+        assert!(lines.contains(&"tenantd_reconcile_duration_seconds_bucket{le=\"0.05\"} 2"));
+        assert!(lines.contains(&"tenantd_reconcile_duration_seconds_bucket{le=\"60.0\"} 3"));
+        assert!(lines.contains(&"tenantd_reconcile_duration_seconds_bucket{le=\"+Inf\"} 3"));
+    }
+
+    #[test]
+    fn health_probes_and_restarts_are_per_tenant() {
+        let metrics = Metrics::new();
+        metrics.health_probe("acme", "healthy", Duration::from_millis(3));
+        metrics.health_probe("acme", "healthy", Duration::from_millis(4));
+        metrics.health_probe("acme", "down", Duration::from_secs(5));
+        metrics.health_probe("globex", "degraded", Duration::from_millis(12));
+        metrics.restart("acme");
+        metrics.restart("acme");
+        let text = metrics.encode();
+        let lines = lines(&text);
+
+        assert!(lines.contains(&"tenantd_health_probes_total{tenant=\"acme\",verdict=\"healthy\"} 2"));
+        assert!(lines.contains(&"tenantd_health_probes_total{tenant=\"acme\",verdict=\"down\"} 1"));
+        assert!(lines.contains(&"tenantd_health_probes_total{tenant=\"globex\",verdict=\"degraded\"} 1"));
+        assert!(lines.contains(&"tenantd_restarts_total{tenant=\"acme\"} 2"));
+        assert!(!text.contains("tenantd_restarts_total{tenant=\"globex\"}"));
+
+        assert!(lines.contains(&"tenantd_health_probe_duration_seconds_count{tenant=\"acme\"} 3"));
+        assert!(lines.contains(&"tenantd_health_probe_duration_seconds_count{tenant=\"globex\"} 1"));
+        assert!(text.contains("tenantd_health_probe_duration_seconds_sum{tenant=\"acme\"} "));
+        assert!(lines.contains(&"tenantd_health_probe_duration_seconds_bucket{le=\"0.001\",tenant=\"acme\"} 0"));
+        assert!(lines.contains(&"tenantd_health_probe_duration_seconds_bucket{le=\"0.005\",tenant=\"acme\"} 2"));
+        assert!(lines.contains(&"tenantd_health_probe_duration_seconds_bucket{le=\"5.0\",tenant=\"acme\"} 3"));
+    }
+
+    #[test]
+    fn set_tenant_phases_replaces_the_whole_set() {
+        let metrics = Metrics::new();
+        metrics.set_tenant_phases(&phases(&[("Running", 3), ("Failed", 1), ("Pending", 0)]));
+        let text = metrics.encode();
+        let lines = lines(&text);
+        assert!(lines.contains(&"tenantd_tenants{phase=\"Running\"} 3"));
+        assert!(lines.contains(&"tenantd_tenants{phase=\"Failed\"} 1"));
+        // A phase given with 0 is shown as 0.
+        assert!(lines.contains(&"tenantd_tenants{phase=\"Pending\"} 0"));
+
+        metrics.set_tenant_phases(&phases(&[("Running", 4)]));
+        let text = metrics.encode();
+        let tenant_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("tenantd_tenants{")).collect();
+        // A phase absent from the new set disappears.
+        assert_eq!(tenant_lines, ["tenantd_tenants{phase=\"Running\"} 4"]);
+
+        metrics.set_tenant_phases(&BTreeMap::new());
+        assert!(!metrics.encode().contains("tenantd_tenants{"));
+    }
+
+    #[test]
+    fn clones_share_their_values() {
+        let metrics = Metrics::new();
+        metrics.clone().restart("acme");
+        assert!(lines(&metrics.encode()).contains(&"tenantd_restarts_total{tenant=\"acme\"} 1"));
+    }
+}

@@ -1,0 +1,141 @@
+//! The long-running daemon (`tenantd run`): triggers (file watch, engine events, periodic
+//! resync), a per-tenant work queue with backoff, health supervision, signals and systemd
+//! notification. It reconciles through the same plan/apply code as `tenantd apply`.
+
+pub mod backoff;
+mod controller;
+pub mod metrics;
+pub mod notify;
+pub mod supervise;
+mod triggers;
+mod worker;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::config::DaemonConfig;
+use crate::reconcile::{PassOptions, StateLock};
+use crate::runtime::Runtime;
+pub use controller::Controller;
+use metrics::Metrics;
+use notify::Notifier;
+pub use triggers::Trigger;
+
+/// How long in-flight tenant work may take to finish after SIGTERM before it is abandoned.
+const DRAIN: Duration = Duration::from_secs(20);
+
+/// Runs until SIGTERM or SIGINT (or `stop` resolves). Tenants keep running when it returns.
+///
+/// `load_config` reads the config file again on SIGHUP; an invalid new config is refused and
+/// the old one kept.
+pub async fn run(
+    cfg: DaemonConfig,
+    runtime: Arc<dyn Runtime>,
+    load_config: impl Fn(&Path) -> anyhow::Result<DaemonConfig>,
+    opts: PassOptions,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let _lock = StateLock::acquire(&cfg.state_dir)?;
+    let notifier = Arc::new(Notifier::from_env());
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::pin!(stop);
+
+    // READY only once the engine answers: until then there is nothing tenantd can vouch for.
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match runtime.ping().await {
+            Ok(()) => break,
+            Err(e) => {
+                notifier.status(&format!("waiting for the engine: {e}"));
+                tracing::warn!(error = %e, "engine does not answer yet");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = &mut stop => return Ok(()),
+        }
+        pause = (pause * 2).min(Duration::from_secs(10));
+    }
+
+    let metrics = Metrics::new();
+    let (metrics_stop_tx, metrics_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    if let Some(addr) = cfg.daemon.metrics_address {
+        let bound = metrics::serve(addr, metrics.clone(), async {
+            let _ = metrics_stop_rx.await;
+        })
+        .await?;
+        tracing::info!(address = %bound, "serving metrics");
+    }
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut watcher = start_watch(&cfg, tx.clone());
+    let follower = triggers::follow_engine(runtime.clone(), tx.clone());
+    let mut ctl = Controller::new(cfg, runtime, notifier.clone(), metrics, opts);
+    notifier.ready();
+    tracing::info!(instance = %ctl.cfg.instance, tenants_dir = %ctl.cfg.tenants_dir.display(), "tenantd is running");
+
+    loop {
+        ctl.step().await;
+        let wake = ctl.next_wake();
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = &mut stop => break,
+            _ = hup.recv() => {
+                notifier.reloading();
+                match load_config(&ctl.cfg.source) {
+                    Ok(new) => {
+                        let dir_changed = new.tenants_dir != ctl.cfg.tenants_dir;
+                        tracing::info!(config = %new.source.display(), "configuration reloaded");
+                        ctl.reconfigure(new);
+                        if dir_changed {
+                            watcher = start_watch(&ctl.cfg, tx.clone());
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "new configuration refused; keeping the old one"),
+                }
+                notifier.ready();
+            }
+            Some(t) = rx.recv() => ctl.trigger(t),
+            Some(done) = ctl.done_rx.recv() => ctl.worker_done(done),
+            Some(o) = ctl.obs_rx.recv() => ctl.observed(o),
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+
+    notifier.stopping();
+    tracing::info!(in_flight = ctl.busy(), "stopping; tenants keep running");
+    drop(watcher);
+    follower.abort();
+    let deadline = tokio::time::Instant::now() + DRAIN;
+    while ctl.busy() > 0 {
+        tokio::select! {
+            Some(done) = ctl.done_rx.recv() => ctl.worker_done(done),
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::warn!(in_flight = ctl.busy(), "abandoning unfinished tenant work");
+                break;
+            }
+        }
+    }
+    let _ = metrics_stop_tx.send(());
+    Ok(())
+}
+
+fn start_watch(cfg: &DaemonConfig, tx: mpsc::UnboundedSender<Trigger>) -> Option<triggers::DirWatcher> {
+    match triggers::watch_dir(&cfg.tenants_dir, tx) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!(dir = %cfg.tenants_dir.display(), error = %e, "cannot watch the tenants directory; relying on the periodic resync");
+            None
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! What wakes the controller. Triggers only say *that* something may have changed; the
+//! controller re-reads specs and re-observes the runtime to find out what (level-triggered).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use crate::runtime::{EngineEventKind, Runtime};
+use crate::spec::TenantName;
+
+/// A reason to look again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// Something changed in the tenants directory (or the watch lost track: read it all).
+    Files,
+    /// The engine reported a change to one tenant's objects.
+    Tenant(TenantName),
+    /// Everything should be looked at again (the event stream was (re)subscribed, so events
+    /// may have been missed).
+    Everything,
+    /// The engine event stream broke; the message says why.
+    EngineLost(String),
+}
+
+/// The directory watch; it stops when dropped.
+pub type DirWatcher = notify::RecommendedWatcher;
+
+/// Watches `dir` (not recursively). Every event, including the watcher's own errors and
+/// overflows, becomes `Trigger::Files`: the directory is always read whole afterwards.
+/// The watcher stops when the returned value is dropped.
+pub fn watch_dir(dir: &Path, tx: mpsc::UnboundedSender<Trigger>) -> notify::Result<DirWatcher> {
+    let mut watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
+        let _ = tx.send(Trigger::Files);
+    })?;
+    watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    Ok(watcher)
+}
+
+/// Follows the engine's event stream for as long as the returned task runs, subscribing again
+/// (with a growing pause, up to 30 s) whenever it breaks.
+pub fn follow_engine(runtime: Arc<dyn Runtime>, tx: mpsc::UnboundedSender<Trigger>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut pause = Duration::from_millis(500);
+        loop {
+            match runtime.events().await {
+                Ok(mut stream) => {
+                    // Anything may have happened while we were not listening.
+                    if tx.send(Trigger::Everything).is_err() {
+                        return;
+                    }
+                    pause = Duration::from_millis(500);
+                    while let Some(item) = stream.next().await {
+                        match item {
+                            Ok(ev) => {
+                                if let (Some(t), true) = (ev.tenant, matters(&ev.kind)) {
+                                    if tx.send(Trigger::Tenant(t)).is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Trigger::EngineLost(e.to_string()));
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    if tx.send(Trigger::EngineLost(e.to_string())).is_err() {
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(30));
+        }
+    })
+}
+
+/// Events that can mean drift or a dead runtime.
+fn matters(kind: &EngineEventKind) -> bool {
+    match kind {
+        EngineEventKind::Die
+        | EngineEventKind::Oom
+        | EngineEventKind::HealthStatus
+        | EngineEventKind::Destroy
+        | EngineEventKind::Stop
+        | EngineEventKind::Update => true,
+        EngineEventKind::Start | EngineEventKind::Other(_) => false,
+    }
+}

@@ -1,0 +1,66 @@
+//! One tenant's reconcile, run as its own task so a slow or failing tenant never delays the
+//! others: execute its plan, look at it again, probe it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::plan::TenantPlan;
+use crate::reconcile::{execute_tenant, probe_running, ExecContext, TenantOutcome};
+use crate::runtime::{ObservedTenant, Runtime};
+use crate::spec::TenantName;
+use crate::status::ProbeFact;
+
+/// What a finished worker reports.
+#[derive(Debug)]
+pub struct WorkerDone {
+    pub tenant: TenantName,
+    pub outcome: TenantOutcome,
+    /// The tenant as observed right after; `None` when it has no objects, `Err` when the
+    /// observation failed (the status then keeps what it had).
+    pub after: Result<Option<ObservedTenant>, String>,
+    pub probe: Option<ProbeFact>,
+    pub spec_hash: Option<String>,
+    pub duration: std::time::Duration,
+}
+
+/// Spawns the reconcile of one tenant; at most as many run at once as `permits` allows.
+pub fn spawn(
+    runtime: Arc<dyn Runtime>,
+    permits: Arc<Semaphore>,
+    plan: TenantPlan,
+    ctx: ExecContext,
+    done: mpsc::UnboundedSender<WorkerDone>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Ok(_permit) = permits.acquire_owned().await else { return };
+        let started = Instant::now();
+        let outcome = execute_tenant(runtime.as_ref(), &plan, &ctx).await;
+        let images: Vec<String> = Vec::new();
+        let after = runtime
+            .observe_tenant(&plan.tenant, &images, &[])
+            .await
+            .map(|mut w| w.tenants.remove(&plan.tenant))
+            .map_err(|e| e.to_string());
+        let probe = match (&after, &plan.desired) {
+            (Ok(Some(t)), Some(d)) if outcome.probe.is_none() => {
+                let world = crate::runtime::ObservedWorld {
+                    tenants: [(t.name.clone(), t.clone())].into(),
+                    ..Default::default()
+                };
+                let desired = [(d.name.clone(), d.clone())].into();
+                probe_running(&desired, &world, 1).await.remove(&plan.tenant)
+            }
+            _ => outcome.probe,
+        };
+        let _ = done.send(WorkerDone {
+            tenant: plan.tenant.clone(),
+            spec_hash: plan.desired.as_ref().map(|d| d.spec_hash.clone()),
+            outcome,
+            after,
+            probe,
+            duration: started.elapsed(),
+        });
+    })
+}

@@ -1,0 +1,212 @@
+//! The engine's event stream, narrowed to this instance and read as [`EngineEvent`]s.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::errors::Error as BollardError;
+use bollard::models::EventMessage;
+use bollard::query_parameters::EventsOptionsBuilder;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::errors::{message, status, unreachable, unreachable_reason, within};
+use super::DockerRuntime;
+use crate::runtime::error::{RuntimeError, UnreachableReason};
+use crate::runtime::model::{labels, EngineEvent, EngineEventKind};
+
+/// What the stream's errors name as the failed operation.
+const OPERATION: &str = "watch engine events";
+
+impl DockerRuntime {
+    /// Subscribes to the events of this instance's containers and networks.
+    ///
+    /// - The call itself fails (`Unreachable`) when the engine does not answer within the call
+    ///   timeout; so does the stream's first item if the subscription gets no reply in time.
+    /// - The subscription starts at the engine's clock as read by this call, so events between
+    ///   this call and the stream's first poll are not lost.
+    /// - The stream yields one error and ends when the connection breaks or the engine closes
+    ///   it (`Unreachable`), or when the engine answers with an error (`Engine`).
+    /// - Healthcheck execs (`exec_*`) are left out.
+    ///
+    /// Docker 20.10 puts only a network's name and driver on its events, not its labels, so the
+    /// instance filter lets no network event through there; a resync notices network changes.
+    pub(super) async fn subscribe(
+        &self,
+    ) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
+        let endpoint = self.endpoint.to_string();
+        let call = self.timeouts.call;
+        // The client's own deadline only bounds the wait for response headers, which the engine
+        // sends as soon as it has subscribed: this one bounds connecting, not the stream.
+        let docker = self.client().await?.clone().with_timeout(call.max(Duration::from_secs(1)));
+        // Also the check that the engine answers, so a subscription to an engine that is away
+        // fails here.
+        let since = match within(call, docker.info()).await {
+            Ok(info) => info.system_time.as_deref().and_then(since_argument),
+            Err(e) => match broken(&endpoint, e) {
+                e @ RuntimeError::Unreachable { .. } => return Err(e),
+                // It answered, but not in a form this client reads: watch without `since`.
+                other => {
+                    tracing::debug!(error = %other, "cannot read the engine's clock");
+                    None
+                }
+            },
+        };
+        if since.is_none() {
+            tracing::debug!("events are watched from the stream's first poll");
+        }
+        let filters = HashMap::from([
+            ("label".to_string(), vec![format!("{}={}", labels::INSTANCE, self.instance)]),
+            ("type".to_string(), vec!["container".to_string(), "network".to_string()]),
+        ]);
+        let mut options = EventsOptionsBuilder::new().filters(&filters);
+        if let Some(since) = &since {
+            options = options.since(since);
+        }
+        let messages = docker.events(Some(options.build())).boxed();
+
+        let events = stream::unfold(Some(messages), move |state| {
+            let endpoint = endpoint.clone();
+            async move {
+                let mut messages = state?;
+                loop {
+                    match messages.next().await {
+                        Some(Ok(m)) => {
+                            if let Some(event) = engine_event(m) {
+                                return Some((Ok(event), Some(messages)));
+                            }
+                        }
+                        Some(Err(e)) => return Some((Err(broken(&endpoint, e)), None)),
+                        // The stream has no end of its own: the engine closed it.
+                        None => {
+                            let reason = UnreachableReason::Other;
+                            return Some((Err(unreachable(&endpoint, reason, None)), None));
+                        }
+                    }
+                }
+            }
+        });
+        Ok(events.boxed())
+    }
+}
+
+/// An error of the open stream: an engine that answered with an error, or sent what is not an
+/// event, is an `Engine` error; anything else means the connection is gone.
+fn broken(endpoint: &str, err: BollardError) -> RuntimeError {
+    let answered = status(&err).is_some()
+        || matches!(err, BollardError::JsonDataError { .. } | BollardError::JsonSerdeError { .. });
+    if answered {
+        return RuntimeError::Engine { operation: OPERATION.into(), message: message(&err) };
+    }
+    let reason = unreachable_reason(&err).unwrap_or(UnreachableReason::Other);
+    unreachable(endpoint, reason, Some(err))
+}
+
+/// The engine's RFC 3339 clock as the `since` argument (`seconds.nanoseconds`).
+fn since_argument(system_time: &str) -> Option<String> {
+    let t = OffsetDateTime::parse(system_time, &Rfc3339).ok()?;
+    Some(format!("{}.{:09}", t.unix_timestamp(), t.nanosecond()))
+}
+
+/// The event `m` reports, or `None` for what callers do not watch (healthcheck execs) and
+/// messages without an actor.
+fn engine_event(m: EventMessage) -> Option<EngineEvent> {
+    let action = m.action?;
+    let kind = event_kind(&action)?;
+    let actor = m.actor?;
+    let tenant = actor.attributes.as_ref().and_then(|a| a.get(labels::TENANT)).and_then(|t| t.parse().ok());
+    Some(EngineEvent { tenant, kind, id: actor.id? })
+}
+
+/// The kind of an action as the engine names it (`die`, `health_status: healthy`, …); `None`
+/// for `exec_*` actions.
+fn event_kind(action: &str) -> Option<EngineEventKind> {
+    Some(match action {
+        "die" => EngineEventKind::Die,
+        "oom" => EngineEventKind::Oom,
+        "destroy" => EngineEventKind::Destroy,
+        "start" => EngineEventKind::Start,
+        "stop" => EngineEventKind::Stop,
+        "update" => EngineEventKind::Update,
+        a if a.starts_with("health_status") => EngineEventKind::HealthStatus,
+        a if a.starts_with("exec_") => return None,
+        other => EngineEventKind::Other(other.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::EventActor;
+
+    use super::*;
+
+    fn message(action: &str, attributes: &[(&str, &str)]) -> EventMessage {
+        EventMessage {
+            action: Some(action.into()),
+            actor: Some(EventActor {
+                id: Some("c0ffee".into()),
+                attributes: Some(attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn actions_map_to_kinds() {
+        let cases = [
+            ("die", EngineEventKind::Die),
+            ("oom", EngineEventKind::Oom),
+            ("health_status: healthy", EngineEventKind::HealthStatus),
+            ("health_status: unhealthy", EngineEventKind::HealthStatus),
+            ("health_status", EngineEventKind::HealthStatus),
+            ("destroy", EngineEventKind::Destroy),
+            ("start", EngineEventKind::Start),
+            ("stop", EngineEventKind::Stop),
+            ("update", EngineEventKind::Update),
+            ("kill", EngineEventKind::Other("kill".into())),
+            ("rename", EngineEventKind::Other("rename".into())),
+        ];
+        for (action, kind) in cases {
+            assert_eq!(event_kind(action), Some(kind), "{action}");
+        }
+        for exec in [
+            "exec_create: /stub-runtime probe http://127.0.0.1:18789/health",
+            "exec_start: /stub-runtime probe",
+            "exec_die",
+        ] {
+            assert_eq!(event_kind(exec), None, "{exec}");
+        }
+    }
+
+    #[test]
+    fn tenant_comes_from_the_actor_label_when_valid() {
+        let e = engine_event(message("die", &[(labels::TENANT, "acme"), ("exitCode", "137")])).unwrap();
+        assert_eq!(
+            (e.tenant.as_ref().map(|t| t.as_str()), &e.kind, e.id.as_str()),
+            (Some("acme"), &EngineEventKind::Die, "c0ffee")
+        );
+        let invalid = engine_event(message("die", &[(labels::TENANT, "Not A Name")])).unwrap();
+        assert_eq!(invalid.tenant, None);
+        assert_eq!(engine_event(message("destroy", &[])).unwrap().tenant, None);
+        assert_eq!(engine_event(message("exec_die", &[(labels::TENANT, "acme")])), None);
+        let no_actor = EventMessage { action: Some("die".into()), ..Default::default() };
+        assert_eq!(engine_event(no_actor), None);
+    }
+
+    #[test]
+    fn the_engine_clock_becomes_a_since_argument() {
+        assert_eq!(since_argument("2026-11-22T09:29:17.595632826Z").as_deref(), Some("1795339757.595632826"));
+        assert_eq!(since_argument("2026-11-22T10:29:17+01:00").as_deref(), Some("1795339757.000000000"));
+        assert_eq!(since_argument("yesterday"), None);
+    }
+
+    #[test]
+    fn a_dropped_connection_is_unreachable_and_an_engine_reply_is_not() {
+        let dropped = BollardError::IOError { err: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "eof") };
+        assert!(broken("unix:///x.sock", dropped).is_unreachable());
+        let odd = BollardError::IOError { err: std::io::Error::other("connection closed before message completed") };
+        assert!(broken("unix:///x.sock", odd).is_unreachable());
+        let refused = BollardError::DockerResponseServerError { status_code: 400, message: "invalid filter".into() };
+        assert!(matches!(broken("unix:///x.sock", refused), RuntimeError::Engine { .. }));
+    }
+}
