@@ -10,17 +10,21 @@ mod stub;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use docker_support::{docker_ok, docker_test, free_port, inspect, stub_context, wait_for, DockerTest, TEST_OWNER};
+use docker_support::{
+    docker_ok, docker_test, free_port, inspect, stub_context, wait_for, DockerTest, FakeEngine, FAKE_ENGINE_TIME,
+    TEST_OWNER,
+};
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 use tenantd::render::{
     ContainerRole, DesiredContainer, DesiredNetwork, Healthcheck, ImageSource, Limits, VolumeMountPlan,
 };
 use tenantd::runtime::docker::{DockerRuntime, Timeouts};
 use tenantd::runtime::error::UnreachableReason;
 use tenantd::runtime::{
-    labels, ContainerState, EngineEvent, EngineEventKind, EngineHealth, ImageOutcome, Runtime,
-    RuntimeError,
+    labels, ContainerState, EngineEvent, EngineEventKind, EngineHealth, ImageOutcome, Runtime, RuntimeError,
 };
 use tenantd::spec::{PullPolicy, TenantName};
 
@@ -420,31 +424,16 @@ async fn unreachable_endpoints_say_why() {
 /// Creates the network, volume and main container of `tenant` (not started); returns its id.
 async fn create_tenant(t: &DockerTest, tenant_name: &str, image: &str) -> String {
     let name = tenant(tenant_name);
-    let network = DesiredNetwork {
-        name: t.name(tenant_name),
-        internal: false,
-    };
+    let network = DesiredNetwork { name: t.name(tenant_name), internal: false };
     t.rt.create_network(&name, &network).await.unwrap();
-    t.rt.create_volume(&name, &t.name(&format!("{tenant_name}-data")))
-        .await
-        .unwrap();
-    t.rt.create_container(
-        &name,
-        "v1:spec",
-        &desired(t, tenant_name, image),
-        &network.name,
-        None,
-    )
-    .await
-    .unwrap()
+    t.rt.create_volume(&name, &t.name(&format!("{tenant_name}-data"))).await.unwrap();
+    t.rt.create_container(&name, "v1:spec", &desired(t, tenant_name, image), &network.name, None).await.unwrap()
 }
 
 /// A container of no instance of tenantd (removed by the test guard); returns its id.
 fn create_foreign(t: &DockerTest, name: &str, image: &str) -> String {
     let owner = format!("{TEST_OWNER}={}", t.instance);
-    docker_ok(&["create", "--name", name, "--label", &owner, image])
-        .trim()
-        .to_string()
+    docker_ok(&["create", "--name", name, "--label", &owner, image]).trim().to_string()
 }
 
 #[tokio::test]
@@ -460,24 +449,15 @@ async fn observe_tenant_sees_one_tenant_only() {
     create_foreign(&t, &taken, &image);
 
     let acme = tenant("acme");
-    let world = rt
-        .observe_tenant(&acme, std::slice::from_ref(&image), std::slice::from_ref(&taken))
-        .await
-        .unwrap();
+    let world = rt.observe_tenant(&acme, std::slice::from_ref(&image), std::slice::from_ref(&taken)).await.unwrap();
     assert_eq!(world.tenants.keys().collect::<Vec<_>>(), vec![&acme]);
     let observed = &world.tenants[&acme];
-    assert_eq!(
-        observed.containers.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
-        vec![acme_id.as_str()]
-    );
+    assert_eq!(observed.containers.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec![acme_id.as_str()]);
     assert_eq!(observed.network.as_ref().unwrap().name, t.name("acme"));
     assert_eq!(observed.volumes, vec![t.name("acme-data")]);
     assert!(world.images[&image].is_some());
     assert_eq!(world.foreign.len(), 1, "{:?}", world.foreign);
-    assert_eq!(
-        (world.foreign[0].kind.as_str(), world.foreign[0].name.as_str()),
-        ("container", taken.as_str())
-    );
+    assert_eq!((world.foreign[0].kind.as_str(), world.foreign[0].name.as_str()), ("container", taken.as_str()));
 
     // The whole instance holds both; a tenant with nothing is absent.
     let all = rt.observe(&[], &[]).await.unwrap();
@@ -505,19 +485,10 @@ async fn rename_and_restart_keep_the_container() {
     assert_eq!(renamed["Name"], format!("/{old}"));
     rt.rename_container(&id, &old).await.unwrap(); // already so named: success
     let world = rt.observe(&[], &[]).await.unwrap();
-    assert_eq!(
-        world.tenants[&tenant("acme")]
-            .container(&ContainerRole::Main)
-            .unwrap()
-            .name,
-        old
-    );
+    assert_eq!(world.tenants[&tenant("acme")].container(&ContainerRole::Main).unwrap().name, old);
 
     let conflict = rt.rename_container(&foreign, &t.name("mine")).await;
-    assert!(
-        matches!(conflict, Err(RuntimeError::Conflict { ref name, .. }) if *name == foreign_name),
-        "{conflict:?}"
-    );
+    assert!(matches!(conflict, Err(RuntimeError::Conflict { ref name, .. }) if *name == foreign_name), "{conflict:?}");
     assert_eq!(inspect(&foreign)["Name"], format!("/{foreign_name}"));
     let taken = rt.rename_container(&id, &foreign_name).await;
     assert!(
@@ -537,10 +508,7 @@ async fn rename_and_restart_keep_the_container() {
     assert_eq!(restarted["Id"], id.as_str());
     assert_eq!(restarted["State"]["Running"], true);
     assert_ne!(restarted["State"]["StartedAt"], started);
-    assert!(matches!(
-        rt.restart_container(&foreign, 1).await,
-        Err(RuntimeError::Conflict { .. })
-    ));
+    assert!(matches!(rt.restart_container(&foreign, 1).await, Err(RuntimeError::Conflict { .. })));
     let missing = rt.restart_container(&missing_id, 1).await;
     assert!(
         matches!(missing, Err(RuntimeError::Engine { ref operation, .. }) if operation.contains(&missing_id)),
@@ -564,10 +532,7 @@ async fn stats_sample_a_running_container() {
     let took = asked.elapsed();
     assert!(took < Duration::from_millis(2500), "one sample took {took:?}");
     assert_eq!(first.memory_limit_bytes, configured);
-    assert!(
-        first.memory_bytes > 0 && first.memory_bytes <= first.memory_limit_bytes,
-        "{first:?}"
-    );
+    assert!(first.memory_bytes > 0 && first.memory_bytes <= first.memory_limit_bytes, "{first:?}");
     assert!(first.cpu_total_ns > 0, "{first:?}");
     assert!(first.online_cpus >= 1, "{first:?}");
     let second = rt.stats(&id).await.unwrap();
@@ -645,20 +610,16 @@ async fn events_report_this_instance_only() {
     // Acting before the first poll: the subscription starts at the call, not at the poll.
     docker_ok(&["kill", &id]);
     docker_ok(&["kill", &other]);
-    let mut seen = read_until(&mut events, "die", Duration::from_secs(20), |e| {
-        e.id == id && e.kind == EngineEventKind::Die
-    })
-    .await;
+    let mut seen =
+        read_until(&mut events, "die", Duration::from_secs(20), |e| e.id == id && e.kind == EngineEventKind::Die).await;
     let die = seen.last().unwrap();
     assert_eq!(die.tenant.as_ref(), Some(&acme));
 
     docker_ok(&["update", "--memory", "96m", "--memory-swap", "96m", &id]);
     docker_ok(&["update", "--memory", "96m", "--memory-swap", "96m", &other]);
     seen.extend(
-        read_until(&mut events, "update", Duration::from_secs(20), |e| {
-            e.id == id && e.kind == EngineEventKind::Update
-        })
-        .await,
+        read_until(&mut events, "update", Duration::from_secs(20), |e| e.id == id && e.kind == EngineEventKind::Update)
+            .await,
     );
 
     docker_ok(&["rm", "-f", &other]);
@@ -670,30 +631,18 @@ async fn events_report_this_instance_only() {
         .await,
     );
     // The engine sends events in order: the other instance's came before the last of ours.
-    assert!(
-        seen.iter().all(|e| e.id == id && e.tenant.as_ref() == Some(&acme)),
-        "{seen:?}"
-    );
-    assert!(
-        !seen
-            .iter()
-            .any(|e| matches!(&e.kind, EngineEventKind::Other(a) if a.starts_with("exec_"))),
-        "{seen:?}"
-    );
+    assert!(seen.iter().all(|e| e.id == id && e.tenant.as_ref() == Some(&acme)), "{seen:?}");
+    assert!(!seen.iter().any(|e| matches!(&e.kind, EngineEventKind::Other(a) if a.starts_with("exec_"))), "{seen:?}");
 }
 
 #[tokio::test]
 async fn the_event_stream_fails_fast_and_ends_when_the_connection_breaks() {
     let instance = docker_support::unique_instance();
 
-    let missing =
-        DockerRuntime::connect(&instance, Some("unix:///nonexistent.sock"), vec![]).unwrap();
+    let missing = DockerRuntime::connect(&instance, Some("unix:///nonexistent.sock"), vec![]).unwrap();
     assert!(matches!(
         missing.events().await.err(),
-        Some(RuntimeError::Unreachable {
-            reason: UnreachableReason::SocketMissing,
-            ..
-        })
+        Some(RuntimeError::Unreachable { reason: UnreachableReason::SocketMissing, .. })
     ));
     for result in [
         missing.observe_tenant(&tenant("acme"), &[], &[]).await.err(),
@@ -705,26 +654,13 @@ async fn the_event_stream_fails_fast_and_ends_when_the_connection_breaks() {
     }
 
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let slow = DockerRuntime::connect(
-        &instance,
-        Some(&format!("tcp://{}", silent.local_addr().unwrap())),
-        vec![],
-    )
-    .unwrap()
-    .with_timeouts(Timeouts {
-        call: Duration::from_millis(500),
-        image: Duration::from_secs(5),
-    });
+    let slow = DockerRuntime::connect(&instance, Some(&format!("tcp://{}", silent.local_addr().unwrap())), vec![])
+        .unwrap()
+        .with_timeouts(Timeouts { call: Duration::from_millis(500), image: Duration::from_secs(5) });
     let asked = Instant::now();
     let timed_out = slow.events().await.err();
     assert!(
-        matches!(
-            timed_out,
-            Some(RuntimeError::Unreachable {
-                reason: UnreachableReason::Timeout,
-                ..
-            })
-        ),
+        matches!(timed_out, Some(RuntimeError::Unreachable { reason: UnreachableReason::Timeout, .. })),
         "{timed_out:?}"
     );
     assert!(asked.elapsed() < Duration::from_secs(5), "{:?}", asked.elapsed());
@@ -743,39 +679,18 @@ async fn the_event_stream_fails_fast_and_ends_when_the_connection_breaks() {
         .expect("the event arrives")
         .expect("the stream has an item")
         .unwrap();
-    assert_eq!(
-        first,
-        EngineEvent {
-            tenant: Some(tenant("acme")),
-            kind: EngineEventKind::Die,
-            id: "c0ffee".into()
-        }
-    );
-    let broken = tokio::time::timeout(Duration::from_secs(10), events.next())
-        .await
-        .expect("the break is reported");
-    assert!(
-        matches!(broken, Some(Err(RuntimeError::Unreachable { .. }))),
-        "{broken:?}"
-    );
-    let end = tokio::time::timeout(Duration::from_secs(10), events.next())
-        .await
-        .expect("the stream ends");
+    assert_eq!(first, EngineEvent { tenant: Some(tenant("acme")), kind: EngineEventKind::Die, id: "c0ffee".into() });
+    let broken = tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("the break is reported");
+    assert!(matches!(broken, Some(Err(RuntimeError::Unreachable { .. }))), "{broken:?}");
+    let end = tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("the stream ends");
     assert!(end.is_none(), "{end:?}");
 
     // The subscription asked for this instance's containers and networks since the engine's
     // clock at the call.
-    let request = engine
-        .requests()
-        .into_iter()
-        .find(|r| r.contains("/events"))
-        .expect("an events request");
+    let request = engine.requests().into_iter().find(|r| r.contains("/events")).expect("an events request");
     let query = decode_query(&request);
     assert!(query.contains("since=1767225600.000000001"), "{FAKE_ENGINE_TIME} → {query}");
-    assert!(
-        query.contains(&format!("{}={instance}", labels::INSTANCE)),
-        "{query}"
-    );
+    assert!(query.contains(&format!("{}={instance}", labels::INSTANCE)), "{query}");
     assert!(query.contains(r#""container""#) && query.contains(r#""network""#), "{query}");
 }
 

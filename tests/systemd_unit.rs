@@ -35,14 +35,12 @@ fn systemd_tool(test: &str, tool: &str) -> bool {
         Err(e) => Some(format!("{tool} cannot be run ({e})")),
         Ok(out) if !out.status.success() => Some(format!("{tool} --version failed")),
         Ok(out) => {
-            let version = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse::<u32>().ok());
+            let version =
+                String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1).and_then(|v| v.parse::<u32>().ok());
             match version {
-                Some(v) if v < MIN_SYSTEMD_FOR_OFFLINE => Some(format!(
-                    "{tool} is from systemd {v}; --offline needs {MIN_SYSTEMD_FOR_OFFLINE} or later"
-                )),
+                Some(v) if v < MIN_SYSTEMD_FOR_OFFLINE => {
+                    Some(format!("{tool} is from systemd {v}; --offline needs {MIN_SYSTEMD_FOR_OFFLINE} or later"))
+                }
                 _ => None,
             }
         }
@@ -55,10 +53,7 @@ fn systemd_tool(test: &str, tool: &str) -> bool {
     }
     // Straight to the stream, not `eprintln!`: the harness shows captured output only for
     // failures, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: {test}: {problem}; set TENANTD_REQUIRE_SYSTEMD=1 to fail instead"
-    );
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {problem}; set TENANTD_REQUIRE_SYSTEMD=1 to fail instead");
     false
 }
 
@@ -104,9 +99,7 @@ fn install_unit(drop_ins: &[&str]) -> InstalledUnit {
 }
 
 fn run(command: &mut Command) -> Output {
-    command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+    command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
 }
 
 /// Runs `systemd-analyze verify` and fails on any line about the unit or its drop-ins.
@@ -119,31 +112,17 @@ fn assert_verifies(unit: &InstalledUnit) {
     let out = run(Command::new("systemd-analyze").arg("verify").arg(&unit.path));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let about_unit: Vec<&str> = stderr
-        .lines()
-        .chain(stdout.lines())
-        .filter(|line| line.contains("tenantd"))
-        .collect();
-    assert!(
-        about_unit.is_empty(),
-        "systemd-analyze verify reports problems with the unit:\n{}",
-        about_unit.join("\n")
-    );
+    let about_unit: Vec<&str> = stderr.lines().chain(stdout.lines()).filter(|line| line.contains("tenantd")).collect();
+    assert!(about_unit.is_empty(), "systemd-analyze verify reports problems with the unit:\n{}", about_unit.join("\n"));
     for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
         let _ = writeln!(std::io::stderr(), "note: systemd-analyze verify (host units): {line}");
     }
-    assert!(
-        out.status.success(),
-        "systemd-analyze verify failed ({}):\n{stderr}{stdout}",
-        out.status
-    );
+    assert!(out.status.success(), "systemd-analyze verify failed ({}):\n{stderr}{stdout}", out.status);
 }
 
 /// The number on systemd-analyze's "Overall exposure level for tenantd.service: 1.3 OK" line.
 fn overall_exposure(unit: &Path) -> f64 {
-    let out = run(Command::new("systemd-analyze")
-        .args(["security", "--offline=true", "--no-pager"])
-        .arg(unit));
+    let out = run(Command::new("systemd-analyze").args(["security", "--offline=true", "--no-pager"]).arg(unit));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -248,14 +227,11 @@ fn unit_directories() -> BTreeMap<String, String> {
 #[test]
 fn unit_and_tmpfiles_create_the_same_directories_with_the_same_modes() {
     let tmpfiles = tmpfiles_directories(&std::fs::read_to_string(repo_file(TMPFILES)).unwrap());
-    let expected: BTreeMap<String, String> = [
-        ("/etc/tenantd", "0750"),
-        ("/var/lib/tenantd", "0700"),
-        ("/run/tenantd", "0700"),
-    ]
-    .into_iter()
-    .map(|(p, m)| (p.to_string(), m.to_string()))
-    .collect();
+    let expected: BTreeMap<String, String> =
+        [("/etc/tenantd", "0750"), ("/var/lib/tenantd", "0700"), ("/run/tenantd", "0700")]
+            .into_iter()
+            .map(|(p, m)| (p.to_string(), m.to_string()))
+            .collect();
     assert_eq!(unit_directories(), expected);
     assert_eq!(tmpfiles, expected);
 }
@@ -284,15 +260,9 @@ fn tmpfiles_creates_the_directories() {
     }
     for (path, mode) in unit_directories() {
         let created = root.path().join(path.trim_start_matches('/'));
-        let meta = std::fs::metadata(&created)
-            .unwrap_or_else(|e| panic!("{}: {e}", created.display()));
+        let meta = std::fs::metadata(&created).unwrap_or_else(|e| panic!("{}: {e}", created.display()));
         assert!(meta.is_dir(), "{}", created.display());
-        assert_eq!(
-            format!("{:04o}", meta.permissions().mode() & 0o7777),
-            mode,
-            "{}",
-            created.display()
-        );
+        assert_eq!(format!("{:04o}", meta.permissions().mode() & 0o7777), mode, "{}", created.display());
         if as_root {
             assert_eq!((meta.uid(), meta.gid()), (0, 0), "{}", created.display());
         }

@@ -73,10 +73,19 @@ pub struct Controller {
 }
 
 impl Controller {
-    pub fn new(cfg: DaemonConfig, runtime: Arc<dyn Runtime>, notifier: Arc<Notifier>, metrics: Metrics, opts: PassOptions) -> Self {
+    pub fn new(
+        cfg: DaemonConfig,
+        runtime: Arc<dyn Runtime>,
+        notifier: Arc<Notifier>,
+        metrics: Metrics,
+        opts: PassOptions,
+    ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (obs_tx, obs_rx) = mpsc::unbounded_channel();
         let store = StatusStore::new(cfg.status_dir());
+        if let Err(e) = store.prepare() {
+            tracing::error!(error = %e, "cannot prepare the status directory; reconciling goes on");
+        }
         let statuses = store.read_all().unwrap_or_default();
         let now = Instant::now();
         Self {
@@ -113,6 +122,9 @@ impl Controller {
     pub fn reconfigure(&mut self, cfg: DaemonConfig) {
         self.permits = Arc::new(Semaphore::new(cfg.concurrency));
         self.store = StatusStore::new(cfg.status_dir());
+        if let Err(e) = self.store.prepare() {
+            tracing::error!(error = %e, "cannot prepare the status directory; reconciling goes on");
+        }
         self.cfg = cfg;
         self.full_due = Some(Instant::now());
     }
@@ -516,8 +528,12 @@ impl Controller {
     fn spec_fact(&self, name: &TenantName) -> SpecFact {
         let Some(desired) = &self.desired else { return SpecFact::Absent };
         if let Some(msgs) = desired.invalid.get(name) {
-            let source =
-                desired.specs.invalid.iter().find(|i| i.tenant.as_ref() == Some(name)).map(|i| i.path.display().to_string());
+            let source = desired
+                .specs
+                .invalid
+                .iter()
+                .find(|i| i.tenant.as_ref() == Some(name))
+                .map(|i| i.path.display().to_string());
             return SpecFact::Invalid { messages: msgs.clone(), source };
         }
         match desired.tenants.get(name) {

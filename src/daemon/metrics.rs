@@ -244,7 +244,6 @@ pub async fn serve(
     let bind_error = |source| MetricsError::Bind { addr, source };
     let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
     let bound = listener.local_addr().map_err(bind_error)?;
-    tracing::info!(%bound, "serving metrics on /metrics");
     tokio::spawn(accept_loop(listener, metrics, shutdown));
     Ok(bound)
 }

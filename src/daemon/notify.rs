@@ -77,11 +77,7 @@ impl Notifier {
 
     /// A notifier that sends nothing.
     pub fn disabled() -> Self {
-        Self {
-            target: None,
-            watchdog: None,
-            warned: AtomicBool::new(false),
-        }
+        Self { target: None, watchdog: None, warned: AtomicBool::new(false) }
     }
 
     fn from_vars(
@@ -125,10 +121,7 @@ impl Notifier {
     /// A one-line status shown by `systemctl status`: `STATUS=<line>`. Line breaks and other
     /// control characters become spaces, since a line break would start a new assignment.
     pub fn status(&self, line: &str) {
-        let line: String = line
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
+        let line: String = line.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         self.send(&format!("STATUS={line}"));
     }
 
@@ -139,10 +132,7 @@ impl Notifier {
         if self.target.is_none() {
             return;
         }
-        self.send(&format!(
-            "RELOADING=1\nMONOTONIC_USEC={}",
-            monotonic_usec()
-        ));
+        self.send(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
     }
 
     /// Shutdown has begun: `STOPPING=1`.
@@ -206,10 +196,7 @@ fn send_datagram(target: &Target, message: &[u8]) -> io::Result<()> {
     if sent == message.len() {
         Ok(())
     } else {
-        Err(io::Error::new(
-            io::ErrorKind::WriteZero,
-            format!("sent {sent} of {} bytes", message.len()),
-        ))
+        Err(io::Error::new(io::ErrorKind::WriteZero, format!("sent {sent} of {} bytes", message.len())))
     }
 }
 
@@ -222,10 +209,7 @@ fn send_to_abstract(socket: &UnixDatagram, name: &[u8], message: &[u8]) -> io::R
 
 #[cfg(not(target_os = "linux"))]
 fn send_to_abstract(_: &UnixDatagram, _: &[u8], _: &[u8]) -> io::Result<usize> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "abstract socket names exist only on Linux",
-    ))
+    Err(io::Error::new(io::ErrorKind::Unsupported, "abstract socket names exist only on Linux"))
 }
 
 /// `CLOCK_MONOTONIC` in microseconds, the clock systemd compares `MONOTONIC_USEC` against.
@@ -254,11 +238,7 @@ mod tests {
             let path = dir.path().join("notify");
             let socket = UnixDatagram::bind(&path).unwrap();
             socket.set_nonblocking(true).unwrap();
-            Self {
-                socket,
-                _dir: dir,
-                path,
-            }
+            Self { socket, _dir: dir, path }
         }
 
         fn notifier(&self) -> Notifier {
@@ -298,13 +278,8 @@ mod tests {
     #[test]
     fn status_is_kept_on_one_line() {
         let manager = Manager::bind();
-        manager
-            .notifier()
-            .status("reconciling\nacme\r\nglobex\tnow\nREADY=1");
-        assert_eq!(
-            manager.recv(),
-            "STATUS=reconciling acme  globex now READY=1"
-        );
+        manager.notifier().status("reconciling\nacme\r\nglobex\tnow\nREADY=1");
+        assert_eq!(manager.recv(), "STATUS=reconciling acme  globex now READY=1");
     }
 
     #[test]
@@ -317,19 +292,12 @@ mod tests {
         let datagram = manager.recv();
         let (first, second) = datagram.split_once('\n').unwrap();
         assert_eq!(first, "RELOADING=1");
-        let usec: u64 = second
-            .strip_prefix("MONOTONIC_USEC=")
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(
-            (before..=after).contains(&usec),
-            "{before} <= {usec} <= {after}"
-        );
+        let usec: u64 = second.strip_prefix("MONOTONIC_USEC=").unwrap().parse().unwrap();
+        assert!((before..=after).contains(&usec), "{before} <= {usec} <= {after}");
     }
 
     #[test]
-    fn the_monotonic_clock_is_the_one_instant_uses() {
+    fn the_monotonic_clock_advances_with_instant() {
         // Both read CLOCK_MONOTONIC, so they advance together.
         let start = std::time::Instant::now();
         let first = monotonic_usec();
@@ -357,18 +325,9 @@ mod tests {
     #[test]
     fn watchdog_interval_is_half_the_timeout() {
         let manager = Manager::bind();
-        assert_eq!(
-            manager.notifier().watchdog_interval(),
-            Some(Duration::from_secs(15))
-        );
-        assert_eq!(
-            Notifier::to_socket(&manager.path, None).watchdog_interval(),
-            None
-        );
-        assert_eq!(
-            Notifier::to_socket(&manager.path, Some(Duration::ZERO)).watchdog_interval(),
-            None
-        );
+        assert_eq!(manager.notifier().watchdog_interval(), Some(Duration::from_secs(15)));
+        assert_eq!(Notifier::to_socket(&manager.path, None).watchdog_interval(), None);
+        assert_eq!(Notifier::to_socket(&manager.path, Some(Duration::ZERO)).watchdog_interval(), None);
     }
 
     #[test]
@@ -377,10 +336,7 @@ mod tests {
         let pid = 4242;
 
         let n = Notifier::from_vars(os("/run/systemd/notify"), os("30000000"), None, pid);
-        assert_eq!(
-            n.target,
-            Some(Target::Path("/run/systemd/notify".into()))
-        );
+        assert_eq!(n.target, Some(Target::Path("/run/systemd/notify".into())));
         assert_eq!(n.watchdog_interval(), Some(Duration::from_secs(15)));
 
         let n = Notifier::from_vars(os("/run/systemd/notify"), os("30000000"), os("4242"), pid);
@@ -397,10 +353,7 @@ mod tests {
         }
 
         let n = Notifier::from_vars(os("@/org/freedesktop/systemd1/notify"), None, None, pid);
-        assert_eq!(
-            n.target,
-            Some(Target::Abstract(b"/org/freedesktop/systemd1/notify".to_vec()))
-        );
+        assert_eq!(n.target, Some(Target::Abstract(b"/org/freedesktop/systemd1/notify".to_vec())));
 
         for unusable in ["", "@", "relative/notify", "vsock:2:1234"] {
             let n = Notifier::from_vars(os(unusable), os("30000000"), None, pid);

@@ -58,10 +58,15 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
 }
 
 fn blocked(name: &TenantName, why: Blocked) -> TenantPlan {
+    stepless(name, ChangeKind::Blocked, Some(why))
+}
+
+/// A plan that does nothing.
+fn stepless(name: &TenantName, change: ChangeKind, blocked: Option<Blocked>) -> TenantPlan {
     TenantPlan {
         tenant: name.clone(),
-        change: ChangeKind::Blocked,
-        blocked: Some(why),
+        change,
+        blocked,
         replace_fields: vec![],
         reasons: vec![],
         steps: vec![],
@@ -98,6 +103,15 @@ fn plan_delete(o: &ObservedTenant) -> TenantPlan {
 fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'_>) -> TenantPlan {
     let empty = ObservedTenant::empty(d.name.clone());
     let o = o.unwrap_or(&empty);
+    if let Some(going) = o.containers.iter().find(|c| c.state == ContainerState::Removing) {
+        // The engine is removing it (someone ran `docker rm`); its name is still taken. Its
+        // `destroy` event, or the next resync, brings the tenant back here once it is gone.
+        return TenantPlan {
+            reasons: vec![format!("container {} is being removed; waiting for it to go", going.name)],
+            desired: Some(d.clone()),
+            ..stepless(&d.name, ChangeKind::NoChange, None)
+        };
+    }
 
     let wanted_names: BTreeSet<&str> =
         d.containers.iter().map(|c| c.name.as_str()).chain([d.network.name.as_str()]).collect();
@@ -110,9 +124,7 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
     if let Some(rb) = input.rolled_back.get(&d.name).filter(|rb| rb.spec_hash == d.spec_hash) {
         return blocked(
             &d.name,
-            Blocked::RolledBack {
-                message: format!("this spec was rolled back and is not retried until it changes: {}", rb.reason),
-            },
+            Blocked::RolledBack { message: format!("rolled back, not retried until the spec changes: {}", rb.reason) },
         );
     }
 

@@ -194,7 +194,7 @@ impl TenantRun<'_> {
             }
             Err(reason) => {
                 self.restore(Some(&new_id), old_id, &c.name).await?;
-                Ok(Some(ApplyFact::RolledBack { message: format!("the replacement was rolled back: {reason}") }))
+                Ok(Some(ApplyFact::RolledBack { message: reason }))
             }
         }
     }

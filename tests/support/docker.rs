@@ -256,9 +256,7 @@ impl FakeEngine {
     pub async fn start(events: Vec<String>) -> Self {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = format!("tcp://{}", listener.local_addr().expect("address"));
         let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
@@ -275,16 +273,14 @@ impl FakeEngine {
                             Ok(n) => head.extend_from_slice(&buf[..n]),
                         }
                     }
-                    let line = String::from_utf8_lossy(&head)
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string();
+                    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
                     seen.lock().unwrap_or_else(|p| p.into_inner()).push(line.clone());
                     let path = line.split_whitespace().nth(1).unwrap_or_default();
                     let reply = if path.contains("/events") {
                         // Chunked and never finished: the last chunk is missing.
-                        let mut r = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_string();
+                        let mut r =
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                .to_string();
                         for e in &events {
                             let chunk = format!("{e}\n");
                             r.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
@@ -313,9 +309,6 @@ impl FakeEngine {
     }
 
     pub fn requests(&self) -> Vec<String> {
-        self.requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.requests.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

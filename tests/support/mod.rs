@@ -3,6 +3,7 @@
 //! through tenantd's own adapter). Everything a test creates is removed when its `Env` drops.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod stub;
 
 use std::io::{Read, Write};

@@ -1,6 +1,6 @@
 //! One sample of a container's resource counters, read from the engine's stats endpoint.
 
-use bollard::models::{ContainerStateStatusEnum, ContainerStatsResponse};
+use bollard::models::ContainerStatsResponse;
 use bollard::query_parameters::StatsOptionsBuilder;
 use futures_util::StreamExt;
 
@@ -13,21 +13,17 @@ use crate::runtime::model::ResourceSample;
 const NEVER: &str = "0001-01-01T00:00:00Z";
 
 impl DockerRuntime {
-    /// One sample of a running container of this instance. A container that is not running
-    /// (or stops while it is sampled) is an `Engine` error saying so, not a sample of zeros:
-    /// zeros would read as "idle" and, with a zero limit, as "no limit".
+    /// One sample of a container of this instance. A container the engine does not sample (it
+    /// is not running, or stops while it is sampled; a paused one is sampled) is an `Engine`
+    /// error saying so, not a sample of zeros: zeros would read as "idle" and, with a zero limit,
+    /// as "no limit".
     ///
     /// `one-shot` (API 1.41) spares the engine's wait for a second sample to fill `precpu_stats`,
     /// which a sample does not use; Docker 20.10 still answers only at its next collection (up to
     /// about a second).
     pub(super) async fn sample(&self, id: &str) -> Result<ResourceSample, RuntimeError> {
         let operation = format!("read stats of container {id}");
-        let existing = self.require_owned(id, "read stats of container").await?;
-        let running =
-            existing.state.as_ref().and_then(|s| s.status).is_some_and(|s| s == ContainerStateStatusEnum::RUNNING);
-        if !running {
-            return Err(not_running(operation));
-        }
+        self.require_owned(id, "read stats of container").await?;
         let docker = self.client().await?;
         let options = StatsOptionsBuilder::new().stream(false).one_shot(true).build();
         let mut samples = docker.stats(id, Some(options));

@@ -1,0 +1,85 @@
+//! `tenantd run` repairs what happens behind its back as soon as the engine reports it, and
+//! restarts a runtime that stops answering its health check.
+
+mod support;
+
+use std::time::Duration;
+
+use support::daemon::*;
+use support::*;
+
+const CONVERGE: Duration = Duration::from_secs(30);
+/// How soon an engine event must have led to the repair. With the resync an hour away, only the
+/// event can explain a repair at all; the bound keeps it prompt.
+const REPAIR: Duration = Duration::from_secs(10);
+
+#[test]
+fn changes_behind_its_back_are_repaired_on_the_engines_event() {
+    let Some(env) = Env::new("changes_behind_its_back_are_repaired_on_the_engines_event") else {
+        return;
+    };
+    env.write_config("[daemon]\nresync_interval = \"1h\"\n");
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    let daemon = Daemon::start(&env);
+    daemon.await_running(&env, "acme", CONVERGE);
+    let name = env.container("acme");
+
+    // Removed: created again, healthy.
+    let first = container_id(&env, "acme").unwrap();
+    assert!(docker(&["rm", "-f", &name]).status.success());
+    let second = eventually("acme's container to be created again", REPAIR, || {
+        container(&env, "acme").filter(|c| c["Id"] != first.as_str() && c["State"]["Running"] == true)
+    })["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    daemon.await_running(&env, "acme", REPAIR);
+
+    // Stopped: started again (the same container).
+    let started = container(&env, "acme").unwrap()["State"]["StartedAt"].clone();
+    assert!(docker(&["stop", "-t", "1", &name]).status.success());
+    let c = eventually("acme's container to be started again", REPAIR, || {
+        container(&env, "acme").filter(|c| c["State"]["Running"] == true && c["State"]["StartedAt"] != started)
+    });
+    assert_eq!(c["Id"], second.as_str());
+    daemon.await_running(&env, "acme", REPAIR);
+
+    // Limits changed: put back in place, without a restart.
+    let started = c["State"]["StartedAt"].clone();
+    assert!(docker(&["update", "--memory", "200m", "--memory-swap", "200m", &name]).status.success());
+    let c = eventually("acme's memory limit to be put back to 64Mi", REPAIR, || {
+        container(&env, "acme").filter(|c| c["HostConfig"]["Memory"] == 64 << 20)
+    });
+    assert_eq!(c["Id"], second.as_str());
+    assert_eq!(c["State"]["StartedAt"], started);
+    assert_eq!(instance_containers(&env), vec![name]);
+}
+
+#[test]
+fn a_runtime_that_stops_answering_is_restarted() {
+    let Some(env) = Env::new("a_runtime_that_stops_answering_is_restarted") else {
+        return;
+    };
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    let daemon = Daemon::start(&env);
+    let status = daemon.await_running(&env, "acme", CONVERGE);
+    let port = status["hostPort"].as_u64().unwrap() as u16;
+    let before = container(&env, "acme").unwrap();
+
+    // It holds every /health request without answering from now on.
+    assert_eq!(http_post(port, "/control/health", "down"), Some(200));
+    // Three missed probes 2 s apart, then a restart: ~6–8 s, with room for a busy machine.
+    let status = eventually("tenantd to restart acme", Duration::from_secs(60), || {
+        env.status("acme").filter(|s| s["supervisorRestarts"].as_u64().unwrap_or(0) >= 1)
+    });
+    assert_eq!(status["containerId"], before["Id"], "a restart keeps the container");
+    let after = eventually("acme's container to run again after a restart", CONVERGE, || {
+        container(&env, "acme")
+            .filter(|c| c["State"]["Running"] == true && c["State"]["StartedAt"] != before["State"]["StartedAt"])
+    });
+    assert_eq!(after["Id"], before["Id"]);
+    // The restarted stub starts healthy again, and the status says so.
+    let status = daemon.await_running(&env, "acme", CONVERGE);
+    assert!(status["supervisorRestarts"].as_u64().unwrap() >= 1, "{status}");
+    assert!(daemon.logs().contains("runtime stayed down; restarting its container"));
+}
