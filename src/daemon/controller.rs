@@ -309,6 +309,15 @@ impl Controller {
     pub fn worker_done(&mut self, done: WorkerDone) {
         let name = done.tenant.clone();
         self.in_flight.remove(&name);
+        if done.outcome.engine_unreachable {
+            // Nothing is known about the tenant: its status keeps the last known state, and a
+            // full pass follows once the engine answers.
+            if let ApplyFact::Failed { message, .. } = &done.outcome.fact {
+                self.engine_down.get_or_insert_with(|| message.clone());
+            }
+            self.full_due = Some(Instant::now() + self.engine_retry);
+            return;
+        }
         let now = Instant::now();
         let sup = self.supervision.entry(name.clone()).or_default();
         let result = match &done.outcome.fact {

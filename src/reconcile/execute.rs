@@ -37,11 +37,13 @@ pub struct TenantOutcome {
     pub probe: Option<ProbeFact>,
     /// Whether any step ran.
     pub mutated: bool,
+    /// The engine went away mid-way: the outcome says nothing about the tenant itself.
+    pub engine_unreachable: bool,
 }
 
 impl TenantOutcome {
     fn new(fact: ApplyFact, probe: Option<ProbeFact>, mutated: bool) -> Self {
-        Self { fact, probe, mutated }
+        Self { fact, probe, mutated, engine_unreachable: false }
     }
 }
 
@@ -94,7 +96,10 @@ pub async fn execute_tenant(runtime: &dyn Runtime, tp: &TenantPlan, ctx: &ExecCo
             Ok(Some(rolled_back)) => return TenantOutcome::new(rolled_back, Some(ProbeFact::Down), true),
             Err(e) => {
                 let image_pull = matches!(e, RuntimeError::ImagePull { .. } | RuntimeError::ImageMissing { .. });
-                return TenantOutcome::new(ApplyFact::Failed { message: e.to_string(), image_pull }, None, true);
+                let mut outcome =
+                    TenantOutcome::new(ApplyFact::Failed { message: e.to_string(), image_pull }, None, true);
+                outcome.engine_unreachable = e.is_unreachable();
+                return outcome;
             }
         }
     }
