@@ -144,3 +144,37 @@ fn chrono_like_now() -> String {
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
+
+#[test]
+fn a_replacement_that_never_gets_healthy_is_rolled_back_and_not_retried() {
+    let Some(env) = Env::new("a_replacement_that_never_gets_healthy_is_rolled_back_and_not_retried") else {
+        return;
+    };
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    env.apply_ok();
+    let original = env.container_id("acme").unwrap();
+    let port = env.host_port("acme");
+
+    let broken = stub_spec("acme", "").replace("GREETING: hello", "GREETING: hello, STUB_HEALTH: down");
+    env.spec("acme.yaml", &broken);
+    let o = env.tenantd(&["apply"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("acme: rolled back"), "{}", stdout(&o));
+    assert_eq!(env.container_id("acme").as_deref(), Some(original.as_str()), "the original container is back");
+    assert_eq!(env.inspect(&env.container("acme")).unwrap()["State"]["Running"], true);
+    assert!(env.inspect(&format!("{}.previous", env.container("acme"))).is_none());
+    assert_eq!(http_get(port, "/health"), Some(200));
+    let s = env.status("acme").unwrap();
+    assert_eq!(s["phase"], "RolledBack", "{s:#}");
+    assert!(s["rolledBack"]["reason"].as_str().unwrap().contains("did not become healthy"), "{s:#}");
+
+    // The same spec is not tried again…
+    let o = env.tenantd(&["apply"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(env.container_id("acme").as_deref(), Some(original.as_str()));
+    // …until it changes.
+    env.spec("acme.yaml", &stub_spec("acme", "").replace("GREETING: hello", "GREETING: fixed"));
+    env.apply_ok();
+    assert_ne!(env.container_id("acme").as_deref(), Some(original.as_str()));
+    assert_eq!(env.status("acme").unwrap()["phase"], "Running");
+}

@@ -35,6 +35,10 @@ pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_emp
                 failed += 1;
                 format!("failed: {message}")
             }
+            Some(ApplyFact::RolledBack { message }) => {
+                failed += 1;
+                format!("rolled back, the previous container runs again: {message}")
+            }
             Some(ApplyFact::Blocked(_)) | None if t.change == ChangeKind::Blocked => {
                 failed += usize::from(!matches!(t.blocked, Some(crate::plan::Blocked::DeletionHeld { .. })));
                 "left as it is (see `tenantd plan`)".to_string()
