@@ -1,7 +1,8 @@
 //! The service files in `systemd/`: `systemd-analyze verify` accepts the unit (pointed at the
 //! binary this build produced), `systemd-analyze security --offline=true` rates its exposure at
 //! most 2.5 (as root and with the docker-group drop-in), and the tmpfiles.d file creates the
-//! unit's directories with the unit's modes.
+//! unit's directories with the unit's modes. The unit's `ExecStart=` is checked against the
+//! binary's own argument parser.
 //!
 //! Without the systemd tools these tests print `SKIPPED`; with `TENANTD_REQUIRE_SYSTEMD=1` they
 //! fail instead. None of them needs systemd to be running.
@@ -138,6 +139,24 @@ fn overall_exposure(unit: &Path) -> f64 {
         .and_then(|(_, rest)| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("cannot read the exposure from {line:?}"))
+}
+
+/// The arguments of the unit's `ExecStart=` after the binary.
+fn exec_start_args() -> Vec<String> {
+    let text = std::fs::read_to_string(repo_file(UNIT)).unwrap();
+    let line = text.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("an ExecStart= line");
+    let args = line.strip_prefix(INSTALLED_BINARY).unwrap_or_else(|| panic!("ExecStart= runs {INSTALLED_BINARY}"));
+    args.split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+fn exec_start_is_a_command_line_tenantd_accepts() {
+    // `--help` after the unit's own arguments: clap parses them all (the global `--config`, the
+    // `run` subcommand) and then prints that subcommand's help instead of starting.
+    let out = run(Command::new(env!("CARGO_BIN_EXE_tenantd")).args(exec_start_args()).arg("--help"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Usage: tenantd run"), "{stdout}");
 }
 
 #[test]
