@@ -215,7 +215,14 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         source,
         spec_hash,
         applied_hash,
-        observed_hash: main.and_then(|c| c.config_hash.clone()),
+        // What the runtime runs, in the same terms as `specHash`: when this pass found nothing
+        // to change, it runs the spec; otherwise the spec its main container was created from.
+        observed_hash: match (&facts.apply, &facts.spec) {
+            (ApplyFact::NothingToDo | ApplyFact::Applied, SpecFact::Valid { spec_hash, .. }) if main.is_some() => {
+                Some(spec_hash.clone())
+            }
+            _ => main.and_then(|c| c.spec_hash.clone()),
+        },
         conditions,
         container_id: main.map(|c| c.id.clone()),
         host_port,

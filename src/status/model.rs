@@ -85,7 +85,7 @@ pub struct TenantStatus {
     /// Hash of the desired state tenantd last converged the runtime to successfully.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub applied_hash: Option<String>,
-    /// Config hash recorded on the running main container.
+    /// Hash of the desired state the runtime is seen to run (equal to `specHash` when converged).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed_hash: Option<String>,
     pub conditions: Vec<Condition>,
