@@ -467,7 +467,9 @@ impl Controller {
                 if sup.health.last == Some(ProbeFact::Healthy) {
                     sup.crash_backoff.succeeded();
                 }
-                if changed {
+                // A probe that was under way when a worker took the tenant over describes what
+                // the worker is replacing; the worker's own result is written when it is done.
+                if changed && !self.in_flight.contains(&tenant) {
                     self.write_status(&tenant, ApplyFact::NothingToDo, None);
                 }
             }
@@ -475,7 +477,7 @@ impl Controller {
                 let sup = self.supervision.entry(tenant.clone()).or_default();
                 sup.sampling = false;
                 if let Some(s) = sample {
-                    if sup.sampled(s, nano_cpus, now) {
+                    if sup.sampled(s, nano_cpus, now) && !self.in_flight.contains(&tenant) {
                         self.write_status(&tenant, ApplyFact::NothingToDo, None);
                     }
                 }
@@ -520,6 +522,11 @@ impl Controller {
                 message: p.last_error.clone().unwrap_or_default(),
                 image_pull: p.phase == Phase::ImagePullBackOff,
             },
+            // A probe or sample of the restored runtime is no news about the spec: the plan never
+            // says "nothing to do" for a spec that was rolled back, so that verdict stands.
+            (ApplyFact::NothingToDo, Some(p)) if keeps_rollback(p, &spec) => {
+                ApplyFact::Blocked(Blocked::RolledBack { message: p.last_error.clone().unwrap_or_default() })
+            }
             (a, _) => a,
         };
         let status = derive(previous, Facts { tenant: name.as_str(), spec, observed, apply, probe, daemon }, wall);
@@ -596,6 +603,14 @@ fn restarts_main(tp: &TenantPlan) -> bool {
     let Some(d) = &tp.desired else { return false };
     tp.steps.iter().any(|s| matches!(s, Step::StartContainer { name, .. } if *name == d.main().name))
         && !matches!(tp.blocked, Some(Blocked::DeletionHeld { .. }))
+}
+
+/// Whether the spec asking for it now is the one whose replacement was rolled back.
+fn keeps_rollback(previous: &TenantStatus, spec: &SpecFact) -> bool {
+    match spec {
+        SpecFact::Valid { spec_hash, .. } => previous.rolled_back.as_ref().is_some_and(|rb| rb.spec_hash == *spec_hash),
+        SpecFact::Invalid { .. } | SpecFact::Absent => false,
+    }
 }
 
 fn keeps_failure(previous: &TenantStatus, failed_hash: &Option<String>) -> bool {
