@@ -281,6 +281,11 @@ impl Controller {
         let now = Instant::now();
         let spec_hash = tp.desired.as_ref().map(|d| d.spec_hash.clone());
         let sup = self.supervision.entry(name.clone()).or_default();
+        if tp.blocked.is_some() || tp.steps.is_empty() {
+            // Nothing to retry: whatever failed before is no longer what the plan says.
+            sup.failed_hash = None;
+            sup.apply_backoff.succeeded();
+        }
         if let Some(b) = &tp.blocked {
             let fact = ApplyFact::Blocked(b.clone());
             self.metrics.reconcile_done(ReconcileResult::Blocked, Duration::ZERO);
@@ -361,23 +366,9 @@ impl Controller {
 
     /// Tenants whose apply backoff ended get another pass.
     fn retry_backoffs(&mut self, now: Instant) {
-        let due: Vec<TenantName> = self
-            .supervision
-            .iter()
-            .filter(|(n, s)| {
-                s.failed_hash.is_some()
-                    && s.apply_backoff.ready(now)
-                    && s.apply_backoff.until(now).is_none()
-                    && !self.in_flight.contains(*n)
-            })
-            .map(|(n, _)| n.clone())
-            .collect();
-        for n in due {
-            if let Some(s) = self.supervision.get_mut(&n) {
-                // Marked so the next pass tries it; the hash stays until it succeeds.
-                if s.apply_backoff.failures() > 0 && !self.dirty.contains(&n) {
-                    self.dirty.insert(n);
-                }
+        for (name, s) in &self.supervision {
+            if s.failed_hash.is_some() && s.apply_backoff.ready(now) && !self.in_flight.contains(name) {
+                self.dirty.insert(name.clone());
             }
         }
     }
