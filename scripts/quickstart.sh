@@ -1,21 +1,36 @@
 #!/usr/bin/env bash
 # Brings the sample tenants in tenants.d/ up on the local Docker engine: builds tenantd and the
 # stub runtime, writes a local config under .tenantd-local/, applies, and shows the status.
+# `./scripts/quickstart.sh down` removes them again (their volumes are kept, as always).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --quiet
-examples/stub-runtime/build.sh
+mkdir -p .tenantd-local/empty.d
+tenantd=./target/release/tenantd
 
-mkdir -p .tenantd-local
+if [ "${1:-}" = "down" ]; then
+    # An empty tenants directory, explicitly allowed: every quickstart tenant is deleted.
+    cat > .tenantd-local/down.toml <<TOML
+tenants_dir = "empty.d"
+state_dir = "state"
+instance = "quickstart"
+TOML
+    "$tenantd" --config .tenantd-local/down.toml apply --allow-empty
+    echo "Volumes are kept; remove them with: docker volume rm \$(docker volume ls -q --filter label=io.tenantd.instance=quickstart)"
+    exit 0
+fi
+
+examples/stub-runtime/build.sh
 cat > .tenantd-local/tenantd.toml <<TOML
 tenants_dir = "../tenants.d"
 state_dir = "state"
 instance = "quickstart"
 TOML
 
-./target/release/tenantd --config .tenantd-local/tenantd.toml apply
-./target/release/tenantd --config .tenantd-local/tenantd.toml status
+"$tenantd" --config .tenantd-local/tenantd.toml apply
+"$tenantd" --config .tenantd-local/tenantd.toml status
 echo
 echo "Try: curl http://127.0.0.1:<port>/health   (ports above)"
-echo "     ./target/release/tenantd --config .tenantd-local/tenantd.toml plan"
+echo "     $tenantd --config .tenantd-local/tenantd.toml plan --detailed-exitcode"
+echo "     ./scripts/quickstart.sh down"
