@@ -18,11 +18,25 @@ fn changes_behind_its_back_are_repaired_on_the_engines_event() {
     let Some(env) = Env::new("changes_behind_its_back_are_repaired_on_the_engines_event") else {
         return;
     };
+    // No resync for an hour, and health probes 30 s apart (so tenantd's supervisor cannot notice
+    // anything in time either): only the engine's events can explain the repairs below.
     env.write_config("[daemon]\nresync_interval = \"1h\"\n");
-    env.spec("acme.yaml", &stub_spec("acme", ""));
+    env.spec("acme.yaml", &stub_spec("acme", "").replace("interval: 2s", "interval: 30s"));
     let daemon = Daemon::start(&env);
     daemon.await_running(&env, "acme", CONVERGE);
     let name = env.container("acme");
+
+    // Idle, the daemon does not even read its tenants directory.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut watch = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+        let _ = tx.send(e.map(|e| format!("{:?} {:?}", e.kind, e.paths)));
+    })
+    .unwrap();
+    notify::Watcher::watch(&mut watch, &env.tenants, notify::RecursiveMode::NonRecursive).unwrap();
+    if let Ok(touched) = rx.recv_timeout(Duration::from_secs(3)) {
+        panic!("an idle daemon read its tenants directory: {touched:?}");
+    }
+    drop(watch);
 
     // Removed: created again, healthy.
     let first = container_id(&env, "acme").unwrap();

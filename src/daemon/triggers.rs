@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use notify::{RecursiveMode, Watcher};
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use crate::runtime::{EngineEventKind, Runtime};
@@ -29,15 +30,29 @@ pub enum Trigger {
 /// The directory watch; it stops when dropped.
 pub type DirWatcher = notify::RecommendedWatcher;
 
-/// Watches `dir` (not recursively). Every event, including the watcher's own errors and
-/// overflows, becomes `Trigger::Files`: the directory is always read whole afterwards.
-/// The watcher stops when the returned value is dropped.
+/// Watches `dir` (not recursively). Every event that can mean a change, including the watcher's
+/// own errors and overflows, becomes `Trigger::Files`: the directory is always read whole
+/// afterwards. The watcher stops when the returned value is dropped.
 pub fn watch_dir(dir: &Path, tx: mpsc::UnboundedSender<Trigger>) -> notify::Result<DirWatcher> {
-    let mut watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.as_ref().is_ok_and(|e| !may_change(&e.kind)) {
+            return;
+        }
         let _ = tx.send(Trigger::Files);
     })?;
     watcher.watch(dir, RecursiveMode::NonRecursive)?;
     Ok(watcher)
+}
+
+/// Whether a watch event can mean that the directory's specs changed. Opening and reading do
+/// not: the inotify backend reports every open, and each pass opens the directory and every spec
+/// in it, so counting those would make each pass trigger the next one for ever.
+fn may_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Any | EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) | EventKind::Other => true,
+    }
 }
 
 /// Follows the engine's event stream for as long as the returned task runs, subscribing again
@@ -91,5 +106,36 @@ fn matters(kind: &EngineEventKind) -> bool {
         | EngineEventKind::Stop
         | EngineEventKind::Update => true,
         EngineEventKind::Start | EngineEventKind::Other(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{CreateKind, DataChange, ModifyKind, RemoveKind, RenameMode};
+
+    use super::*;
+
+    #[test]
+    fn reading_the_directory_is_not_a_change() {
+        for read in
+            [AccessKind::Open(AccessMode::Any), AccessKind::Read, AccessKind::Close(AccessMode::Read), AccessKind::Any]
+        {
+            assert!(!may_change(&EventKind::Access(read)), "{read:?}");
+        }
+    }
+
+    #[test]
+    fn writes_creations_renames_and_removals_are() {
+        for kind in [
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            EventKind::Create(CreateKind::File),
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            EventKind::Remove(RemoveKind::File),
+            EventKind::Any,
+            EventKind::Other,
+        ] {
+            assert!(may_change(&kind), "{kind:?}");
+        }
     }
 }
