@@ -87,13 +87,13 @@ fn a_half_written_file_waits_and_a_swapped_file_keeps_its_container() {
     let cut = full.find("GREETING").expect("the spec has an env") + 4;
     let path = env.tenants.join("acme.yaml");
     let mut file = std::fs::File::create(&path).unwrap();
-    file.write_all(full[..cut].as_bytes()).unwrap();
+    file.write_all(&full.as_bytes()[..cut]).unwrap();
     file.flush().unwrap();
     let invalid = daemon.await_phase(&env, "acme", "Invalid", CONVERGE);
     assert!(invalid["lastError"].as_str().is_some_and(|e| !e.is_empty()), "{invalid}");
     assert!(container(&env, "acme").is_none(), "nothing is created from half a file");
 
-    file.write_all(full[cut..].as_bytes()).unwrap();
+    file.write_all(&full.as_bytes()[cut..]).unwrap();
     file.flush().unwrap();
     drop(file);
     daemon.await_running(&env, "acme", CONVERGE);

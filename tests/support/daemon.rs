@@ -4,7 +4,7 @@
 //!
 //! Declare the `Daemon` after the `Env` it runs in, so it is dropped (killed) first and cannot
 //! repair what the `Env` cleans up. A test that fails prints the daemon's logs (every test
-//! does with `TENANTD_TEST_DAEMON_LOGS=1`).
+//! does with `TENANTD_TEST_DAEMON_LOGS=1`; `TENANTD_TEST_DAEMON_LOG_LEVEL=debug` says more).
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -60,7 +60,8 @@ impl Daemon {
         {
             cmd.env_remove(var);
         }
-        cmd.env("TENANTD_LOG", "info").env("NO_COLOR", "1");
+        let level = std::env::var("TENANTD_TEST_DAEMON_LOG_LEVEL").unwrap_or_else(|_| "info".into());
+        cmd.env("TENANTD_LOG", level).env("NO_COLOR", "1");
         for (k, v) in vars {
             cmd.env(k, v);
         }
