@@ -129,3 +129,38 @@ fn one_tenantd_per_state_directory() {
     assert_eq!(instance_containers(&env), vec![env.container("acme")]);
     assert!(first.is_running());
 }
+
+#[test]
+fn sighup_refuses_an_instance_it_cannot_switch_to() {
+    let Some(env) = Env::new("sighup_refuses_an_instance_it_cannot_switch_to") else {
+        return;
+    };
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    let mut daemon = Daemon::start(&env);
+    daemon.await_running(&env, "acme", CONVERGE);
+    let acme = container_id(&env, "acme").unwrap();
+
+    // The engine connection is scoped to the instance it started with; another instance needs a
+    // restart, and a reload that claimed it would rename and relabel tenants half-way.
+    let other = format!("{}z", env.instance);
+    let text = std::fs::read_to_string(&env.config)
+        .unwrap()
+        .replace(&format!("instance = {:?}", env.instance), &format!("instance = {other:?}"));
+    std::fs::write(&env.config, text).unwrap();
+    daemon.signal("HUP");
+    let refused = daemon.wait_for_log("new configuration refused", CONVERGE);
+    assert!(refused.contains("instance"), "{refused}");
+
+    // Still at work under its own instance: a change is applied there, and nothing of the other
+    // instance appears.
+    env.spec("acme.yaml", &stub_spec("acme", "").replace("memory: 64Mi", "memory: 80Mi"));
+    let c = await_container(&env, "acme", "the memory change to be applied", CONVERGE, |c| {
+        c["HostConfig"]["Memory"] == 80 << 20
+    });
+    assert_eq!(c["Id"], acme.as_str());
+    assert_eq!(c["Name"], format!("/{}", env.container("acme")));
+    assert_eq!(instance_containers(&env), vec![env.container("acme")]);
+    let stray = stdout(&docker(&["ps", "-a", "--filter", &format!("name={other}_"), "--format", "{{.Names}}"]));
+    assert!(stray.trim().is_empty(), "{stray}");
+    assert!(daemon.is_running());
+}

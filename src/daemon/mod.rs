@@ -92,7 +92,7 @@ pub async fn run(
             _ = &mut stop => break,
             _ = hup.recv() => {
                 notifier.reloading();
-                match load_config(&ctl.cfg.source) {
+                match load_config(&ctl.cfg.source).and_then(|new| reloadable(&ctl.cfg, new)) {
                     Ok(new) => {
                         let dir_changed = new.tenants_dir != ctl.cfg.tenants_dir;
                         tracing::info!(config = %new.source.display(), "configuration reloaded");
@@ -130,6 +130,32 @@ pub async fn run(
     Ok(())
 }
 
+/// `new`, when a reload may switch to it: the engine connection, the state lock and the metrics
+/// listener are set up once at start, so a reload that changed what they were made from would
+/// be applied only half (tenants renamed under a connection still scoped to the old instance,
+/// status files written outside the lock). Those settings need a restart.
+fn reloadable(old: &DaemonConfig, new: DaemonConfig) -> anyhow::Result<DaemonConfig> {
+    let same_registries = old.registries.len() == new.registries.len()
+        && old
+            .registries
+            .iter()
+            .zip(&new.registries)
+            .all(|(a, b)| a.server == b.server && a.username == b.username && a.password == b.password);
+    let fixed = [
+        ("instance", old.instance == new.instance),
+        ("runtime", old.runtime == new.runtime),
+        ("docker.host", old.docker_host == new.docker_host),
+        ("registries", same_registries),
+        ("state_dir", old.state_dir == new.state_dir),
+        ("daemon.metrics_address", old.daemon.metrics_address == new.daemon.metrics_address),
+    ];
+    let changed: Vec<&str> = fixed.iter().filter(|(_, same)| !same).map(|(name, _)| *name).collect();
+    if !changed.is_empty() {
+        anyhow::bail!("{} cannot change while tenantd runs; restart it to apply", changed.join(", "));
+    }
+    Ok(new)
+}
+
 fn start_watch(cfg: &DaemonConfig, tx: mpsc::UnboundedSender<Trigger>) -> Option<triggers::DirWatcher> {
     match triggers::watch_dir(&cfg.tenants_dir, tx) {
         Ok(w) => Some(w),
@@ -137,5 +163,42 @@ fn start_watch(cfg: &DaemonConfig, tx: mpsc::UnboundedSender<Trigger>) -> Option
             tracing::error!(dir = %cfg.tenants_dir.display(), error = %e, "cannot watch the tenants directory; relying on the periodic resync");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> DaemonConfig {
+        DaemonConfig::parse(text, Path::new("/etc/tenantd/tenantd.toml"), None).unwrap()
+    }
+
+    const BASE: &str = "tenants_dir = \"t\"\nstate_dir = \"s\"\n";
+
+    #[test]
+    fn a_reload_may_change_how_tenants_are_converged() {
+        let new = config(
+            "tenants_dir = \"u\"\nstate_dir = \"s\"\nconcurrency = 2\nport_range = [20000, 20010]\n\
+             [daemon]\nresync_interval = \"5m\"\n",
+        );
+        let kept = reloadable(&config(BASE), new).unwrap();
+        assert_eq!((kept.concurrency, kept.tenants_dir), (2, std::path::PathBuf::from("/etc/tenantd/u")));
+    }
+
+    #[test]
+    fn a_reload_may_not_change_what_was_set_up_at_start() {
+        for (extra, field) in [
+            ("instance = \"other\"\n", "instance"),
+            ("runtime = \"kubernetes\"\n", "runtime"),
+            ("[docker]\nhost = \"tcp://127.0.0.1:2375\"\n", "docker.host"),
+            ("[[registries]]\nserver = \"r.example\"\nusername = \"u\"\npassword = \"p\"\n", "registries"),
+            ("[daemon]\nmetrics_address = \"127.0.0.1:9100\"\n", "daemon.metrics_address"),
+        ] {
+            let e = reloadable(&config(BASE), config(&format!("{BASE}{extra}"))).unwrap_err().to_string();
+            assert!(e.starts_with(field) && e.contains("restart"), "{extra}: {e}");
+        }
+        let moved = config("tenants_dir = \"t\"\nstate_dir = \"elsewhere\"\n");
+        assert!(reloadable(&config(BASE), moved).unwrap_err().to_string().contains("state_dir"));
     }
 }
