@@ -8,6 +8,7 @@ mod load;
 pub mod names;
 mod position;
 mod rules;
+pub mod runtime_config;
 pub mod schema;
 mod types;
 mod validate;
@@ -17,4 +18,5 @@ pub use load::{
     load_dir, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason, SpecSet, MAX_SPEC_BYTES,
 };
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
+pub use runtime_config::*;
 pub use types::*;

@@ -1,10 +1,15 @@
 //! Rules about a typed spec that JSON Schema cannot say: uniqueness across list items, reserved
-//! names, values that must not be blank.
+//! names, values that must not be blank, and names in `runtimeConfig` that must refer to
+//! something that exists.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::names::ByteSize;
-use super::types::{BuildSpec, Resources, TenantFile, TmpfsMount, VolumeMount};
+use super::position::escape_segment;
+use super::runtime_config::{
+    AccountId, AgentName, ChannelKind, RuntimeConfig, AGE_ARMOR_BEGIN, ELEVATED_TOOL, REDACT_SECRETS_EXTENSION,
+};
+use super::types::{BuildSpec, Resources, TenantFile, TenantSpec, TmpfsMount, VolumeMount};
 use super::validate::Violation;
 
 /// The sidecar name taken by the tenant's main container (its network alias).
@@ -39,7 +44,212 @@ pub fn rule_violations(file: &TenantFile) -> Vec<Violation> {
         source(sidecar.image.as_deref(), sidecar.build.as_ref(), &at, &mut out);
         container(&sidecar.volumes, &sidecar.tmpfs, &sidecar.resources, &at, &mut out);
     }
+    secrets(spec, &mut out);
+    if let Some(rc) = &spec.runtime_config {
+        runtime_config(spec, rc, &mut out);
+    }
     out
+}
+
+/// Each secret value has the shape of age's armor (what is inside is checked when it is decrypted).
+fn secrets(spec: &TenantSpec, out: &mut Vec<Violation>) {
+    for (name, secret) in &spec.secrets {
+        if let Some(problem) = secret.value.armor_problem() {
+            out.push(Violation::at(format!("/spec/secrets/{name}/value"), problem));
+        }
+    }
+}
+
+/// Everything `runtimeConfig` names exists; agents are unique; no agent may have the `elevated`
+/// tool or share another's workspace; `redact-secrets` stays on; redaction patterns compile.
+fn runtime_config(spec: &TenantSpec, rc: &RuntimeConfig, out: &mut Vec<Violation>) {
+    let base = "/spec/runtimeConfig";
+    for (pointer, reference) in rc.secret_refs() {
+        let name = reference.secret.as_str();
+        if !spec.secrets.keys().any(|s| s.as_str() == name) {
+            out.push(Violation::at(
+                format!("{pointer}/secret"),
+                format!("secret {name:?} is not defined in spec.secrets"),
+            ));
+        }
+    }
+
+    let mut agents: BTreeMap<&AgentName, usize> = BTreeMap::new();
+    let mut workspaces: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, agent) in rc.agents.iter().enumerate() {
+        let at = format!("{base}/agents/{i}");
+        let duplicate = agents.get(&agent.name).copied();
+        if let Some(first) = duplicate {
+            out.push(Violation::at(
+                format!("{at}/name"),
+                format!("agent name {:?} is already used by {base}/agents/{first}", agent.name.as_str()),
+            ));
+        } else {
+            agents.insert(&agent.name, i);
+        }
+        tool_policy(&agent.tools.allow, &agent.tools.deny, &at, out);
+        if agent.model.tier.trim().is_empty() {
+            out.push(Violation::at(format!("{at}/model/tier"), "the model tier is empty; expected e.g. sonnet"));
+        }
+        if duplicate.is_some() && agent.workspace.is_none() {
+            // Its default workspace is the first one's: the name is the one problem to report.
+            continue;
+        }
+        let workspace = agent.workspace_path();
+        if workspace.split('/').any(|s| s == "." || s == "..") {
+            out.push(Violation::at(
+                format!("{at}/workspace"),
+                format!("workspace {workspace:?} has '.' or '..' segments; write the plain absolute path"),
+            ));
+            continue;
+        }
+        let normal = normal_mount_path(&workspace);
+        if normal == "/" {
+            out.push(Violation::at(format!("{at}/workspace"), "an agent's workspace cannot be the root directory"));
+        } else if let Some(first) = workspaces.get(&normal) {
+            // Agents are isolated from each other; a shared workspace would undo that.
+            out.push(Violation::at(
+                format!("{at}/workspace"),
+                format!("workspace {normal:?} is already the workspace of {base}/agents/{first}"),
+            ));
+        } else {
+            workspaces.insert(normal, i);
+        }
+    }
+
+    for (kind, channel) in rc.channels.iter() {
+        if channel.accounts.is_empty() {
+            out.push(Violation::at(
+                format!("{base}/channels/{kind}/accounts"),
+                format!("channel {kind} has no accounts; add one (e.g. `default`) with its botToken"),
+            ));
+        }
+    }
+
+    let agent_named = |name: &AgentName| agents.contains_key(name);
+    let mut bound: BTreeMap<(ChannelKind, &AccountId), usize> = BTreeMap::new();
+    for (i, binding) in rc.bindings.iter().enumerate() {
+        let at = format!("{base}/bindings/{i}");
+        if !agent_named(&binding.agent) {
+            out.push(Violation::at(format!("{at}/agent"), unknown_agent(&binding.agent)));
+        }
+        match rc.channels.get(binding.channel) {
+            None => out.push(Violation::at(
+                format!("{at}/channel"),
+                format!("channel {} is not configured in {base}/channels", binding.channel),
+            )),
+            Some(channel) if !channel.accounts.contains_key(&binding.account) => out.push(Violation::at(
+                format!("{at}/account"),
+                format!(
+                    "channel {} has no account {:?}; its accounts are: {}",
+                    binding.channel,
+                    binding.account.as_str(),
+                    channel.accounts.keys().map(AccountId::as_str).collect::<Vec<_>>().join(", ")
+                ),
+            )),
+            Some(_) => {}
+        }
+        // One account, one agent: the runtime would route its messages to whichever came first.
+        if let Some(first) = bound.get(&(binding.channel, &binding.account)) {
+            out.push(Violation::at(
+                at,
+                format!(
+                    "{} account {:?} is already bound by {base}/bindings/{first}",
+                    binding.channel,
+                    binding.account.as_str()
+                ),
+            ));
+        } else {
+            bound.insert((binding.channel, &binding.account), i);
+        }
+    }
+
+    for (from, to) in &rc.messaging.allowlist {
+        let at = format!("{base}/messaging/allowlist/{from}");
+        if !agent_named(from) {
+            out.push(Violation::at(at.clone(), unknown_agent(from)));
+        }
+        for (j, name) in to.iter().enumerate() {
+            if !agent_named(name) {
+                out.push(Violation::at(format!("{at}/{j}"), unknown_agent(name)));
+            }
+        }
+    }
+
+    for (name, extension) in &rc.extensions {
+        let at = format!("{base}/extensions/{name}");
+        if name.as_str() == REDACT_SECRETS_EXTENSION && !extension.enabled {
+            out.push(Violation::at(
+                format!("{at}/enabled"),
+                "the redact-secrets extension is always enabled and cannot be turned off",
+            ));
+        }
+        let config = serde_json::Value::Object(extension.config.clone());
+        if let Some(pointer) = armored_string(&config, format!("{at}/config")) {
+            out.push(Violation::at(
+                pointer,
+                "extension config is passed to the runtime as it is, so it must not hold a secret; put the \
+                 ciphertext in spec.secrets",
+            ));
+        }
+    }
+
+    for (i, pattern) in rc.logging.redact_patterns.iter().enumerate() {
+        let at = format!("{base}/logging/redactPatterns/{i}");
+        if pattern.trim().is_empty() {
+            out.push(Violation::at(at, "the redact pattern is empty"));
+        } else if jsonschema::validator_for(&serde_json::json!({ "pattern": pattern })).is_err() {
+            // The runtime evaluates these as JavaScript regular expressions; the validator compiles
+            // a pattern the way JSON Schema's `pattern` does, which is ECMA-262 syntax (its error
+            // says no more than this message).
+            out.push(Violation::at(
+                at,
+                format!("{pattern:?} is not a valid regular expression (JavaScript syntax, e.g. \\bghp_[A-Za-z0-9]{{36}}\\b)"),
+            ));
+        }
+    }
+}
+
+/// Allow and deny lists of tools: never `elevated` allowed, no tool both allowed and denied, no
+/// blank names.
+fn tool_policy(allow: &[String], deny: &[String], at: &str, out: &mut Vec<Violation>) {
+    let denied: BTreeSet<&str> = deny.iter().map(String::as_str).collect();
+    for (j, tool) in allow.iter().enumerate() {
+        let pointer = format!("{at}/tools/allow/{j}");
+        if tool.trim().is_empty() {
+            out.push(Violation::at(pointer, "the tool name is empty"));
+        } else if tool == ELEVATED_TOOL {
+            out.push(Violation::at(
+                pointer,
+                "the elevated tool is always denied (it would let the agent leave its sandbox); remove it from allow",
+            ));
+        } else if denied.contains(tool.as_str()) {
+            out.push(Violation::at(pointer, format!("tool {tool:?} is both allowed and denied")));
+        }
+    }
+    for (j, tool) in deny.iter().enumerate() {
+        if tool.trim().is_empty() {
+            out.push(Violation::at(format!("{at}/tools/deny/{j}"), "the tool name is empty"));
+        }
+    }
+}
+
+fn unknown_agent(name: &AgentName) -> String {
+    format!("agent {:?} is not defined in /spec/runtimeConfig/agents", name.as_str())
+}
+
+/// The pointer of the first string below `value` that holds age armor.
+fn armored_string(value: &serde_json::Value, pointer: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => s.contains(AGE_ARMOR_BEGIN).then_some(pointer),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, v)| armored_string(v, format!("{pointer}/{i}")))
+        }
+        serde_json::Value::Object(map) => {
+            map.iter().find_map(|(k, v)| armored_string(v, format!("{pointer}/{}", escape_segment(k))))
+        }
+        _ => None,
+    }
 }
 
 /// Exactly one image source (the schema says so too; typed callers may not have been through it),
@@ -168,6 +378,170 @@ mod tests {
         let f =
             spec("  image: x\n  volumes: [{name: a, mountPath: /one}, {name: a, mountPath: /two, readOnly: true}]\n");
         assert_eq!(pointers(&f), ["/spec/volumes/1/name"]);
+    }
+
+    const ARMOR: &str = "'-----BEGIN AGE ENCRYPTED FILE-----\n\n  YWdl\n\n  -----END AGE ENCRYPTED FILE-----\n'";
+
+    /// A spec with secrets `G` and `T` and a runtimeConfig made of `rc` (indented YAML lines).
+    fn with_runtime_config(rc: &str) -> TenantFile {
+        spec(&format!(
+            "  image: x\n  secrets:\n    G: {{value: {ARMOR}}}\n    T: {{value: {ARMOR}}}\n  runtimeConfig:\n    gatewayToken: {{secret: G}}\n{rc}"
+        ))
+    }
+
+    fn messages(file: &TenantFile) -> Vec<(String, String)> {
+        rule_violations(file).into_iter().map(|v| (v.pointer, v.message)).collect()
+    }
+
+    const TWO_AGENTS: &str = "    agents:\n      - {name: a, model: {tier: sonnet, temperature: 0.3}}\n      - {name: b, model: {tier: opus, temperature: 1}}\n    channels:\n      telegram: {accounts: {default: {botToken: {secret: T}}}}\n";
+
+    #[test]
+    fn a_complete_runtime_config_breaks_no_rule() {
+        let f = with_runtime_config(&format!(
+            "{TWO_AGENTS}    bindings: [{{agent: a, channel: telegram}}]\n    messaging: {{allowlist: {{a: [b], b: [a]}}}}\n    extensions: {{redact-secrets: {{enabled: true}}, memory: {{enabled: false, config: {{depth: 3}}}}}}\n    logging: {{redactPatterns: ['\\bghp_[A-Za-z0-9]{{36}}\\b']}}\n"
+        ));
+        assert_eq!(messages(&f), []);
+    }
+
+    #[test]
+    fn secret_references_must_name_a_secret_of_the_spec() {
+        let f = spec("  image: x\n  runtimeConfig:\n    gatewayToken: {secret: NOPE}\n    channels: {slack: {accounts: {ops: {botToken: {secret: NOPE}, appToken: {secret: ALSO}}}}}\n");
+        assert_eq!(
+            messages(&f),
+            [
+                (
+                    "/spec/runtimeConfig/gatewayToken/secret".into(),
+                    r#"secret "NOPE" is not defined in spec.secrets"#.into()
+                ),
+                (
+                    "/spec/runtimeConfig/channels/slack/accounts/ops/botToken/secret".into(),
+                    r#"secret "NOPE" is not defined in spec.secrets"#.into()
+                ),
+                (
+                    "/spec/runtimeConfig/channels/slack/accounts/ops/appToken/secret".into(),
+                    r#"secret "ALSO" is not defined in spec.secrets"#.into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn secret_values_must_be_age_armor() {
+        let f = spec("  image: x\n  secrets: {PLAIN: {value: hunter2}}\n");
+        let v = messages(&f);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].0, "/spec/secrets/PLAIN/value");
+        assert!(v[0].1.contains("age ciphertext in ASCII armor"), "{}", v[0].1);
+        assert!(!v[0].1.contains("hunter2"), "the message must not repeat the value: {}", v[0].1);
+    }
+
+    #[test]
+    fn agent_names_are_unique_and_workspaces_not_shared() {
+        let f = with_runtime_config(
+            "    agents:\n      - {name: a, model: {tier: sonnet, temperature: 0}}\n      - {name: a, model: {tier: sonnet, temperature: 0}}\n      - {name: c, model: {tier: sonnet, temperature: 0}, workspace: /home/node/.openclaw/workspaces/a/}\n      - {name: d, model: {tier: ' ', temperature: 0}, workspace: /w/../x}\n",
+        );
+        let v = messages(&f);
+        let pointers: Vec<&str> = v.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/spec/runtimeConfig/agents/1/name",
+                "/spec/runtimeConfig/agents/2/workspace",
+                "/spec/runtimeConfig/agents/3/model/tier",
+                "/spec/runtimeConfig/agents/3/workspace",
+            ],
+            "{v:#?}"
+        );
+        assert_eq!(v[0].1, r#"agent name "a" is already used by /spec/runtimeConfig/agents/0"#);
+        assert!(v[1].1.contains("already the workspace of /spec/runtimeConfig/agents/0"), "{}", v[1].1);
+    }
+
+    #[test]
+    fn the_elevated_tool_cannot_be_allowed() {
+        let f = with_runtime_config(
+            "    agents:\n      - {name: a, model: {tier: sonnet, temperature: 0}, tools: {allow: [read, elevated, exec], deny: [exec]}}\n",
+        );
+        let v = messages(&f);
+        assert_eq!(
+            v.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+            ["/spec/runtimeConfig/agents/0/tools/allow/1", "/spec/runtimeConfig/agents/0/tools/allow/2"]
+        );
+        assert!(v[0].1.starts_with("the elevated tool is always denied"), "{}", v[0].1);
+        assert_eq!(v[1].1, r#"tool "exec" is both allowed and denied"#);
+    }
+
+    #[test]
+    fn bindings_name_an_agent_a_configured_channel_and_one_of_its_accounts() {
+        let f = with_runtime_config(&format!(
+            "{TWO_AGENTS}    bindings:\n      - {{agent: ghost, channel: telegram}}\n      - {{agent: a, channel: slack}}\n      - {{agent: b, channel: telegram, account: ops}}\n      - {{agent: b, channel: telegram}}\n"
+        ));
+        assert_eq!(
+            messages(&f),
+            [
+                (
+                    "/spec/runtimeConfig/bindings/0/agent".into(),
+                    r#"agent "ghost" is not defined in /spec/runtimeConfig/agents"#.into()
+                ),
+                (
+                    "/spec/runtimeConfig/bindings/1/channel".into(),
+                    "channel slack is not configured in /spec/runtimeConfig/channels".into()
+                ),
+                (
+                    "/spec/runtimeConfig/bindings/2/account".into(),
+                    r#"channel telegram has no account "ops"; its accounts are: default"#.into()
+                ),
+                (
+                    "/spec/runtimeConfig/bindings/3".into(),
+                    r#"telegram account "default" is already bound by /spec/runtimeConfig/bindings/0"#.into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn messaging_allowlists_name_agents_that_exist() {
+        let f =
+            with_runtime_config(&format!("{TWO_AGENTS}    messaging: {{allowlist: {{a: [b, zed], ghost: [a]}}}}\n"));
+        assert_eq!(
+            messages(&f).into_iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            ["/spec/runtimeConfig/messaging/allowlist/a/1", "/spec/runtimeConfig/messaging/allowlist/ghost"]
+        );
+    }
+
+    #[test]
+    fn redact_secrets_cannot_be_disabled_and_extension_config_holds_no_ciphertext() {
+        let f = with_runtime_config(&format!(
+            "    extensions:\n      redact-secrets: {{enabled: false}}\n      memory: {{enabled: true, config: {{keys: [{{k: {ARMOR}}}]}}}}\n"
+        ));
+        let v = messages(&f);
+        assert_eq!(
+            v.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+            [
+                "/spec/runtimeConfig/extensions/memory/config/keys/0/k",
+                "/spec/runtimeConfig/extensions/redact-secrets/enabled"
+            ]
+        );
+        assert_eq!(v[1].1, "the redact-secrets extension is always enabled and cannot be turned off");
+    }
+
+    #[test]
+    fn redact_patterns_must_compile() {
+        let f = with_runtime_config("    logging: {redactPatterns: ['sk-[a-z', ' ', '\\d+']}\n");
+        let v = messages(&f);
+        assert_eq!(
+            v.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+            ["/spec/runtimeConfig/logging/redactPatterns/0", "/spec/runtimeConfig/logging/redactPatterns/1"]
+        );
+        assert!(v[0].1.starts_with(r#""sk-[a-z" is not a valid regular expression"#), "{}", v[0].1);
+    }
+
+    #[test]
+    fn a_channel_needs_an_account() {
+        let f = with_runtime_config("    channels: {discord: {accounts: {}}}\n");
+        assert_eq!(
+            messages(&f).into_iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            ["/spec/runtimeConfig/channels/discord/accounts"]
+        );
     }
 
     #[test]

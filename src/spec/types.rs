@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
+use super::runtime_config::{ReloadPolicy, RuntimeConfig, Secret, SecretName};
 
 /// The only API version this build understands.
 pub const API_VERSION: &str = "tenantd/v1";
@@ -306,6 +307,22 @@ pub struct TenantSpec {
     /// `true` stops the tenant's containers and keeps everything else.
     #[serde(default)]
     pub suspend: bool,
+    /// The runtime's configuration, from which tenantd generates its `openclaw.json` (with
+    /// tenantd's security defaults always applied). Without it, the runtime's image supplies its
+    /// own configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Not nullable in the schema: `runtimeConfig: null` says nothing, and a nullable branch would
+    // hide what is wrong inside the section behind "expected a mapping or null".
+    #[schemars(with = "RuntimeConfig")]
+    pub runtime_config: Option<RuntimeConfig>,
+    /// The tenant's secrets by name, each age-encrypted. `runtimeConfig` refers to them by name
+    /// (`{secret: <name>}`); the runtime reads each from `/run/secrets/openclaw/<name>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = {"minLength": 1, "maxLength": 64}))]
+    pub secrets: BTreeMap<SecretName, Secret>,
+    /// How a change to the generated runtime config or to a secret reaches the running tenant.
+    #[serde(default, skip_serializing_if = "ReloadPolicy::is_default")]
+    pub reload: ReloadPolicy,
 }
 
 fn default_port() -> u16 {
