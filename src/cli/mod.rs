@@ -2,6 +2,7 @@
 
 mod apply;
 mod plan;
+mod render;
 mod status;
 mod validate;
 
@@ -72,6 +73,15 @@ pub enum Command {
     },
     /// Print the JSON Schema of tenant spec files.
     Schema,
+    /// Print the runtime config (openclaw.json) generated for a tenant; secrets appear only as
+    /// ${secret:<name>} references.
+    Render {
+        /// The tenant's name.
+        tenant: String,
+        /// Read specs from this directory instead of the configured tenants_dir.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Run as a daemon: converge continuously, repair drift, supervise health.
     Run {
         /// Treat an empty or missing tenants_dir as "no tenants" (deleting every tenant).
@@ -115,6 +125,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             print!("{}", crate::spec::schema::generate());
             Ok(0)
         }
+        Command::Render { tenant, dir } => render::run(&cli.config, &tenant, dir.as_deref()),
         Command::Run { allow_empty } => {
             let cfg = load_config(&cli.config)?;
             let runtime: std::sync::Arc<dyn Runtime> = connect_lazily(&cfg)?.into();

@@ -2,6 +2,7 @@
 
 mod hash;
 mod model;
+pub mod openclaw;
 mod tenant;
 
 pub use hash::{versioned_hash, HASH_VERSION};
