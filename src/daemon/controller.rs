@@ -70,6 +70,8 @@ pub struct Controller {
     engine_down: Option<String>,
     last_status_line: String,
     last_watchdog: Option<Instant>,
+    /// Set when the daemon stops: queued workers then end without starting.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Controller {
@@ -115,6 +117,7 @@ impl Controller {
             engine_down: None,
             last_status_line: String::new(),
             last_watchdog: None,
+            stopping: Arc::default(),
         }
     }
 
@@ -307,13 +310,23 @@ impl Controller {
         }
         sup.health.reset();
         self.in_flight.insert(name);
-        worker::spawn(self.runtime.clone(), self.permits.clone(), tp, ctx.clone(), self.done_tx.clone());
+        worker::spawn(
+            self.runtime.clone(),
+            self.permits.clone(),
+            tp,
+            ctx.clone(),
+            self.done_tx.clone(),
+            self.stopping.clone(),
+        );
     }
 
     /// A worker finished.
     pub fn worker_done(&mut self, done: WorkerDone) {
         let name = done.tenant.clone();
         self.in_flight.remove(&name);
+        if !done.started {
+            return;
+        }
         if done.outcome.engine_unreachable {
             // Nothing is known about the tenant: its status keeps the last known state, and a
             // full pass follows once the engine answers.
@@ -577,6 +590,11 @@ impl Controller {
             self.notifier.watchdog();
             self.last_watchdog = Some(now);
         }
+    }
+
+    /// From now on, workers still waiting for their turn end without doing anything.
+    pub fn begin_stop(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Tenants with a worker running.

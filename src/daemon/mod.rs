@@ -113,6 +113,7 @@ pub async fn run(
     }
 
     notifier.stopping();
+    ctl.begin_stop();
     tracing::info!(in_flight = ctl.busy(), "stopping; tenants keep running");
     drop(watcher);
     follower.abort();

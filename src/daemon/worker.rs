@@ -1,6 +1,7 @@
 //! One tenant's reconcile, run as its own task so a slow or failing tenant never delays the
 //! others: execute its plan, look at it again, probe it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use crate::plan::TenantPlan;
 use crate::reconcile::{execute_tenant, probe_running, ExecContext, TenantOutcome};
 use crate::runtime::{ObservedTenant, Runtime};
 use crate::spec::TenantName;
-use crate::status::ProbeFact;
+use crate::status::{ApplyFact, ProbeFact};
 
 /// What a finished worker reports.
 #[derive(Debug)]
@@ -23,6 +24,9 @@ pub struct WorkerDone {
     pub probe: Option<ProbeFact>,
     pub spec_hash: Option<String>,
     pub duration: std::time::Duration,
+    /// False when the daemon began stopping before this worker got its turn: nothing was done
+    /// and nothing is to be recorded.
+    pub started: bool,
 }
 
 /// Spawns the reconcile of one tenant; at most as many run at once as `permits` allows.
@@ -32,9 +36,25 @@ pub fn spawn(
     plan: TenantPlan,
     ctx: ExecContext,
     done: mpsc::UnboundedSender<WorkerDone>,
+    stopping: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Ok(_permit) = permits.acquire_owned().await else { return };
+        if stopping.load(Ordering::SeqCst) {
+            // Queued work does not start once the daemon is stopping.
+            let outcome =
+                TenantOutcome { fact: ApplyFact::NothingToDo, probe: None, mutated: false, engine_unreachable: false };
+            let _ = done.send(WorkerDone {
+                tenant: plan.tenant.clone(),
+                outcome,
+                after: Err("not started".into()),
+                probe: None,
+                spec_hash: None,
+                duration: std::time::Duration::ZERO,
+                started: false,
+            });
+            return;
+        }
         let started = Instant::now();
         let outcome = execute_tenant(runtime.as_ref(), &plan, &ctx).await;
         let images: Vec<String> = Vec::new();
@@ -61,6 +81,7 @@ pub fn spawn(
             after,
             probe,
             duration: started.elapsed(),
+            started: true,
         });
     })
 }
