@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod engine_proxy;
 pub mod stub;
 
 use std::io::{Read, Write};
