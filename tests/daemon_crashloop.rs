@@ -31,8 +31,6 @@ fn a_runtime_that_keeps_exiting_goes_into_crash_loop_backoff() {
 }
 
 #[test]
-#[ignore = "product bug: lastError of a crash-looping runtime names the failed health wait \
-            (connection refused), not the container's exit code (src/reconcile/execute.rs wait_healthy)"]
 fn crash_loop_backoff_names_the_exit_code() {
     let Some(env) = Env::new("crash_loop_backoff_names_the_exit_code") else {
         return;

@@ -120,9 +120,9 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         (_, ApplyFact::Blocked(Blocked::NoPort { message })) => (Phase::Failed, Some(message.clone())),
         (_, ApplyFact::Failed { message, image_pull: true }) => (Phase::ImagePullBackOff, Some(message.clone())),
         (_, ApplyFact::Failed { message, .. }) if facts.daemon.backoff.as_ref().is_some_and(|b| b.crash_loop) => {
-            (Phase::CrashLoopBackOff, Some(message.clone()))
+            (Phase::CrashLoopBackOff, Some(with_exit(main.map(|c| c.state), message)))
         }
-        (_, ApplyFact::Failed { message, .. }) => (Phase::Failed, Some(message.clone())),
+        (_, ApplyFact::Failed { message, .. }) => (Phase::Failed, Some(with_exit(main.map(|c| c.state), message))),
         (_, ApplyFact::RolledBack { message }) => (Phase::RolledBack, Some(message.clone())),
         (_, ApplyFact::Blocked(Blocked::RolledBack { message })) => (Phase::RolledBack, Some(message.clone())),
         (_, _) if facts.daemon.backoff.as_ref().is_some_and(|b| b.crash_loop) => {
@@ -251,6 +251,15 @@ fn runtime_phase(state: Option<ContainerState>, health: Health, sidecars_down: b
         Some(
             ContainerState::Exited { .. } | ContainerState::Dead | ContainerState::Removing | ContainerState::Paused,
         ) => Phase::Failed,
+    }
+}
+
+/// An apply failure, led by the runtime's exit code when it has exited: that is the cause, the
+/// failed health wait only its symptom.
+fn with_exit(state: Option<ContainerState>, message: &str) -> String {
+    match exit_error(state) {
+        Some(exit) => format!("{exit}; {message}"),
+        None => message.to_string(),
     }
 }
 
