@@ -61,11 +61,7 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, Reques
         }
         BodyFraming::Chunked => read_chunked(reader)?,
     };
-    Ok(Some(Request {
-        method: head.method,
-        path: head.path,
-        body,
-    }))
+    Ok(Some(Request { method: head.method, path: head.path, body }))
 }
 
 /// Reads up to and including the empty line that ends the head.
@@ -77,9 +73,7 @@ fn read_head(reader: &mut impl BufRead) -> Result<Option<String>, RequestError> 
         reader.by_ref().take(limit).read_until(b'\n', &mut head)?;
         let line = &head[before..];
         if line == b"\r\n" || line == b"\n" {
-            return String::from_utf8(head)
-                .map(Some)
-                .map_err(|_| RequestError::Malformed("request head is not UTF-8"));
+            return String::from_utf8(head).map(Some).map_err(|_| RequestError::Malformed("request head is not UTF-8"));
         }
         if line.ends_with(b"\n") {
             continue;
@@ -87,9 +81,7 @@ fn read_head(reader: &mut impl BufRead) -> Result<Option<String>, RequestError> 
         return match head.len() {
             0 => Ok(None),
             len if len as u64 >= MAX_HEAD => Err(RequestError::TooLarge),
-            _ => Err(RequestError::Malformed(
-                "connection closed inside the request head",
-            )),
+            _ => Err(RequestError::Malformed("connection closed inside the request head")),
         };
     }
 }
@@ -98,20 +90,15 @@ fn parse_head(head: &str) -> Result<Head, RequestError> {
     let mut lines = head.lines();
     let request_line = lines.next().unwrap_or_default();
     let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(RequestError::Malformed(
-            "request line is not `METHOD TARGET VERSION`",
-        ));
+        return Err(RequestError::Malformed("request line is not `METHOD TARGET VERSION`"));
     };
     if method.is_empty() || !version.starts_with("HTTP/1.") {
         return Err(RequestError::Malformed("not an HTTP/1.x request"));
     }
     if !target.starts_with('/') {
-        return Err(RequestError::Malformed(
-            "request target must be an absolute path",
-        ));
+        return Err(RequestError::Malformed("request target must be an absolute path"));
     }
     let path = target.split_once('?').map_or(target, |(path, _)| path);
 
@@ -122,23 +109,15 @@ fn parse_head(head: &str) -> Result<Head, RequestError> {
         };
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            let len = value
-                .parse()
-                .map_err(|_| RequestError::Malformed("Content-Length is not a number"))?;
+            let len = value.parse().map_err(|_| RequestError::Malformed("Content-Length is not a number"))?;
             body = BodyFraming::Length(len);
-        } else if name.eq_ignore_ascii_case("transfer-encoding")
-            && value.eq_ignore_ascii_case("chunked")
-        {
+        } else if name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked") {
             // RFC 9112 §6.3: chunked framing wins over any Content-Length.
             body = BodyFraming::Chunked;
             break;
         }
     }
-    Ok(Head {
-        method: method.to_string(),
-        path: path.to_string(),
-        body,
-    })
+    Ok(Head { method: method.to_string(), path: path.to_string(), body })
 }
 
 /// Decodes a chunked body; hook senders that stream their payload use this framing.
@@ -147,8 +126,8 @@ fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, RequestError> {
     loop {
         let size_line = read_line(reader)?;
         let size = size_line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size, 16)
-            .map_err(|_| RequestError::Malformed("chunk size is not hexadecimal"))?;
+        let size =
+            usize::from_str_radix(size, 16).map_err(|_| RequestError::Malformed("chunk size is not hexadecimal"))?;
         if size == 0 {
             // Skip optional trailers up to the final empty line.
             while !read_line(reader)?.is_empty() {}
@@ -173,8 +152,7 @@ fn read_line(reader: &mut impl BufRead) -> Result<String, RequestError> {
     if !line.ends_with(b"\n") {
         return Err(RequestError::Malformed("chunk framing line is cut short"));
     }
-    let line =
-        String::from_utf8(line).map_err(|_| RequestError::Malformed("chunk line is not UTF-8"))?;
+    let line = String::from_utf8(line).map_err(|_| RequestError::Malformed("chunk line is not UTF-8"))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
@@ -190,21 +168,11 @@ pub struct Response {
 
 impl Response {
     pub fn json(status: u16, body: String) -> Self {
-        Response {
-            status,
-            content_type: "application/json",
-            body,
-            allow: None,
-        }
+        Response { status, content_type: "application/json", body, allow: None }
     }
 
     pub fn text(status: u16, body: &str) -> Self {
-        Response {
-            status,
-            content_type: "text/plain; charset=utf-8",
-            body: body.to_string(),
-            allow: None,
-        }
+        Response { status, content_type: "text/plain; charset=utf-8", body: body.to_string(), allow: None }
     }
 
     pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
@@ -248,9 +216,7 @@ mod tests {
 
     #[test]
     fn reads_a_get_and_drops_the_query() {
-        let req = read("GET /health?verbose=1 HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap()
-            .unwrap();
+        let req = read("GET /health?verbose=1 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap().unwrap();
         assert_eq!(req.method, "GET");
         assert_eq!(req.path, "/health");
         assert!(req.body.is_empty());
@@ -258,9 +224,7 @@ mod tests {
 
     #[test]
     fn reads_a_body_by_content_length_with_any_header_case() {
-        let req = read("POST /hooks/aegis HTTP/1.1\r\ncontent-LENGTH: 5\r\n\r\nhello")
-            .unwrap()
-            .unwrap();
+        let req = read("POST /hooks/aegis HTTP/1.1\r\ncontent-LENGTH: 5\r\n\r\nhello").unwrap().unwrap();
         assert_eq!(req.body, b"hello");
     }
 
@@ -292,10 +256,7 @@ mod tests {
             "POST / HTTP/1.1\r\nContent-Length: many\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: x\r\n",
         ] {
-            assert!(
-                matches!(read(raw), Err(RequestError::Malformed(_))),
-                "{raw:?}"
-            );
+            assert!(matches!(read(raw), Err(RequestError::Malformed(_))), "{raw:?}");
         }
     }
 
@@ -316,14 +277,9 @@ mod tests {
     #[test]
     fn writes_a_closing_response_with_its_length() {
         let mut out = Vec::new();
-        Response::json(503, r#"{"status":"degraded"}"#.to_string())
-            .write_to(&mut out)
-            .unwrap();
+        Response::json(503, r#"{"status":"degraded"}"#.to_string()).write_to(&mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
-        assert!(
-            out.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
-            "{out}"
-        );
+        assert!(out.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{out}");
         assert!(out.contains("Content-Length: 21\r\n"), "{out}");
         assert!(out.contains("Connection: close\r\n"), "{out}");
         assert!(out.ends_with("\r\n\r\n{\"status\":\"degraded\"}"), "{out}");

@@ -46,12 +46,7 @@ fn serve_command() -> ExitCode {
     let health = match std::env::var("STUB_HEALTH") {
         Ok(word) => match HealthMode::parse(&word) {
             Some(mode) => mode,
-            None => {
-                return fail(
-                    2,
-                    &format!("STUB_HEALTH={word:?} is not ok, degraded or down"),
-                )
-            }
+            None => return fail(2, &format!("STUB_HEALTH={word:?} is not ok, degraded or down")),
         },
         Err(_) => HealthMode::Ok,
     };
@@ -62,10 +57,7 @@ fn serve_command() -> ExitCode {
         Ok(listener) => listener,
         Err(err) => return fail(2, &format!("cannot listen on 0.0.0.0:{port}: {err}")),
     };
-    serve::log(&format!(
-        "listening on 0.0.0.0:{port}, health {}",
-        health.as_str()
-    ));
+    serve::log(&format!("listening on 0.0.0.0:{port}, health {}", health.as_str()));
     match serve::run(listener, health, &signals::STOP) {
         Ok(()) => {
             serve::log("stop signal received, exiting");

@@ -37,22 +37,16 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
     };
     let ip = match host.trim_start_matches('[').trim_end_matches(']') {
         "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        literal => literal
-            .parse()
-            .map_err(|_| format!("host {host:?} is neither an IP literal nor localhost"))?,
+        literal => literal.parse().map_err(|_| format!("host {host:?} is neither an IP literal nor localhost"))?,
     };
-    Ok(Target {
-        addr: SocketAddr::new(ip, port),
-        authority: authority.to_string(),
-        path: path.to_string(),
-    })
+    Ok(Target { addr: SocketAddr::new(ip, port), authority: authority.to_string(), path: path.to_string() })
 }
 
 /// GETs the target and returns the answer's status code; everything must finish within `timeout`.
 pub fn check(target: &Target, timeout: Duration) -> Outcome {
     let deadline = Instant::now() + timeout;
-    let mut stream = TcpStream::connect_timeout(&target.addr, timeout)
-        .map_err(|err| describe(&err, timeout, "connecting"))?;
+    let mut stream =
+        TcpStream::connect_timeout(&target.addr, timeout).map_err(|err| describe(&err, timeout, "connecting"))?;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: stub-runtime-probe\r\nConnection: close\r\n\r\n",
         target.path, target.authority
@@ -116,42 +110,21 @@ mod tests {
     fn parses_the_urls_tenantd_hands_out() {
         let target = parse_url("http://127.0.0.1:18789/health").unwrap();
         assert_eq!(target.addr, "127.0.0.1:18789".parse().unwrap());
-        assert_eq!(
-            (target.authority.as_str(), target.path.as_str()),
-            ("127.0.0.1:18789", "/health")
-        );
+        assert_eq!((target.authority.as_str(), target.path.as_str()), ("127.0.0.1:18789", "/health"));
 
         let target = parse_url("localhost:8080").unwrap();
-        assert_eq!(
-            (target.addr, target.path.as_str()),
-            ("127.0.0.1:8080".parse().unwrap(), "/")
-        );
+        assert_eq!((target.addr, target.path.as_str()), ("127.0.0.1:8080".parse().unwrap(), "/"));
 
-        assert_eq!(
-            parse_url("http://10.0.0.7/x?y=1").unwrap().addr,
-            "10.0.0.7:80".parse().unwrap()
-        );
-        assert_eq!(
-            parse_url("http://[::1]:9/h").unwrap().addr,
-            "[::1]:9".parse().unwrap()
-        );
-        assert_eq!(
-            parse_url("http://[::1]/h").unwrap().addr,
-            "[::1]:80".parse().unwrap()
-        );
+        assert_eq!(parse_url("http://10.0.0.7/x?y=1").unwrap().addr, "10.0.0.7:80".parse().unwrap());
+        assert_eq!(parse_url("http://[::1]:9/h").unwrap().addr, "[::1]:9".parse().unwrap());
+        assert_eq!(parse_url("http://[::1]/h").unwrap().addr, "[::1]:80".parse().unwrap());
     }
 
     #[test]
     fn rejects_what_it_cannot_reach_without_dns_or_tls() {
-        assert!(parse_url("https://127.0.0.1/health")
-            .unwrap_err()
-            .contains("https"));
-        assert!(parse_url("http://tenant-acme:18789/health")
-            .unwrap_err()
-            .contains("IP literal"));
-        assert!(parse_url("http://127.0.0.1:99999/health")
-            .unwrap_err()
-            .contains("port"));
+        assert!(parse_url("https://127.0.0.1/health").unwrap_err().contains("https"));
+        assert!(parse_url("http://tenant-acme:18789/health").unwrap_err().contains("IP literal"));
+        assert!(parse_url("http://127.0.0.1:99999/health").unwrap_err().contains("port"));
     }
 
     #[test]
@@ -159,8 +132,6 @@ mod tests {
         assert_eq!(parse_status(b"HTTP/1.1 204 No Content\r\n"), Ok(204));
         assert_eq!(parse_status(b"HTTP/1.0 503\r\n\r\n"), Ok(503));
         assert!(parse_status(b"").unwrap_err().contains("closed"));
-        assert!(parse_status(b"SSH-2.0-OpenSSH\r\n")
-            .unwrap_err()
-            .contains("not an HTTP answer"));
+        assert!(parse_status(b"SSH-2.0-OpenSSH\r\n").unwrap_err().contains("not an HTTP answer"));
     }
 }

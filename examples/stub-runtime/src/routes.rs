@@ -93,23 +93,14 @@ pub enum Reply {
 
 pub fn handle(route: Route, body: &[u8], health: &Health) -> Reply {
     Reply::Send(match route {
-        Route::Root => Response::text(
-            200,
-            "tenantd stub runtime: see /health, /env, /hooks/aegis\n",
-        ),
+        Route::Root => Response::text(200, "tenantd stub runtime: see /health, /env, /hooks/aegis\n"),
         Route::Health => return health_reply(health.get()),
         Route::SetHealth => set_health(body, health),
-        Route::Hook => Response::json(
-            202,
-            format!(r#"{{"accepted":true,"bytes":{}}}"#, body.len()),
-        ),
-        Route::Env => {
-            env_names(std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned()))
+        Route::Hook => Response::json(202, format!(r#"{{"accepted":true,"bytes":{}}}"#, body.len())),
+        Route::Env => env_names(std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned())),
+        Route::WrongMethod(allowed) => {
+            Response { allow: Some(allowed), ..Response::json(405, r#"{"error":"method not allowed"}"#.to_string()) }
         }
-        Route::WrongMethod(allowed) => Response {
-            allow: Some(allowed),
-            ..Response::json(405, r#"{"error":"method not allowed"}"#.to_string())
-        },
         Route::NotFound => Response::json(404, r#"{"error":"not found"}"#.to_string()),
     })
 }
@@ -117,9 +108,7 @@ pub fn handle(route: Route, body: &[u8], health: &Health) -> Reply {
 pub fn health_reply(mode: HealthMode) -> Reply {
     match mode {
         HealthMode::Ok => Reply::Send(Response::json(200, r#"{"status":"ok"}"#.to_string())),
-        HealthMode::Degraded => {
-            Reply::Send(Response::json(503, r#"{"status":"degraded"}"#.to_string()))
-        }
+        HealthMode::Degraded => Reply::Send(Response::json(503, r#"{"status":"degraded"}"#.to_string())),
         HealthMode::Down => Reply::Hold,
     }
 }
@@ -130,10 +119,7 @@ fn set_health(body: &[u8], health: &Health) -> Response {
             health.set(mode);
             Response::json(200, format!(r#"{{"health":"{}"}}"#, mode.as_str()))
         }
-        None => Response::json(
-            400,
-            r#"{"error":"body must be ok, degraded or down"}"#.to_string(),
-        ),
+        None => Response::json(400, r#"{"error":"body must be ok, degraded or down"}"#.to_string()),
     }
 }
 
@@ -190,24 +176,15 @@ mod tests {
         assert_eq!(sent(handle(Route::Health, b"", &health)).status, 200);
 
         let switched = sent(handle(Route::SetHealth, b"degraded\n", &health));
-        assert_eq!(
-            (switched.status, switched.body.as_str()),
-            (200, r#"{"health":"degraded"}"#)
-        );
+        assert_eq!((switched.status, switched.body.as_str()), (200, r#"{"health":"degraded"}"#));
         let degraded = sent(handle(Route::Health, b"", &health));
-        assert_eq!(
-            (degraded.status, degraded.body.as_str()),
-            (503, r#"{"status":"degraded"}"#)
-        );
+        assert_eq!((degraded.status, degraded.body.as_str()), (503, r#"{"status":"degraded"}"#));
 
         sent(handle(Route::SetHealth, b"down", &health));
         assert_eq!(handle(Route::Health, b"", &health), Reply::Hold);
 
         sent(handle(Route::SetHealth, b"ok", &health));
-        assert_eq!(
-            sent(handle(Route::Health, b"", &health)).body,
-            r#"{"status":"ok"}"#
-        );
+        assert_eq!(sent(handle(Route::Health, b"", &health)).body, r#"{"status":"ok"}"#);
     }
 
     #[test]
@@ -220,15 +197,8 @@ mod tests {
 
     #[test]
     fn the_hook_echoes_the_byte_count() {
-        let response = sent(handle(
-            Route::Hook,
-            b"{\"event\":1}",
-            &Health::new(HealthMode::Ok),
-        ));
-        assert_eq!(
-            (response.status, response.body.as_str()),
-            (202, r#"{"accepted":true,"bytes":11}"#)
-        );
+        let response = sent(handle(Route::Hook, b"{\"event\":1}", &Health::new(HealthMode::Ok)));
+        assert_eq!((response.status, response.body.as_str()), (202, r#"{"accepted":true,"bytes":11}"#));
     }
 
     #[test]
@@ -248,11 +218,7 @@ mod tests {
 
     #[test]
     fn wrong_method_says_what_is_allowed() {
-        let response = sent(handle(
-            Route::WrongMethod("POST"),
-            b"",
-            &Health::new(HealthMode::Ok),
-        ));
+        let response = sent(handle(Route::WrongMethod("POST"), b"", &Health::new(HealthMode::Ok)));
         assert_eq!((response.status, response.allow), (405, Some("POST")));
     }
 }

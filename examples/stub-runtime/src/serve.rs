@@ -20,11 +20,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HOLD: Duration = Duration::from_secs(600);
 
 /// Serves until `stop` becomes true, then returns without waiting for open connections.
-pub fn run(
-    listener: TcpListener,
-    initial: HealthMode,
-    stop: &'static AtomicBool,
-) -> io::Result<()> {
+pub fn run(listener: TcpListener, initial: HealthMode, stop: &'static AtomicBool) -> io::Result<()> {
     // Non-blocking accept, so the loop can see `stop` instead of sleeping inside accept(2).
     listener.set_nonblocking(true)?;
     let health = Arc::new(Health::new(initial));
@@ -68,8 +64,7 @@ fn serve_one(mut stream: TcpStream, health: &Health, stop: &AtomicBool) -> io::R
             return Ok(());
         }
         Err(RequestError::TooLarge) => {
-            Response::json(413, r#"{"error":"request too large"}"#.to_string())
-                .write_to(&mut stream)?;
+            Response::json(413, r#"{"error":"request too large"}"#.to_string()).write_to(&mut stream)?;
             log("- - 413");
             return Ok(());
         }

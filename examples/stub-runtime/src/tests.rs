@@ -29,9 +29,7 @@ fn start(mode: HealthMode) -> Server {
 
 fn exchange(addr: SocketAddr, raw: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     stream.write_all(raw.as_bytes()).unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
@@ -39,10 +37,7 @@ fn exchange(addr: SocketAddr, raw: &str) -> String {
 }
 
 fn set_health(addr: SocketAddr, mode: &str) {
-    let raw = format!(
-        "POST /control/health HTTP/1.1\r\nContent-Length: {}\r\n\r\n{mode}",
-        mode.len()
-    );
+    let raw = format!("POST /control/health HTTP/1.1\r\nContent-Length: {}\r\n\r\n{mode}", mode.len());
     assert!(exchange(addr, &raw).starts_with("HTTP/1.1 200 "));
 }
 
@@ -62,14 +57,8 @@ fn the_probe_sees_each_health_mode() {
     set_health(server.addr, "down");
     let started = Instant::now();
     let outcome = probe::check(&target, SHORT);
-    assert!(
-        outcome.as_ref().unwrap_err().contains("timed out"),
-        "{outcome:?}"
-    );
-    assert!(
-        started.elapsed() < SHORT * 3,
-        "the probe overran its deadline"
-    );
+    assert!(outcome.as_ref().unwrap_err().contains("timed out"), "{outcome:?}");
+    assert!(started.elapsed() < SHORT * 3, "the probe overran its deadline");
 }
 
 #[test]
@@ -87,19 +76,10 @@ fn a_held_health_request_is_answered_once_health_recovers() {
 #[test]
 fn answers_hooks_env_and_unknown_paths() {
     let server = start(HealthMode::Ok);
-    let hook = exchange(
-        server.addr,
-        "POST /hooks/aegis HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd",
-    );
-    assert!(
-        hook.starts_with("HTTP/1.1 202 ") && hook.ends_with(r#""bytes":4}"#),
-        "{hook}"
-    );
+    let hook = exchange(server.addr, "POST /hooks/aegis HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd");
+    assert!(hook.starts_with("HTTP/1.1 202 ") && hook.ends_with(r#""bytes":4}"#), "{hook}");
     let env = exchange(server.addr, "GET /env HTTP/1.1\r\n\r\n");
-    assert!(
-        env.starts_with("HTTP/1.1 200 ") && env.contains(r#"{"names":["#),
-        "{env}"
-    );
+    assert!(env.starts_with("HTTP/1.1 200 ") && env.contains(r#"{"names":["#), "{env}");
     let missing = exchange(server.addr, "GET /nope HTTP/1.1\r\n\r\n");
     assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
     let garbage = exchange(server.addr, "hello\r\n\r\n");
@@ -113,18 +93,12 @@ fn a_held_health_request_is_let_go_when_the_client_gives_up() {
     stream.write_all(b"GET /health HTTP/1.1\r\n\r\n").unwrap();
     // Closing our sending side is what the server can see of a client that gave up.
     stream.shutdown(Shutdown::Write).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let started = Instant::now();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert_eq!(answer, "", "a held request must be dropped, not answered");
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
 }
 
 #[test]
@@ -134,23 +108,13 @@ fn stops_promptly_even_with_a_held_connection() {
     let stopping = Instant::now();
     server.stop.store(true, Ordering::SeqCst);
     server.thread.join().unwrap();
-    assert!(
-        stopping.elapsed() < Duration::from_millis(500),
-        "took {:?}",
-        stopping.elapsed()
-    );
+    assert!(stopping.elapsed() < Duration::from_millis(500), "took {:?}", stopping.elapsed());
 }
 
 #[test]
 fn the_probe_reports_a_refused_connection() {
     // Bind then drop, so the port is very likely closed.
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let outcome = probe::check(&health_target(addr), SHORT);
-    assert!(
-        outcome.as_ref().unwrap_err().contains("connecting"),
-        "{outcome:?}"
-    );
+    assert!(outcome.as_ref().unwrap_err().contains("connecting"), "{outcome:?}");
 }
