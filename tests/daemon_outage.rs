@@ -56,3 +56,29 @@ fn an_engine_outage_changes_nothing_and_the_daemon_catches_up_afterwards() {
     assert_eq!(instance_networks(&env), vec![env.network("acme"), env.network("globex")]);
     assert!(daemon.is_running());
 }
+
+#[test]
+fn the_engine_event_stream_is_subscribed_again_after_it_drops() {
+    let Some(env) = Env::new("the_engine_event_stream_is_subscribed_again_after_it_drops") else {
+        return;
+    };
+    let mut proxy = EngineProxy::start(&env.path("engine.sock"));
+    // No periodic resync: after the outage only a new subscription can report the rm below.
+    env.write_config(&format!("[daemon]\nresync_interval = \"1h\"\n[docker]\nhost = {:?}\n", proxy.url()));
+    env.spec("acme.yaml", &stub_spec("acme", "").replace("interval: 2s", "interval: 30s"));
+    let daemon = Daemon::start(&env);
+    daemon.await_running(&env, "acme", CONVERGE);
+
+    proxy.stop();
+    daemon.wait_for_log("engine event stream lost", Duration::from_secs(20));
+    proxy.restart();
+    // Whether the rm below arrives through the new subscription, or the new subscription's
+    // full pass finds it, only a subscription made after the outage can repair it.
+    let first = container_id(&env, "acme").unwrap();
+    let gone = docker(&["rm", "-f", &env.container("acme")]);
+    assert!(gone.status.success());
+    let back = eventually("acme's container to be created again by the event", RECOVER, || {
+        container_id(&env, "acme").filter(|id| *id != first)
+    });
+    assert_ne!(back, first);
+}
