@@ -188,7 +188,14 @@ impl Controller {
     /// Load → observe → plan, then one worker per tenant that needs one. `only`: a targeted
     /// pass over these tenants (observed one by one); `None`: everything.
     async fn pass(&mut self, only: Option<BTreeSet<TenantName>>) {
-        let desired = match Desired::load(&self.cfg, self.opts) {
+        // A targeted pass (an engine event) reuses the specs of the last read while the watch
+        // has reported no change to the directory since: reading a thousand specs for every
+        // event would cost more than everything else. Full passes always read the files.
+        let cached = match (&only, &self.desired) {
+            (Some(_), Some(d)) if self.files_due.is_none() => Some(d.clone()),
+            _ => None,
+        };
+        let desired = match cached.map(Ok).unwrap_or_else(|| Desired::load(&self.cfg, self.opts)) {
             Ok(d) => d,
             Err(e) => return self.pass_failed(&e),
         };

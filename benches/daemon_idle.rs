@@ -1,0 +1,534 @@
+//! Benchmark: `tenantd run` holding 1,000 tenants on the in-memory fake runtime. Measures the
+//! first convergence, then resident memory and CPU over an idle window that includes a periodic
+//! resync, and the cost of one resync pass.
+//!
+//! Every measured process is this binary again (`--child <mode>`), so one run's allocations cannot
+//! inflate the next run's RSS. Peers measured in the same run: the bare process with its tokio
+//! runtime, and a process that only loads the 1,000 specs (no daemon). A counting allocator gives
+//! live heap bytes, so RSS can be split into what is live and what the allocator keeps.
+//!
+//! One more daemon process runs with glibc's `MALLOC_ARENA_MAX=1`, a peer that shows how much of
+//! the RSS is the allocator's per-thread arenas rather than memory tenantd holds.
+//!
+//! `IDLE_SECS` (default 60) sets the window, `IDLE_RUNS` (default 3) the number of daemon
+//! processes.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tenantd::config::DaemonConfig;
+use tenantd::reconcile::{prepare, Desired, PassOptions};
+use tenantd::runtime::fake::{Call, FakeRuntime};
+use tenantd::runtime::{ContainerState, Runtime};
+
+/// Tenants in the directory; `IDLE_TENANTS` changes it for a quick check of the bench itself.
+fn tenants() -> usize {
+    env_num("IDLE_TENANTS", 1000)
+}
+const TARGET_RSS_MB: f64 = 30.0;
+
+/// Live heap bytes, counted by the global allocator of this binary.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+struct Counting;
+
+// SAFETY: every call is forwarded unchanged to the system allocator; only counters are added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            grew(new_size);
+        }
+        p
+    }
+}
+
+fn grew(n: usize) {
+    let now = LIVE.fetch_add(n, Ordering::Relaxed) + n;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+#[cfg(target_env = "gnu")]
+extern "C" {
+    /// glibc: returns free memory at the top of the heap and in every arena to the kernel.
+    fn malloc_trim(pad: usize) -> i32;
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // `cargo test --all-targets` builds and runs bench targets too; only `cargo bench` (which
+    // passes `--bench`) and the bench's own child processes measure anything.
+    if !std::env::args().any(|a| a == "--bench" || a == "--child") {
+        println!("benchmark not run: use `cargo bench` or scripts/bench.sh");
+        return;
+    }
+    // `cargo bench` passes `--bench`; anything but `--child MODE DIR` is the parent.
+    match args.iter().position(|a| a == "--child") {
+        Some(i) => {
+            let mode = args.get(i + 1).expect("--child MODE DIR");
+            let dir = PathBuf::from(args.get(i + 2).expect("--child MODE DIR"));
+            let out = match mode.as_str() {
+                "baseline" => child_baseline(),
+                "specs" => child_specs(&dir),
+                "daemon" => child_daemon(&dir),
+                other => panic!("unknown child mode {other}"),
+            };
+            println!("RESULT {out}");
+        }
+        None => parent(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parent: writes the specs, runs the children, prints the table.
+
+fn parent() {
+    let idle_secs: u64 = env_num("IDLE_SECS", 60);
+    let runs: usize = env_num("IDLE_RUNS", 3);
+    let clk_tck: f64 = getconf_clk_tck();
+    let dir = tempfile::Builder::new().prefix("tenantd-bench-idle").tempdir().expect("temp dir");
+    write_specs(&dir.path().join("tenants.d"));
+
+    println!("daemon_idle: {} tenants on the fake runtime, idle window {idle_secs} s, {runs} daemon runs", tenants());
+    println!("  (each run and each peer is a fresh process; CLK_TCK = {clk_tck})");
+    if idle_secs < 60 {
+        println!("  note: the window is shorter than resync_interval (60 s), so it may hold no periodic resync");
+    }
+
+    let baseline = run_child("baseline", dir.path(), &[]);
+    let specs = run_child("specs", dir.path(), &[]);
+    let daemon = |i: usize, vars: &[(&str, String)]| {
+        let sub = dir.path().join(format!("run{i}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        write_config(&sub, &dir.path().join("tenants.d"));
+        let mut vars = vars.to_vec();
+        vars.push(("IDLE_SECS", idle_secs.to_string()));
+        run_child("daemon", &sub, &vars)
+    };
+    let mut daemons = Vec::new();
+    for i in 0..runs {
+        eprintln!("daemon_idle: run {}/{runs} ({idle_secs} s window after convergence)…", i + 1);
+        daemons.push(daemon(i, &[]));
+    }
+    eprintln!("daemon_idle: peer run with MALLOC_ARENA_MAX=1…");
+    let one_arena = daemon(runs, &[("MALLOC_ARENA_MAX", "1".to_string())]);
+
+    let mb = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN) / 1e6;
+    let col = |f: &dyn Fn(&Value) -> f64| -> Vec<f64> { daemons.iter().map(f).collect() };
+    let cpu_pct = |d: &Value| d["cpu_ticks"].as_f64().unwrap() / clk_tck / d["window_s"].as_f64().unwrap() * 100.0;
+    let busiest = |d: &Value| {
+        d["cpu_ticks_per_s"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap()).fold(0.0, f64::max) / clk_tck
+            * 100.0
+    };
+    // Per-second CPU (% of one core), split by what fell in each second: a full pass (an observe
+    // call), a stats round (stats calls), or neither.
+    let seconds = |d: &Value, kind: Second| -> Vec<f64> {
+        let ticks = d["cpu_ticks_per_s"].as_array().unwrap();
+        let calls = |key: &str, j: usize| d[key].as_array().unwrap().get(j).and_then(Value::as_u64).unwrap_or(0);
+        // Work may spill into the seconds either side of the one holding its calls (a pass loads
+        // the specs before observing and plans after).
+        let near = |key: &str, i: usize| (i.saturating_sub(1)..=i + 1).any(|j| calls(key, j) > 0);
+        ticks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                let (pass, stats) = (near("observe_per_s", *i), near("stats_per_s", *i));
+                match kind {
+                    Second::Pass => pass,
+                    Second::Stats => stats && !pass,
+                    Second::Quiet => !pass && !stats,
+                }
+            })
+            .map(|(_, t)| t.as_f64().unwrap() / clk_tck * 100.0)
+            .collect()
+    };
+    let quiet = |d: &Value| median(&mut seconds(d, Second::Quiet));
+    // Core-seconds of the seconds around one kind of work, beyond the quiet rate, per occurrence.
+    let cost = |d: &Value, kind: Second, key: &str| {
+        let around = seconds(d, kind);
+        let per_s = d[key].as_array().unwrap();
+        // Occurrences: runs of consecutive seconds holding calls.
+        let n = (0..per_s.len())
+            .filter(|&i| per_s[i].as_u64().unwrap_or(0) > 0 && (i == 0 || per_s[i - 1].as_u64().unwrap_or(0) == 0))
+            .count();
+        (around.iter().sum::<f64>() - quiet(d) * around.len() as f64) / 100.0 / n as f64
+    };
+    let pass_cpu_s = |d: &Value| cost(d, Second::Pass, "observe_per_s");
+    let stats_cpu_s = |d: &Value| cost(d, Second::Stats, "stats_per_s");
+
+    println!();
+    println!("| daemon, {} tenants ({runs} runs) | median | min–max |", tenants());
+    println!("|---|---:|---:|");
+    row("first convergence, `run` → all running (s)", &col(&|d| d["converge_s"].as_f64().unwrap()), 2);
+    row("… → all status files written (s)", &col(&|d| d["status_files_s"].as_f64().unwrap()), 2);
+    row(
+        "… between the two: controller passes (observe calls)",
+        &col(&|d| d["catch_up_observe_calls"].as_f64().unwrap()),
+        0,
+    );
+    row("… between the two: CPU (core-seconds)", &col(&|d| d["catch_up_cpu_ticks"].as_f64().unwrap() / clk_tck), 1);
+    row("… → quiet (3 s without a pass): the window starts (s)", &col(&|d| d["settled_s"].as_f64().unwrap()), 2);
+    row("RSS at window start (MB)", &col(&|d| mb(d, "rss_start")), 1);
+    row("RSS at window end (MB)", &col(&|d| mb(d, "rss_end")), 1);
+    row("peak RSS, VmHWM (MB)", &col(&|d| mb(d, "hwm_end")), 1);
+    row("CPU over the window (% of one core)", &col(&cpu_pct), 2);
+    row("CPU, median second without a pass or stats round (% of one core)", &col(&quiet), 1);
+    row("CPU, busiest second (% of one core)", &col(&busiest), 1);
+    row("full passes (observe calls) in the window", &col(&|d| d["observe_calls"].as_f64().unwrap()), 0);
+    row("CPU of one full pass in the window (core-seconds, over the quiet rate)", &col(&pass_cpu_s), 2);
+    row("CPU of one stats round, every 15 s (core-seconds, over the quiet rate)", &col(&stats_cpu_s), 2);
+    row("resync pass, load + observe + plan called directly (ms)", &col(&|d| d["pass_ms_median"].as_f64().unwrap()), 0);
+    row("threads", &col(&|d| d["threads"].as_f64().unwrap()), 0);
+
+    println!();
+    println!("| where the end-of-window RSS goes (MB) | median | min–max |");
+    println!("|---|---:|---:|");
+    row("live heap, whole process", &col(&|d| mb(d, "heap_end")), 1);
+    row("… of which the fake runtime's world (the engine's state, not tenantd's)", &col(&|d| mb(d, "fake_world")), 1);
+    row("… of which the daemon (live heap − fake world)", &col(&|d| mb(d, "heap_end") - mb(d, "fake_world")), 1);
+    row("peak live heap", &col(&|d| mb(d, "heap_peak")), 1);
+    row("RSS − live heap (code, stacks, memory malloc keeps)", &col(&|d| mb(d, "rss_end") - mb(d, "heap_end")), 1);
+    row("RSS after malloc_trim(0)", &col(&|d| mb(d, "rss_trimmed")), 1);
+
+    let spec_rss = mb(&specs, "rss");
+    println!();
+    println!("| peers in the same run | value |");
+    println!("|---|---:|");
+    println!("| bare process + tokio runtime: RSS (MB) | {:.1} |", mb(&baseline, "rss"));
+    println!("| the specs loaded (`Desired::load`), no daemon: RSS (MB) | {spec_rss:.1} |");
+    println!("| … live heap of the loaded specs (MB) | {:.1} |", mb(&specs, "desired_heap"));
+    println!("| … peak RSS while loading, VmHWM (MB) | {:.1} |", mb(&specs, "hwm"));
+    let loads: Vec<f64> = specs["load_ms"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    println!("| … one `Desired::load` of all specs (ms), median (min–max) of 5 | {} |", med_range(&loads, 0));
+    println!("| daemon with `MALLOC_ARENA_MAX=1`: RSS at window end (MB) | {:.1} |", mb(&one_arena, "rss_end"));
+    println!("| … its live heap at window end (MB) | {:.1} |", mb(&one_arena, "heap_end"));
+    println!("| … its peak RSS, VmHWM (MB) | {:.1} |", mb(&one_arena, "hwm_end"));
+    println!("| … its CPU over the window (% of one core) | {:.2} |", cpu_pct(&one_arena));
+
+    let mut rss_end = col(&|d| mb(d, "rss_end"));
+    let mut cpu = col(&cpu_pct);
+    let rss_med = median(&mut rss_end);
+    println!();
+    println!("ratio: daemon RSS at window end / specs-only peer RSS = {:.2}", rss_med / spec_rss);
+    println!(
+        "target: RSS < {TARGET_RSS_MB} MB: {} (median {rss_med:.1} MB); CPU negligible: median {:.2} % of one core",
+        if rss_end.iter().all(|r| *r < TARGET_RSS_MB) { "met" } else { "MISSED" },
+        median(&mut cpu)
+    );
+}
+
+/// One table row: median, then min–max.
+/// What happened in one second of the window.
+#[derive(Clone, Copy)]
+enum Second {
+    Pass,
+    Stats,
+    Quiet,
+}
+
+fn row(label: &str, values: &[f64], d: usize) {
+    let (m, lo, hi) = spread(values);
+    println!("| {label} | {m:.d$} | {lo:.d$}–{hi:.d$} |");
+}
+
+fn med_range(values: &[f64], d: usize) -> String {
+    let (m, lo, hi) = spread(values);
+    format!("{m:.d$} ({lo:.d$}–{hi:.d$})")
+}
+
+/// Median, min and max.
+fn spread(values: &[f64]) -> (f64, f64, f64) {
+    let mut v = values.to_vec();
+    let m = median(&mut v);
+    (m, v.first().copied().unwrap_or(f64::NAN), v.last().copied().unwrap_or(f64::NAN))
+}
+
+/// Sorts `v` and returns its median.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+fn getconf_clk_tck() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn run_child(mode: &str, dir: &Path, vars: &[(&str, String)]) -> Value {
+    let exe = std::env::current_exe().expect("own path");
+    let mut cmd = Command::new(exe);
+    cmd.args(["--child", mode]).arg(dir);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("child runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find_map(|l| l.strip_prefix("RESULT ")).unwrap_or_else(|| {
+        panic!("child {mode} failed ({}):\n{text}\n{}", out.status, String::from_utf8_lossy(&out.stderr))
+    });
+    serde_json::from_str(line).expect("child result is JSON")
+}
+
+fn write_specs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..tenants() {
+        let name = format!("t{i:04}");
+        let yaml = format!(
+            "apiVersion: tenantd/v1
+kind: Tenant
+metadata: {{ name: {name}, labels: {{ plan: pro }} }}
+spec:
+  image: tenantd-stub:test
+  pullPolicy: Never
+  env: {{ GREETING: hello, TENANT: {name} }}
+  resources: {{ memory: 64Mi, cpus: 0.25, pids: 64 }}
+  health: {{ interval: 30s, timeout: 5s, retries: 3, startPeriod: 20s, probeCommand: [/stub-runtime, probe] }}
+  volumes: [ {{ name: data, mountPath: /data }} ]
+  network: {{ egress: deny }}
+"
+        );
+        std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
+    }
+}
+
+/// The config of one run: default `[daemon]` settings (resync 60 s, stats 15 s).
+fn write_config(dir: &Path, tenants: &Path) {
+    let text = format!(
+        "tenants_dir = {:?}\nstate_dir = {:?}\ninstance = \"benchidle\"\nport_range = [24000, 24019]\n",
+        tenants,
+        dir.join("state")
+    );
+    std::fs::write(dir.join("tenantd.toml"), text).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The children.
+
+/// /proc/self/status fields in bytes (VmRSS, VmHWM) and the thread count.
+fn proc_status() -> (u64, u64, u64) {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:") * 1024, field("VmHWM:") * 1024, field("Threads:"))
+}
+
+/// utime + stime of this process, in clock ticks.
+fn cpu_ticks() -> u64 {
+    let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest[0] is field 3 (state); utime is field 14, stime field 15.
+    let at = |i: usize| f.get(i - 3).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    at(14) + at(15)
+}
+
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    // As `tenantd run` builds it.
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+}
+
+fn child_baseline() -> Value {
+    let rt = tokio_runtime();
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(500)).await });
+    let (rss, hwm, threads) = proc_status();
+    json!({ "rss": rss, "hwm": hwm, "threads": threads, "heap": LIVE.load(Ordering::Relaxed) })
+}
+
+fn child_specs(dir: &Path) -> Value {
+    let _rt = tokio_runtime();
+    let sub = dir.join("specs-peer");
+    std::fs::create_dir_all(&sub).unwrap();
+    write_config(&sub, &dir.join("tenants.d"));
+    let cfg = DaemonConfig::load(&sub.join("tenantd.toml"), None).expect("config");
+    let before = LIVE.load(Ordering::Relaxed);
+    let desired = Desired::load(&cfg, PassOptions::default()).expect("specs load");
+    assert_eq!(desired.tenants.len(), tenants(), "every spec is valid: {:?}", desired.invalid);
+    let desired_heap = LIVE.load(Ordering::Relaxed) - before;
+    let (rss, hwm, threads) = proc_status();
+    let mut load_ms = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let again = Desired::load(&cfg, PassOptions::default()).expect("specs load");
+        load_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        drop(again);
+    }
+    drop(desired);
+    json!({ "rss": rss, "hwm": hwm, "threads": threads, "desired_heap": desired_heap, "load_ms": load_ms })
+}
+
+fn child_daemon(dir: &Path) -> Value {
+    let idle = Duration::from_secs(env_num("IDLE_SECS", 60));
+    let config = dir.join("tenantd.toml");
+    let cfg = DaemonConfig::load(&config, None).expect("config");
+    let status_dir = cfg.status_dir();
+    let rt = tokio_runtime();
+    let fake = Arc::new(FakeRuntime::new());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+
+    let started = Instant::now();
+    let daemon = {
+        let (cfg, runtime) = (cfg.clone(), fake.clone() as Arc<dyn Runtime>);
+        rt.spawn(async move {
+            let stop = async {
+                let _ = stop_rx.await;
+            };
+            let load = |p: &Path| Ok(DaemonConfig::load(p, None)?);
+            tenantd::daemon::run(cfg, runtime, load, PassOptions::default(), stop).await
+        })
+    };
+
+    let running = || {
+        fake.with_world(|w| {
+            w.tenants.values().filter(|t| t.containers.iter().any(|c| c.state == ContainerState::Running)).count()
+        })
+    };
+    let deadline_s = 3600;
+    let deadline = started + Duration::from_secs(deadline_s);
+    while running() < tenants() {
+        assert!(Instant::now() < deadline, "no convergence of {} tenants within {deadline_s} s", tenants());
+        assert!(!daemon.is_finished(), "the daemon stopped before converging");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let converge_s = started.elapsed().as_secs_f64();
+    let converged_cpu = cpu_ticks();
+    fake.clear_calls();
+    let status_files = || std::fs::read_dir(&status_dir).map(|d| d.filter(|e| e.is_ok()).count()).unwrap_or(0);
+    while status_files() < tenants() {
+        assert!(Instant::now() < deadline, "status files not written within {deadline_s} s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status_files_s = started.elapsed().as_secs_f64();
+    let catch_up_cpu_ticks = cpu_ticks() - converged_cpu;
+    let catch_up_observe_calls = fake.calls().iter().filter(|c| **c == Call::Observe).count();
+
+    // Passes that were already due when the last status file appeared (a periodic resync that
+    // fell due during the catch-up, a file trigger from reading the fresh specs) still belong to
+    // the start-up: the window starts once three seconds in a row saw no pass.
+    let mut quiet_seconds = 0;
+    while quiet_seconds < 3 {
+        assert!(Instant::now() < deadline, "the daemon never went quiet");
+        fake.clear_calls();
+        std::thread::sleep(Duration::from_secs(1));
+        let passes = fake.calls().iter().filter(|c| **c == Call::Observe).count();
+        quiet_seconds = if passes == 0 { quiet_seconds + 1 } else { 0 };
+    }
+    let settled_s = started.elapsed().as_secs_f64();
+
+    // The fake records every call; clearing it keeps its log out of the measurement.
+    fake.clear_calls();
+    let (rss_start, hwm_start, _) = proc_status();
+    let heap_start = LIVE.load(Ordering::Relaxed);
+    let cpu_start = cpu_ticks();
+    let window_start = Instant::now();
+    let mut per_second = Vec::new();
+    let mut observe_per_s = Vec::new();
+    let mut stats_per_s = Vec::new();
+    let mut last = cpu_start;
+    while window_start.elapsed() < idle {
+        let next = window_start + Duration::from_secs(per_second.len() as u64 + 1);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        let now = cpu_ticks();
+        per_second.push(now - last);
+        last = now;
+        let calls = fake.calls();
+        fake.clear_calls();
+        observe_per_s.push(calls.iter().filter(|c| **c == Call::Observe).count());
+        stats_per_s.push(calls.iter().filter(|c| matches!(c, Call::Stats(_))).count());
+    }
+    let window_s = window_start.elapsed().as_secs_f64();
+    let cpu = cpu_ticks() - cpu_start;
+    let (rss_end, hwm_end, threads) = proc_status();
+    let heap_end = LIVE.load(Ordering::Relaxed);
+    let heap_peak = PEAK.load(Ordering::Relaxed);
+    assert!(!daemon.is_finished(), "the daemon stopped during the window");
+
+    // Roughly what the fake's own world holds: the size of one copy of it.
+    let fake_world = fake.with_world(|w| {
+        let before = LIVE.load(Ordering::Relaxed);
+        let copy = w.clone();
+        let size = LIVE.load(Ordering::Relaxed) - before;
+        drop(copy);
+        size
+    });
+
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free memory; it is safe to call at any time.
+    unsafe {
+        malloc_trim(0);
+    }
+    let (rss_trimmed, _, _) = proc_status();
+
+    // One resync pass does load → observe → plan on the whole instance; time those calls.
+    let mut pass_ms = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let p = rt.block_on(prepare(&cfg, fake.as_ref(), PassOptions::default())).expect("pass");
+        pass_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(p.desired.len(), tenants());
+    }
+
+    let _ = stop_tx.send(());
+    rt.block_on(daemon).expect("daemon task").expect("daemon run");
+    json!({
+        "converge_s": converge_s,
+        "status_files_s": status_files_s,
+        "catch_up_cpu_ticks": catch_up_cpu_ticks,
+        "catch_up_observe_calls": catch_up_observe_calls,
+        "settled_s": settled_s,
+        "rss_start": rss_start, "hwm_start": hwm_start, "rss_end": rss_end, "hwm_end": hwm_end,
+        "rss_trimmed": rss_trimmed,
+        "heap_start": heap_start, "heap_end": heap_end, "heap_peak": heap_peak, "fake_world": fake_world,
+        "threads": threads,
+        "window_s": window_s, "cpu_ticks": cpu, "cpu_ticks_per_s": per_second,
+        "observe_calls": observe_per_s.iter().sum::<usize>(),
+        "observe_per_s": observe_per_s,
+        "stats_per_s": stats_per_s,
+        "pass_ms_median": median(&mut pass_ms),
+    })
+}
