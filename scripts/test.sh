@@ -12,4 +12,5 @@ cargo fmt --all -- --check
 cargo fmt --manifest-path "$stub" -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --manifest-path "$stub" --all-targets -- -D warnings
-cargo test --all-targets "$@"
+# Bench targets are compiled (and linted) above but only run by scripts/bench.sh.
+cargo test --lib --bins --tests "$@"
