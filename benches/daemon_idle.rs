@@ -14,6 +14,7 @@
 //! processes.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,9 +23,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tenantd::config::DaemonConfig;
-use tenantd::reconcile::{prepare, Desired, PassOptions};
+use tenantd::reconcile::{plan_scoped, prepare, rolled_back_of, Desired, PassOptions};
 use tenantd::runtime::fake::{Call, FakeRuntime};
 use tenantd::runtime::{ContainerState, Runtime};
+use tenantd::spec::TenantName;
+use tenantd::status::StatusStore;
 
 /// Tenants in the directory; `IDLE_TENANTS` changes it for a quick check of the bench itself.
 fn tenants() -> usize {
@@ -206,6 +209,14 @@ fn parent() {
     row("CPU of one full pass in the window (core-seconds, over the quiet rate)", &col(&pass_cpu_s), 2);
     row("CPU of one stats round, every 15 s (core-seconds, over the quiet rate)", &col(&stats_cpu_s), 2);
     row("resync pass, load + observe + plan called directly (ms)", &col(&|d| d["pass_ms_median"].as_f64().unwrap()), 0);
+    row("… of it, reading the specs (`Desired::load`) (ms)", &col(&|d| d["load_ms"].as_f64().unwrap()), 1);
+    row("… of it, observing the fake (ms)", &col(&|d| d["observe_ms"].as_f64().unwrap()), 1);
+    row("… of it, planning every tenant (ms)", &col(&|d| d["plan_ms"].as_f64().unwrap()), 1);
+    row(
+        "targeted pass (an engine event): observe one tenant, plan it (ms)",
+        &col(&|d| d["targeted_ms"].as_f64().unwrap()),
+        2,
+    );
     row("threads", &col(&|d| d["threads"].as_f64().unwrap()), 0);
 
     println!();
@@ -225,6 +236,13 @@ fn parent() {
     println!("| bare process + tokio runtime: RSS (MB) | {:.1} |", mb(&baseline, "rss"));
     println!("| the specs loaded (`Desired::load`), no daemon: RSS (MB) | {spec_rss:.1} |");
     println!("| … live heap of the loaded specs (MB) | {:.1} |", mb(&specs, "desired_heap"));
+    println!("| … … the parsed files (`SpecSet`) (MB) | {:.1} |", mb(&specs, "parsed_heap"));
+    println!("| … … the rendered tenants (`DesiredTenant`s) (MB) | {:.1} |", mb(&specs, "rendered_heap"));
+    println!(
+        "| … … … their `applied` JSON text (MB) / their per-field hash maps (MB) | {:.1} / {:.1} |",
+        mb(&specs, "applied_bytes"),
+        mb(&specs, "field_hashes_heap")
+    );
     println!("| … peak RSS while loading, VmHWM (MB) | {:.1} |", mb(&specs, "hwm"));
     let loads: Vec<f64> = specs["load_ms"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     println!("| … one `Desired::load` of all specs (ms), median (min–max) of 5 | {} |", med_range(&loads, 0));
@@ -309,10 +327,14 @@ fn run_child(mode: &str, dir: &Path, vars: &[(&str, String)]) -> Value {
     serde_json::from_str(line).expect("child result is JSON")
 }
 
+fn tenant_name(i: usize) -> TenantName {
+    format!("t{i:04}").parse().expect("a valid tenant name")
+}
+
 fn write_specs(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     for i in 0..tenants() {
-        let name = format!("t{i:04}");
+        let name = tenant_name(i);
         let yaml = format!(
             "apiVersion: tenantd/v1
 kind: Tenant
@@ -398,8 +420,24 @@ fn child_specs(dir: &Path) -> Value {
         load_ms.push(t.elapsed().as_secs_f64() * 1e3);
         drop(again);
     }
-    drop(desired);
-    json!({ "rss": rss, "hwm": hwm, "threads": threads, "desired_heap": desired_heap, "load_ms": load_ms })
+    // What the loaded specs are made of: the parsed files, and what is rendered from them.
+    let heap_of = |f: &dyn Fn() -> Box<dyn std::any::Any>| {
+        let before = LIVE.load(Ordering::Relaxed);
+        let copy = f();
+        let size = LIVE.load(Ordering::Relaxed) - before;
+        drop(copy);
+        size
+    };
+    let parsed_heap = heap_of(&|| Box::new(desired.specs.clone()));
+    let rendered_heap = heap_of(&|| Box::new(desired.tenants.clone()));
+    let containers = || desired.tenants.values().flat_map(|d| d.containers.iter());
+    let applied_bytes: usize = containers().map(|c| c.applied.capacity()).sum();
+    let field_hashes_heap = heap_of(&|| Box::new(containers().map(|c| c.field_hashes.clone()).collect::<Vec<_>>()));
+    json!({
+        "rss": rss, "hwm": hwm, "threads": threads, "desired_heap": desired_heap, "load_ms": load_ms,
+        "parsed_heap": parsed_heap, "rendered_heap": rendered_heap,
+        "applied_bytes": applied_bytes, "field_hashes_heap": field_hashes_heap,
+    })
 }
 
 fn child_daemon(dir: &Path) -> Value {
@@ -513,6 +551,31 @@ fn child_daemon(dir: &Path) -> Value {
         assert_eq!(p.desired.len(), tenants());
     }
 
+    // A full pass split into its parts (read the specs, observe, plan the whole instance), and
+    // what an engine event costs: observe one tenant and plan it against the whole instance.
+    let statuses = StatusStore::new(cfg.status_dir()).read_all().expect("status files");
+    let rb = rolled_back_of(&statuses);
+    let one: BTreeSet<TenantName> = [tenant_name(tenants() / 2)].into();
+    let (mut load_ms, mut observe_ms, mut plan_ms, mut targeted_ms) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..5 {
+        let t = Instant::now();
+        let desired = Desired::load(&cfg, PassOptions::default()).expect("specs load");
+        load_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let world = rt.block_on(fake.observe(&desired.images(), &desired.names())).expect("observe");
+        observe_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let (_, p) = plan_scoped(&cfg, &desired, &world, &rb, PassOptions::default(), None).expect("plan");
+        plan_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(p.tenants.len(), tenants());
+        let t = Instant::now();
+        let name = one.first().expect("one tenant");
+        let _ = rt.block_on(fake.observe_tenant(name, &[], &[])).expect("observe one");
+        let (_, p) = plan_scoped(&cfg, &desired, &world, &rb, PassOptions::default(), Some(&one)).expect("plan one");
+        targeted_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(p.tenants.len(), 1);
+    }
+
     let _ = stop_tx.send(());
     rt.block_on(daemon).expect("daemon task").expect("daemon run");
     json!({
@@ -530,5 +593,9 @@ fn child_daemon(dir: &Path) -> Value {
         "observe_per_s": observe_per_s,
         "stats_per_s": stats_per_s,
         "pass_ms_median": median(&mut pass_ms),
+        "load_ms": median(&mut load_ms),
+        "observe_ms": median(&mut observe_ms),
+        "plan_ms": median(&mut plan_ms),
+        "targeted_ms": median(&mut targeted_ms),
     })
 }

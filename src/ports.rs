@@ -19,6 +19,9 @@ pub enum PortError {
     Exhausted { lo: u16, hi: u16 },
 }
 
+/// The host port given to each tenant that publishes one, or why none could be.
+pub type PortAssignments = BTreeMap<TenantName, Result<u16, PortError>>;
+
 /// The first port a tenant tries: a stable function of its name.
 pub fn preferred_port(tenant: &TenantName, range: &RangeInclusive<u16>) -> u16 {
     let size = u64::from(*range.end() - *range.start()) + 1;
@@ -37,7 +40,7 @@ pub fn allocate(
     existing: &BTreeMap<TenantName, u16>,
     range: &RangeInclusive<u16>,
     mut host_free: impl FnMut(u16) -> bool,
-) -> BTreeMap<TenantName, Result<u16, PortError>> {
+) -> PortAssignments {
     let mut held: BTreeSet<u16> = existing.values().copied().collect();
     let mut out = BTreeMap::new();
     // Tenants that keep their port first, so a newcomer can never take it.

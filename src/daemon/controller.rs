@@ -19,7 +19,7 @@ use crate::config::DaemonConfig;
 use crate::health::{probe, ProbeOutcome};
 use crate::plan::{Blocked, Step, TenantPlan};
 use crate::reconcile::{
-    plan_pass, rolled_back, Desired, ExecContext, PassOptions, ReconcileError, WaitPolicy, STOP_TIMEOUT_SECS,
+    plan_scoped, rolled_back_of, Desired, ExecContext, PassOptions, ReconcileError, WaitPolicy, STOP_TIMEOUT_SECS,
 };
 use crate::render::{ContainerRole, DesiredTenant};
 use crate::runtime::{ContainerState, ObservedTenant, ObservedWorld, ResourceSample, Runtime};
@@ -66,6 +66,8 @@ pub struct Controller {
     pub full_due: Option<Instant>,
     next_resync: Instant,
     next_stats: Instant,
+    /// When supervision, sampling and reporting next look at every tenant.
+    next_tick: Instant,
     engine_retry: Duration,
     engine_down: Option<String>,
     last_status_line: String,
@@ -94,6 +96,7 @@ impl Controller {
             permits: Arc::new(Semaphore::new(cfg.concurrency)),
             next_resync: now + cfg.daemon.resync_interval,
             next_stats: now + cfg.daemon.stats_interval,
+            next_tick: now,
             cfg,
             runtime,
             notifier,
@@ -150,7 +153,7 @@ impl Controller {
 
     /// The instant the loop must wake by.
     pub fn next_wake(&self) -> Instant {
-        let mut wake = Instant::now() + TICK;
+        let mut wake = self.next_tick;
         for t in [self.files_due, self.full_due].into_iter().flatten() {
             wake = wake.min(t);
         }
@@ -176,91 +179,64 @@ impl Controller {
             let dirty = std::mem::take(&mut self.dirty);
             self.pass(Some(dirty)).await;
         }
-        self.retry_backoffs(now);
-        self.supervise(now);
-        if now >= self.next_stats {
-            self.next_stats = now + self.cfg.daemon.stats_interval;
-            self.sample();
+        // Supervision and reporting look at every tenant: once per tick, not once per message,
+        // so a burst of a thousand results costs a thousand cheap updates and one sweep.
+        if now >= self.next_tick {
+            self.next_tick = now + TICK;
+            self.retry_backoffs(now);
+            self.supervise(now);
+            if now >= self.next_stats {
+                self.next_stats = now + self.cfg.daemon.stats_interval;
+                self.sample();
+            }
+            self.report();
         }
-        self.report();
     }
 
     /// Load → observe → plan, then one worker per tenant that needs one. `only`: a targeted
-    /// pass over these tenants (observed one by one); `None`: everything.
+    /// pass over these tenants (observed and planned one by one); `None`: everything.
     async fn pass(&mut self, only: Option<BTreeSet<TenantName>>) {
         // A targeted pass (an engine event) reuses the specs of the last read while the watch
         // has reported no change to the directory since: reading a thousand specs for every
         // event would cost more than everything else. Full passes always read the files.
-        let cached = match (&only, &self.desired) {
-            (Some(_), Some(d)) if self.files_due.is_none() => Some(d.clone()),
-            _ => None,
-        };
-        let desired = match cached.map(Ok).unwrap_or_else(|| Desired::load(&self.cfg, self.opts)) {
-            Ok(d) => d,
-            Err(e) => return self.pass_failed(&e),
-        };
+        let reuse = only.is_some() && self.files_due.is_none() && self.desired.is_some();
+        if !reuse {
+            match Desired::load(&self.cfg, self.opts) {
+                Ok(d) => self.desired = Some(d),
+                Err(e) => return self.pass_failed(&e),
+            }
+        }
+        let Some(desired) = self.desired.as_ref() else { return };
         let observed = match &only {
-            None => self.runtime.observe(&desired.images(), &desired.names()).await,
-            Some(names) => self.observe_some(names, &desired).await,
+            None => self.runtime.observe(&desired.images(), &desired.names()).await.map(|w| self.world = w),
+            Some(names) => observe_some(self.runtime.as_ref(), &mut self.world, names, desired).await,
         };
-        let observed = match observed {
-            Ok(w) => w,
-            Err(e) => return self.pass_failed(&ReconcileError::Runtime(e)),
-        };
+        if let Err(e) = observed {
+            return self.pass_failed(&ReconcileError::Runtime(e));
+        }
         if self.engine_down.take().is_some() {
             tracing::info!("engine answers again");
         }
         self.engine_retry = Duration::from_secs(1);
-        self.world = observed;
-        let rolled_back = rolled_back(&self.store);
-        let prepared = match plan_pass(&self.cfg, desired.clone(), self.world.clone(), &rolled_back, self.opts) {
-            Ok(p) => p,
+        let rolled_back = rolled_back_of(&self.statuses);
+        let plan = match plan_scoped(&self.cfg, desired, &self.world, &rolled_back, self.opts, only.as_ref()) {
+            Ok((_, plan)) => plan,
             Err(e) => return self.pass_failed(&e),
         };
-        self.desired = Some(desired);
-        let ctx = ExecContext::for_plan(
-            &prepared.plan,
+        for i in desired.specs.invalid.iter().filter(|i| i.tenant.is_none()) {
+            let errors: Vec<String> = i.errors.iter().map(|e| e.to_string()).collect();
+            tracing::error!(file = %i.path.display(), ?errors, "spec file cannot be attributed to a tenant; deletions are held back");
+        }
+        let mut ctx = ExecContext::for_plan(
+            &plan,
             &self.cfg.port_range,
             WaitPolicy { enabled: true, max: Duration::from_secs(300) },
         );
-        for tp in prepared.plan.tenants {
-            if only.as_ref().is_some_and(|o| !o.contains(&tp.tenant)) {
-                continue;
-            }
+        // Ports of tenants outside a targeted pass stay held too.
+        ctx.held.extend(self.world.host_ports().into_values());
+        for tp in plan.tenants {
             self.dispatch(tp, &ctx);
         }
-        // Status of tenants that vanished from everything (their status file says Removed).
-        for i in self.desired.as_ref().map(|d| d.specs.invalid.clone()).unwrap_or_default() {
-            if i.tenant.is_none() {
-                tracing::error!(file = %i.path.display(), errors = ?i.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(), "spec file cannot be attributed to a tenant; deletions are held back");
-            }
-        }
-    }
-
-    async fn observe_some(
-        &self,
-        names: &BTreeSet<TenantName>,
-        desired: &Desired,
-    ) -> Result<ObservedWorld, crate::runtime::RuntimeError> {
-        let mut world = self.world.clone();
-        for name in names {
-            let (images, wanted): (Vec<String>, Vec<String>) = match desired.tenants.get(name) {
-                Some(d) => (
-                    d.containers.iter().map(|c| c.image.reference().to_string()).collect(),
-                    d.containers.iter().map(|c| c.name.clone()).chain([d.network.name.clone()]).collect(),
-                ),
-                None => (vec![], vec![]),
-            };
-            let mut one = self.runtime.observe_tenant(name, &images, &wanted).await?;
-            match one.tenants.remove(name) {
-                Some(t) => world.tenants.insert(name.clone(), t),
-                None => world.tenants.remove(name),
-            };
-            world.images.extend(one.images);
-            world.foreign.retain(|f| !wanted.contains(&f.name));
-            world.foreign.extend(one.foreign);
-        }
-        Ok(world)
     }
 
     fn pass_failed(&mut self, e: &ReconcileError) {
@@ -612,6 +588,33 @@ impl Controller {
     pub fn desired_tenant(&self, name: &TenantName) -> Option<&DesiredTenant> {
         self.desired.as_ref().and_then(|d| d.tenants.get(name))
     }
+}
+
+/// Observes `names` one by one into `world`, which keeps what it knew of every other tenant.
+async fn observe_some(
+    runtime: &dyn Runtime,
+    world: &mut ObservedWorld,
+    names: &BTreeSet<TenantName>,
+    desired: &Desired,
+) -> Result<(), crate::runtime::RuntimeError> {
+    for name in names {
+        let (images, wanted): (Vec<String>, Vec<String>) = match desired.tenants.get(name) {
+            Some(d) => (
+                d.containers.iter().map(|c| c.image.reference().to_string()).collect(),
+                d.containers.iter().map(|c| c.name.clone()).chain([d.network.name.clone()]).collect(),
+            ),
+            None => (vec![], vec![]),
+        };
+        let mut one = runtime.observe_tenant(name, &images, &wanted).await?;
+        match one.tenants.remove(name) {
+            Some(t) => world.tenants.insert(name.clone(), t),
+            None => world.tenants.remove(name),
+        };
+        world.images.extend(one.images);
+        world.foreign.retain(|f| !wanted.contains(&f.name));
+        world.foreign.extend(one.foreign);
+    }
+    Ok(())
 }
 
 /// Whether this plan starts a main container that had stopped on its own (a crash).

@@ -110,6 +110,16 @@ pub async fn run(
             Some(o) = ctl.obs_rx.recv() => ctl.observed(o),
             _ = tokio::time::sleep_until(wake) => {}
         }
+        // Take whatever else has arrived before the next step: one pass for a burst of events.
+        while let Ok(t) = rx.try_recv() {
+            ctl.trigger(t);
+        }
+        while let Ok(done) = ctl.done_rx.try_recv() {
+            ctl.worker_done(done);
+        }
+        while let Ok(o) = ctl.obs_rx.try_recv() {
+            ctl.observed(o);
+        }
     }
 
     notifier.stopping();

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::diff::{container_diff, limits_change};
 use super::model::*;
-use crate::ports::PortError;
+use crate::ports::PortAssignments;
 use crate::render::{ContainerRole, DesiredContainer, DesiredTenant, ImageSource};
 use crate::runtime::{ContainerState, ObservedContainer, ObservedTenant, ObservedWorld};
 use crate::spec::{PullPolicy, TenantName};
@@ -20,10 +20,13 @@ pub struct PlanInput<'a> {
     pub hold_deletions: Option<&'a str>,
     pub observed: &'a ObservedWorld,
     /// Host ports for tenants that publish one.
-    pub ports: &'a BTreeMap<TenantName, Result<u16, PortError>>,
+    pub ports: &'a PortAssignments,
     /// Desired-state hashes whose replacement was rolled back, by tenant: not tried again until
     /// the spec changes.
     pub rolled_back: &'a BTreeMap<TenantName, RolledBack>,
+    /// The tenants to plan; `None`: every tenant named anywhere above. The daemon plans only the
+    /// tenants an event touched, against the whole instance's observed state.
+    pub only: Option<&'a BTreeSet<TenantName>>,
 }
 
 /// A replacement that did not become healthy and was undone.
@@ -35,8 +38,17 @@ pub struct RolledBack {
 
 /// Computes what must change, tenant by tenant, in name order.
 pub fn plan(input: PlanInput<'_>) -> Plan {
-    let names: BTreeSet<&TenantName> =
-        input.desired.keys().chain(input.invalid.keys()).chain(input.observed.tenants.keys()).collect();
+    let names: BTreeSet<&TenantName> = match input.only {
+        Some(only) => only
+            .iter()
+            .filter(|n| {
+                input.desired.contains_key(*n)
+                    || input.invalid.contains_key(*n)
+                    || input.observed.tenants.contains_key(*n)
+            })
+            .collect(),
+        None => input.desired.keys().chain(input.invalid.keys()).chain(input.observed.tenants.keys()).collect(),
+    };
     let tenants = names
         .into_iter()
         .map(|name| {

@@ -1,6 +1,6 @@
 //! Plan tests: pure, no engine. Observed state comes from applying plans to the fake runtime.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::*;
@@ -70,6 +70,7 @@ fn plan_with(
         observed,
         ports: &ports,
         rolled_back: &BTreeMap::new(),
+        only: None,
     })
 }
 
@@ -284,4 +285,27 @@ fn hashes_are_pinned_so_upgrades_do_not_recreate() {
         "acme_hashes",
         format!("config: {}\nspec: {}\nfields: {:?}", d.main().config_hash, d.spec_hash, d.main().field_hashes)
     );
+}
+
+#[tokio::test]
+async fn a_scoped_plan_covers_only_its_tenants_and_deletes_nothing_outside_them() {
+    let globex = edit(ACME, "name: acme", "name: globex");
+    let fake = converged(&[ACME, &globex]).await;
+    let observed = observe(&fake).await;
+    // Only acme's spec is at hand; globex is observed but outside the scope, so it is not deleted.
+    let desired = desired(&[&edit(ACME, "memory: 512Mi", "memory: 1Gi")]);
+    let ports = allocate(&desired.keys().cloned().collect(), &observed.host_ports(), &(19000..=19999), |_| true);
+    let scope: BTreeSet<TenantName> = [t("acme"), t("initech")].into();
+    let p = plan(PlanInput {
+        desired: &desired,
+        invalid: &BTreeMap::new(),
+        hold_deletions: None,
+        observed: &observed,
+        ports: &ports,
+        rolled_back: &BTreeMap::new(),
+        only: Some(&scope),
+    });
+    let names: Vec<&str> = p.tenants.iter().map(|tp| tp.tenant.as_str()).collect();
+    assert_eq!(names, ["acme"], "a tenant named nowhere is skipped, one outside the scope too");
+    assert_eq!(p.tenant("acme").unwrap().change, ChangeKind::UpdateInPlace);
 }

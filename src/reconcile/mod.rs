@@ -12,7 +12,9 @@ pub use execute::{
     execute, execute_tenant, health_budget, ExecContext, TenantOutcome, WaitPolicy, ASIDE_SUFFIX, STOP_TIMEOUT_SECS,
 };
 pub use lock::{StateLock, LOCK_FILE};
-pub use prepare::{load_specs, plan_pass, prepare, rolled_back, Desired, PassOptions, Prepared};
+pub use prepare::{
+    load_specs, plan_pass, plan_scoped, prepare, rolled_back, rolled_back_of, Desired, PassOptions, Prepared,
+};
 pub use probe::probe_running;
 pub use status::write_statuses;
 

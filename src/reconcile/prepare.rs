@@ -6,11 +6,11 @@ use std::path::Path;
 use super::ReconcileError;
 use crate::config::DaemonConfig;
 use crate::plan::{plan, Plan, PlanInput, RolledBack};
-use crate::ports::{allocate, host_port_free, PortError};
+use crate::ports::{allocate, host_port_free, PortAssignments};
 use crate::render::{render, DesiredTenant};
 use crate::runtime::{ObservedWorld, Runtime};
 use crate::spec::{load_dir, SpecError, SpecSet, TenantName};
-use crate::status::StatusStore;
+use crate::status::{StatusStore, TenantStatus};
 
 /// Options of one pass.
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,7 +72,7 @@ pub struct Prepared {
     pub desired: BTreeMap<TenantName, DesiredTenant>,
     pub invalid: BTreeMap<TenantName, Vec<String>>,
     pub observed: ObservedWorld,
-    pub ports: BTreeMap<TenantName, Result<u16, PortError>>,
+    pub ports: PortAssignments,
     pub plan: Plan,
 }
 
@@ -87,11 +87,17 @@ pub fn load_specs(dir: &Path, opts: PassOptions) -> Result<SpecSet, ReconcileErr
 
 /// The rolled-back desired states recorded in status files.
 pub fn rolled_back(store: &StatusStore) -> BTreeMap<TenantName, RolledBack> {
-    store
-        .read_all()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(t, s)| s.rolled_back.map(|rb| (t, RolledBack { spec_hash: rb.spec_hash, reason: rb.reason })))
+    rolled_back_of(&store.read_all().unwrap_or_default())
+}
+
+/// The rolled-back desired states of these statuses.
+pub fn rolled_back_of(statuses: &BTreeMap<TenantName, TenantStatus>) -> BTreeMap<TenantName, RolledBack> {
+    statuses
+        .iter()
+        .filter_map(|(t, s)| {
+            let rb = s.rolled_back.as_ref()?;
+            Some((t.clone(), RolledBack { spec_hash: rb.spec_hash.clone(), reason: rb.reason.clone() }))
+        })
         .collect()
 }
 
@@ -112,21 +118,41 @@ pub fn plan_pass(
     rolled_back: &BTreeMap<TenantName, RolledBack>,
     opts: PassOptions,
 ) -> Result<Prepared, ReconcileError> {
+    let (ports, plan) = plan_scoped(cfg, &desired, &observed, rolled_back, opts, None)?;
     let Desired { specs, tenants, invalid } = desired;
-    if specs.valid.is_empty() && specs.invalid.is_empty() && !observed.tenants.is_empty() && !opts.allow_empty {
+    Ok(Prepared { specs, desired: tenants, invalid, observed, ports, plan })
+}
+
+/// Plans the tenants in `only` (`None`: all of them) against the whole instance's observed
+/// state, without copying either. Host ports of tenants outside the scope stay held.
+pub fn plan_scoped(
+    cfg: &DaemonConfig,
+    desired: &Desired,
+    observed: &ObservedWorld,
+    rolled_back: &BTreeMap<TenantName, RolledBack>,
+    opts: PassOptions,
+    only: Option<&BTreeSet<TenantName>>,
+) -> Result<(PortAssignments, Plan), ReconcileError> {
+    let nothing = desired.specs.valid.is_empty() && desired.specs.invalid.is_empty();
+    if only.is_none() && nothing && !observed.tenants.is_empty() && !opts.allow_empty {
         return Err(ReconcileError::EmptyTenantsDir { dir: cfg.tenants_dir.clone(), running: observed.tenants.len() });
     }
-    let hold = Desired { specs: specs.clone(), tenants: BTreeMap::new(), invalid: BTreeMap::new() }.hold_deletions();
-    let wanted: BTreeSet<TenantName> =
-        tenants.values().filter(|d| d.main().publish_port.is_some()).map(|d| d.name.clone()).collect();
+    let hold = desired.hold_deletions();
+    let wanted: BTreeSet<TenantName> = desired
+        .tenants
+        .values()
+        .filter(|d| d.main().publish_port.is_some() && only.is_none_or(|o| o.contains(&d.name)))
+        .map(|d| d.name.clone())
+        .collect();
     let ports = allocate(&wanted, &observed.host_ports(), &cfg.port_range, host_port_free);
     let plan = plan(PlanInput {
-        desired: &tenants,
-        invalid: &invalid,
+        desired: &desired.tenants,
+        invalid: &desired.invalid,
         hold_deletions: hold.as_deref(),
-        observed: &observed,
+        observed,
         ports: &ports,
         rolled_back,
+        only,
     });
-    Ok(Prepared { specs, desired: tenants, invalid, observed, ports, plan })
+    Ok((ports, plan))
 }
