@@ -1,5 +1,6 @@
 //! `tenantd run` follows the tenants directory: files created, edited, removed, half-written or
-//! swapped while it runs are converged onto the engine without a manual apply.
+//! swapped while it runs are converged onto the engine without a manual apply, and events the
+//! kernel dropped (a watch queue overflow) lead to a full rescan.
 
 mod support;
 
@@ -116,4 +117,47 @@ fn a_half_written_file_waits_and_a_swapped_file_keeps_its_container() {
         "no teardown: {events:?}"
     );
     assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()));
+}
+
+#[test]
+fn a_watch_queue_overflow_leads_to_a_full_rescan() {
+    let Some(env) = Env::new("a_watch_queue_overflow_leads_to_a_full_rescan") else {
+        return;
+    };
+    // No periodic resync during the test: only the rescan can find the late spec.
+    env.write_config("[daemon]\nresync_interval = \"1h\"\n");
+    env.spec("beta.yaml", &stub_spec("beta", ""));
+    let daemon = Daemon::start_with(&env, &[], &[("TENANTD_LOG", "tenantd=debug")]);
+    daemon.await_running(&env, "beta", CONVERGE);
+
+    // Reading a file in the directory makes events that never mean a change (open,
+    // close-without-write); the daemon ignores them. With the daemon stopped, the kernel queues
+    // them until its queue is full and then drops every further event, leaving one overflow
+    // marker. The spec written last is among the dropped events, so only the marker can lead
+    // the daemon to it.
+    let queue: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .expect("inotify limits are readable")
+        .trim()
+        .parse()
+        .expect("a number");
+    let noise = [env.tenants.join("notes-a.txt"), env.tenants.join("notes-b.txt")];
+    for n in &noise {
+        std::fs::write(n, b"not a spec").unwrap();
+    }
+    // Let the daemon take in the creation of the notes first.
+    let passes = daemon.count_log("spec files read");
+    eventually("the notes' events to be taken in", CONVERGE, || {
+        (daemon.count_log("spec files read") > passes).then_some(())
+    });
+    daemon.signal("STOP");
+    // Alternating between two files: the kernel merges an event only with an identical last one.
+    for i in 0..queue {
+        std::fs::read(&noise[i % 2]).unwrap();
+    }
+    env.spec("late.yaml", &stub_spec("late", ""));
+    daemon.signal("CONT");
+
+    daemon.wait_for_log("kernel queue overflow", CONVERGE);
+    daemon.await_running(&env, "late", CONVERGE);
+    assert_eq!(env.status("beta").unwrap()["phase"], "Running");
 }

@@ -202,7 +202,10 @@ impl Controller {
         let reuse = only.is_some() && self.files_due.is_none() && self.desired.is_some();
         if !reuse {
             match Desired::load(&self.cfg, self.opts) {
-                Ok(d) => self.desired = Some(d),
+                Ok(d) => {
+                    tracing::debug!(valid = d.specs.valid.len(), invalid = d.specs.invalid.len(), "spec files read");
+                    self.desired = Some(d);
+                }
                 Err(e) => return self.pass_failed(&e),
             }
         }

@@ -35,8 +35,13 @@ pub type DirWatcher = notify::RecommendedWatcher;
 /// afterwards. The watcher stops when the returned value is dropped.
 pub fn watch_dir(dir: &Path, tx: mpsc::UnboundedSender<Trigger>) -> notify::Result<DirWatcher> {
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.as_ref().is_ok_and(|e| !may_change(&e.kind)) {
-            return;
+        match &event {
+            Ok(e) if e.need_rescan() => {
+                tracing::warn!("the directory watch lost events (kernel queue overflow); reading every spec again");
+            }
+            Ok(e) if !may_change(&e.kind) => return,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the directory watch reported an error; reading every spec again"),
         }
         let _ = tx.send(Trigger::Files);
     })?;
