@@ -62,6 +62,8 @@ pub enum Route {
     SetHealth,
     Hook,
     Env,
+    /// Holds on to more memory (the body: how many MiB), as a runtime under load would.
+    Hold,
     /// A known path asked with the wrong method; carries the allowed one.
     WrongMethod(&'static str),
     NotFound,
@@ -74,6 +76,7 @@ pub fn select(method: &str, path: &str) -> Route {
         "/control/health" => ("POST", Route::SetHealth),
         "/hooks/aegis" => ("POST", Route::Hook),
         "/env" => ("GET", Route::Env),
+        "/control/memory" => ("POST", Route::Hold),
         _ => return Route::NotFound,
     };
     if method == allowed {
@@ -98,6 +101,7 @@ pub fn handle(route: Route, body: &[u8], health: &Health) -> Reply {
         Route::SetHealth => set_health(body, health),
         Route::Hook => Response::json(202, format!(r#"{{"accepted":true,"bytes":{}}}"#, body.len())),
         Route::Env => env_names(std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned())),
+        Route::Hold => hold_memory(body),
         Route::WrongMethod(allowed) => {
             Response { allow: Some(allowed), ..Response::json(405, r#"{"error":"method not allowed"}"#.to_string()) }
         }
@@ -121,6 +125,18 @@ fn set_health(body: &[u8], health: &Health) -> Response {
         }
         None => Response::json(400, r#"{"error":"body must be ok, degraded or down"}"#.to_string()),
     }
+}
+
+/// Allocates and touches the MiB the body asks for, and never frees them: the container's memory
+/// use grows by that much for the rest of its life.
+fn hold_memory(body: &[u8]) -> Response {
+    let Some(mib) = std::str::from_utf8(body).ok().and_then(|b| b.trim().parse::<usize>().ok()) else {
+        return Response::json(400, r#"{"error":"body must be a number of MiB"}"#.to_string());
+    };
+    // Every byte written, so the pages are really resident rather than only reserved.
+    let block = vec![1u8; mib << 20];
+    std::mem::forget(block);
+    Response::json(200, format!(r#"{{"heldMiB":{mib}}}"#))
 }
 
 /// Names only, sorted: tests check which variables a tenant got without values (secrets) ever leaving.
@@ -164,6 +180,7 @@ mod tests {
         assert_eq!(select("POST", "/control/health"), Route::SetHealth);
         assert_eq!(select("POST", "/hooks/aegis"), Route::Hook);
         assert_eq!(select("GET", "/env"), Route::Env);
+        assert_eq!(select("POST", "/control/memory"), Route::Hold);
         assert_eq!(select("POST", "/health"), Route::WrongMethod("GET"));
         assert_eq!(select("GET", "/hooks/aegis"), Route::WrongMethod("POST"));
         assert_eq!(select("GET", "/healthz"), Route::NotFound);
@@ -214,6 +231,14 @@ mod tests {
         if let Some(path) = std::env::var("PATH").ok().filter(|path| !path.is_empty()) {
             assert!(!response.body.contains(&path), "{}", response.body);
         }
+    }
+
+    #[test]
+    fn memory_is_held_as_asked_and_a_bad_amount_is_refused() {
+        let health = Health::new(HealthMode::Ok);
+        let held = sent(handle(Route::Hold, b"1\n", &health));
+        assert_eq!((held.status, held.body.as_str()), (200, r#"{"heldMiB":1}"#));
+        assert_eq!(sent(handle(Route::Hold, b"lots", &health)).status, 400);
     }
 
     #[test]
