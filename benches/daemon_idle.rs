@@ -7,9 +7,6 @@
 //! runtime, and a process that only loads the 1,000 specs (no daemon). A counting allocator gives
 //! live heap bytes, so RSS can be split into what is live and what the allocator keeps.
 //!
-//! One more daemon process runs with glibc's `MALLOC_ARENA_MAX=1`, a peer that shows how much of
-//! the RSS is the allocator's per-thread arenas rather than memory tenantd holds.
-//!
 //! `IDLE_SECS` (default 60) sets the window, `IDLE_RUNS` (default 3) the number of daemon
 //! processes.
 
@@ -23,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tenantd::config::DaemonConfig;
-use tenantd::reconcile::{plan_scoped, prepare, rolled_back_of, Desired, PassOptions};
+use tenantd::reconcile::{load_specs, plan_scoped, prepare, rolled_back_of, Desired, PassOptions};
 use tenantd::runtime::fake::{Call, FakeRuntime};
 use tenantd::runtime::{ContainerState, Runtime};
 use tenantd::spec::TenantName;
@@ -141,8 +138,6 @@ fn parent() {
         eprintln!("daemon_idle: run {}/{runs} ({idle_secs} s window after convergence)…", i + 1);
         daemons.push(daemon(i, &[]));
     }
-    eprintln!("daemon_idle: peer run with MALLOC_ARENA_MAX=1…");
-    let one_arena = daemon(runs, &[("MALLOC_ARENA_MAX", "1".to_string())]);
 
     let mb = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN) / 1e6;
     let col = |f: &dyn Fn(&Value) -> f64| -> Vec<f64> { daemons.iter().map(f).collect() };
@@ -236,7 +231,7 @@ fn parent() {
     println!("| bare process + tokio runtime: RSS (MB) | {:.1} |", mb(&baseline, "rss"));
     println!("| the specs loaded (`Desired::load`), no daemon: RSS (MB) | {spec_rss:.1} |");
     println!("| … live heap of the loaded specs (MB) | {:.1} |", mb(&specs, "desired_heap"));
-    println!("| … … the parsed files (`SpecSet`) (MB) | {:.1} |", mb(&specs, "parsed_heap"));
+    println!("| … the parsed files (`SpecSet`), not kept once rendered (MB) | {:.1} |", mb(&specs, "parsed_heap"));
     println!("| … … the rendered tenants (`DesiredTenant`s) (MB) | {:.1} |", mb(&specs, "rendered_heap"));
     println!(
         "| … … … their `applied` JSON text (MB) / their per-field hash maps (MB) | {:.1} / {:.1} |",
@@ -246,10 +241,6 @@ fn parent() {
     println!("| … peak RSS while loading, VmHWM (MB) | {:.1} |", mb(&specs, "hwm"));
     let loads: Vec<f64> = specs["load_ms"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     println!("| … one `Desired::load` of all specs (ms), median (min–max) of 5 | {} |", med_range(&loads, 0));
-    println!("| daemon with `MALLOC_ARENA_MAX=1`: RSS at window end (MB) | {:.1} |", mb(&one_arena, "rss_end"));
-    println!("| … its live heap at window end (MB) | {:.1} |", mb(&one_arena, "heap_end"));
-    println!("| … its peak RSS, VmHWM (MB) | {:.1} |", mb(&one_arena, "hwm_end"));
-    println!("| … its CPU over the window (% of one core) | {:.2} |", cpu_pct(&one_arena));
 
     let mut rss_end = col(&|d| mb(d, "rss_end"));
     let mut cpu = col(&cpu_pct);
@@ -428,7 +419,7 @@ fn child_specs(dir: &Path) -> Value {
         drop(copy);
         size
     };
-    let parsed_heap = heap_of(&|| Box::new(desired.specs.clone()));
+    let parsed_heap = heap_of(&|| Box::new(load_specs(&cfg.tenants_dir, PassOptions::default()).expect("specs load")));
     let rendered_heap = heap_of(&|| Box::new(desired.tenants.clone()));
     let containers = || desired.tenants.values().flat_map(|d| d.containers.iter());
     let applied_bytes: usize = containers().map(|c| c.applied.capacity()).sum();
@@ -548,7 +539,7 @@ fn child_daemon(dir: &Path) -> Value {
         let t = Instant::now();
         let p = rt.block_on(prepare(&cfg, fake.as_ref(), PassOptions::default())).expect("pass");
         pass_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(p.desired.len(), tenants());
+        assert_eq!(p.desired.tenants.len(), tenants());
     }
 
     // A full pass split into its parts (read the specs, observe, plan the whole instance), and

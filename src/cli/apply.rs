@@ -17,12 +17,12 @@ pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_emp
     let outcomes = execute(runtime.as_ref(), &prepared.plan, cfg.concurrency, &cfg.port_range, wait).await;
 
     let after = runtime.observe(&[], &[]).await?;
-    let probes = probe_running(&prepared.desired, &after, cfg.concurrency).await;
+    let probes = probe_running(&prepared.desired.tenants, &after, cfg.concurrency).await;
     let store = StatusStore::new(cfg.status_dir());
     write_statuses(&store, &prepared, &outcomes, &after, &probes, OffsetDateTime::now_utc())?;
 
     let mut failed = 0;
-    for i in prepared.specs.invalid.iter().filter(|i| i.tenant.is_none()) {
+    for i in prepared.desired.unattributed() {
         failed += 1;
         for e in &i.errors {
             eprintln!("{e}");

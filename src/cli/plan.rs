@@ -12,12 +12,12 @@ pub async fn run(cfg: &DaemonConfig, output: Output, detailed: bool, allow_empty
         Output::Human => print!("{}", render_human(&prepared.plan)),
         Output::Json => print!("{}", render_json(&prepared.plan)),
     }
-    for i in prepared.specs.invalid.iter().filter(|i| i.tenant.is_none()) {
+    for i in prepared.desired.unattributed() {
         for e in &i.errors {
             eprintln!("{e}");
         }
     }
-    let errors = prepared.plan.has_blocked_tenants() || !prepared.specs.invalid.is_empty();
+    let errors = prepared.plan.has_blocked_tenants() || !prepared.desired.invalid_files.is_empty();
     Ok(if errors {
         1
     } else if detailed && prepared.plan.has_changes() {

@@ -203,7 +203,7 @@ impl Controller {
         if !reuse {
             match Desired::load(&self.cfg, self.opts) {
                 Ok(d) => {
-                    tracing::debug!(valid = d.specs.valid.len(), invalid = d.specs.invalid.len(), "spec files read");
+                    tracing::debug!(valid = d.sources.len(), invalid = d.invalid_files.len(), "spec files read");
                     self.desired = Some(d);
                 }
                 Err(e) => return self.pass_failed(&e),
@@ -226,7 +226,7 @@ impl Controller {
             Ok((_, plan)) => plan,
             Err(e) => return self.pass_failed(&e),
         };
-        for i in desired.specs.invalid.iter().filter(|i| i.tenant.is_none()) {
+        for i in desired.unattributed() {
             let errors: Vec<String> = i.errors.iter().map(|e| e.to_string()).collect();
             tracing::error!(file = %i.path.display(), ?errors, "spec file cannot be attributed to a tenant; deletions are held back");
         }
@@ -237,8 +237,13 @@ impl Controller {
         );
         // Ports of tenants outside a targeted pass stay held too.
         ctx.held.extend(self.world.host_ports().into_values());
+        let full = only.is_none();
         for tp in plan.tenants {
             self.dispatch(tp, &ctx);
+        }
+        if full {
+            // Reading every spec leaves megabytes free but resident.
+            super::memory::release_free_memory();
         }
     }
 
@@ -532,24 +537,7 @@ impl Controller {
     }
 
     fn spec_fact(&self, name: &TenantName) -> SpecFact {
-        let Some(desired) = &self.desired else { return SpecFact::Absent };
-        if let Some(msgs) = desired.invalid.get(name) {
-            let source = desired
-                .specs
-                .invalid
-                .iter()
-                .find(|i| i.tenant.as_ref() == Some(name))
-                .map(|i| i.path.display().to_string());
-            return SpecFact::Invalid { messages: msgs.clone(), source };
-        }
-        match desired.tenants.get(name) {
-            Some(d) => SpecFact::Valid {
-                spec_hash: d.spec_hash.clone(),
-                source: desired.specs.valid.get(name).map(|s| s.path.display().to_string()).unwrap_or_default(),
-                suspended: d.suspended,
-            },
-            None => SpecFact::Absent,
-        }
+        self.desired.as_ref().map_or(SpecFact::Absent, |d| d.spec_fact(name))
     }
 
     /// Tells systemd and the metrics where things stand; pings the watchdog from the loop's own

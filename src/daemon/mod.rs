@@ -4,6 +4,7 @@
 
 pub mod backoff;
 mod controller;
+pub mod memory;
 pub mod metrics;
 pub mod notify;
 pub mod supervise;

@@ -1,7 +1,7 @@
 //! Load → observe → plan: everything up to the point where something would change.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::ReconcileError;
 use crate::config::DaemonConfig;
@@ -9,8 +9,8 @@ use crate::plan::{plan, Plan, PlanInput, RolledBack};
 use crate::ports::{allocate, host_port_free, PortAssignments};
 use crate::render::{render, DesiredTenant};
 use crate::runtime::{ObservedWorld, Runtime};
-use crate::spec::{load_dir, SpecError, SpecSet, TenantName};
-use crate::status::{StatusStore, TenantStatus};
+use crate::spec::{load_dir, InvalidSpec, SpecError, SpecSet, TenantName};
+use crate::status::{SpecFact, StatusStore, TenantStatus};
 
 /// Options of one pass.
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,13 +19,17 @@ pub struct PassOptions {
     pub allow_empty: bool,
 }
 
-/// The specs of a pass, rendered.
-#[derive(Debug, Clone)]
+/// The specs of a pass, rendered. The parsed files themselves are not kept: a daemon holds this
+/// between passes, and what it renders is all a plan needs.
+#[derive(Debug, Clone, Default)]
 pub struct Desired {
-    pub specs: SpecSet,
     pub tenants: BTreeMap<TenantName, DesiredTenant>,
     /// Tenants whose file is invalid, with the messages.
     pub invalid: BTreeMap<TenantName, Vec<String>>,
+    /// The file each valid tenant was read from.
+    pub sources: BTreeMap<TenantName, PathBuf>,
+    /// Every invalid file, including those whose tenant cannot be told.
+    pub invalid_files: Vec<InvalidSpec>,
 }
 
 impl Desired {
@@ -33,13 +37,44 @@ impl Desired {
     pub fn load(cfg: &DaemonConfig, opts: PassOptions) -> Result<Self, ReconcileError> {
         let specs = load_specs(&cfg.tenants_dir, opts)?;
         let tenants = specs.valid.iter().map(|(name, spec)| (name.clone(), render(spec, &cfg.instance))).collect();
+        let sources = specs.valid.iter().map(|(name, spec)| (name.clone(), spec.path.clone())).collect();
         let mut invalid: BTreeMap<TenantName, Vec<String>> = BTreeMap::new();
         for i in &specs.invalid {
             if let Some(t) = &i.tenant {
                 invalid.entry(t.clone()).or_default().extend(i.errors.iter().map(|e| e.to_string()));
             }
         }
-        Ok(Self { specs, tenants, invalid })
+        Ok(Self { tenants, invalid, sources, invalid_files: specs.invalid })
+    }
+
+    /// No spec file at all, valid or not.
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty() && self.invalid_files.is_empty()
+    }
+
+    /// Invalid files whose tenant cannot be told.
+    pub fn unattributed(&self) -> impl Iterator<Item = &InvalidSpec> {
+        self.invalid_files.iter().filter(|i| i.tenant.is_none())
+    }
+
+    /// What the specs say about one tenant, for its status.
+    pub fn spec_fact(&self, name: &TenantName) -> SpecFact {
+        if let Some(messages) = self.invalid.get(name) {
+            let source = self
+                .invalid_files
+                .iter()
+                .find(|i| i.tenant.as_ref() == Some(name))
+                .map(|i| i.path.display().to_string());
+            return SpecFact::Invalid { messages: messages.clone(), source };
+        }
+        match self.tenants.get(name) {
+            Some(d) => SpecFact::Valid {
+                spec_hash: d.spec_hash.clone(),
+                source: self.sources.get(name).map(|p| p.display().to_string()).unwrap_or_default(),
+                suspended: d.suspended,
+            },
+            None => SpecFact::Absent,
+        }
     }
 
     /// Image references the desired containers use.
@@ -59,7 +94,7 @@ impl Desired {
 
     /// Why deletions are held back this pass: an invalid file whose tenant cannot be told.
     pub fn hold_deletions(&self) -> Option<String> {
-        self.specs.invalid.iter().find(|i| i.tenant.is_none()).map(|i| {
+        self.unattributed().next().map(|i| {
             format!("{} could not be attributed to a tenant, so no tenant without a spec is deleted", i.path.display())
         })
     }
@@ -68,9 +103,7 @@ impl Desired {
 /// The result of load → observe → plan, kept for apply and status.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    pub specs: SpecSet,
-    pub desired: BTreeMap<TenantName, DesiredTenant>,
-    pub invalid: BTreeMap<TenantName, Vec<String>>,
+    pub desired: Desired,
     pub observed: ObservedWorld,
     pub ports: PortAssignments,
     pub plan: Plan,
@@ -119,8 +152,7 @@ pub fn plan_pass(
     opts: PassOptions,
 ) -> Result<Prepared, ReconcileError> {
     let (ports, plan) = plan_scoped(cfg, &desired, &observed, rolled_back, opts, None)?;
-    let Desired { specs, tenants, invalid } = desired;
-    Ok(Prepared { specs, desired: tenants, invalid, observed, ports, plan })
+    Ok(Prepared { desired, observed, ports, plan })
 }
 
 /// Plans the tenants in `only` (`None`: all of them) against the whole instance's observed
@@ -133,8 +165,7 @@ pub fn plan_scoped(
     opts: PassOptions,
     only: Option<&BTreeSet<TenantName>>,
 ) -> Result<(PortAssignments, Plan), ReconcileError> {
-    let nothing = desired.specs.valid.is_empty() && desired.specs.invalid.is_empty();
-    if only.is_none() && nothing && !observed.tenants.is_empty() && !opts.allow_empty {
+    if only.is_none() && desired.is_empty() && !observed.tenants.is_empty() && !opts.allow_empty {
         return Err(ReconcileError::EmptyTenantsDir { dir: cfg.tenants_dir.clone(), running: observed.tenants.len() });
     }
     let hold = desired.hold_deletions();

@@ -8,7 +8,7 @@ use super::execute::TenantOutcome;
 use super::prepare::Prepared;
 use crate::runtime::ObservedWorld;
 use crate::spec::TenantName;
-use crate::status::{derive, ApplyFact, DaemonFacts, Facts, ProbeFact, SpecFact, StatusError, StatusStore};
+use crate::status::{derive, ApplyFact, DaemonFacts, Facts, ProbeFact, StatusError, StatusStore};
 
 /// Derives and writes statuses from the pass and a fresh observation. Returns how many files
 /// were (re)written. Every tenant is attempted even when one write fails; the first error is returned.
@@ -24,8 +24,9 @@ pub fn write_statuses(
     let previous = store.read_all()?;
     let names: BTreeSet<&TenantName> = prepared
         .desired
+        .tenants
         .keys()
-        .chain(prepared.invalid.keys())
+        .chain(prepared.desired.invalid.keys())
         .chain(prepared.observed.tenants.keys())
         .chain(after.tenants.keys())
         .chain(previous.keys())
@@ -33,20 +34,7 @@ pub fn write_statuses(
     let mut written = 0;
     let mut first_err = None;
     for name in names {
-        let spec = if let Some(msgs) = prepared.invalid.get(name) {
-            let source = prepared
-                .specs
-                .invalid
-                .iter()
-                .find(|i| i.tenant.as_ref() == Some(name))
-                .map(|i| i.path.display().to_string());
-            SpecFact::Invalid { messages: msgs.clone(), source }
-        } else if let Some(d) = prepared.desired.get(name) {
-            let source = prepared.specs.valid.get(name).map(|s| s.path.display().to_string()).unwrap_or_default();
-            SpecFact::Valid { spec_hash: d.spec_hash.clone(), source, suspended: d.suspended }
-        } else {
-            SpecFact::Absent
-        };
+        let spec = prepared.desired.spec_fact(name);
         let outcome = outcomes.get(name);
         let facts = Facts {
             tenant: name.as_str(),
