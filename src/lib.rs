@@ -11,5 +11,6 @@ pub mod reconcile;
 pub mod render;
 pub mod runtime;
 pub mod secret;
+pub mod secrets;
 pub mod spec;
 pub mod status;

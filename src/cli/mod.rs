@@ -3,6 +3,7 @@
 mod apply;
 mod plan;
 mod render;
+mod secrets;
 mod status;
 mod validate;
 
@@ -82,11 +83,33 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Make age keys and encrypt secret values for spec files.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Run as a daemon: converge continuously, repair drift, supervise health.
     Run {
         /// Treat an empty or missing tenants_dir as "no tenants" (deleting every tenant).
         #[arg(long)]
         allow_empty: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Generate an age identity (private key) for the daemon's `[secrets] identity_file`. Prints
+    /// its public key (the recipient to encrypt to) on stderr.
+    Keygen {
+        /// Write the identity to this file (created with mode 0600; never overwritten) instead of
+        /// stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Encrypt a value read from stdin and print it as a YAML-ready `value: |` block for a
+    /// spec's `secrets:` entry.
+    Encrypt {
+        /// An age public key (`age1…`) that may decrypt it; repeat for more.
+        #[arg(long, short, required = true)]
+        recipient: Vec<String>,
     },
 }
 
@@ -126,6 +149,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Render { tenant, dir } => render::run(&cli.config, &tenant, dir.as_deref()),
+        Command::Secrets(SecretsCommand::Keygen { output }) => secrets::run_keygen(output.as_deref()),
+        Command::Secrets(SecretsCommand::Encrypt { recipient }) => secrets::run_encrypt(&recipient),
         Command::Run { allow_empty } => {
             let cfg = load_config(&cli.config)?;
             let runtime: std::sync::Arc<dyn Runtime> = connect_lazily(&cfg)?.into();
