@@ -3,6 +3,7 @@
 mod http;
 mod probe;
 mod routes;
+mod runtime_files;
 mod serve;
 mod signals;
 #[cfg(test)]
@@ -17,7 +18,9 @@ use routes::HealthMode;
 const DEFAULT_PORT: u16 = 18789;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 const USAGE: &str = "usage: stub-runtime [serve] | stub-runtime probe URL\n\
-    serve: HTTP on 0.0.0.0:$PORT (default 18789); STUB_HEALTH=ok|degraded|down sets the initial health\n\
+    serve: HTTP on 0.0.0.0:$PORT (default 18789); STUB_HEALTH=ok|degraded|down sets the initial health;\n\
+    \x20      reads $STUB_CONFIG (default /etc/openclaw/openclaw.json) and $STUB_SECRETS_DIR (default\n\
+    \x20      /run/secrets/openclaw) at start and on SIGHUP, reported by GET /debug/runtime\n\
     probe: exit 0 when GET URL answers 2xx within 3 s, else 1";
 
 fn main() -> ExitCode {
@@ -53,6 +56,13 @@ fn serve_command() -> ExitCode {
     if let Err(err) = signals::install() {
         return fail(2, &format!("cannot install signal handlers: {err}"));
     }
+    let path =
+        |var: &str, default: &str| std::path::PathBuf::from(std::env::var(var).unwrap_or_else(|_| default.into()));
+    runtime_files::follow(
+        path("STUB_CONFIG", runtime_files::DEFAULT_CONFIG),
+        path("STUB_SECRETS_DIR", runtime_files::DEFAULT_SECRETS_DIR),
+        &signals::RELOADS,
+    );
     let listener = match TcpListener::bind(("0.0.0.0", port)) {
         Ok(listener) => listener,
         Err(err) => return fail(2, &format!("cannot listen on 0.0.0.0:{port}: {err}")),

@@ -62,6 +62,8 @@ pub enum Route {
     SetHealth,
     Hook,
     Env,
+    /// What the last read of the config file and secrets directory saw (no values).
+    Debug,
     /// Holds on to more memory (the body: how many MiB), as a runtime under load would.
     Hold,
     /// A known path asked with the wrong method; carries the allowed one.
@@ -77,6 +79,7 @@ pub fn select(method: &str, path: &str) -> Route {
         "/hooks/aegis" => ("POST", Route::Hook),
         "/env" => ("GET", Route::Env),
         "/control/memory" => ("POST", Route::Hold),
+        "/debug/runtime" => ("GET", Route::Debug),
         _ => return Route::NotFound,
     };
     if method == allowed {
@@ -96,12 +99,13 @@ pub enum Reply {
 
 pub fn handle(route: Route, body: &[u8], health: &Health) -> Reply {
     Reply::Send(match route {
-        Route::Root => Response::text(200, "tenantd stub runtime: see /health, /env, /hooks/aegis\n"),
+        Route::Root => Response::text(200, "tenantd stub runtime: see /health, /env, /hooks/aegis, /debug/runtime\n"),
         Route::Health => return health_reply(health.get()),
         Route::SetHealth => set_health(body, health),
         Route::Hook => Response::json(202, format!(r#"{{"accepted":true,"bytes":{}}}"#, body.len())),
         Route::Env => env_names(std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned())),
         Route::Hold => hold_memory(body),
+        Route::Debug => Response::json(200, crate::runtime_files::current()),
         Route::WrongMethod(allowed) => {
             Response { allow: Some(allowed), ..Response::json(405, r#"{"error":"method not allowed"}"#.to_string()) }
         }
@@ -147,7 +151,7 @@ fn env_names(names: impl Iterator<Item = String>) -> Response {
     Response::json(200, format!(r#"{{"names":[{}]}}"#, names.join(",")))
 }
 
-fn json_string(raw: &str) -> String {
+pub fn json_string(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 2);
     out.push('"');
     for c in raw.chars() {
@@ -181,6 +185,7 @@ mod tests {
         assert_eq!(select("POST", "/hooks/aegis"), Route::Hook);
         assert_eq!(select("GET", "/env"), Route::Env);
         assert_eq!(select("POST", "/control/memory"), Route::Hold);
+        assert_eq!(select("GET", "/debug/runtime"), Route::Debug);
         assert_eq!(select("POST", "/health"), Route::WrongMethod("GET"));
         assert_eq!(select("GET", "/hooks/aegis"), Route::WrongMethod("POST"));
         assert_eq!(select("GET", "/healthz"), Route::NotFound);
