@@ -68,7 +68,33 @@ struct RawConfig {
     registries: Vec<RegistryAuth>,
     #[serde(default)]
     daemon: RawDaemon,
+    #[serde(default)]
+    secrets: RawSecrets,
 }
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecrets {
+    identity_file: Option<PathBuf>,
+    dir: Option<PathBuf>,
+    #[serde(default)]
+    allow_non_tmpfs: bool,
+}
+
+/// Where tenants' runtime files go and how secrets are opened (`[secrets]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretsSettings {
+    /// The age identity that decrypts tenants' secrets. Default: `age-identity` in systemd's
+    /// `$CREDENTIALS_DIRECTORY` (`LoadCredential=`), when set.
+    pub identity_file: Option<PathBuf>,
+    /// The tmpfs directory holding each tenant's decrypted secrets.
+    pub dir: PathBuf,
+    /// Allow `dir` on a filesystem other than tmpfs (development only; warned about).
+    pub allow_non_tmpfs: bool,
+}
+
+/// The default secrets directory, on the tmpfs systemd gives `RuntimeDirectory=tenantd`.
+pub const DEFAULT_SECRETS_DIR: &str = "/run/tenantd/secrets";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +172,7 @@ pub struct DaemonConfig {
     pub docker_host: Option<String>,
     pub registries: Vec<RegistryAuth>,
     pub daemon: DaemonSettings,
+    pub secrets: SecretsSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,12 +250,25 @@ impl DaemonConfig {
                 debounce: duration_setting("debounce", raw.daemon.debounce.as_deref(), defaults.debounce)?,
                 metrics_address: raw.daemon.metrics_address,
             },
+            secrets: SecretsSettings {
+                identity_file: raw.secrets.identity_file.map(|p| base.join(p)).or_else(|| {
+                    std::env::var_os("CREDENTIALS_DIRECTORY").map(|d| PathBuf::from(d).join("age-identity"))
+                }),
+                dir: raw.secrets.dir.map(|p| base.join(p)).unwrap_or_else(|| PathBuf::from(DEFAULT_SECRETS_DIR)),
+                allow_non_tmpfs: raw.secrets.allow_non_tmpfs,
+            },
         })
     }
 
     /// Where status files live.
     pub fn status_dir(&self) -> PathBuf {
         self.state_dir.join("status")
+    }
+
+    /// Where tenants' runtime files live on the host: generated config under the state
+    /// directory, secrets on tmpfs.
+    pub fn file_roots(&self) -> crate::render::FileRoots {
+        crate::render::FileRoots { config: self.state_dir.join("runtime-config"), secrets: self.secrets.dir.clone() }
     }
 }
 

@@ -61,6 +61,7 @@ fn desired(t: &DockerTest, tenant: &str, image: &str) -> DesiredContainer {
             target: "/data".into(),
             read_only: false,
         }],
+        binds: vec![],
         tmpfs: vec![],
         health: Some(Healthcheck {
             command: vec!["/stub-runtime".into(), "probe".into(), format!("http://127.0.0.1:{STUB_PORT}/health")],

@@ -14,7 +14,8 @@ pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_emp
     let runtime = super::connect(cfg).await?;
     let prepared = prepare(cfg, runtime.as_ref(), PassOptions { allow_empty }).await?;
     let wait = WaitPolicy { enabled: !no_wait, max: Duration::from_secs(wait_timeout) };
-    let outcomes = execute(runtime.as_ref(), &prepared.plan, cfg.concurrency, &cfg.port_range, wait).await;
+    let files = Some(crate::reconcile::FileDelivery::new(cfg));
+    let outcomes = execute(runtime.as_ref(), &prepared.plan, cfg.concurrency, &cfg.port_range, wait, files).await;
 
     let after = runtime.observe(&[], &[]).await?;
     let probes = probe_running(&prepared.desired.tenants, &after, cfg.concurrency).await;

@@ -19,7 +19,8 @@ use crate::config::DaemonConfig;
 use crate::health::{probe, ProbeOutcome};
 use crate::plan::{Blocked, Step, TenantPlan};
 use crate::reconcile::{
-    plan_scoped, rolled_back_of, Desired, ExecContext, PassOptions, ReconcileError, WaitPolicy, STOP_TIMEOUT_SECS,
+    plan_scoped, rolled_back_of, Desired, ExecContext, FileDelivery, PassOptions, ReconcileError, WaitPolicy,
+    STOP_TIMEOUT_SECS,
 };
 use crate::render::{ContainerRole, DesiredTenant};
 use crate::runtime::{ContainerState, ObservedTenant, ObservedWorld, ResourceSample, Runtime};
@@ -237,6 +238,7 @@ impl Controller {
         );
         // Ports of tenants outside a targeted pass stay held too.
         ctx.held.extend(self.world.host_ports().into_values());
+        ctx.files = Some(FileDelivery::new(&self.cfg));
         let full = only.is_none();
         for tp in plan.tenants {
             self.dispatch(tp, &ctx);

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::diff::{container_diff, limits_change};
 use super::model::*;
 use crate::ports::PortAssignments;
-use crate::render::{ContainerRole, DesiredContainer, DesiredTenant, ImageSource};
+use crate::render::{ContainerRole, DesiredContainer, DesiredTenant, FileHashes, ImageSource, RuntimeFiles};
 use crate::runtime::{ContainerState, ObservedContainer, ObservedTenant, ObservedWorld};
-use crate::spec::{PullPolicy, TenantName};
+use crate::spec::{PullPolicy, ReloadPolicy, TenantName};
 
 /// Everything `plan` looks at. No engine, no files, no clock.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +24,8 @@ pub struct PlanInput<'a> {
     /// Desired-state hashes whose replacement was rolled back, by tenant: not tried again until
     /// the spec changes.
     pub rolled_back: &'a BTreeMap<TenantName, RolledBack>,
+    /// The runtime files delivered to each tenant, as recorded at delivery.
+    pub delivered: &'a BTreeMap<TenantName, FileHashes>,
     /// The tenants to plan; `None`: every tenant named anywhere above. The daemon plans only the
     /// tenants an event touched, against the whole instance's observed state.
     pub only: Option<&'a BTreeSet<TenantName>>,
@@ -60,7 +62,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                 (Some(d), _) => plan_tenant(d, observed, input),
                 (None, Some(o)) => match input.hold_deletions {
                     Some(why) => blocked(name, Blocked::DeletionHeld { message: why.to_string() }),
-                    None => plan_delete(o),
+                    None => plan_delete(o, input.delivered.contains_key(name)),
                 },
                 (None, None) => unreachable!("every name comes from one of the maps"),
             }
@@ -88,9 +90,12 @@ fn stepless(name: &TenantName, change: ChangeKind, blocked: Option<Blocked>) -> 
     }
 }
 
-fn plan_delete(o: &ObservedTenant) -> TenantPlan {
+fn plan_delete(o: &ObservedTenant, has_files: bool) -> TenantPlan {
     let mut steps: Vec<Step> =
         o.containers.iter().map(|c| Step::RemoveContainer { id: c.id.clone(), name: c.name.clone() }).collect();
+    if has_files {
+        steps.push(Step::RemoveFiles);
+    }
     let diffs = o.containers.iter().map(|c| container_diff(&c.name, Some(c), None, None)).collect();
     if let Some(n) = &o.network {
         steps.push(Step::RemoveNetwork { name: n.name.clone() });
@@ -183,6 +188,14 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
         }
     }
 
+    let files_changed = d.files.as_ref().map(|f| changed_files(f, input.delivered.get(&d.name))).unwrap_or_default();
+    let reload = d.files.as_ref().map(|f| f.reload).unwrap_or_default();
+    for (file, what) in &files_changed {
+        reasons.push(format!("runtime file {file}: {what}"));
+    }
+    // The main container when it stays as it is: it is told about changed files.
+    let mut main_kept: Option<&ObservedContainer> = None;
+
     let mut kept_ids = BTreeSet::new();
     for c in &d.containers {
         let observed = pick_observed(o, &c.role, &c.config_hash);
@@ -197,7 +210,10 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
             continue;
         };
         kept_ids.insert(oc.id.as_str());
-        let fields = replace_reasons(c, oc, port, network_recreated, input.observed);
+        let mut fields = replace_reasons(c, oc, port, network_recreated, input.observed);
+        if c.role == ContainerRole::Main && !files_changed.is_empty() && reload == ReloadPolicy::Recreate {
+            fields.push("runtimeFiles".to_string());
+        }
         if !fields.is_empty() {
             any_replaced = true;
             replace_fields.extend(fields.iter().cloned());
@@ -219,6 +235,9 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
             }
             diffs.push(container_diff(&c.name, Some(oc), Some(c), port));
             continue;
+        }
+        if c.role == ContainerRole::Main {
+            main_kept = Some(oc);
         }
         if oc.name != c.name {
             // Left aside by an interrupted replacement: it gets its name back.
@@ -271,7 +290,28 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
         _ => steps.append(&mut removals),
     }
     steps.extend(infra_steps);
+    if !files_changed.is_empty() {
+        // Before any container is created: its bind mounts need the files.
+        steps.push(Step::WriteFiles { files: files_changed.iter().map(|(f, _)| f.clone()).collect() });
+    }
     steps.extend(container_steps);
+    // A runtime that keeps running is told about its new files; one that is (re)started or
+    // recreated reads them anyway.
+    if let Some(oc) = main_kept.filter(|oc| !files_changed.is_empty() && oc.state == ContainerState::Running) {
+        let starts = steps.iter().any(|s| matches!(s, Step::StartContainer { id, .. } if *id == oc.id));
+        match reload {
+            _ if starts || d.suspended => {}
+            ReloadPolicy::Signal => {
+                reasons.push(format!("container {}: reload (SIGHUP)", oc.name));
+                steps.push(Step::SignalContainer { id: oc.id.clone(), name: oc.name.clone(), signal: "SIGHUP".into() });
+            }
+            ReloadPolicy::Restart => {
+                reasons.push(format!("container {}: restart to read its files", oc.name));
+                steps.push(Step::RestartContainer { id: oc.id.clone(), name: oc.name.clone() });
+            }
+            ReloadPolicy::Recreate => {}
+        }
+    }
     let change = if steps.is_empty() {
         ChangeKind::NoChange
     } else if o.containers.is_empty() && o.network.is_none() {
@@ -292,6 +332,27 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
         host_port,
         desired: Some(d.clone()),
     }
+}
+
+/// The runtime files whose delivered hash differs from the desired one, with what happens to
+/// each: a secret's value is never shown, only that it changed.
+fn changed_files(files: &RuntimeFiles, delivered: Option<&FileHashes>) -> Vec<(String, String)> {
+    let empty = FileHashes::new();
+    let delivered = delivered.unwrap_or(&empty);
+    let mut out = Vec::new();
+    for (key, hash) in &files.hashes {
+        let secret = key.starts_with("secret/");
+        match delivered.get(key) {
+            Some(h) if h == hash => {}
+            Some(_) if secret => out.push((key.clone(), "(sensitive value changed)".to_string())),
+            Some(_) => out.push((key.clone(), "changed".to_string())),
+            None => out.push((key.clone(), "new".to_string())),
+        }
+    }
+    for key in delivered.keys().filter(|k| !files.hashes.contains_key(*k)) {
+        out.push((key.clone(), "removed".to_string()));
+    }
+    out
 }
 
 /// The observed container to compare with: same role, preferring one whose hash matches.

@@ -60,6 +60,10 @@ fn step_line(s: &Step) -> String {
         Step::StartContainer { name, .. } => format!("start container {name}"),
         Step::StopContainer { name, .. } => format!("stop container {name}"),
         Step::UpdateLimits { name, .. } => format!("update limits of container {name} in place"),
+        Step::WriteFiles { files } => format!("write runtime files: {}", files.join(", ")),
+        Step::RemoveFiles => "remove runtime files (plaintext secrets included)".into(),
+        Step::SignalContainer { name, signal, .. } => format!("send {signal} to container {name} (reload its files)"),
+        Step::RestartContainer { name, .. } => format!("restart container {name} (read its files again)"),
     }
 }
 

@@ -114,6 +114,25 @@ pub enum Step {
         from: Limits,
         to: Limits,
     },
+    /// Write the tenant's runtime files (generated config, decrypted secrets) where its main
+    /// container reads them. `files` names what changes (`openclaw.json`, `secret/<NAME>`),
+    /// never a value.
+    WriteFiles {
+        files: Vec<String>,
+    },
+    /// Remove the tenant's runtime files, plaintext secrets included (its spec is gone).
+    RemoveFiles,
+    /// Send a signal to a running container: the runtime reloads its files.
+    SignalContainer {
+        id: String,
+        name: String,
+        signal: String,
+    },
+    /// Restart a running container so that it reads its files again.
+    RestartContainer {
+        id: String,
+        name: String,
+    },
 }
 
 /// A readable before/after of one container's settings.

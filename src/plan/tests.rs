@@ -32,6 +32,13 @@ fn instance() -> TenantName {
     t("tenantd")
 }
 
+fn roots() -> crate::render::FileRoots {
+    crate::render::FileRoots {
+        config: "/var/lib/tenantd/runtime-config".into(),
+        secrets: "/run/tenantd/secrets".into(),
+    }
+}
+
 fn spec(yaml: &str) -> LoadedSpec {
     let file: TenantFile = serde_yaml::from_str(yaml).unwrap();
     LoadedSpec {
@@ -47,7 +54,7 @@ fn edit(yaml: &str, from: &str, to: &str) -> String {
 }
 
 fn desired(specs: &[&str]) -> BTreeMap<TenantName, crate::render::DesiredTenant> {
-    specs.iter().map(|y| render(&spec(y), &instance())).map(|d| (d.name.clone(), d)).collect()
+    specs.iter().map(|y| render(&spec(y), &instance(), &roots())).map(|d| (d.name.clone(), d)).collect()
 }
 
 fn plan_for(specs: &[&str], observed: &ObservedWorld) -> Plan {
@@ -70,6 +77,7 @@ fn plan_with(
         observed,
         ports: &ports,
         rolled_back: &BTreeMap::new(),
+        delivered: &BTreeMap::new(),
         only: None,
     })
 }
@@ -87,7 +95,7 @@ async fn converged(specs: &[&str]) -> FakeRuntime {
 /// Applies a plan to the fake, without health waits.
 async fn apply(fake: &FakeRuntime, p: &Plan) -> BTreeMap<TenantName, crate::reconcile::TenantOutcome> {
     let no_wait = WaitPolicy { enabled: false, max: std::time::Duration::ZERO };
-    execute(fake, p, 4, &(19000..=19999), no_wait).await
+    execute(fake, p, 4, &(19000..=19999), no_wait, None).await
 }
 
 async fn observe(fake: &FakeRuntime) -> ObservedWorld {
@@ -280,7 +288,7 @@ async fn plan_output_snapshots() {
 fn hashes_are_pinned_so_upgrades_do_not_recreate() {
     // If this fails, a change altered how an unchanged spec hashes: every running container
     // would be recreated on upgrade. Keep old specs hashing the same (see render::hash).
-    let d = render(&spec(ACME), &instance());
+    let d = render(&spec(ACME), &instance(), &roots());
     insta::assert_snapshot!(
         "acme_hashes",
         format!("config: {}\nspec: {}\nfields: {:?}", d.main().config_hash, d.spec_hash, d.main().field_hashes)
@@ -303,6 +311,7 @@ async fn a_scoped_plan_covers_only_its_tenants_and_deletes_nothing_outside_them(
         observed: &observed,
         ports: &ports,
         rolled_back: &BTreeMap::new(),
+        delivered: &BTreeMap::new(),
         only: Some(&scope),
     });
     let names: Vec<&str> = p.tenants.iter().map(|tp| tp.tenant.as_str()).collect();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 
+use super::files::{FileDelivery, FilesError};
 use crate::health::{probe, ProbeOutcome};
 use crate::plan::{Plan, Step, TenantPlan};
 use crate::ports::host_port_free;
@@ -54,11 +55,18 @@ pub struct ExecContext {
     /// Host ports the plan hands out, never taken by a retry.
     pub held: BTreeSet<u16>,
     pub wait: WaitPolicy,
+    /// Where runtime files go; without it, a plan that writes files fails those tenants.
+    pub files: Option<FileDelivery>,
 }
 
 impl ExecContext {
     pub fn for_plan(plan: &Plan, port_range: &RangeInclusive<u16>, wait: WaitPolicy) -> Self {
-        Self { port_range: port_range.clone(), held: plan.tenants.iter().filter_map(|t| t.host_port).collect(), wait }
+        Self {
+            port_range: port_range.clone(),
+            held: plan.tenants.iter().filter_map(|t| t.host_port).collect(),
+            wait,
+            files: None,
+        }
     }
 }
 
@@ -69,8 +77,9 @@ pub async fn execute(
     concurrency: usize,
     port_range: &RangeInclusive<u16>,
     wait: WaitPolicy,
+    files: Option<FileDelivery>,
 ) -> BTreeMap<TenantName, TenantOutcome> {
-    let ctx = ExecContext::for_plan(plan, port_range, wait);
+    let ctx = ExecContext { files, ..ExecContext::for_plan(plan, port_range, wait) };
     stream::iter(plan.tenants.iter())
         .map(|tp| {
             let ctx = &ctx;
@@ -91,6 +100,9 @@ pub async fn execute_tenant(runtime: &dyn Runtime, tp: &TenantPlan, ctx: &ExecCo
     }
     let mut run = TenantRun { runtime, tp, ctx, started_main_port: None, probe: None };
     for step in &tp.steps {
+        if let Err(e) = files_step(tp, step, ctx.files.as_ref()) {
+            return TenantOutcome::new(ApplyFact::Failed { message: e.to_string(), image_pull: false }, None, true);
+        }
         match run.step(step).await {
             Ok(None) => {}
             Ok(Some(rolled_back)) => return TenantOutcome::new(rolled_back, Some(ProbeFact::Down), true),
@@ -103,7 +115,30 @@ pub async fn execute_tenant(runtime: &dyn Runtime, tp: &TenantPlan, ctx: &ExecCo
             }
         }
     }
+    // Every step went through: the runtime has its files, and was told if it needed to be.
+    if let (Some(files), Some(wanted), true) = (
+        ctx.files.as_ref(),
+        tp.desired.as_ref().and_then(|d| d.files.as_ref()),
+        tp.steps.iter().any(|s| matches!(s, Step::WriteFiles { .. })),
+    ) {
+        if let Err(e) = files.record(&tp.tenant, wanted) {
+            return TenantOutcome::new(ApplyFact::Failed { message: e.to_string(), image_pull: false }, None, true);
+        }
+    }
     run.finish().await
+}
+
+/// Writes or removes the tenant's runtime files for the steps that say so.
+fn files_step(tp: &TenantPlan, step: &Step, files: Option<&FileDelivery>) -> Result<(), FilesError> {
+    let delivery = || files.ok_or_else(|| FilesError::Identity("runtime files cannot be written here".into()));
+    match step {
+        Step::WriteFiles { .. } => match tp.desired.as_ref().and_then(|d| d.files.as_ref()) {
+            Some(wanted) => delivery()?.write(&tp.tenant, wanted),
+            None => Ok(()),
+        },
+        Step::RemoveFiles => delivery()?.remove(&tp.tenant),
+        _ => Ok(()),
+    }
 }
 
 struct TenantRun<'a> {
@@ -147,6 +182,10 @@ impl TenantRun<'_> {
             }
             Step::StopContainer { id, .. } => rt.stop_container(id, STOP_TIMEOUT_SECS).await?,
             Step::UpdateLimits { id, to, .. } => rt.update_limits(id, to).await?,
+            Step::SignalContainer { id, signal, .. } => rt.signal_container(id, signal).await?,
+            Step::RestartContainer { id, .. } => rt.restart_container(id, STOP_TIMEOUT_SECS).await?,
+            // Host files, not engine calls: done by `files_step`.
+            Step::WriteFiles { .. } | Step::RemoveFiles => {}
         }
         Ok(None)
     }

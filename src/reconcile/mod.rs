@@ -1,6 +1,7 @@
 //! Executing a plan through the runtime, per-tenant isolation, outcomes and status.
 
 mod execute;
+mod files;
 mod lock;
 mod prepare;
 mod probe;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 pub use execute::{
     execute, execute_tenant, health_budget, ExecContext, TenantOutcome, WaitPolicy, ASIDE_SUFFIX, STOP_TIMEOUT_SECS,
 };
+pub use files::{FileDelivery, FilesError};
 pub use lock::{StateLock, LOCK_FILE};
 pub use prepare::{
     load_specs, plan_pass, plan_scoped, prepare, rolled_back, rolled_back_of, Desired, PassOptions, Prepared,

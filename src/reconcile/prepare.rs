@@ -3,11 +3,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use super::files::FileDelivery;
 use super::ReconcileError;
 use crate::config::DaemonConfig;
 use crate::plan::{plan, Plan, PlanInput, RolledBack};
 use crate::ports::{allocate, host_port_free, PortAssignments};
-use crate::render::{render, DesiredTenant};
+use crate::render::{render, DesiredTenant, FileHashes};
 use crate::runtime::{ObservedWorld, Runtime};
 use crate::spec::{load_dir, InvalidSpec, SpecError, SpecSet, TenantName};
 use crate::status::{SpecFact, StatusStore, TenantStatus};
@@ -36,7 +37,9 @@ impl Desired {
     /// Reads and renders the specs in the configured directory (files only).
     pub fn load(cfg: &DaemonConfig, opts: PassOptions) -> Result<Self, ReconcileError> {
         let specs = load_specs(&cfg.tenants_dir, opts)?;
-        let tenants = specs.valid.iter().map(|(name, spec)| (name.clone(), render(spec, &cfg.instance))).collect();
+        let roots = cfg.file_roots();
+        let tenants =
+            specs.valid.iter().map(|(name, spec)| (name.clone(), render(spec, &cfg.instance, &roots))).collect();
         let sources = specs.valid.iter().map(|(name, spec)| (name.clone(), spec.path.clone())).collect();
         let mut invalid: BTreeMap<TenantName, Vec<String>> = BTreeMap::new();
         for i in &specs.invalid {
@@ -143,7 +146,7 @@ pub async fn prepare(cfg: &DaemonConfig, runtime: &dyn Runtime, opts: PassOption
 }
 
 /// Plans a pass from what was loaded and observed (pure, apart from asking the host which
-/// ports are free).
+/// ports are free and reading which runtime files were delivered).
 pub fn plan_pass(
     cfg: &DaemonConfig,
     desired: Desired,
@@ -169,6 +172,12 @@ pub fn plan_scoped(
         return Err(ReconcileError::EmptyTenantsDir { dir: cfg.tenants_dir.clone(), running: observed.tenants.len() });
     }
     let hold = desired.hold_deletions();
+    // What was delivered is read here, next to the host's free ports: the rest is pure.
+    let files = FileDelivery::new(cfg);
+    let delivered: BTreeMap<TenantName, FileHashes> = match only {
+        None => files.delivered_all(),
+        Some(names) => names.iter().filter_map(|t| files.delivered(t).map(|d| (t.clone(), d))).collect(),
+    };
     let wanted: BTreeSet<TenantName> = desired
         .tenants
         .values()
@@ -183,6 +192,7 @@ pub fn plan_scoped(
         observed,
         ports: &ports,
         rolled_back,
+        delivered: &delivered,
         only,
     });
     Ok((ports, plan))

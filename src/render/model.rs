@@ -100,6 +100,10 @@ pub struct TmpfsPlan {
 pub const REPLACE_FIELDS: &[&str] =
     &["image", "args", "env", "user", "ports", "mounts", "tmpfs", "network", "health", "labels"];
 
+/// Replace-class fields that only some containers have; hashed only when present, so adding
+/// one never changes the hashes of containers without it.
+pub const OPTIONAL_REPLACE_FIELDS: &[&str] = &["binds"];
+
 /// One container as it should exist.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -118,6 +122,9 @@ pub struct DesiredContainer {
     /// Container port served (health URL), published or not.
     pub port: Option<u16>,
     pub mounts: Vec<VolumeMountPlan>,
+    /// Read-only bind mounts of the tenant's runtime files (main container only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub binds: Vec<super::BindPlan>,
     pub tmpfs: Vec<TmpfsPlan>,
     pub health: Option<Healthcheck>,
     pub limits: Limits,
@@ -154,6 +161,9 @@ pub struct DesiredTenant {
     pub suspended: bool,
     /// Versioned hash of the whole desired state (`v1:<hex>`), as reported in status files.
     pub spec_hash: String,
+    /// The generated config and secrets, when the spec has any. Never serialized.
+    #[serde(skip)]
+    pub files: Option<super::RuntimeFiles>,
 }
 
 impl DesiredTenant {

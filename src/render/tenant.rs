@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::files::{BindPlan, FileRoots, RuntimeFiles, CONFIG_FILE, CONFIG_PATH_ENV, RUNTIME_CONFIG_DIR};
 use super::hash::{canonical_json, field_hash, versioned_hash};
 use super::model::*;
 use crate::spec::{
@@ -25,11 +26,16 @@ pub fn object_name(instance: &TenantName, tenant: &TenantName, part: Option<&str
     }
 }
 
-/// Renders one valid spec for `instance`.
-pub fn render(spec: &LoadedSpec, instance: &TenantName) -> DesiredTenant {
+/// Renders one valid spec for `instance`; `roots` says where runtime files live on the host.
+pub fn render(spec: &LoadedSpec, instance: &TenantName, roots: &FileRoots) -> DesiredTenant {
     let file = &spec.file;
     let s = &file.spec;
     let tenant = &file.metadata.name;
+    let files = RuntimeFiles::of(tenant, s, s.user.as_deref().unwrap_or(DEFAULT_USER), roots);
+    let mut main_env = s.env.clone();
+    if files.as_ref().is_some_and(|f| f.config.is_some()) {
+        main_env.insert(CONFIG_PATH_ENV.to_string(), format!("{RUNTIME_CONFIG_DIR}/{CONFIG_FILE}"));
+    }
     let network =
         DesiredNetwork { name: object_name(instance, tenant, None), internal: s.network.egress == Egress::Deny };
     let user_labels = file.metadata.labels.clone();
@@ -39,7 +45,7 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName) -> DesiredTenant {
         alias: MAIN_ALIAS.to_string(),
         image: image_source(s.image.as_deref(), s.build.as_ref(), s.pull_policy, spec.contexts.get("/spec/build")),
         args: s.args.clone(),
-        env: s.env.clone(),
+        env: main_env,
         user: s.user.clone(),
         port: Some(s.port),
         publish: s.network.egress == Egress::Allow,
@@ -47,6 +53,7 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName) -> DesiredTenant {
         tmpfs: &s.tmpfs,
         health: Some(&s.health),
         resources: &s.resources,
+        binds: files.as_ref().map(RuntimeFiles::binds).unwrap_or_default(),
     };
     let mut containers = vec![container(instance, tenant, &network, &user_labels, main)];
     let mut sidecars: Vec<_> = s.sidecars.iter().enumerate().collect();
@@ -70,6 +77,7 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName) -> DesiredTenant {
             tmpfs: &sc.tmpfs,
             health: None,
             resources: &sc.resources,
+            binds: vec![],
         };
         containers.push(container(instance, tenant, &network, &user_labels, input));
     }
@@ -83,8 +91,9 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName) -> DesiredTenant {
         volumes: &volumes,
         containers: containers.iter().map(|c| (c.config_hash.as_str(), c.limits)).collect(),
         suspended: s.suspend,
+        files: files.as_ref().map(|f| (f.hash(), f.reload)),
     });
-    DesiredTenant { name: tenant.clone(), network, volumes, containers, suspended: s.suspend, spec_hash }
+    DesiredTenant { name: tenant.clone(), network, volumes, containers, suspended: s.suspend, spec_hash, files }
 }
 
 #[derive(Serialize)]
@@ -94,6 +103,10 @@ struct TenantHashView<'a> {
     containers: Vec<(&'a str, Limits)>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     suspended: bool,
+    /// Runtime files and how they reach the runtime; absent for tenants without any, so their
+    /// hashes are what they were before runtime files existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<(String, crate::spec::ReloadPolicy)>,
 }
 
 struct ContainerInput<'a> {
@@ -109,6 +122,7 @@ struct ContainerInput<'a> {
     tmpfs: &'a [TmpfsMount],
     health: Option<&'a Health>,
     resources: &'a Resources,
+    binds: Vec<BindPlan>,
 }
 
 fn image_source(
@@ -200,6 +214,7 @@ fn container(
         publish_port: if c.publish { c.port } else { None },
         port: c.port,
         mounts,
+        binds: c.binds,
         tmpfs,
         health,
         limits,
@@ -227,6 +242,10 @@ pub struct ContainerView {
     pub user: String,
     pub ports: PortsView,
     pub mounts: Vec<VolumeMountPlan>,
+    /// Read-only bind mounts of runtime files; only containers with any carry the field, so
+    /// others hash as they did before it existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub binds: Vec<BindPlan>,
     pub tmpfs: Vec<TmpfsPlan>,
     pub network: NetworkView,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -260,6 +279,7 @@ impl ContainerView {
             user: c.user.clone(),
             ports: PortsView { serve: c.port, publish: c.publish_port },
             mounts: c.mounts.clone(),
+            binds: c.binds.clone(),
             tmpfs: c.tmpfs.clone(),
             network: NetworkView { name: network.name.clone(), internal: network.internal, alias: c.alias.clone() },
             health: c.health.clone(),
@@ -270,13 +290,19 @@ impl ContainerView {
     /// One short hash per field, keyed by the names in `REPLACE_FIELDS`.
     pub fn field_hashes(&self) -> BTreeMap<String, String> {
         let value = serde_json::to_value(self).expect("views serialize");
-        REPLACE_FIELDS
+        let mut hashes: BTreeMap<String, String> = REPLACE_FIELDS
             .iter()
             .map(|f| {
                 let v = value.get(*f).cloned().unwrap_or(serde_json::Value::Null);
                 (f.to_string(), field_hash(&v))
             })
-            .collect()
+            .collect();
+        for f in OPTIONAL_REPLACE_FIELDS {
+            if let Some(v) = value.get(*f) {
+                hashes.insert(f.to_string(), field_hash(v));
+            }
+        }
+        hashes
     }
 
     /// Canonical JSON, as stored on the container so a later plan can show a diff.

@@ -26,6 +26,7 @@ pub enum Call {
     UpdateLimits(String),
     RenameContainer(String, String),
     RestartContainer(String),
+    SignalContainer(String, String),
     Stats(String),
 }
 
@@ -251,6 +252,17 @@ impl Runtime for FakeRuntime {
             c.restart_count += 1;
         }
         Ok(())
+    }
+
+    async fn signal_container(&self, id: &str, signal: &str) -> Result<(), RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::SignalContainer(id.to_string(), signal.to_string()));
+        match Self::find_container(&mut s.world, id) {
+            Some(c) if c.state == ContainerState::Running => Ok(()),
+            _ => {
+                Err(RuntimeError::Engine { operation: format!("signal container {id}"), message: "not running".into() })
+            }
+        }
     }
 
     async fn stats(&self, id: &str) -> Result<ResourceSample, RuntimeError> {

@@ -76,6 +76,9 @@ pub trait Runtime: Send + Sync {
     /// Restarts a container of this instance (stop with `timeout_secs`, then start).
     async fn restart_container(&self, id: &str, timeout_secs: u32) -> Result<(), RuntimeError>;
 
+    /// Sends a signal (`SIGHUP`, …) to a running container of this instance.
+    async fn signal_container(&self, id: &str, signal: &str) -> Result<(), RuntimeError>;
+
     /// One sample of a container's resource counters.
     async fn stats(&self, id: &str) -> Result<ResourceSample, RuntimeError>;
 

@@ -78,6 +78,13 @@ pub(super) fn create_body(
                     read_only: Some(m.read_only),
                     ..Default::default()
                 })
+                .chain(c.binds.iter().map(|b| Mount {
+                    target: Some(b.target.clone()),
+                    source: Some(b.source.clone()),
+                    typ: Some(MountType::BIND),
+                    read_only: Some(true),
+                    ..Default::default()
+                }))
                 .collect(),
         ),
         port_bindings: published.map(|(port, host_port)| {
@@ -173,6 +180,7 @@ mod tests {
             publish_port: Some(18789),
             port: Some(18789),
             mounts: vec![VolumeMountPlan { volume: "prod-acme-data".into(), target: "/data".into(), read_only: false }],
+            binds: vec![],
             tmpfs: vec![TmpfsPlan { target: "/run".into(), size_bytes: 1024 }],
             health: Some(Healthcheck {
                 command: vec!["/app".into(), "probe".into(), "http://127.0.0.1:18789/health".into()],

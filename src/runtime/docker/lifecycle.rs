@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bollard::models::{ContainerInspectResponse, ContainerUpdateBody};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder,
-    RestartContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, RestartContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
 };
 
 use super::container::create_body;
@@ -110,6 +110,17 @@ impl DockerRuntime {
         within(limit, docker.restart_container(id, Some(options)))
             .await
             .map_err(|e| self.fail(format!("{operation} {id}"), e))
+    }
+
+    /// Sends `signal` to a container of this instance.
+    pub(super) async fn signal(&self, id: &str, signal: &str) -> Result<(), RuntimeError> {
+        let operation = "signal container";
+        self.require_owned(id, operation).await?;
+        let docker = self.client().await?;
+        let options = KillContainerOptionsBuilder::new().signal(signal).build();
+        within(self.timeouts.call, docker.kill_container(id, Some(options)))
+            .await
+            .map_err(|e| self.fail(format!("{operation} {id} ({signal})"), e))
     }
 
     /// Renames a container of this instance. Renaming to the name it has is success; a name

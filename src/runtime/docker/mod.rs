@@ -238,6 +238,10 @@ impl Runtime for DockerRuntime {
         self.restart(id, timeout_secs).await
     }
 
+    async fn signal_container(&self, id: &str, signal: &str) -> Result<(), RuntimeError> {
+        self.signal(id, signal).await
+    }
+
     async fn stats(&self, id: &str) -> Result<ResourceSample, RuntimeError> {
         self.sample(id).await
     }

@@ -1,0 +1,232 @@
+//! Runtime config and secrets end to end: tenantd generates the runtime's config, decrypts its
+//! age-encrypted secrets into tmpfs, and a config edit or a rotated secret reaches the running
+//! runtime (the stub runtime reports what it read) without a new container. A canary secret
+//! value is then looked for in everything tenantd wrote.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::daemon::*;
+use support::*;
+
+const CONVERGE: Duration = Duration::from_secs(30);
+
+/// A per-test secrets directory on tmpfs, removed afterwards.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn new(env: &Env) -> Tmpfs {
+        let dir = PathBuf::from(format!("/dev/shm/tenantd-test-{}", env.instance));
+        std::fs::create_dir_all(&dir).unwrap();
+        Tmpfs(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `tenantd secrets keygen` into the environment; returns the recipient.
+fn keygen(env: &Env, file: &str) -> String {
+    let out = env.tenantd(&["secrets", "keygen", "--output", env.path(file).to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    err.split_whitespace().find(|w| w.starts_with("age1")).expect("a recipient on stderr").to_string()
+}
+
+/// `tenantd secrets encrypt`: the YAML block for a secret entry, indented for `spec.secrets.X`.
+fn encrypt(env: &Env, recipient: &str, value: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantd"))
+        .args(["--config", env.config.to_str().unwrap(), "secrets", "encrypt", "--recipient", recipient])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{value}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let block = String::from_utf8(out.stdout).unwrap();
+    block.lines().map(|l| format!("      {l}\n")).collect()
+}
+
+fn spec_with(gateway: &str, redact: &str) -> String {
+    stub_spec(
+        "acme",
+        &format!(
+            "  secrets:\n    GW:\n{gateway}  runtimeConfig:\n    gatewayToken: {{ secret: GW }}\n    logging:\n      redactPatterns: ['{redact}']\n"
+        ),
+    )
+}
+
+fn debug_runtime(port: u16) -> Option<serde_json::Value> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    write!(s, "GET /debug/runtime HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut s, &mut text).ok()?;
+    serde_json::from_str(text.split("\r\n\r\n").nth(1)?).ok()
+}
+
+fn fnv64(bytes: &[u8]) -> String {
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{h:016x}")
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn config_and_secret_changes_reach_the_runtime_without_a_new_container_and_no_value_leaks() {
+    let Some(env) = Env::new("config_and_secret_changes_reach_the_runtime_without_a_new_container_and_no_value_leaks")
+    else {
+        return;
+    };
+    let tmpfs = Tmpfs::new(&env);
+    env.write_config(&format!(
+        "[secrets]\nidentity_file = {:?}\ndir = {:?}\n",
+        env.path("age.key"),
+        tmpfs.0.join("secrets")
+    ));
+    let recipient = keygen(&env, "age.key");
+    let (canary, canary2) = ("canary-3f9a1c77e2", "canary-rotated-51b0d4e8");
+
+    env.spec("acme.yaml", &spec_with(&encrypt(&env, &recipient, canary), "first"));
+    let plan = env.tenantd(&["plan"]);
+    let plan_text = format!("{}{}", stdout(&plan), stderr(&plan));
+    assert!(plan_text.contains("write runtime files: openclaw.json, secret/GW"), "{plan_text}");
+
+    let daemon = Daemon::start(&env);
+    let status = daemon.await_running(&env, "acme", CONVERGE);
+    let port = status["hostPort"].as_u64().unwrap() as u16;
+    let id = container_id(&env, "acme").unwrap();
+    let config_file = env.state.join("runtime-config/acme/openclaw.json");
+    let secret_file = tmpfs.0.join("secrets/acme/GW");
+
+    // Delivered: the config as generated, the secret on tmpfs for the container's user only.
+    let seen = debug_runtime(port).expect("the stub answers /debug/runtime");
+    let config = std::fs::read(&config_file).expect("the generated config");
+    assert_eq!(seen["config"]["fnv64"], fnv64(&config), "{seen}");
+    assert!(String::from_utf8_lossy(&config).contains("${secret:GW}"));
+    assert_eq!(seen["secrets"][0]["name"], "GW", "{seen}");
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), canary);
+    let meta = std::fs::metadata(&secret_file).unwrap();
+    assert_eq!(
+        (
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+            std::os::unix::fs::MetadataExt::uid(&meta)
+        ),
+        (0o400, 10001)
+    );
+
+    // A config edit: the same container reloads (SIGHUP) and sees the new file.
+    let gateway = encrypt(&env, &recipient, canary);
+    env.spec("acme.yaml", &spec_with(&gateway, "second"));
+    let seen = eventually("the runtime to read the edited config", CONVERGE, || {
+        let config = std::fs::read(&config_file).ok()?;
+        let seen = debug_runtime(port)?;
+        (String::from_utf8_lossy(&config).contains("second") && seen["config"]["fnv64"] == fnv64(&config))
+            .then_some(seen)
+    });
+    assert!(seen["reloads"].as_u64().unwrap() >= 1, "{seen}");
+    assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()), "a config edit keeps the container");
+
+    // A rotated secret: a new file (new inode) in the same directory, same container.
+    let inode = seen["secrets"][0]["inode"].clone();
+    env.spec("acme.yaml", &spec_with(&encrypt(&env, &recipient, canary2), "second"));
+    eventually("the runtime to see the rotated secret", CONVERGE, || {
+        let seen = debug_runtime(port)?;
+        (seen["secrets"][0]["inode"] != inode).then_some(())
+    });
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), canary2);
+    assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()), "a rotated secret keeps the container");
+    daemon.await_running(&env, "acme", CONVERGE);
+
+    // No value anywhere tenantd wrote outside tmpfs, nor in what the engine shows.
+    let mut written: Vec<(String, String)> = files_under(&env.state)
+        .into_iter()
+        .map(|p| (p.display().to_string(), String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned()))
+        .collect();
+    written.push(("daemon logs".into(), daemon.logs()));
+    written.push(("plan".into(), plan_text));
+    written.push(("docker inspect".into(), env.inspect(&env.container("acme")).unwrap().to_string()));
+    for (what, text) in &written {
+        assert!(!text.contains(canary) && !text.contains(canary2), "a secret value in {what}");
+    }
+
+    // Deleted: the plaintext goes with the tenant.
+    env.remove_spec("acme.yaml");
+    daemon.await_phase(&env, "acme", "Removed", CONVERGE);
+    eventually("acme's plaintext to be removed", CONVERGE, || (!secret_file.parent().unwrap().exists()).then_some(()));
+    assert!(!config_file.exists(), "its generated config is removed too");
+}
+
+#[test]
+fn a_secret_that_cannot_be_opened_or_a_disk_directory_leaves_the_tenant_as_it_was() {
+    let Some(env) = Env::new("a_secret_that_cannot_be_opened_or_a_disk_directory_leaves_the_tenant_as_it_was") else {
+        return;
+    };
+    let tmpfs = Tmpfs::new(&env);
+    let config = |dir: &Path| format!("[secrets]\nidentity_file = {:?}\ndir = {:?}\n", env.path("age.key"), dir);
+    env.write_config(&config(&tmpfs.0.join("secrets")));
+    let recipient = keygen(&env, "age.key");
+    let stranger = keygen(&env, "other.key");
+    env.spec("acme.yaml", &spec_with(&encrypt(&env, &recipient, "good-value"), "first"));
+    env.apply_ok();
+    let id = container_id(&env, "acme").unwrap();
+    let secret_file = tmpfs.0.join("secrets/acme/GW");
+
+    // Encrypted to someone else: the tenant fails closed, naming the secret; nothing changes.
+    env.spec("acme.yaml", &spec_with(&encrypt(&env, &stranger, "wrong-key-value"), "second"));
+    let out = env.tenantd(&["apply"]);
+    assert!(!out.status.success());
+    let status = env.status("acme").unwrap();
+    let error = status["lastError"].as_str().unwrap_or_default();
+    assert!(error.contains("secret GW") && error.contains("no configured age identity"), "{status}");
+    assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()));
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), "good-value");
+
+    // A flipped bit in the ciphertext: refused the same way.
+    let good = encrypt(&env, &recipient, "tampered-value");
+    let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+    let i = lines.len() - 2;
+    let flipped = if lines[i].trim_start().starts_with('A') { "B" } else { "A" };
+    let at = lines[i].len() - lines[i].trim_start().len();
+    lines[i].replace_range(at..at + 1, flipped);
+    env.spec("acme.yaml", &spec_with(&(lines.join("\n") + "\n"), "second"));
+    assert!(!env.tenantd(&["apply"]).status.success());
+    let error = env.status("acme").unwrap()["lastError"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("secret GW") && error.contains("cannot be decrypted"), "{error}");
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), "good-value");
+    assert!(files_under(&tmpfs.0).iter().all(|p| !p.display().to_string().ends_with(".tmp")), "no partial file");
+
+    // A secrets directory on disk is refused before any plaintext is written there.
+    let disk = env.path("disk-secrets");
+    env.write_config(&config(&disk));
+    env.spec(
+        "beta.yaml",
+        &spec_with(&encrypt(&env, &recipient, "beta-value"), "x").replace("name: acme", "name: beta"),
+    );
+    assert!(!env.tenantd(&["apply"]).status.success());
+    let error = env.status("beta").unwrap()["lastError"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("not on tmpfs"), "{error}");
+    assert!(files_under(&disk).is_empty(), "nothing written on disk: {:?}", files_under(&disk));
+    assert!(container_id(&env, "beta").is_none());
+    assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()));
+}
