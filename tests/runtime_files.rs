@@ -192,13 +192,16 @@ fn a_secret_that_cannot_be_opened_or_a_disk_directory_leaves_the_tenant_as_it_wa
     let id = container_id(&env, "acme").unwrap();
     let secret_file = tmpfs.0.join("secrets/acme/GW");
 
-    // Encrypted to someone else: the tenant fails closed, naming the secret; nothing changes.
+    // Encrypted to someone else: the spec is invalid, naming the secret and where it is in the
+    // file; the tenant keeps running as it was.
     env.spec("acme.yaml", &spec_with(&encrypt(&env, &stranger, "wrong-key-value"), "second"));
     let out = env.tenantd(&["apply"]);
     assert!(!out.status.success());
     let status = env.status("acme").unwrap();
+    assert_eq!(status["phase"], "Invalid", "{status}");
     let error = status["lastError"].as_str().unwrap_or_default();
     assert!(error.contains("secret GW") && error.contains("no configured age identity"), "{status}");
+    assert!(error.contains("acme.yaml:") && error.contains("/spec/secrets/GW/value"), "{status}");
     assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()));
     assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), "good-value");
 
@@ -211,7 +214,9 @@ fn a_secret_that_cannot_be_opened_or_a_disk_directory_leaves_the_tenant_as_it_wa
     lines[i].replace_range(at..at + 1, flipped);
     env.spec("acme.yaml", &spec_with(&(lines.join("\n") + "\n"), "second"));
     assert!(!env.tenantd(&["apply"]).status.success());
-    let error = env.status("acme").unwrap()["lastError"].as_str().unwrap_or_default().to_string();
+    let status = env.status("acme").unwrap();
+    assert_eq!(status["phase"], "Invalid", "{status}");
+    let error = status["lastError"].as_str().unwrap_or_default().to_string();
     assert!(error.contains("secret GW") && error.contains("cannot be decrypted"), "{error}");
     assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), "good-value");
     assert!(files_under(&tmpfs.0).iter().all(|p| !p.display().to_string().ends_with(".tmp")), "no partial file");

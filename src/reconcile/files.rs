@@ -43,11 +43,12 @@ pub struct FileDelivery {
 
 impl FileDelivery {
     pub fn new(cfg: &DaemonConfig) -> Self {
-        Self {
-            roots: cfg.file_roots(),
-            identity_file: cfg.secrets.identity_file.clone(),
-            allow_non_tmpfs: cfg.secrets.allow_non_tmpfs,
-        }
+        Self::at(cfg.file_roots(), cfg.secrets.identity_file.clone(), cfg.secrets.allow_non_tmpfs)
+    }
+
+    /// Delivery into `roots`, decrypting with the identity in `identity_file`.
+    pub fn at(roots: FileRoots, identity_file: Option<PathBuf>, allow_non_tmpfs: bool) -> Self {
+        Self { roots, identity_file, allow_non_tmpfs }
     }
 
     fn records_dir(&self) -> PathBuf {

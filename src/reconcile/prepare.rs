@@ -47,7 +47,9 @@ impl Desired {
                 invalid.entry(t.clone()).or_default().extend(i.errors.iter().map(|e| e.to_string()));
             }
         }
-        Ok(Self { tenants, invalid, sources, invalid_files: specs.invalid })
+        let mut desired = Self { tenants, invalid, sources, invalid_files: specs.invalid };
+        desired.check_secrets(cfg);
+        Ok(desired)
     }
 
     /// No spec file at all, valid or not.

@@ -375,3 +375,18 @@ fn stem_name(path: &Path) -> Option<TenantName> {
     let stem = name.strip_suffix(".yaml").or_else(|| name.strip_suffix(".yml")).unwrap_or(name);
     TenantName::try_from(stem.to_string()).ok()
 }
+
+/// An error about the value at `pointer` in the spec file at `path`, found after loading (for
+/// example a secret that does not decrypt), placed at that value's line and column. The file is
+/// read again; when it cannot be, the error points at its start.
+pub fn error_at(path: &Path, pointer: &str, message: String) -> SpecError {
+    let pos =
+        std::fs::read_to_string(path).map(|text| PositionIndex::build(&text).value(pointer)).unwrap_or(Pos::START);
+    SpecError::Invalid {
+        path: path.to_path_buf(),
+        line: pos.line,
+        column: pos.column,
+        pointer: pointer.to_string(),
+        message,
+    }
+}

@@ -15,7 +15,8 @@ mod validate;
 
 pub use error::SpecError;
 pub use load::{
-    load_dir, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason, SpecSet, MAX_SPEC_BYTES,
+    error_at, load_dir, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason, SpecSet,
+    MAX_SPEC_BYTES,
 };
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
 pub use runtime_config::*;
