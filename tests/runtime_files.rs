@@ -65,6 +65,39 @@ fn spec_with(gateway: &str, redact: &str) -> String {
     )
 }
 
+/// Two agents, a Telegram bot bound to one of them, a gateway token and a bot token.
+fn agents_spec(gateway: &str, bot: &str, temperature: &str) -> String {
+    stub_spec(
+        "acme",
+        &format!(
+            "  secrets:\n    GW:\n{gateway}    TG:\n{bot}  runtimeConfig:
+    gatewayToken: {{ secret: GW }}
+    agents:
+      - name: support
+        model: {{ tier: sonnet, temperature: {temperature} }}
+        tools: {{ allow: [read, message] }}
+      - name: research
+        model: {{ tier: opus, temperature: 0.7 }}
+    channels:
+      telegram:
+        accounts:
+          default: {{ botToken: {{ secret: TG }}, dmPolicy: allowlist }}
+    bindings:
+      - {{ agent: support, channel: telegram }}
+"
+        ),
+    )
+}
+
+/// The inode the stub reported for secret `name`.
+fn inode(seen: &serde_json::Value, name: &str) -> serde_json::Value {
+    seen["secrets"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == name))
+        .map(|s| s["inode"].clone())
+        .unwrap_or_default()
+}
+
 fn debug_runtime(port: u16) -> Option<serde_json::Value> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
@@ -105,28 +138,33 @@ fn config_and_secret_changes_reach_the_runtime_without_a_new_container_and_no_va
         tmpfs.0.join("secrets")
     ));
     let recipient = keygen(&env, "age.key");
-    let (canary, canary2) = ("canary-3f9a1c77e2", "canary-rotated-51b0d4e8");
+    let (canary_gw, canary, canary2) = ("canary-gw-77c1e0a9", "canary-3f9a1c77e2", "canary-rotated-51b0d4e8");
+    let gateway = encrypt(&env, &recipient, canary_gw);
+    let bot = encrypt(&env, &recipient, canary);
 
-    env.spec("acme.yaml", &spec_with(&encrypt(&env, &recipient, canary), "first"));
+    // The spec as committed: agents, a channel, and only ciphertext.
+    env.spec("acme.yaml", &agents_spec(&gateway, &bot, "0.3"));
+    let committed = std::fs::read_to_string(env.tenants.join("acme.yaml")).unwrap();
+    assert!(!committed.contains(canary) && !committed.contains(canary_gw));
     let plan = env.tenantd(&["plan"]);
     let plan_text = format!("{}{}", stdout(&plan), stderr(&plan));
-    assert!(plan_text.contains("write runtime files: openclaw.json, secret/GW"), "{plan_text}");
+    assert!(plan_text.contains("write runtime files: openclaw.json, secret/GW, secret/TG"), "{plan_text}");
 
     let daemon = Daemon::start(&env);
     let status = daemon.await_running(&env, "acme", CONVERGE);
     let port = status["hostPort"].as_u64().unwrap() as u16;
     let id = container_id(&env, "acme").unwrap();
     let config_file = env.state.join("runtime-config/acme/openclaw.json");
-    let secret_file = tmpfs.0.join("secrets/acme/GW");
+    let bot_file = tmpfs.0.join("secrets/acme/TG");
 
-    // Delivered: the config as generated, the secret on tmpfs for the container's user only.
+    // Delivered: the config as generated, each secret on tmpfs for the container's user only.
     let seen = debug_runtime(port).expect("the stub answers /debug/runtime");
     let config = std::fs::read(&config_file).expect("the generated config");
     assert_eq!(seen["config"]["fnv64"], fnv64(&config), "{seen}");
-    assert!(String::from_utf8_lossy(&config).contains("${secret:GW}"));
-    assert_eq!(seen["secrets"][0]["name"], "GW", "{seen}");
-    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), canary);
-    let meta = std::fs::metadata(&secret_file).unwrap();
+    let config_text = String::from_utf8_lossy(&config).into_owned();
+    assert!(config_text.contains("${secret:TG}") && config_text.contains("research"), "{config_text}");
+    assert_eq!(std::fs::read_to_string(&bot_file).unwrap(), canary);
+    let meta = std::fs::metadata(&bot_file).unwrap();
     assert_eq!(
         (
             std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
@@ -134,28 +172,30 @@ fn config_and_secret_changes_reach_the_runtime_without_a_new_container_and_no_va
         ),
         (0o400, 10001)
     );
+    let (gw_inode, tg_inode) = (inode(&seen, "GW"), inode(&seen, "TG"));
+    assert!(gw_inode.is_u64() && tg_inode.is_u64(), "{seen}");
 
-    // A config edit: the same container reloads (SIGHUP) and sees the new file.
-    let gateway = encrypt(&env, &recipient, canary);
-    env.spec("acme.yaml", &spec_with(&gateway, "second"));
+    // An agent edited: the same container reloads (SIGHUP) and reads the new config; the
+    // secrets, unchanged, are not rewritten.
+    env.spec("acme.yaml", &agents_spec(&gateway, &bot, "0.5"));
     let seen = eventually("the runtime to read the edited config", CONVERGE, || {
         let config = std::fs::read(&config_file).ok()?;
         let seen = debug_runtime(port)?;
-        (String::from_utf8_lossy(&config).contains("second") && seen["config"]["fnv64"] == fnv64(&config))
-            .then_some(seen)
+        (String::from_utf8_lossy(&config).contains("0.5") && seen["config"]["fnv64"] == fnv64(&config)).then_some(seen)
     });
     assert!(seen["reloads"].as_u64().unwrap() >= 1, "{seen}");
-    assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()), "a config edit keeps the container");
+    assert_eq!((inode(&seen, "GW"), inode(&seen, "TG")), (gw_inode.clone(), tg_inode.clone()));
+    assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()), "an agent edit keeps the container");
 
-    // A rotated secret: a new file (new inode) in the same directory, same container.
-    let inode = seen["secrets"][0]["inode"].clone();
-    env.spec("acme.yaml", &spec_with(&encrypt(&env, &recipient, canary2), "second"));
-    eventually("the runtime to see the rotated secret", CONVERGE, || {
+    // The bot token rotated: a new TG file (new inode), GW untouched, same container.
+    env.spec("acme.yaml", &agents_spec(&gateway, &encrypt(&env, &recipient, canary2), "0.5"));
+    let seen = eventually("the runtime to see the rotated token", CONVERGE, || {
         let seen = debug_runtime(port)?;
-        (seen["secrets"][0]["inode"] != inode).then_some(())
+        (inode(&seen, "TG") != tg_inode).then_some(seen)
     });
-    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), canary2);
-    assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()), "a rotated secret keeps the container");
+    assert_eq!(inode(&seen, "GW"), gw_inode, "only the rotated secret is rewritten");
+    assert_eq!(std::fs::read_to_string(&bot_file).unwrap(), canary2);
+    assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()), "a rotated token keeps the container");
     daemon.await_running(&env, "acme", CONVERGE);
 
     // No value anywhere tenantd wrote outside tmpfs, nor in what the engine shows.
@@ -167,13 +207,15 @@ fn config_and_secret_changes_reach_the_runtime_without_a_new_container_and_no_va
     written.push(("plan".into(), plan_text));
     written.push(("docker inspect".into(), env.inspect(&env.container("acme")).unwrap().to_string()));
     for (what, text) in &written {
-        assert!(!text.contains(canary) && !text.contains(canary2), "a secret value in {what}");
+        for value in [canary_gw, canary, canary2] {
+            assert!(!text.contains(value), "a secret value in {what}");
+        }
     }
 
     // Deleted: the plaintext goes with the tenant.
     env.remove_spec("acme.yaml");
     daemon.await_phase(&env, "acme", "Removed", CONVERGE);
-    eventually("acme's plaintext to be removed", CONVERGE, || (!secret_file.parent().unwrap().exists()).then_some(()));
+    eventually("acme's plaintext to be removed", CONVERGE, || (!bot_file.parent().unwrap().exists()).then_some(()));
     assert!(!config_file.exists(), "its generated config is removed too");
 }
 

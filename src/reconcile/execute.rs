@@ -132,8 +132,8 @@ pub async fn execute_tenant(runtime: &dyn Runtime, tp: &TenantPlan, ctx: &ExecCo
 fn files_step(tp: &TenantPlan, step: &Step, files: Option<&FileDelivery>) -> Result<(), FilesError> {
     let delivery = || files.ok_or_else(|| FilesError::Identity("runtime files cannot be written here".into()));
     match step {
-        Step::WriteFiles { .. } => match tp.desired.as_ref().and_then(|d| d.files.as_ref()) {
-            Some(wanted) => delivery()?.write(&tp.tenant, wanted),
+        Step::WriteFiles { files: changed } => match tp.desired.as_ref().and_then(|d| d.files.as_ref()) {
+            Some(wanted) => delivery()?.write(&tp.tenant, wanted, changed),
             None => Ok(()),
         },
         Step::RemoveFiles => delivery()?.remove(&tp.tenant),

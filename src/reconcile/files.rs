@@ -10,7 +10,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::DaemonConfig;
-use crate::render::{FileHashes as Delivered, FileRoots, RuntimeFiles, CONFIG_FILE};
+use crate::render::{secret_key, FileHashes as Delivered, FileRoots, RuntimeFiles, CONFIG_FILE};
 use crate::secrets::{Identities, Plaintext, SecretsRoot};
 use crate::spec::{SecretName, TenantName};
 
@@ -77,30 +77,39 @@ impl FileDelivery {
             .collect()
     }
 
-    /// Writes the tenant's config and secrets. Every secret is decrypted, completely and in
-    /// memory, before anything is written; one that fails leaves every file as it was.
-    pub fn write(&self, tenant: &TenantName, files: &RuntimeFiles) -> Result<(), FilesError> {
-        let plaintexts = self.decrypt_all(files)?;
-        if let Some(config) = &files.config {
+    /// Writes the tenant's files named in `changed` (`openclaw.json`, `secret/<NAME>`) and
+    /// removes secrets it no longer has; others stay as they are. Every secret to write is
+    /// decrypted, completely and in memory, before anything is written; one that fails leaves
+    /// every file as it was.
+    pub fn write(&self, tenant: &TenantName, files: &RuntimeFiles, changed: &[String]) -> Result<(), FilesError> {
+        let plaintexts = self.decrypt_changed(files, changed)?;
+        if let Some(config) = files.config.as_ref().filter(|_| changed.iter().any(|c| c == CONFIG_FILE)) {
             write_config(&files.config_dir, config)?;
         }
-        if !files.secrets.is_empty() {
+        let secrets_dir_exists = files.secrets_dir.exists();
+        if !plaintexts.is_empty() || secrets_dir_exists {
             let owner = files.owner.ok_or(FilesError::NamedUser)?;
             let root = SecretsRoot::open(&self.roots.secrets, self.allow_non_tmpfs)?;
-            root.write(tenant, owner, &plaintexts)?;
+            let keep: Vec<&SecretName> = files.secrets.keys().collect();
+            root.write(tenant, owner, &plaintexts, &keep)?;
         }
         Ok(())
     }
 
-    fn decrypt_all(&self, files: &RuntimeFiles) -> Result<BTreeMap<SecretName, Plaintext>, FilesError> {
-        if files.secrets.is_empty() {
+    fn decrypt_changed(
+        &self,
+        files: &RuntimeFiles,
+        changed: &[String],
+    ) -> Result<BTreeMap<SecretName, Plaintext>, FilesError> {
+        let wanted: Vec<(&SecretName, &crate::spec::AgeArmored)> =
+            files.secrets.iter().filter(|(name, _)| changed.contains(&secret_key(name))).collect();
+        if wanted.is_empty() {
             return Ok(BTreeMap::new());
         }
         let path = self.identity_file.as_ref().ok_or(FilesError::NoIdentity)?;
         let ids = Identities::load(path).map_err(|e| FilesError::Identity(e.to_string()))?;
-        files
-            .secrets
-            .iter()
+        wanted
+            .into_iter()
             .map(|(name, value)| {
                 let plain = ids
                     .decrypt(value)

@@ -62,14 +62,15 @@ impl SecretsRoot {
         self.root.join(tenant.as_str())
     }
 
-    /// Makes the tenant's directory hold exactly `values`, owned by `uid:gid`. Every value is
-    /// written to a temporary file in the same directory and renamed into place; files of
-    /// secrets no longer listed are removed.
+    /// Writes `values` into the tenant's directory, owned by `uid:gid`, and removes every file
+    /// whose name is not in `keep`. Each value is written to a temporary file in the same
+    /// directory and renamed into place; files not in `values` are left as they are.
     pub fn write(
         &self,
         tenant: &TenantName,
         (uid, gid): (u32, u32),
         values: &BTreeMap<SecretName, Plaintext>,
+        keep: &[&SecretName],
     ) -> Result<(), DeliveryError> {
         let dir = self.tenant_dir(tenant);
         std::fs::DirBuilder::new().mode(0o700).create(&dir).or_else(|e| match e.kind() {
@@ -94,7 +95,7 @@ impl SecretsRoot {
         for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
             let entry = entry.map_err(io(&dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !values.keys().any(|k| k.as_str() == name) {
+            if !keep.iter().any(|k| k.as_str() == name) {
                 std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
             }
         }
@@ -155,16 +156,17 @@ mod tests {
         };
         let root = SecretsRoot::open(&shm.path().join("secrets"), false).unwrap();
         let me = (rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
-        root.write(&t("acme"), me, &values(&[("TG", "one"), ("GW", "gw")])).unwrap();
+        let (tg, gw): (SecretName, SecretName) = ("TG".parse().unwrap(), "GW".parse().unwrap());
+        root.write(&t("acme"), me, &values(&[("TG", "one"), ("GW", "gw")]), &[&tg, &gw]).unwrap();
         let dir = root.tenant_dir(&t("acme"));
         assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
-        let tg = dir.join("TG");
-        assert_eq!(std::fs::metadata(&tg).unwrap().permissions().mode() & 0o777, 0o400);
-        assert_eq!(std::fs::read(&tg).unwrap(), b"one");
+        let tg_file = dir.join("TG");
+        assert_eq!(std::fs::metadata(&tg_file).unwrap().permissions().mode() & 0o777, 0o400);
+        assert_eq!(std::fs::read(&tg_file).unwrap(), b"one");
 
         // Rotated, and GW dropped: the file is replaced, the dropped one removed, no temp left.
-        root.write(&t("acme"), me, &values(&[("TG", "two")])).unwrap();
-        assert_eq!(std::fs::read(&tg).unwrap(), b"two");
+        root.write(&t("acme"), me, &values(&[("TG", "two")]), &[&tg]).unwrap();
+        assert_eq!(std::fs::read(&tg_file).unwrap(), b"two");
         let names: Vec<String> =
             std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["TG"]);
