@@ -225,20 +225,24 @@ fn a_secret_that_cannot_be_opened_or_a_disk_directory_leaves_the_tenant_as_it_wa
         return;
     };
     let tmpfs = Tmpfs::new(&env);
-    let config = |dir: &Path| format!("[secrets]\nidentity_file = {:?}\ndir = {:?}\n", env.path("age.key"), dir);
+    // The identity comes as systemd hands over a credential (LoadCredential=age-identity:…).
+    let config = |dir: &Path| format!("[secrets]\ndir = {dir:?}\n");
     env.write_config(&config(&tmpfs.0.join("secrets")));
-    let recipient = keygen(&env, "age.key");
+    std::fs::create_dir_all(env.path("credentials")).unwrap();
+    let recipient = keygen(&env, "credentials/age-identity");
     let stranger = keygen(&env, "other.key");
+    let credentials = env.path("credentials").display().to_string();
+    let apply = || env.tenantd_with_env(&["apply"], &[("CREDENTIALS_DIRECTORY", credentials.as_str())]);
     env.spec("acme.yaml", &spec_with(&encrypt(&env, &recipient, "good-value"), "first"));
-    env.apply_ok();
+    let first = apply();
+    assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
     let id = container_id(&env, "acme").unwrap();
     let secret_file = tmpfs.0.join("secrets/acme/GW");
 
     // Encrypted to someone else: the spec is invalid, naming the secret and where it is in the
     // file; the tenant keeps running as it was.
     env.spec("acme.yaml", &spec_with(&encrypt(&env, &stranger, "wrong-key-value"), "second"));
-    let out = env.tenantd(&["apply"]);
-    assert!(!out.status.success());
+    assert!(!apply().status.success());
     let status = env.status("acme").unwrap();
     assert_eq!(status["phase"], "Invalid", "{status}");
     let error = status["lastError"].as_str().unwrap_or_default();
@@ -255,7 +259,7 @@ fn a_secret_that_cannot_be_opened_or_a_disk_directory_leaves_the_tenant_as_it_wa
     let at = lines[i].len() - lines[i].trim_start().len();
     lines[i].replace_range(at..at + 1, flipped);
     env.spec("acme.yaml", &spec_with(&(lines.join("\n") + "\n"), "second"));
-    assert!(!env.tenantd(&["apply"]).status.success());
+    assert!(!apply().status.success());
     let status = env.status("acme").unwrap();
     assert_eq!(status["phase"], "Invalid", "{status}");
     let error = status["lastError"].as_str().unwrap_or_default().to_string();
@@ -270,7 +274,7 @@ fn a_secret_that_cannot_be_opened_or_a_disk_directory_leaves_the_tenant_as_it_wa
         "beta.yaml",
         &spec_with(&encrypt(&env, &recipient, "beta-value"), "x").replace("name: acme", "name: beta"),
     );
-    assert!(!env.tenantd(&["apply"]).status.success());
+    assert!(!apply().status.success());
     let error = env.status("beta").unwrap()["lastError"].as_str().unwrap_or_default().to_string();
     assert!(error.contains("not on tmpfs"), "{error}");
     assert!(files_under(&disk).is_empty(), "nothing written on disk: {:?}", files_under(&disk));
