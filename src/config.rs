@@ -76,6 +76,8 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawSecrets {
     identity_file: Option<PathBuf>,
+    #[serde(default)]
+    recipients: Vec<String>,
     dir: Option<PathBuf>,
     #[serde(default)]
     allow_non_tmpfs: bool,
@@ -91,6 +93,8 @@ pub struct SecretsSettings {
     pub dir: PathBuf,
     /// Allow `dir` on a filesystem other than tmpfs (development only; warned about).
     pub allow_non_tmpfs: bool,
+    /// Public keys `tenantd secrets encrypt` encrypts to when given none.
+    pub recipients: Vec<String>,
 }
 
 /// The default secrets directory, on the tmpfs systemd gives `RuntimeDirectory=tenantd`.
@@ -256,6 +260,7 @@ impl DaemonConfig {
                 }),
                 dir: raw.secrets.dir.map(|p| base.join(p)).unwrap_or_else(|| PathBuf::from(DEFAULT_SECRETS_DIR)),
                 allow_non_tmpfs: raw.secrets.allow_non_tmpfs,
+                recipients: raw.secrets.recipients,
             },
         })
     }

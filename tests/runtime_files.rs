@@ -41,9 +41,14 @@ fn keygen(env: &Env, file: &str) -> String {
 }
 
 /// `tenantd secrets encrypt`: the YAML block for a secret entry, indented for `spec.secrets.X`.
+/// An empty `recipient` gives no `--recipient`: the config's recipients are used.
 fn encrypt(env: &Env, recipient: &str, value: &str) -> String {
+    let mut args = vec!["--config", env.config.to_str().unwrap(), "secrets", "encrypt"];
+    if !recipient.is_empty() {
+        args.extend(["--recipient", recipient]);
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_tenantd"))
-        .args(["--config", env.config.to_str().unwrap(), "secrets", "encrypt", "--recipient", recipient])
+        .args(&args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -233,7 +238,9 @@ fn a_secret_that_cannot_be_opened_or_a_disk_directory_leaves_the_tenant_as_it_wa
     let stranger = keygen(&env, "other.key");
     let credentials = env.path("credentials").display().to_string();
     let apply = || env.tenantd_with_env(&["apply"], &[("CREDENTIALS_DIRECTORY", credentials.as_str())]);
-    env.spec("acme.yaml", &spec_with(&encrypt(&env, &recipient, "good-value"), "first"));
+    // Encrypted to the config's recipients, as an operator would without naming one.
+    env.write_config(&format!("{}recipients = [{recipient:?}]\n", config(&tmpfs.0.join("secrets"))));
+    env.spec("acme.yaml", &spec_with(&encrypt(&env, "", "good-value"), "first"));
     let first = apply();
     assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
     let id = container_id(&env, "acme").unwrap();

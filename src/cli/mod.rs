@@ -107,8 +107,9 @@ pub enum SecretsCommand {
     /// Encrypt a value read from stdin and print it as a YAML-ready `value: |` block for a
     /// spec's `secrets:` entry.
     Encrypt {
-        /// An age public key (`age1…`) that may decrypt it; repeat for more.
-        #[arg(long, short, required = true)]
+        /// An age public key (`age1…`) that may decrypt it; repeat for more. Default: the
+        /// config's `[secrets] recipients`.
+        #[arg(long, short)]
         recipient: Vec<String>,
     },
 }
@@ -150,7 +151,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Render { tenant, dir } => render::run(&cli.config, &tenant, dir.as_deref()),
         Command::Secrets(SecretsCommand::Keygen { output }) => secrets::run_keygen(output.as_deref()),
-        Command::Secrets(SecretsCommand::Encrypt { recipient }) => secrets::run_encrypt(&recipient),
+        Command::Secrets(SecretsCommand::Encrypt { recipient }) => {
+            let recipients = if recipient.is_empty() {
+                load_config(&cli.config)
+                    .map_err(|e| {
+                        anyhow::anyhow!("no --recipient given, and the config's recipients cannot be read: {e:#}")
+                    })?
+                    .secrets
+                    .recipients
+            } else {
+                recipient
+            };
+            secrets::run_encrypt(&recipients)
+        }
         Command::Run { allow_empty } => {
             let cfg = load_config(&cli.config)?;
             let runtime: std::sync::Arc<dyn Runtime> = connect_lazily(&cfg)?.into();

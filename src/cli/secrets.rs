@@ -31,7 +31,10 @@ pub fn run_keygen(output: Option<&Path>) -> anyhow::Result<u8> {
 /// Reads a value from stdin and prints it encrypted to `recipients`, indented for a YAML block
 /// scalar (`value: |`). One trailing newline of the input is dropped, as `echo` adds one.
 pub fn run_encrypt(recipients: &[String]) -> anyhow::Result<u8> {
-    anyhow::ensure!(!recipients.is_empty(), "give at least one --recipient (an age1… public key)");
+    anyhow::ensure!(
+        !recipients.is_empty(),
+        "give at least one --recipient (an age1… public key), or set [secrets] recipients in the config"
+    );
     let mut value = zeroize::Zeroizing::new(Vec::new());
     std::io::stdin().read_to_end(&mut value).context("cannot read the value from stdin")?;
     if value.ends_with(b"\n") {
