@@ -223,12 +223,14 @@ fn parent() {
     row("peak live heap", &col(&|d| mb(d, "heap_peak")), 1);
     row("RSS − live heap (code, stacks, memory malloc keeps)", &col(&|d| mb(d, "rss_end") - mb(d, "heap_end")), 1);
     row("RSS after malloc_trim(0)", &col(&|d| mb(d, "rss_trimmed")), 1);
+    row("file-backed RSS (the binary's code and read-only data)", &col(&|d| mb(d, "rss_file_end")), 1);
 
     let spec_rss = mb(&specs, "rss");
     println!();
     println!("| peers in the same run | value |");
     println!("|---|---:|");
     println!("| bare process + tokio runtime: RSS (MB) | {:.1} |", mb(&baseline, "rss"));
+    println!("| … file-backed RSS (MB) | {:.1} |", mb(&baseline, "rss_file"));
     println!("| the specs loaded (`Desired::load`), no daemon: RSS (MB) | {spec_rss:.1} |");
     println!("| … live heap of the loaded specs (MB) | {:.1} |", mb(&specs, "desired_heap"));
     println!("| … the parsed files (`SpecSet`), not kept once rendered (MB) | {:.1} |", mb(&specs, "parsed_heap"));
@@ -238,6 +240,8 @@ fn parent() {
         mb(&specs, "applied_bytes"),
         mb(&specs, "field_hashes_heap")
     );
+    println!("| … peak live heap while loading (MB) | {:.1} |", mb(&specs, "load_peak_heap"));
+    println!("| … file-backed RSS (code and read-only data) (MB) | {:.1} |", mb(&specs, "rss_file"));
     println!("| … peak RSS while loading, VmHWM (MB) | {:.1} |", mb(&specs, "hwm"));
     let loads: Vec<f64> = specs["load_ms"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     println!("| … one `Desired::load` of all specs (ms), median (min–max) of 5 | {} |", med_range(&loads, 0));
@@ -370,6 +374,16 @@ fn proc_status() -> (u64, u64, u64) {
     (field("VmRSS:") * 1024, field("VmHWM:") * 1024, field("Threads:"))
 }
 
+/// The file-backed part of RSS (`RssFile`: the binary's code and read-only data), in bytes.
+fn rss_file() -> u64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("RssFile:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// utime + stime of this process, in clock ticks.
 fn cpu_ticks() -> u64 {
     let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -390,7 +404,7 @@ fn child_baseline() -> Value {
     let rt = tokio_runtime();
     rt.block_on(async { tokio::time::sleep(Duration::from_millis(500)).await });
     let (rss, hwm, threads) = proc_status();
-    json!({ "rss": rss, "hwm": hwm, "threads": threads, "heap": LIVE.load(Ordering::Relaxed) })
+    json!({ "rss": rss, "hwm": hwm, "threads": threads, "heap": LIVE.load(Ordering::Relaxed), "rss_file": rss_file() })
 }
 
 fn child_specs(dir: &Path) -> Value {
@@ -400,10 +414,13 @@ fn child_specs(dir: &Path) -> Value {
     write_config(&sub, &dir.join("tenants.d"));
     let cfg = DaemonConfig::load(&sub.join("tenantd.toml"), None).expect("config");
     let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
     let desired = Desired::load(&cfg, PassOptions::default()).expect("specs load");
     assert_eq!(desired.tenants.len(), tenants(), "every spec is valid: {:?}", desired.invalid);
     let desired_heap = LIVE.load(Ordering::Relaxed) - before;
+    let load_peak_heap = PEAK.load(Ordering::Relaxed) - before;
     let (rss, hwm, threads) = proc_status();
+    let rss_file_loaded = rss_file();
     let mut load_ms = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
@@ -420,12 +437,12 @@ fn child_specs(dir: &Path) -> Value {
         size
     };
     let parsed_heap = heap_of(&|| Box::new(load_specs(&cfg.tenants_dir, PassOptions::default()).expect("specs load")));
-    let rendered_heap = heap_of(&|| Box::new(desired.tenants.clone()));
+    let rendered_heap = heap_of(&|| Box::new(desired.tenants.values().map(|d| (**d).clone()).collect::<Vec<_>>()));
     let containers = || desired.tenants.values().flat_map(|d| d.containers.iter());
     let applied_bytes: usize = containers().map(|c| c.applied.capacity()).sum();
     let field_hashes_heap = heap_of(&|| Box::new(containers().map(|c| c.field_hashes.clone()).collect::<Vec<_>>()));
     json!({
-        "rss": rss, "hwm": hwm, "threads": threads, "desired_heap": desired_heap, "load_ms": load_ms,
+        "rss": rss, "hwm": hwm, "threads": threads, "desired_heap": desired_heap, "load_ms": load_ms, "load_peak_heap": load_peak_heap, "rss_file": rss_file_loaded,
         "parsed_heap": parsed_heap, "rendered_heap": rendered_heap,
         "applied_bytes": applied_bytes, "field_hashes_heap": field_hashes_heap,
     })
@@ -513,6 +530,7 @@ fn child_daemon(dir: &Path) -> Value {
     let window_s = window_start.elapsed().as_secs_f64();
     let cpu = cpu_ticks() - cpu_start;
     let (rss_end, hwm_end, threads) = proc_status();
+    let rss_file_end = rss_file();
     let heap_end = LIVE.load(Ordering::Relaxed);
     let heap_peak = PEAK.load(Ordering::Relaxed);
     assert!(!daemon.is_finished(), "the daemon stopped during the window");
@@ -576,7 +594,7 @@ fn child_daemon(dir: &Path) -> Value {
         "catch_up_observe_calls": catch_up_observe_calls,
         "settled_s": settled_s,
         "rss_start": rss_start, "hwm_start": hwm_start, "rss_end": rss_end, "hwm_end": hwm_end,
-        "rss_trimmed": rss_trimmed,
+        "rss_trimmed": rss_trimmed, "rss_file_end": rss_file_end,
         "heap_start": heap_start, "heap_end": heap_end, "heap_peak": heap_peak, "fake_world": fake_world,
         "threads": threads,
         "window_s": window_s, "cpu_ticks": cpu, "cpu_ticks_per_s": per_second,

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tenantd::plan::{plan, render_human, ChangeKind, Plan, PlanInput, Step};
 use tenantd::ports::allocate;
@@ -39,15 +40,15 @@ fn spec_yaml(f: &Files, secret: &str, redact: &str, reload: &str) -> String {
     )
 }
 
-fn desired(f: &Files, yaml: &str) -> BTreeMap<TenantName, DesiredTenant> {
+fn desired(f: &Files, yaml: &str) -> BTreeMap<TenantName, Arc<DesiredTenant>> {
     let path = PathBuf::from("tenants.d/acme.yaml");
     let file = parse_str(yaml, Path::new(&path)).expect("a valid spec");
     let spec = LoadedSpec { path, file, contexts: BTreeMap::new() };
     let d = render(&spec, &"tenantd".parse().unwrap(), &f.roots);
-    BTreeMap::from([(d.name.clone(), d)])
+    BTreeMap::from([(d.name.clone(), Arc::new(d))])
 }
 
-fn plan_of(f: &Files, desired: &BTreeMap<TenantName, DesiredTenant>, observed: &ObservedWorld) -> Plan {
+fn plan_of(f: &Files, desired: &BTreeMap<TenantName, Arc<DesiredTenant>>, observed: &ObservedWorld) -> Plan {
     let ports = allocate(&desired.keys().cloned().collect(), &observed.host_ports(), &(19000..=19999), |_| true);
     plan(PlanInput {
         desired,

@@ -579,7 +579,7 @@ impl Controller {
     }
 
     pub fn desired_tenant(&self, name: &TenantName) -> Option<&DesiredTenant> {
-        self.desired.as_ref().and_then(|d| d.tenants.get(name))
+        self.desired.as_ref().and_then(|d| d.tenants.get(name)).map(|d| &**d)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `plan(input) -> Plan`: the pure diff of desired against observed state.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::diff::{container_diff, limits_change};
 use super::model::*;
@@ -13,7 +14,7 @@ use crate::spec::{PullPolicy, ReloadPolicy, TenantName};
 #[derive(Debug, Clone, Copy)]
 pub struct PlanInput<'a> {
     /// Valid specs, rendered.
-    pub desired: &'a BTreeMap<TenantName, DesiredTenant>,
+    pub desired: &'a BTreeMap<TenantName, Arc<DesiredTenant>>,
     /// Tenants whose spec is invalid, with the messages: left exactly as they are.
     pub invalid: &'a BTreeMap<TenantName, Vec<String>>,
     /// When set, tenants without a spec are not deleted this pass, for this reason.
@@ -117,7 +118,7 @@ fn plan_delete(o: &ObservedTenant, has_files: bool) -> TenantPlan {
     }
 }
 
-fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'_>) -> TenantPlan {
+fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanInput<'_>) -> TenantPlan {
     let empty = ObservedTenant::empty(d.name.clone());
     let o = o.unwrap_or(&empty);
     if let Some(going) = o.containers.iter().find(|c| c.state == ContainerState::Removing) {
@@ -125,7 +126,7 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
         // `destroy` event, or the next resync, brings the tenant back here once it is gone.
         return TenantPlan {
             reasons: vec![format!("container {} is being removed; waiting for it to go", going.name)],
-            desired: Some(d.clone()),
+            desired: Some(Arc::clone(d)),
             ..stepless(&d.name, ChangeKind::NoChange, None)
         };
     }
@@ -330,7 +331,7 @@ fn plan_tenant(d: &DesiredTenant, o: Option<&ObservedTenant>, input: PlanInput<'
         steps,
         diffs,
         host_port,
-        desired: Some(d.clone()),
+        desired: Some(Arc::clone(d)),
     }
 }
 

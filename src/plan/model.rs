@@ -1,5 +1,7 @@
 //! What a plan says: per tenant, the kind of change, the steps that make it, and why.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::ports::PortError;
@@ -169,7 +171,7 @@ pub struct TenantPlan {
     pub host_port: Option<u16>,
     /// The desired state this plan converges to (none for deletions and invalid specs).
     #[serde(skip)]
-    pub desired: Option<DesiredTenant>,
+    pub desired: Option<Arc<DesiredTenant>>,
 }
 
 /// The whole plan: every tenant known from specs or the runtime, sorted by name.

@@ -53,8 +53,12 @@ fn edit(yaml: &str, from: &str, to: &str) -> String {
     yaml.replace(from, to)
 }
 
-fn desired(specs: &[&str]) -> BTreeMap<TenantName, crate::render::DesiredTenant> {
-    specs.iter().map(|y| render(&spec(y), &instance(), &roots())).map(|d| (d.name.clone(), d)).collect()
+fn desired(specs: &[&str]) -> BTreeMap<TenantName, std::sync::Arc<crate::render::DesiredTenant>> {
+    specs
+        .iter()
+        .map(|y| render(&spec(y), &instance(), &roots()))
+        .map(|d| (d.name.clone(), std::sync::Arc::new(d)))
+        .collect()
 }
 
 fn plan_for(specs: &[&str], observed: &ObservedWorld) -> Plan {

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::files::FileDelivery;
 use super::ReconcileError;
@@ -24,7 +25,8 @@ pub struct PassOptions {
 /// between passes, and what it renders is all a plan needs.
 #[derive(Debug, Clone, Default)]
 pub struct Desired {
-    pub tenants: BTreeMap<TenantName, DesiredTenant>,
+    /// Shared with the plans made from them: a plan holds the desired state it converges to.
+    pub tenants: BTreeMap<TenantName, Arc<DesiredTenant>>,
     /// Tenants whose file is invalid, with the messages.
     pub invalid: BTreeMap<TenantName, Vec<String>>,
     /// The file each valid tenant was read from.
@@ -38,8 +40,11 @@ impl Desired {
     pub fn load(cfg: &DaemonConfig, opts: PassOptions) -> Result<Self, ReconcileError> {
         let specs = load_specs(&cfg.tenants_dir, opts)?;
         let roots = cfg.file_roots();
-        let tenants =
-            specs.valid.iter().map(|(name, spec)| (name.clone(), render(spec, &cfg.instance, &roots))).collect();
+        let tenants = specs
+            .valid
+            .iter()
+            .map(|(name, spec)| (name.clone(), Arc::new(render(spec, &cfg.instance, &roots))))
+            .collect();
         let sources = specs.valid.iter().map(|(name, spec)| (name.clone(), spec.path.clone())).collect();
         let mut invalid: BTreeMap<TenantName, Vec<String>> = BTreeMap::new();
         for i in &specs.invalid {

@@ -15,7 +15,7 @@ use crate::status::ProbeFact;
 
 /// Probes the main container of each desired tenant that runs and publishes a port.
 pub async fn probe_running(
-    desired: &BTreeMap<TenantName, DesiredTenant>,
+    desired: &BTreeMap<TenantName, std::sync::Arc<DesiredTenant>>,
     observed: &ObservedWorld,
     concurrency: usize,
 ) -> BTreeMap<TenantName, ProbeFact> {
