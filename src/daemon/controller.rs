@@ -237,7 +237,7 @@ impl Controller {
             WaitPolicy { enabled: true, max: Duration::from_secs(300) },
         );
         // Ports of tenants outside a targeted pass stay held too.
-        ctx.held.extend(self.world.host_ports().into_values());
+        std::sync::Arc::make_mut(&mut ctx.held).extend(self.world.host_ports().into_values());
         ctx.files = Some(FileDelivery::new(&self.cfg));
         let full = only.is_none();
         for tp in plan.tenants {

@@ -53,7 +53,8 @@ impl TenantOutcome {
 pub struct ExecContext {
     pub port_range: RangeInclusive<u16>,
     /// Host ports the plan hands out, never taken by a retry.
-    pub held: BTreeSet<u16>,
+    /// Shared: every worker of a pass gets a copy of the context.
+    pub held: std::sync::Arc<BTreeSet<u16>>,
     pub wait: WaitPolicy,
     /// Where runtime files go; without it, a plan that writes files fails those tenants.
     pub files: Option<FileDelivery>,
@@ -63,7 +64,7 @@ impl ExecContext {
     pub fn for_plan(plan: &Plan, port_range: &RangeInclusive<u16>, wait: WaitPolicy) -> Self {
         Self {
             port_range: port_range.clone(),
-            held: plan.tenants.iter().filter_map(|t| t.host_port).collect(),
+            held: std::sync::Arc::new(plan.tenants.iter().filter_map(|t| t.host_port).collect()),
             wait,
             files: None,
         }
