@@ -203,6 +203,23 @@ fn config_and_secret_changes_reach_the_runtime_without_a_new_container_and_no_va
     assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()), "a rotated token keeps the container");
     daemon.await_running(&env, "acme", CONVERGE);
 
+    // With `reload: restart`, an agent edit restarts the same container instead of signalling it.
+    let started = container(&env, "acme").unwrap()["State"]["StartedAt"].clone();
+    let restart_spec = agents_spec(&gateway, &encrypt(&env, &recipient, canary2), "0.9")
+        .replace("  secrets:", "  reload: restart\n  secrets:");
+    env.spec("acme.yaml", &restart_spec);
+    let c = await_container(&env, "acme", "acme's container to be restarted", CONVERGE, |c| {
+        c["State"]["StartedAt"] != started && c["State"]["Running"] == true
+    });
+    assert_eq!(c["Id"], id.as_str(), "a restart keeps the container");
+    let seen = eventually("the restarted runtime to read the edited config", CONVERGE, || {
+        let config = std::fs::read(&config_file).ok()?;
+        let seen = debug_runtime(port)?;
+        (String::from_utf8_lossy(&config).contains("0.9") && seen["config"]["fnv64"] == fnv64(&config)).then_some(seen)
+    });
+    assert_eq!(seen["reloads"], 0, "a fresh process, not a signalled one: {seen}");
+    daemon.await_running(&env, "acme", CONVERGE);
+
     // No value anywhere tenantd wrote outside tmpfs, nor in what the engine shows.
     let mut written: Vec<(String, String)> = files_under(&env.state)
         .into_iter()
