@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tenantd::config::DaemonConfig;
-use tenantd::reconcile::{load_specs, plan_scoped, prepare, rolled_back_of, Desired, PassOptions};
+use tenantd::reconcile::{plan_scoped, prepare, rolled_back_of, Desired, PassOptions};
 use tenantd::runtime::fake::{Call, FakeRuntime};
 use tenantd::runtime::{ContainerState, Runtime};
 use tenantd::spec::TenantName;
@@ -436,7 +436,7 @@ fn child_specs(dir: &Path) -> Value {
         drop(copy);
         size
     };
-    let parsed_heap = heap_of(&|| Box::new(load_specs(&cfg.tenants_dir, PassOptions::default()).expect("specs load")));
+    let parsed_heap = heap_of(&|| Box::new(tenantd::spec::load_dir(&cfg.tenants_dir).expect("specs load")));
     let rendered_heap = heap_of(&|| Box::new(desired.tenants.values().map(|d| (**d).clone()).collect::<Vec<_>>()));
     let containers = || desired.tenants.values().flat_map(|d| d.containers.iter());
     let applied_bytes: usize = containers().map(|c| c.applied.capacity()).sum();

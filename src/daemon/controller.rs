@@ -202,7 +202,12 @@ impl Controller {
         // event would cost more than everything else. Full passes always read the files.
         let reuse = only.is_some() && self.files_due.is_none() && self.desired.is_some();
         if !reuse {
-            match Desired::load(&self.cfg, self.opts) {
+            // Files unchanged since the last read are taken over, not read again.
+            let loaded = match &self.desired {
+                Some(previous) => Desired::reload(&self.cfg, self.opts, previous),
+                None => Desired::load(&self.cfg, self.opts),
+            };
+            match loaded {
                 Ok(d) => {
                     tracing::debug!(valid = d.sources.len(), invalid = d.invalid_files.len(), "spec files read");
                     self.desired = Some(d);

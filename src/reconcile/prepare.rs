@@ -9,9 +9,9 @@ use super::ReconcileError;
 use crate::config::DaemonConfig;
 use crate::plan::{plan, Plan, PlanInput, RolledBack};
 use crate::ports::{allocate, host_port_free, PortAssignments};
-use crate::render::{render, DesiredTenant, FileHashes};
+use crate::render::{render, DesiredTenant, FileHashes, FileRoots};
 use crate::runtime::{ObservedWorld, Runtime};
-use crate::spec::{load_dir, InvalidSpec, SpecError, SpecSet, TenantName};
+use crate::spec::{load_dir_reusing, FileStamp, InvalidSpec, SpecError, SpecSet, TenantName};
 use crate::status::{SpecFact, StatusStore, TenantStatus};
 
 /// Options of one pass.
@@ -33,26 +33,71 @@ pub struct Desired {
     pub sources: BTreeMap<TenantName, PathBuf>,
     /// Every invalid file, including those whose tenant cannot be told.
     pub invalid_files: Vec<InvalidSpec>,
+    /// What a later read may take over without reading again: the stamp of each valid tenant's
+    /// file (tenants with a build context are left out: their context can change on its own),
+    /// and what the tenants were rendered for.
+    reusable: BTreeMap<TenantName, FileStamp>,
+    rendered_for: Option<(TenantName, FileRoots)>,
 }
 
 impl Desired {
     /// Reads and renders the specs in the configured directory (files only).
     pub fn load(cfg: &DaemonConfig, opts: PassOptions) -> Result<Self, ReconcileError> {
-        let specs = load_specs(&cfg.tenants_dir, opts)?;
+        Self::read(cfg, opts, None)
+    }
+
+    /// Like [`Desired::load`], but a file unchanged since `previous` read it (same stamp) is not
+    /// read or rendered again: its tenant is taken over. A full pass of the daemon thus costs
+    /// little for files nobody touched.
+    pub fn reload(cfg: &DaemonConfig, opts: PassOptions, previous: &Desired) -> Result<Self, ReconcileError> {
+        Self::read(cfg, opts, Some(previous))
+    }
+
+    fn read(cfg: &DaemonConfig, opts: PassOptions, previous: Option<&Desired>) -> Result<Self, ReconcileError> {
         let roots = cfg.file_roots();
-        let tenants = specs
+        let rendered_for = (cfg.instance.clone(), roots.clone());
+        let previous = previous.filter(|p| p.rendered_for.as_ref() == Some(&rendered_for));
+        let by_path: std::collections::HashMap<&Path, &TenantName> = previous
+            .map(|p| p.reusable.keys().filter_map(|t| Some((p.sources.get(t)?.as_path(), t))).collect())
+            .unwrap_or_default();
+        let reuse = |path: &Path, stamp: &FileStamp| -> Option<TenantName> {
+            let name = *by_path.get(path)?;
+            (previous?.reusable.get(name) == Some(stamp)).then(|| name.clone())
+        };
+        let specs = load_specs(&cfg.tenants_dir, opts, &reuse)?;
+        let mut tenants: BTreeMap<TenantName, Arc<DesiredTenant>> = specs
             .valid
             .iter()
             .map(|(name, spec)| (name.clone(), Arc::new(render(spec, &cfg.instance, &roots))))
             .collect();
-        let sources = specs.valid.iter().map(|(name, spec)| (name.clone(), spec.path.clone())).collect();
+        let mut sources: BTreeMap<TenantName, PathBuf> =
+            specs.valid.iter().map(|(name, spec)| (name.clone(), spec.path.clone())).collect();
+        for (name, path) in &specs.reused {
+            if let Some(t) = previous.and_then(|p| p.tenants.get(name)) {
+                tenants.insert(name.clone(), Arc::clone(t));
+                sources.insert(name.clone(), path.clone());
+            }
+        }
+        let stamp_of = |name: &TenantName| sources.get(name).and_then(|p| specs.stamps.get(p)).copied();
+        let reusable = sources
+            .keys()
+            .filter(|name| specs.valid.get(*name).is_none_or(|s| s.contexts.is_empty()))
+            .filter_map(|name| Some((name.clone(), stamp_of(name)?)))
+            .collect();
         let mut invalid: BTreeMap<TenantName, Vec<String>> = BTreeMap::new();
         for i in &specs.invalid {
             if let Some(t) = &i.tenant {
                 invalid.entry(t.clone()).or_default().extend(i.errors.iter().map(|e| e.to_string()));
             }
         }
-        let mut desired = Self { tenants, invalid, sources, invalid_files: specs.invalid };
+        let mut desired = Self {
+            tenants,
+            invalid,
+            sources,
+            invalid_files: specs.invalid,
+            reusable,
+            rendered_for: Some(rendered_for),
+        };
         desired.check_secrets(cfg);
         Ok(desired)
     }
@@ -120,8 +165,12 @@ pub struct Prepared {
 }
 
 /// Reads the specs (files only).
-pub fn load_specs(dir: &Path, opts: PassOptions) -> Result<SpecSet, ReconcileError> {
-    match load_dir(dir) {
+pub fn load_specs(
+    dir: &Path,
+    opts: PassOptions,
+    reuse: &dyn Fn(&Path, &FileStamp) -> Option<TenantName>,
+) -> Result<SpecSet, ReconcileError> {
+    match load_dir_reusing(dir, reuse) {
         Ok(set) => Ok(set),
         Err(SpecError::Dir { .. }) if opts.allow_empty && !dir.exists() => Ok(SpecSet::default()),
         Err(e) => Err(ReconcileError::TenantsDir { dir: dir.to_path_buf(), message: e.to_string() }),

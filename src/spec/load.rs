@@ -13,6 +13,7 @@ use super::context::resolve_contexts;
 use super::document::{located_message, to_json};
 use super::position::{escape_segment, Pos, PositionIndex};
 use super::rules::rule_violations;
+use super::stamp::FileStamp;
 use super::validate::{schema_violations, Violation};
 use super::{SpecError, TenantFile, TenantName};
 
@@ -64,8 +65,13 @@ pub enum SkipReason {
 #[derive(Debug, Clone, Default)]
 pub struct SpecSet {
     pub valid: BTreeMap<TenantName, LoadedSpec>,
+    /// Valid files left unread because the caller still holds what they say (see
+    /// [`load_dir_reusing`]), by the tenant they name.
+    pub reused: BTreeMap<TenantName, PathBuf>,
     pub invalid: Vec<InvalidSpec>,
     pub skipped: Vec<(PathBuf, SkipReason)>,
+    /// The stamp of each valid or reused file, taken before it was read.
+    pub stamps: BTreeMap<PathBuf, FileStamp>,
 }
 
 impl SpecSet {
@@ -82,6 +88,16 @@ impl SpecSet {
 /// problem with a file makes it an [`InvalidSpec`]; two files declaring one tenant are both
 /// invalid. Fails only when `dir` itself cannot be read.
 pub fn load_dir(dir: &Path) -> Result<SpecSet, SpecError> {
+    load_dir_reusing(dir, &|_, _| None)
+}
+
+/// Like [`load_dir`], but a file for which `reuse(path, stamp)` names a tenant is not read: the
+/// caller vouches that a file with this stamp said exactly that (it read it before). Such files
+/// are listed in [`SpecSet::reused`], and take part in the check for duplicate names as usual.
+pub fn load_dir_reusing(
+    dir: &Path,
+    reuse: &dyn Fn(&Path, &FileStamp) -> Option<TenantName>,
+) -> Result<SpecSet, SpecError> {
     let dir_error = |e: io::Error| SpecError::Dir { dir: dir.to_path_buf(), message: e.to_string() };
     let root = fs::canonicalize(dir).map_err(dir_error)?;
     let mut entries: Vec<fs::DirEntry> =
@@ -91,7 +107,7 @@ pub fn load_dir(dir: &Path) -> Result<SpecSet, SpecError> {
     let mut set = SpecSet::default();
     let mut loaded = Vec::new();
     for entry in entries {
-        match read_entry(&entry, &root) {
+        match read_entry(&entry, &root, reuse) {
             Entry::Skipped(reason) => set.skipped.push((entry.path(), reason)),
             Entry::Spec(candidate) => loaded.push(*candidate),
         }
@@ -104,7 +120,7 @@ pub fn load_dir(dir: &Path) -> Result<SpecSet, SpecError> {
             claims.entry(name.clone()).or_default().push(c.path.clone());
         }
     }
-    for Candidate { path, declared, result } in loaded {
+    for Candidate { path, declared, result, stamp } in loaded {
         let mut duplicates = Vec::new();
         if let Some(name) = &declared {
             for other in claims[name].iter().filter(|other| **other != path) {
@@ -116,8 +132,18 @@ pub fn load_dir(dir: &Path) -> Result<SpecSet, SpecError> {
             }
         }
         match result {
-            Ok(spec) if duplicates.is_empty() => {
-                set.valid.insert(spec.file.metadata.name.clone(), spec);
+            Ok(read) if duplicates.is_empty() => {
+                if let Some(stamp) = stamp {
+                    set.stamps.insert(path.clone(), stamp);
+                }
+                match read {
+                    ReadSpec::Fresh(spec) => {
+                        set.valid.insert(spec.file.metadata.name.clone(), *spec);
+                    }
+                    ReadSpec::Reused(name) => {
+                        set.reused.insert(name, path);
+                    }
+                }
             }
             result => {
                 let mut errors = result.err().unwrap_or_default();
@@ -141,13 +167,22 @@ struct Candidate {
     path: PathBuf,
     /// The tenant the file declares, when that can be read even from an invalid file.
     declared: Option<TenantName>,
-    result: Result<LoadedSpec, Vec<SpecError>>,
+    result: Result<ReadSpec, Vec<SpecError>>,
+    /// Taken before reading, so that a change while reading shows as a change next time.
+    stamp: Option<FileStamp>,
 }
 
-fn read_entry(entry: &fs::DirEntry, root: &Path) -> Entry {
+/// A valid file: read now, or vouched for by the caller.
+enum ReadSpec {
+    Fresh(Box<LoadedSpec>),
+    Reused(TenantName),
+}
+
+fn read_entry(entry: &fs::DirEntry, root: &Path, reuse: &dyn Fn(&Path, &FileStamp) -> Option<TenantName>) -> Entry {
     let path = entry.path();
-    let failed =
-        |path: PathBuf, e: SpecError| Entry::Spec(Box::new(Candidate { path, declared: None, result: Err(vec![e]) }));
+    let failed = |path: PathBuf, e: SpecError| {
+        Entry::Spec(Box::new(Candidate { path, declared: None, result: Err(vec![e]), stamp: None }))
+    };
     let name = entry.file_name().to_string_lossy().into_owned();
     if let Some(reason) = skip_reason(&name) {
         return Entry::Skipped(reason);
@@ -171,6 +206,15 @@ fn read_entry(entry: &fs::DirEntry, root: &Path) -> Entry {
     } else {
         path.clone()
     };
+    let stamp = FileStamp::of(&target);
+    if let Some(name) = stamp.as_ref().and_then(|s| reuse(&path, s)) {
+        return Entry::Spec(Box::new(Candidate {
+            path,
+            declared: Some(name.clone()),
+            result: Ok(ReadSpec::Reused(name)),
+            stamp,
+        }));
+    }
     let text = match read_spec(&target, &path) {
         Ok(text) => text,
         Err(e) => return failed(path, e),
@@ -180,7 +224,7 @@ fn read_entry(entry: &fs::DirEntry, root: &Path) -> Entry {
         Ok(spec) => Some(spec.file.metadata.name.clone()),
         Err(_) => declared_name(&text),
     };
-    Entry::Spec(Box::new(Candidate { path, declared, result }))
+    Entry::Spec(Box::new(Candidate { path, declared, result: result.map(|s| ReadSpec::Fresh(Box::new(s))), stamp }))
 }
 
 /// Reads one file at any path (no extension needed), as `tenantd validate FILE` does: it must be

@@ -10,14 +10,16 @@ mod position;
 mod rules;
 pub mod runtime_config;
 pub mod schema;
+mod stamp;
 mod types;
 mod validate;
 
 pub use error::SpecError;
 pub use load::{
-    error_at, load_dir, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason, SpecSet,
-    MAX_SPEC_BYTES,
+    error_at, load_dir, load_dir_reusing, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason,
+    SpecSet, MAX_SPEC_BYTES,
 };
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
 pub use runtime_config::*;
+pub use stamp::FileStamp;
 pub use types::*;
