@@ -205,6 +205,11 @@ fn parent() {
     row("CPU of one stats round, every 15 s (core-seconds, over the quiet rate)", &col(&stats_cpu_s), 2);
     row("resync pass, load + observe + plan called directly (ms)", &col(&|d| d["pass_ms_median"].as_f64().unwrap()), 0);
     row("… of it, reading the specs (`Desired::load`) (ms)", &col(&|d| d["load_ms"].as_f64().unwrap()), 1);
+    row(
+        "… … as the daemon does, no file changed since its last read (`Desired::reload`) (ms)",
+        &col(&|d| d["reload_ms"].as_f64().unwrap()),
+        1,
+    );
     row("… of it, observing the fake (ms)", &col(&|d| d["observe_ms"].as_f64().unwrap()), 1);
     row("… of it, planning every tenant (ms)", &col(&|d| d["plan_ms"].as_f64().unwrap()), 1);
     row(
@@ -566,10 +571,16 @@ fn child_daemon(dir: &Path) -> Value {
     let rb = rolled_back_of(&statuses);
     let one: BTreeSet<TenantName> = [tenant_name(tenants() / 2)].into();
     let (mut load_ms, mut observe_ms, mut plan_ms, mut targeted_ms) = (vec![], vec![], vec![], vec![]);
+    let mut reload_ms = vec![];
     for _ in 0..5 {
         let t = Instant::now();
         let desired = Desired::load(&cfg, PassOptions::default()).expect("specs load");
         load_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let again = Desired::reload(&cfg, PassOptions::default(), &desired).expect("specs reload");
+        reload_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(again.tenants.len(), tenants());
+        drop(again);
         let t = Instant::now();
         let world = rt.block_on(fake.observe(&desired.images(), &desired.names())).expect("observe");
         observe_ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -603,6 +614,7 @@ fn child_daemon(dir: &Path) -> Value {
         "stats_per_s": stats_per_s,
         "pass_ms_median": median(&mut pass_ms),
         "load_ms": median(&mut load_ms),
+        "reload_ms": median(&mut reload_ms),
         "observe_ms": median(&mut observe_ms),
         "plan_ms": median(&mut plan_ms),
         "targeted_ms": median(&mut targeted_ms),
