@@ -508,9 +508,15 @@ impl Controller {
             .map(|u| (u, true))
             .or_else(|| sup.apply_backoff.until(now).filter(|_| sup.failed_hash.is_some()).map(|u| (u, false)))
             .map(|(until, crash_loop)| BackoffFact { until: wall + (until - now), crash_loop });
+        // A runtime that runs again is not shown waiting out a crash backoff; the backoff still
+        // holds back its next restart if it goes down again.
+        let main_running = observed
+            .and_then(|t| t.container(&ContainerRole::Main))
+            .is_some_and(|c| c.state == ContainerState::Running);
         let daemon = DaemonFacts {
             // Only a crash loop is reported as a backoff phase; a failing apply shows as Failed.
-            backoff: backoff.filter(|b| b.crash_loop || matches!(apply, ApplyFact::Failed { .. })),
+            backoff: backoff
+                .filter(|b| matches!(apply, ApplyFact::Failed { .. }) || (b.crash_loop && !main_running)),
             probe_latency_ms: sup.health.latency.map(|l| l.as_millis() as u64),
             supervisor_restarts: sup.supervisor_restarts,
             usage: sup.usage,
