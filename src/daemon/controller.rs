@@ -515,8 +515,7 @@ impl Controller {
             .is_some_and(|c| c.state == ContainerState::Running);
         let daemon = DaemonFacts {
             // Only a crash loop is reported as a backoff phase; a failing apply shows as Failed.
-            backoff: backoff
-                .filter(|b| matches!(apply, ApplyFact::Failed { .. }) || (b.crash_loop && !main_running)),
+            backoff: backoff.filter(|b| matches!(apply, ApplyFact::Failed { .. }) || (b.crash_loop && !main_running)),
             probe_latency_ms: sup.health.latency.map(|l| l.as_millis() as u64),
             supervisor_restarts: sup.supervisor_restarts,
             usage: sup.usage,
