@@ -130,27 +130,19 @@ impl FileDelivery {
 
     /// Removes everything delivered to the tenant: config, plaintext secrets and the record.
     pub fn remove(&self, tenant: &TenantName) -> Result<(), FilesError> {
-        let config_dir = self.roots.config.join(tenant.as_str());
-        match std::fs::remove_dir_all(&config_dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(FilesError::Io { path: config_dir, message: e.to_string() });
-            }
-            _ => {}
+        remove_if_present(&self.roots.config.join(tenant.as_str()), |p| std::fs::remove_dir_all(p))?;
+        remove_if_present(&self.roots.secrets.join(tenant.as_str()), |p| std::fs::remove_dir_all(p))?;
+        remove_if_present(&self.record_path(tenant), |p| std::fs::remove_file(p))
+    }
+}
+
+/// Removes `path` with `remove`; a path that is already gone is fine.
+fn remove_if_present(path: &Path, remove: impl Fn(&Path) -> std::io::Result<()>) -> Result<(), FilesError> {
+    match remove(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(FilesError::Io { path: path.to_path_buf(), message: e.to_string() })
         }
-        let secrets = self.roots.secrets.join(tenant.as_str());
-        match std::fs::remove_dir_all(&secrets) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(FilesError::Io { path: secrets, message: e.to_string() });
-            }
-            _ => {}
-        }
-        let record = self.record_path(tenant);
-        match std::fs::remove_file(&record) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(FilesError::Io { path: record, message: e.to_string() })
-            }
-            _ => Ok(()),
-        }
+        _ => Ok(()),
     }
 }
 
