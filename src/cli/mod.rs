@@ -75,13 +75,17 @@ pub enum Command {
     /// Print the JSON Schema of tenant spec files.
     Schema,
     /// Print the runtime config (openclaw.json) generated for a tenant; secrets appear only as
-    /// ${secret:<name>} references.
+    /// ${secret:<name>} references. With `--runtime kubernetes`: the Kubernetes manifests of the
+    /// tenant (every tenant without one), as multi-document YAML.
     Render {
-        /// The tenant's name.
-        tenant: String,
+        /// The tenant's name (optional with --runtime kubernetes).
+        tenant: Option<String>,
         /// Read specs from this directory instead of the configured tenants_dir.
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// `kubernetes`: print the manifests tenantd would apply on a cluster.
+        #[arg(long, value_enum)]
+        runtime: Option<RenderRuntime>,
     },
     /// Make age keys and encrypt secret values for spec files.
     #[command(subcommand)]
@@ -92,6 +96,11 @@ pub enum Command {
         #[arg(long)]
         allow_empty: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderRuntime {
+    Kubernetes,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,7 +158,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             print!("{}", crate::spec::schema::generate());
             Ok(0)
         }
-        Command::Render { tenant, dir } => render::run(&cli.config, &tenant, dir.as_deref()),
+        Command::Render { tenant, dir, runtime: Some(RenderRuntime::Kubernetes) } => {
+            render::run_kubernetes(&cli.config, tenant.as_deref(), dir.as_deref())
+        }
+        Command::Render { tenant: Some(tenant), dir, runtime: None } => {
+            render::run(&cli.config, &tenant, dir.as_deref())
+        }
+        Command::Render { tenant: None, .. } => anyhow::bail!("name the tenant whose runtime config to print"),
         Command::Secrets(SecretsCommand::Keygen { output }) => secrets::run_keygen(output.as_deref()),
         Command::Secrets(SecretsCommand::Encrypt { recipient }) => {
             let recipients = if recipient.is_empty() {

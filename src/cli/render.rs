@@ -1,6 +1,6 @@
 //! `tenantd render TENANT [--dir DIR]`: prints the runtime config (`openclaw.json`) tenantd
 //! generates for one tenant. Secrets appear only as `${secret:<name>}` placeholders; nothing is
-//! decrypted or written.
+//! decrypted or written. `--runtime kubernetes` prints a tenant's Kubernetes manifests instead.
 
 use std::path::Path;
 
@@ -35,4 +35,48 @@ pub fn run(config: &Path, tenant: &str, dir: Option<&Path>) -> anyhow::Result<u8
         bail!("tenant {name} ({}) is invalid; fix the problems above", invalid.path.display());
     }
     bail!("no tenant named {name} in {}", dir.display())
+}
+
+/// Prints the Kubernetes manifests of `tenant` (every valid tenant when `None`) as one YAML
+/// stream. Without a readable config (with `--dir`), the default instance name is used.
+pub fn run_kubernetes(config: &Path, tenant: Option<&str>, dir: Option<&Path>) -> anyhow::Result<u8> {
+    use crate::config::DaemonConfig;
+    use crate::reconcile::{Desired, PassOptions};
+    use crate::runtime::kubernetes::{manifests, to_yaml, KubeOptions};
+
+    let mut cfg = match (super::load_config(config), dir) {
+        (Ok(cfg), _) => cfg,
+        (Err(_), Some(d)) => DaemonConfig::parse(
+            &format!("tenants_dir = {:?}\nstate_dir = \"/var/lib/tenantd\"\n", d),
+            Path::new("/etc/tenantd/tenantd.toml"),
+            None,
+        )?,
+        (Err(e), None) => return Err(e),
+    };
+    if let Some(d) = dir {
+        cfg.tenants_dir = d.to_path_buf();
+    }
+    // No key is read: manifests carry the secrets' names, never their values.
+    cfg.secrets.identity_file = None;
+    let desired = Desired::load(&cfg, PassOptions::default())?;
+    let names: Vec<TenantName> = match tenant {
+        Some(t) => {
+            let name: TenantName = t.parse().map_err(|e| anyhow!("{e}"))?;
+            if let Some(messages) = desired.invalid.get(&name) {
+                for m in messages {
+                    eprintln!("{m}");
+                }
+                bail!("tenant {name} is invalid; fix the problems above");
+            }
+            if !desired.tenants.contains_key(&name) {
+                bail!("no tenant named {name} in {}", cfg.tenants_dir.display());
+            }
+            vec![name]
+        }
+        None => desired.tenants.keys().cloned().collect(),
+    };
+    for name in names {
+        print!("{}", to_yaml(&manifests(&desired.tenants[&name], &cfg.instance, &KubeOptions::default())));
+    }
+    Ok(0)
 }

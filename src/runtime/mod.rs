@@ -3,6 +3,7 @@
 pub mod docker;
 pub mod error;
 pub mod fake;
+pub mod kubernetes;
 pub mod model;
 
 use async_trait::async_trait;
