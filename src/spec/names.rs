@@ -14,7 +14,7 @@ pub const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
 #[error("{0}")]
 pub struct InvalidValue(pub String);
 
-fn is_dns_label(s: &str) -> bool {
+pub(crate) fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
@@ -23,9 +23,11 @@ fn is_dns_label(s: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
-macro_rules! dns_label_type {
-    ($name:ident, $what:literal) => {
-        #[doc = concat!("A ", $what, ": a DNS label, so it is safe in object names and never a path.")]
+/// A string newtype that parses once: `$check` says whether a string is one, `$expected` what it
+/// should look like.
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $check:expr, $expected:literal) => {
+        $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
@@ -39,13 +41,11 @@ macro_rules! dns_label_type {
         impl TryFrom<String> for $name {
             type Error = InvalidValue;
             fn try_from(s: String) -> Result<Self, InvalidValue> {
-                if is_dns_label(&s) {
+                let check: fn(&str) -> bool = $check;
+                if check(&s) {
                     Ok(Self(s))
                 } else {
-                    Err(InvalidValue(format!(
-                        "{:?} is not a valid {}: expected a DNS label (lowercase letters, digits and '-', 1 to 63 characters, starting and ending with a letter or digit)",
-                        s, $what
-                    )))
+                    Err(InvalidValue(format!(concat!("{:?} is not a valid ", $what, ": expected ", $expected), s)))
                 }
             }
         }
@@ -68,6 +68,20 @@ macro_rules! dns_label_type {
                 f.write_str(&self.0)
             }
         }
+    };
+}
+
+pub(crate) use checked_string;
+
+macro_rules! dns_label_type {
+    ($name:ident, $what:literal) => {
+        checked_string!(
+            #[doc = concat!("A ", $what, ": a DNS label, so it is safe in object names and never a path.")]
+            $name,
+            $what,
+            is_dns_label,
+            "a DNS label (lowercase letters, digits and '-', 1 to 63 characters, starting and ending with a letter or digit)"
+        );
 
         impl JsonSchema for $name {
             fn schema_name() -> Cow<'static, str> {

@@ -13,7 +13,7 @@ use std::fmt;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
-use super::names::{InvalidValue, DNS_LABEL_PATTERN};
+use super::names::{checked_string, is_dns_label, InvalidValue, DNS_LABEL_PATTERN};
 
 /// Where the runtime reads the plaintext of secret `<name>`: `/run/secrets/openclaw/<name>`, a
 /// tmpfs.
@@ -36,63 +36,6 @@ pub const SECRET_NAME_MAX_LEN: usize = 64;
 
 /// Where an agent's workspace is when the spec names none: `<this>/<agent name>`.
 pub const DEFAULT_WORKSPACES_DIR: &str = "/home/node/.openclaw/workspaces";
-
-fn is_dns_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
-/// A string newtype that parses once: `$check` says whether a string is one, `$expected` what it
-/// should look like.
-macro_rules! checked_string {
-    ($(#[$doc:meta])* $name:ident, $what:literal, $check:expr, $expected:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = InvalidValue;
-            fn try_from(s: String) -> Result<Self, InvalidValue> {
-                let check: fn(&str) -> bool = $check;
-                if check(&s) {
-                    Ok(Self(s))
-                } else {
-                    Err(InvalidValue(format!(concat!("{:?} is not a valid ", $what, ": expected ", $expected), s)))
-                }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = InvalidValue;
-            fn from_str(s: &str) -> Result<Self, InvalidValue> {
-                Self::try_from(s.to_string())
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
 
 macro_rules! label_schema {
     ($name:ident, $a_what:literal) => {
