@@ -111,7 +111,7 @@ fn bind(source: &Path, target: &str) -> BindPlan {
 }
 
 /// `uid` or `uid:gid` (gid defaults to uid); `None` for a user given by name.
-fn numeric_owner(user: &str) -> Option<(u32, u32)> {
+pub fn numeric_owner(user: &str) -> Option<(u32, u32)> {
     let (uid, gid) = user.split_once(':').unwrap_or((user, user));
     Some((uid.parse().ok()?, gid.parse().ok()?))
 }

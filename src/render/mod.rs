@@ -7,7 +7,8 @@ pub mod openclaw;
 mod tenant;
 
 pub use files::{
-    secret_key, BindPlan, FileHashes, FileRoots, RuntimeFiles, CONFIG_FILE, CONFIG_PATH_ENV, RUNTIME_CONFIG_DIR,
+    numeric_owner, secret_key, BindPlan, FileHashes, FileRoots, RuntimeFiles, CONFIG_FILE, CONFIG_PATH_ENV,
+    RUNTIME_CONFIG_DIR,
 };
 pub use hash::{versioned_hash, HASH_VERSION};
 pub use model::*;

@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::render::{ContainerRole, DesiredContainer, DesiredTenant, CONFIG_FILE, RUNTIME_CONFIG_DIR};
+use crate::render::{numeric_owner, ContainerRole, DesiredContainer, DesiredTenant, CONFIG_FILE, RUNTIME_CONFIG_DIR};
 use crate::runtime::model::labels;
 use crate::spec::{TenantName, RUNTIME_SECRETS_DIR};
 
@@ -416,11 +416,8 @@ fn secs(ms: u64) -> i32 {
 /// `uid[:gid]` as numbers; a user given by name cannot be proven non-root, so it maps to the
 /// default unprivileged user.
 fn numeric_user(user: &str) -> (i64, i64) {
-    let (uid, gid) = user.split_once(':').unwrap_or((user, user));
-    match (uid.parse::<i64>(), gid.parse::<i64>()) {
-        (Ok(u), Ok(g)) => (u, g),
-        _ => (10001, 10001),
-    }
+    let (uid, gid) = numeric_owner(user).unwrap_or((10001, 10001));
+    (i64::from(uid), i64::from(gid))
 }
 
 /// The manifests as one multi-document YAML stream, in apply order.
