@@ -4,11 +4,16 @@
 //! prints and a Kubernetes runtime would apply.
 
 mod support;
+mod support_kube_schema;
 
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::process::Command;
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{json, Value};
 use support::repo_root;
+use support_kube_schema as kube_schema;
 use tenantd::config::DaemonConfig;
 use tenantd::reconcile::{Desired, PassOptions};
 use tenantd::runtime::kubernetes::{manifests, to_yaml, KubeOptions};
@@ -156,4 +161,152 @@ fn a_tenant_with_runtime_files_mounts_its_config_and_secrets_read_only() {
     let annotations =
         &docs.iter().find(|d| d["kind"] == "Deployment").unwrap()["spec"]["template"]["metadata"]["annotations"];
     assert_eq!(annotations["io.tenantd.spec-hash"], d.spec_hash.as_str());
+}
+
+/// Every kind tenantd renders, as `<apiVersion>/<kind>`.
+const RENDERED_KINDS: [&str; 8] = [
+    "apps/v1/Deployment",
+    "networking.k8s.io/v1/NetworkPolicy",
+    "v1/ConfigMap",
+    "v1/Namespace",
+    "v1/PersistentVolumeClaim",
+    "v1/Secret",
+    "v1/Service",
+    "v1/ServiceAccount",
+];
+
+/// `tenantd render --runtime kubernetes --dir DIR`, run as a user would: every tenant's
+/// manifests as one YAML stream. The config file named does not exist, so no host config counts.
+fn render_kubernetes(dir: &Path) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantd"))
+        .arg("--config")
+        .arg(tmp.path().join("absent.toml"))
+        .args(["render", "--runtime", "kubernetes", "--dir"])
+        .arg(dir)
+        .env_remove("TENANTD_CONFIG")
+        .output()
+        .expect("tenantd runs");
+    assert!(
+        out.status.success(),
+        "tenantd render --runtime kubernetes --dir {}: {}\n{}",
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Every document of a YAML stream, parsed with a YAML parser (not split on `---`).
+fn yaml_stream(yaml: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(yaml).map(|d| Value::deserialize(d).expect("a YAML document")).collect()
+}
+
+#[test]
+fn every_rendered_manifest_validates_against_the_kubernetes_schema() {
+    assert_eq!(kube_schema::kinds(), RENDERED_KINDS, "the schema file covers exactly the rendered kinds");
+    let mut seen = BTreeSet::new();
+    let mut failures = Vec::new();
+    for dir in ["tenants.d", "examples/tenants"] {
+        let docs = yaml_stream(&render_kubernetes(&repo_root().join(dir)));
+        let namespaces = docs.iter().filter(|d| d["kind"] == "Namespace").count();
+        assert_eq!(namespaces, samples(&repo_root().join(dir)).tenants.len(), "{dir}: one Namespace per tenant");
+        for doc in &docs {
+            assert!(doc.is_object(), "{dir}: a document that is no object: {doc}");
+            let kind = kube_schema::kind_of(doc);
+            let name = doc["metadata"]["name"].as_str().unwrap_or("?");
+            let namespace = doc["metadata"]["namespace"].as_str().unwrap_or("-");
+            if let Err(errors) = kube_schema::validate(doc) {
+                failures.push(format!("{dir}: {kind} {namespace}/{name}:\n    {}", errors.join("\n    ")));
+            }
+            seen.insert(kind);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} manifest(s) do not validate against the Kubernetes {} schema:\n{}",
+        failures.len(),
+        kube_schema::KUBERNETES_VERSION,
+        failures.join("\n")
+    );
+    assert_eq!(seen, BTreeSet::from(RENDERED_KINDS.map(String::from)), "the samples render every kind");
+}
+
+/// A small Deployment that is valid, to break one field at a time.
+fn valid_deployment() -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "tenant-web", "labels": {"app": "web"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "securityContext": {"runAsNonRoot": true, "runAsUser": 10001},
+                    "containers": [{"name": "web", "image": "nginx:1", "ports": [{"containerPort": 8080}]}]
+                }
+            }
+        }
+    })
+}
+
+/// The errors of a manifest that must not validate.
+fn rejected(manifest: &Value) -> Vec<String> {
+    kube_schema::validate(manifest).expect_err(&format!("accepted: {manifest}"))
+}
+
+#[test]
+fn the_schema_check_rejects_misspelt_fields_wrong_types_and_unknown_kinds() {
+    let valid = valid_deployment();
+    kube_schema::validate(&valid).unwrap_or_else(|e| panic!("{e:#?}"));
+
+    // Strict: an unknown (misspelt) field deep inside the pod template.
+    let mut d = valid.clone();
+    d["spec"]["template"]["spec"]["securityContext"]["runAsNonroot"] = json!(true);
+    let errors = rejected(&d);
+    assert!(
+        errors.iter().any(|e| e.starts_with("/spec/template/spec/securityContext:") && e.contains("runAsNonroot")),
+        "{errors:#?}"
+    );
+    // A misspelt top-level field.
+    let mut d = valid.clone();
+    d["metdata"] = d["metadata"].take();
+    assert!(rejected(&d).iter().any(|e| e.starts_with("/:") && e.contains("metdata")), "{d}");
+
+    // Wrong types.
+    let mut d = valid.clone();
+    d["spec"]["replicas"] = json!("one");
+    let errors = rejected(&d);
+    assert!(errors.iter().any(|e| e.starts_with("/spec/replicas:")), "{errors:#?}");
+    let mut d = valid.clone();
+    d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = json!("8080");
+    let errors = rejected(&d);
+    assert!(errors.iter().any(|e| e.starts_with("/spec/template/spec/containers/0/ports/0/containerPort:")));
+
+    // A required field missing, and int32 out of range (the format is checked).
+    let mut d = valid.clone();
+    d["spec"]["template"]["spec"]["containers"][0].as_object_mut().unwrap().remove("name");
+    let errors = rejected(&d);
+    assert!(errors.iter().any(|e| e.starts_with("/spec/template/spec/containers/0:") && e.contains("name")));
+    let mut d = valid.clone();
+    d["spec"]["replicas"] = json!(3_000_000_000u64);
+    let errors = rejected(&d);
+    assert!(errors.iter().any(|e| e.starts_with("/spec/replicas:") && e.contains("int32")), "{errors:#?}");
+
+    // apiVersion and kind must name a kind the schema has.
+    let mut d = valid.clone();
+    d["kind"] = json!("Deploymnt");
+    assert!(rejected(&d)[0].starts_with("no schema for apps/v1/Deploymnt"));
+    let mut d = valid.clone();
+    d["apiVersion"] = json!("apps/v1beta1");
+    rejected(&d);
+
+    // A Secret's data is base64.
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "aGk="}});
+    kube_schema::validate(&secret).unwrap_or_else(|e| panic!("{e:#?}"));
+    let mut bad = secret.clone();
+    bad["data"]["k"] = json!("hi!");
+    assert!(rejected(&bad).iter().any(|e| e.starts_with("/data/k:") && e.contains("byte")));
 }
