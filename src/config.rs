@@ -1,11 +1,13 @@
 //! The daemon's own configuration (`tenantd.toml`): where specs and state live, which runtime to
 //! drive and under which instance name.
 
+use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::render::kubernetes::KubeOptions;
 use crate::spec::TenantName;
 
 /// Default location of the config file.
@@ -70,6 +72,34 @@ struct RawConfig {
     daemon: RawDaemon,
     #[serde(default)]
     secrets: RawSecrets,
+    #[serde(default)]
+    kubernetes: RawKubernetes,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKubernetes {
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    in_cluster: Option<bool>,
+    control_plane_namespace_labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    control_plane_pod_labels: BTreeMap<String, String>,
+    volume_size: Option<String>,
+    storage_class: Option<String>,
+}
+
+/// How tenantd reaches a cluster and shapes the objects it creates there (`[kubernetes]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesSettings {
+    /// The kubeconfig to use; `None`: `$KUBECONFIG`, then `~/.kube/config`, then the pod's own
+    /// service account when running in a cluster.
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context; `None`: its current context.
+    pub context: Option<String>,
+    /// Whether the pod's own service account may be used when no kubeconfig is found.
+    pub in_cluster: bool,
+    pub objects: KubeOptions,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -159,6 +189,46 @@ fn default_concurrency() -> usize {
     8
 }
 
+fn kubernetes_settings(raw: RawKubernetes, base: &Path) -> Result<KubernetesSettings, ConfigError> {
+    let defaults = KubeOptions::default();
+    let value = |field: &str, message: String| ConfigError::Value { field: format!("kubernetes.{field}"), message };
+    if let Some(size) = &raw.volume_size {
+        if !is_quantity(size) {
+            return Err(value("volume_size", format!("{size:?} is not a size such as \"1Gi\" or \"500M\"")));
+        }
+    }
+    let namespace_labels = raw.control_plane_namespace_labels.unwrap_or(defaults.control_plane_namespace_labels);
+    if namespace_labels.is_empty() {
+        // An empty selector would admit every namespace.
+        return Err(value("control_plane_namespace_labels", "must name at least one label".into()));
+    }
+    Ok(KubernetesSettings {
+        kubeconfig: raw.kubeconfig.map(|p| base.join(p)),
+        context: raw.context,
+        in_cluster: raw.in_cluster.unwrap_or(true),
+        objects: KubeOptions {
+            control_plane_namespace_labels: namespace_labels,
+            control_plane_pod_labels: raw.control_plane_pod_labels,
+            volume_size: raw.volume_size.unwrap_or(defaults.volume_size),
+            storage_class: raw.storage_class,
+        },
+    })
+}
+
+/// A Kubernetes quantity of bytes: digits, an optional fraction, an optional suffix.
+fn is_quantity(s: &str) -> bool {
+    const SUFFIXES: [&str; 13] = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E", ""];
+    SUFFIXES.iter().any(|suffix| {
+        s.strip_suffix(suffix).is_some_and(|n| {
+            let (int, frac) = n.split_once('.').unwrap_or((n, "0"));
+            !int.is_empty()
+                && !frac.is_empty()
+                && int.bytes().all(|b| b.is_ascii_digit())
+                && frac.bytes().all(|b| b.is_ascii_digit())
+        })
+    })
+}
+
 /// A loaded, validated daemon configuration. Relative paths are resolved against the config
 /// file's directory.
 #[derive(Debug, Clone)]
@@ -177,6 +247,7 @@ pub struct DaemonConfig {
     pub registries: Vec<RegistryAuth>,
     pub daemon: DaemonSettings,
     pub secrets: SecretsSettings,
+    pub kubernetes: KubernetesSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +301,7 @@ impl DaemonConfig {
             return Err(ConfigError::Value { field: "concurrency".into(), message: "expected 1 to 256".into() });
         }
         let defaults = DaemonSettings::default();
+        let kubernetes = kubernetes_settings(raw.kubernetes, &base)?;
         Ok(Self {
             source: path.to_path_buf(),
             tenants_dir: base.join(raw.tenants_dir),
@@ -262,7 +334,13 @@ impl DaemonConfig {
                 allow_non_tmpfs: raw.secrets.allow_non_tmpfs,
                 recipients: raw.secrets.recipients,
             },
+            kubernetes,
         })
+    }
+
+    /// The cluster options objects are rendered with, when the runtime is a cluster.
+    pub fn cluster(&self) -> Option<&KubeOptions> {
+        (self.runtime == RuntimeKind::Kubernetes).then_some(&self.kubernetes.objects)
     }
 
     /// Where status files live.

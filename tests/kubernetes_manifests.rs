@@ -16,7 +16,7 @@ use support::repo_root;
 use support_kube_schema as kube_schema;
 use tenantd::config::DaemonConfig;
 use tenantd::reconcile::{Desired, PassOptions};
-use tenantd::runtime::kubernetes::{manifests, to_yaml, KubeOptions};
+use tenantd::render::kubernetes::{desired_objects, to_yaml, KubeOptions};
 
 fn samples(dir: &Path) -> Desired {
     let text = format!("tenants_dir = {dir:?}\nstate_dir = \"/var/lib/tenantd\"\n");
@@ -40,7 +40,7 @@ fn dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
-fn check_tenant(docs: &[Value], tenant: &str, egress_allowed: bool) {
+fn check_tenant(docs: &[Value], tenant: &str, egress_allowed: bool, suspended: bool) {
     let of = |kind: &'static str| docs.iter().filter(move |d| d["kind"] == kind);
     let one = |kind: &'static str| of(kind).next().unwrap_or_else(|| panic!("{tenant}: no {kind}"));
 
@@ -71,7 +71,8 @@ fn check_tenant(docs: &[Value], tenant: &str, egress_allowed: bool) {
     );
 
     let dep = one("Deployment");
-    assert_eq!(dep["spec"]["replicas"], 1);
+    // A suspended tenant keeps everything but its pod.
+    assert_eq!(dep["spec"]["replicas"], if suspended { 0 } else { 1 }, "{tenant}");
     let pod = &dep["spec"]["template"]["spec"];
     for forbidden in ["hostNetwork", "hostPID", "hostIPC"] {
         assert!(pod[forbidden].is_null() || pod[forbidden] == false, "{tenant}: {forbidden}");
@@ -132,9 +133,9 @@ fn every_sample_tenant_renders_to_restricted_manifests() {
     for dir in ["tenants.d", "examples/tenants"] {
         let desired = samples(&repo_root().join(dir));
         for (name, d) in &desired.tenants {
-            let yaml = to_yaml(&manifests(d, &"tenantd".parse().unwrap(), &KubeOptions::default()));
+            let yaml = to_yaml(&desired_objects(d, &"tenantd".parse().unwrap(), &KubeOptions::default()));
             let docs = documents(&yaml);
-            check_tenant(&docs, name.as_str(), !d.network.internal);
+            check_tenant(&docs, name.as_str(), !d.network.internal, d.suspended);
         }
     }
 }
@@ -143,7 +144,7 @@ fn every_sample_tenant_renders_to_restricted_manifests() {
 fn a_tenant_with_runtime_files_mounts_its_config_and_secrets_read_only() {
     let desired = samples(&repo_root().join("examples/tenants"));
     let d = &desired.tenants[&"umbrella".parse().unwrap()];
-    let docs = documents(&to_yaml(&manifests(d, &"tenantd".parse().unwrap(), &KubeOptions::default())));
+    let docs = documents(&to_yaml(&desired_objects(d, &"tenantd".parse().unwrap(), &KubeOptions::default())));
     let config = docs.iter().find(|d| d["kind"] == "ConfigMap").expect("a ConfigMap");
     assert!(config["data"]["openclaw.json"].as_str().unwrap().contains("${secret:TELEGRAM_BOT_TOKEN}"));
     let secret = docs.iter().find(|d| d["kind"] == "Secret").expect("a Secret");
@@ -157,10 +158,11 @@ fn a_tenant_with_runtime_files_mounts_its_config_and_secrets_read_only() {
     }
     let secret_volume = pod["volumes"].as_array().unwrap().iter().find(|v| v["secret"].is_object()).unwrap();
     assert_eq!(secret_volume["secret"]["defaultMode"], 0o400);
-    // The pod template carries the spec hash, so a config or secret change rolls the pods.
+    // The pod template carries the hash of the config and secrets, so a change to either rolls
+    // the pod.
     let annotations =
         &docs.iter().find(|d| d["kind"] == "Deployment").unwrap()["spec"]["template"]["metadata"]["annotations"];
-    assert_eq!(annotations["io.tenantd.spec-hash"], d.spec_hash.as_str());
+    assert_eq!(annotations["io.tenantd.files-hash"], d.files.as_ref().unwrap().hash().as_str());
 }
 
 /// Every kind tenantd renders, as `<apiVersion>/<kind>`.

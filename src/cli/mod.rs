@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{DaemonConfig, RuntimeKind, DEFAULT_CONFIG_PATH};
 use crate::runtime::docker::DockerRuntime;
+use crate::runtime::kubernetes::KubernetesRuntime;
 use crate::runtime::Runtime;
 
 #[derive(Debug, Parser)]
@@ -181,7 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Run { allow_empty } => {
             let cfg = load_config(&cli.config)?;
-            let runtime: std::sync::Arc<dyn Runtime> = connect_lazily(&cfg)?.into();
+            let runtime: std::sync::Arc<dyn Runtime> = connect_lazily(&cfg).await?.into();
             let opts = crate::reconcile::PassOptions { allow_empty };
             crate::daemon::run(cfg, runtime, load_config, opts, std::future::pending()).await?;
             Ok(0)
@@ -210,19 +211,18 @@ pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<DaemonConfig
 
 /// Connects the configured runtime and checks that it answers.
 pub(crate) async fn connect(cfg: &DaemonConfig) -> anyhow::Result<Box<dyn Runtime>> {
-    let runtime = connect_lazily(cfg)?;
+    let runtime = connect_lazily(cfg).await?;
     runtime.ping().await?;
     Ok(runtime)
 }
 
-/// The configured runtime, not yet asked whether it answers.
-fn connect_lazily(cfg: &DaemonConfig) -> anyhow::Result<Box<dyn Runtime>> {
+/// The configured runtime, not yet asked whether it answers. A cluster without a usable
+/// configuration fails here, at start.
+async fn connect_lazily(cfg: &DaemonConfig) -> anyhow::Result<Box<dyn Runtime>> {
     Ok(match cfg.runtime {
         RuntimeKind::Docker => {
             Box::new(DockerRuntime::connect(&cfg.instance, cfg.docker_host.as_deref(), cfg.registries.clone())?)
         }
-        RuntimeKind::Kubernetes => {
-            anyhow::bail!("runtime \"kubernetes\" is not implemented yet; use runtime = \"docker\"")
-        }
+        RuntimeKind::Kubernetes => Box::new(KubernetesRuntime::connect(&cfg.kubernetes, &cfg.instance).await?),
     })
 }

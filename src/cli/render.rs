@@ -38,11 +38,12 @@ pub fn run(config: &Path, tenant: &str, dir: Option<&Path>) -> anyhow::Result<u8
 }
 
 /// Prints the Kubernetes manifests of `tenant` (every valid tenant when `None`) as one YAML
-/// stream. Without a readable config (with `--dir`), the default instance name is used.
+/// stream: exactly what the Kubernetes runtime applies, but for the values of secrets. Without
+/// a readable config (with `--dir`), the default instance name and cluster settings are used.
 pub fn run_kubernetes(config: &Path, tenant: Option<&str>, dir: Option<&Path>) -> anyhow::Result<u8> {
-    use crate::config::DaemonConfig;
+    use crate::config::{DaemonConfig, RuntimeKind};
     use crate::reconcile::{Desired, PassOptions};
-    use crate::runtime::kubernetes::{manifests, to_yaml, KubeOptions};
+    use crate::render::kubernetes::to_yaml;
 
     let mut cfg = match (super::load_config(config), dir) {
         (Ok(cfg), _) => cfg,
@@ -56,6 +57,7 @@ pub fn run_kubernetes(config: &Path, tenant: Option<&str>, dir: Option<&Path>) -
     if let Some(d) = dir {
         cfg.tenants_dir = d.to_path_buf();
     }
+    cfg.runtime = RuntimeKind::Kubernetes;
     // No key is read: manifests carry the secrets' names, never their values.
     cfg.secrets.identity_file = None;
     let desired = Desired::load(&cfg, PassOptions::default())?;
@@ -76,7 +78,8 @@ pub fn run_kubernetes(config: &Path, tenant: Option<&str>, dir: Option<&Path>) -
         None => desired.tenants.keys().cloned().collect(),
     };
     for name in names {
-        print!("{}", to_yaml(&manifests(&desired.tenants[&name], &cfg.instance, &KubeOptions::default())));
+        let objects = desired.tenants[&name].cluster.as_deref().unwrap_or_default();
+        print!("{}", to_yaml(objects));
     }
     Ok(0)
 }

@@ -602,10 +602,7 @@ async fn observe_some(
 ) -> Result<(), crate::runtime::RuntimeError> {
     for name in names {
         let (images, wanted): (Vec<String>, Vec<String>) = match desired.tenants.get(name) {
-            Some(d) => (
-                d.containers.iter().map(|c| c.image.reference().to_string()).collect(),
-                d.containers.iter().map(|c| c.name.clone()).chain([d.network.name.clone()]).collect(),
-            ),
+            Some(d) => (d.images(), d.wanted_names()),
             None => (vec![], vec![]),
         };
         let mut one = runtime.observe_tenant(name, &images, &wanted).await?;

@@ -60,9 +60,13 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                 return blocked(name, Blocked::Invalid { messages: messages.clone() });
             }
             match (input.desired.get(name), observed) {
-                (Some(d), _) => plan_tenant(d, observed, input),
+                (Some(d), _) => match &d.cluster {
+                    Some(objects) => super::cluster::plan_tenant(d, objects, observed, input.observed),
+                    None => plan_tenant(d, observed, input),
+                },
                 (None, Some(o)) => match input.hold_deletions {
                     Some(why) => blocked(name, Blocked::DeletionHeld { message: why.to_string() }),
+                    None if !o.objects.is_empty() => super::cluster::plan_delete(o),
                     None => plan_delete(o, input.delivered.contains_key(name)),
                 },
                 (None, None) => unreachable!("every name comes from one of the maps"),
@@ -107,7 +111,8 @@ fn plan_delete(o: &ObservedTenant, has_files: bool) -> TenantPlan {
     }
     TenantPlan {
         tenant: o.name.clone(),
-        change: ChangeKind::Delete,
+        // Only volumes left: nothing more goes.
+        change: if steps.is_empty() { ChangeKind::NoChange } else { ChangeKind::Delete },
         blocked: None,
         replace_fields: vec![],
         reasons,

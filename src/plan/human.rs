@@ -64,6 +64,8 @@ fn step_line(s: &Step) -> String {
         Step::RemoveFiles => "remove runtime files (plaintext secrets included)".into(),
         Step::SignalContainer { name, signal, .. } => format!("send {signal} to container {name} (reload its files)"),
         Step::RestartContainer { name, .. } => format!("restart container {name} (read its files again)"),
+        Step::ApplyObject { kind, name, .. } => format!("apply {kind} {name} (server-side, field manager tenantd)"),
+        Step::DeleteObject { kind, name, .. } => format!("delete {kind} {name}"),
     }
 }
 

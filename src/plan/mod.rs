@@ -1,12 +1,15 @@
 //! `plan(desired, actual) -> Plan`: a pure diff with stable ordering, plus its human and JSON
 //! renderings.
 
+mod cluster;
+mod compare;
 mod compute;
 mod diff;
 mod human;
 mod json;
 mod model;
 
+pub use compare::differences;
 pub use compute::{plan, PlanInput, RolledBack};
 pub use human::render_human;
 pub use json::{render_json, PLAN_FORMAT_VERSION};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::ports::PortError;
+use crate::render::kubernetes::{DesiredObject, ObjectKind};
 use crate::render::{DesiredContainer, DesiredNetwork, DesiredTenant, ImageSource, Limits};
 use crate::runtime::ForeignObject;
 use crate::spec::TenantName;
@@ -135,9 +136,25 @@ pub enum Step {
         id: String,
         name: String,
     },
+    /// Server-side apply one of the tenant's objects on a cluster (field manager `tenantd`):
+    /// created when missing; the fields tenantd sets are set as desired and taken back from
+    /// whoever changed them; fields it no longer sets are dropped.
+    ApplyObject {
+        kind: ObjectKind,
+        name: String,
+        #[serde(skip)]
+        object: Box<DesiredObject>,
+    },
+    /// Delete one of the tenant's objects on a cluster: exactly the object observed (its uid).
+    DeleteObject {
+        kind: ObjectKind,
+        name: String,
+        uid: String,
+    },
 }
 
-/// A readable before/after of one container's settings.
+/// A readable before/after of one container's settings (on a cluster: of one object, named
+/// `<Kind>/<name>`, cut down to the fields tenantd sets).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerDiff {

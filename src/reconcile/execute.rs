@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 
 use super::files::{FileDelivery, FilesError};
+use super::rollout;
 use crate::health::{probe, ProbeOutcome};
 use crate::plan::{Plan, Step, TenantPlan};
 use crate::ports::host_port_free;
+use crate::render::kubernetes::ObjectKind;
 use crate::render::{ContainerRole, DesiredContainer, Healthcheck};
-use crate::runtime::{Runtime, RuntimeError};
+use crate::runtime::{Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 use crate::status::{ApplyFact, ProbeFact};
 
@@ -99,12 +101,18 @@ pub async fn execute_tenant(runtime: &dyn Runtime, tp: &TenantPlan, ctx: &ExecCo
     if tp.steps.is_empty() {
         return TenantOutcome::new(ApplyFact::NothingToDo, None, false);
     }
-    let mut run = TenantRun { runtime, tp, ctx, started_main_port: None, probe: None };
+    let mut run = TenantRun { runtime, tp, ctx, started_main_port: None, probe: None, rolled_out: false };
     for step in &tp.steps {
         if let Err(e) = files_step(tp, step, ctx.files.as_ref()) {
             return TenantOutcome::new(ApplyFact::Failed { message: e.to_string(), image_pull: false }, None, true);
         }
-        match run.step(step).await {
+        let secrets = match secret_values(tp, step, ctx.files.as_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                return TenantOutcome::new(ApplyFact::Failed { message: e.to_string(), image_pull: false }, None, true)
+            }
+        };
+        match run.step(step, &secrets).await {
             Ok(None) => {}
             Ok(Some(rolled_back)) => return TenantOutcome::new(rolled_back, Some(ProbeFact::Down), true),
             Err(e) => {
@@ -142,6 +150,18 @@ fn files_step(tp: &TenantPlan, step: &Step, files: Option<&FileDelivery>) -> Res
     }
 }
 
+/// The decrypted values of the tenant's secrets, for the step that applies its Secret to a
+/// cluster; none for any other step.
+fn secret_values(tp: &TenantPlan, step: &Step, files: Option<&FileDelivery>) -> Result<SecretValues, FilesError> {
+    let wanted = tp.desired.as_ref().and_then(|d| d.files.as_ref());
+    match (step, wanted) {
+        (Step::ApplyObject { kind: ObjectKind::Secret, .. }, Some(wanted)) => {
+            files.ok_or_else(|| FilesError::Identity("secrets cannot be decrypted here".into()))?.decrypt_all(wanted)
+        }
+        _ => Ok(SecretValues::new()),
+    }
+}
+
 struct TenantRun<'a> {
     runtime: &'a dyn Runtime,
     tp: &'a TenantPlan,
@@ -150,11 +170,13 @@ struct TenantRun<'a> {
     started_main_port: Option<u16>,
     /// Set when a gated replacement already proved the runtime healthy.
     probe: Option<ProbeFact>,
+    /// Set when a cluster was given a Deployment that runs a pod: its rollout is awaited.
+    rolled_out: bool,
 }
 
 impl TenantRun<'_> {
     /// Runs one step; `Ok(Some(fact))` ends the tenant with that fact (a rollback).
-    async fn step(&mut self, step: &Step) -> Result<Option<ApplyFact>, RuntimeError> {
+    async fn step(&mut self, step: &Step, secrets: &SecretValues) -> Result<Option<ApplyFact>, RuntimeError> {
         let rt = self.runtime;
         match step {
             Step::EnsureImage { image } => rt.ensure_image(image).await.map(|_| ())?,
@@ -187,6 +209,13 @@ impl TenantRun<'_> {
             Step::RestartContainer { id, .. } => rt.restart_container(id, STOP_TIMEOUT_SECS).await?,
             // Host files, not engine calls: done by `files_step`.
             Step::WriteFiles { .. } | Step::RemoveFiles => {}
+            Step::ApplyObject { object, .. } => {
+                rt.apply_object(&self.tp.tenant, object, secrets).await?;
+                if object.kind == ObjectKind::Deployment {
+                    self.rolled_out = self.tp.desired.as_ref().is_some_and(|d| !d.suspended);
+                }
+            }
+            Step::DeleteObject { kind, name, uid } => rt.delete_object(&self.tp.tenant, *kind, name, uid).await?,
         }
         Ok(None)
     }
@@ -195,6 +224,20 @@ impl TenantRun<'_> {
     async fn finish(self) -> TenantOutcome {
         if self.probe.is_some() || !self.ctx.wait.enabled {
             return TenantOutcome::new(ApplyFact::Applied, self.probe, true);
+        }
+        if self.rolled_out {
+            return match rollout::wait(self.runtime, self.tp, self.ctx.wait.max).await {
+                Ok(()) => TenantOutcome::new(ApplyFact::Applied, None, true),
+                Err(rollout::NotReady::Problem { message, image_pull }) => {
+                    TenantOutcome::new(ApplyFact::Failed { message, image_pull }, None, true)
+                }
+                Err(rollout::NotReady::Runtime(e)) => {
+                    let mut outcome =
+                        TenantOutcome::new(ApplyFact::Failed { message: e.to_string(), image_pull: false }, None, true);
+                    outcome.engine_unreachable = e.is_unreachable();
+                    outcome
+                }
+            };
         }
         let (Some(port), Some(d)) = (self.started_main_port, &self.tp.desired) else {
             return TenantOutcome::new(ApplyFact::Applied, None, true);

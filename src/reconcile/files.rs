@@ -101,8 +101,21 @@ impl FileDelivery {
         files: &RuntimeFiles,
         changed: &[String],
     ) -> Result<BTreeMap<SecretName, Plaintext>, FilesError> {
+        self.decrypt_where(files, |name| changed.contains(&secret_key(name)))
+    }
+
+    /// Every secret of `files`, decrypted completely and in memory; one that fails fails all.
+    pub fn decrypt_all(&self, files: &RuntimeFiles) -> Result<BTreeMap<SecretName, Plaintext>, FilesError> {
+        self.decrypt_where(files, |_| true)
+    }
+
+    fn decrypt_where(
+        &self,
+        files: &RuntimeFiles,
+        wanted: impl Fn(&SecretName) -> bool,
+    ) -> Result<BTreeMap<SecretName, Plaintext>, FilesError> {
         let wanted: Vec<(&SecretName, &crate::spec::AgeArmored)> =
-            files.secrets.iter().filter(|(name, _)| changed.contains(&secret_key(name))).collect();
+            files.secrets.iter().filter(|(name, _)| wanted(name)).collect();
         if wanted.is_empty() {
             return Ok(BTreeMap::new());
         }

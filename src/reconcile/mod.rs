@@ -5,6 +5,7 @@ mod files;
 mod lock;
 mod prepare;
 mod probe;
+mod rollout;
 mod secrets_check;
 mod status;
 

@@ -9,7 +9,8 @@ use super::ReconcileError;
 use crate::config::DaemonConfig;
 use crate::plan::{plan, Plan, PlanInput, RolledBack};
 use crate::ports::{allocate, host_port_free, PortAssignments};
-use crate::render::{render, DesiredTenant, FileHashes, FileRoots};
+use crate::render::kubernetes::KubeOptions;
+use crate::render::{render_for, DesiredTenant, FileHashes, FileRoots};
 use crate::runtime::{ObservedWorld, Runtime};
 use crate::spec::{load_dir_reusing, FileStamp, InvalidSpec, SpecError, SpecSet, TenantName};
 use crate::status::{SpecFact, StatusStore, TenantStatus};
@@ -37,7 +38,7 @@ pub struct Desired {
     /// file (tenants with a build context are left out: their context can change on its own),
     /// and what the tenants were rendered for.
     reusable: BTreeMap<TenantName, FileStamp>,
-    rendered_for: Option<(TenantName, FileRoots)>,
+    rendered_for: Option<(TenantName, FileRoots, Option<KubeOptions>)>,
 }
 
 impl Desired {
@@ -55,7 +56,7 @@ impl Desired {
 
     fn read(cfg: &DaemonConfig, opts: PassOptions, previous: Option<&Desired>) -> Result<Self, ReconcileError> {
         let roots = cfg.file_roots();
-        let rendered_for = (cfg.instance.clone(), roots.clone());
+        let rendered_for = (cfg.instance.clone(), roots.clone(), cfg.cluster().cloned());
         let previous = previous.filter(|p| p.rendered_for.as_ref() == Some(&rendered_for));
         let by_path: std::collections::HashMap<&Path, &TenantName> = previous
             .map(|p| p.reusable.keys().filter_map(|t| Some((p.sources.get(t)?.as_path(), t))).collect())
@@ -68,7 +69,7 @@ impl Desired {
         let mut tenants: BTreeMap<TenantName, Arc<DesiredTenant>> = specs
             .valid
             .iter()
-            .map(|(name, spec)| (name.clone(), Arc::new(render(spec, &cfg.instance, &roots))))
+            .map(|(name, spec)| (name.clone(), Arc::new(render_for(spec, &cfg.instance, &roots, cfg.cluster()))))
             .collect();
         let mut sources: BTreeMap<TenantName, PathBuf> =
             specs.valid.iter().map(|(name, spec)| (name.clone(), spec.path.clone())).collect();
@@ -132,19 +133,15 @@ impl Desired {
         }
     }
 
-    /// Image references the desired containers use.
+    /// Image references the desired tenants use, where the runtime makes images available.
     pub fn images(&self) -> Vec<String> {
-        let set: BTreeSet<String> =
-            self.tenants.values().flat_map(|d| d.containers.iter().map(|c| c.image.reference().to_string())).collect();
+        let set: BTreeSet<String> = self.tenants.values().flat_map(|d| d.images()).collect();
         set.into_iter().collect()
     }
 
-    /// Engine names the desired tenants need (containers and networks).
+    /// Names the desired tenants need on the runtime.
     pub fn names(&self) -> Vec<String> {
-        self.tenants
-            .values()
-            .flat_map(|d| d.containers.iter().map(|c| c.name.clone()).chain([d.network.name.clone()]))
-            .collect()
+        self.tenants.values().flat_map(|d| d.wanted_names()).collect()
     }
 
     /// Why deletions are held back this pass: an invalid file whose tenant cannot be told.

@@ -2,6 +2,7 @@
 
 mod files;
 mod hash;
+pub mod kubernetes;
 mod model;
 pub mod openclaw;
 mod tenant;
@@ -13,3 +14,18 @@ pub use files::{
 pub use hash::{versioned_hash, HASH_VERSION};
 pub use model::*;
 pub use tenant::{object_name, render, ContainerView, DEFAULT_USER, MAIN_ALIAS};
+
+/// Renders a spec for the runtime it will run on: on a cluster (`cluster` set), the tenant's
+/// objects there as well.
+pub fn render_for(
+    spec: &crate::spec::LoadedSpec,
+    instance: &crate::spec::TenantName,
+    roots: &FileRoots,
+    cluster: Option<&kubernetes::KubeOptions>,
+) -> DesiredTenant {
+    let mut d = render(spec, instance, roots);
+    if let Some(opts) = cluster {
+        d.cluster = Some(kubernetes::desired_objects(&d, instance, opts));
+    }
+    d
+}

@@ -164,10 +164,34 @@ pub struct DesiredTenant {
     /// The generated config and secrets, when the spec has any. Never serialized.
     #[serde(skip)]
     pub files: Option<super::RuntimeFiles>,
+    /// On a cluster runtime: the tenant's objects there, in apply order.
+    #[serde(skip)]
+    pub cluster: Option<Vec<super::kubernetes::DesiredObject>>,
 }
 
 impl DesiredTenant {
     pub fn main(&self) -> &DesiredContainer {
         &self.containers[0]
+    }
+
+    /// The names this tenant needs on its runtime, which an object of another owner must not
+    /// hold: its containers and network on an engine, its namespace on a cluster.
+    pub fn wanted_names(&self) -> Vec<String> {
+        match &self.cluster {
+            Some(objects) => objects
+                .iter()
+                .filter(|o| o.kind == super::kubernetes::ObjectKind::Namespace)
+                .map(|o| o.name.clone())
+                .collect(),
+            None => self.containers.iter().map(|c| c.name.clone()).chain([self.network.name.clone()]).collect(),
+        }
+    }
+
+    /// The image references the runtime must make available (none on a cluster: its nodes pull).
+    pub fn images(&self) -> Vec<String> {
+        match &self.cluster {
+            Some(_) => vec![],
+            None => self.containers.iter().map(|c| c.image.reference().to_string()).collect(),
+        }
     }
 }

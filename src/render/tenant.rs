@@ -93,7 +93,16 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName, roots: &FileRoots) -> De
         suspended: s.suspend,
         files: files.as_ref().map(|f| (f.hash(), f.reload)),
     });
-    DesiredTenant { name: tenant.clone(), network, volumes, containers, suspended: s.suspend, spec_hash, files }
+    DesiredTenant {
+        name: tenant.clone(),
+        network,
+        volumes,
+        containers,
+        suspended: s.suspend,
+        spec_hash,
+        files,
+        cluster: None,
+    }
 }
 
 #[derive(Serialize)]

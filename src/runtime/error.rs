@@ -29,6 +29,10 @@ pub enum RuntimeError {
     /// Any other engine error, with the operation that failed.
     #[error("{operation} failed: {message}")]
     Engine { operation: String, message: String },
+    /// The runtime has no such operation (a container call on a cluster, an object call on an
+    /// engine); a plan for this runtime never asks for it.
+    #[error("{runtime} cannot {operation}")]
+    Unsupported { runtime: String, operation: String },
 }
 
 /// Why the engine could not be reached, so the message tells the operator what to fix.

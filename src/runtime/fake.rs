@@ -181,6 +181,7 @@ impl Runtime for FakeRuntime {
             restart_count: 0,
             started_at: None,
             networks: vec![network.to_string()],
+            problem: None,
         });
         Ok(id)
     }

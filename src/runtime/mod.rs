@@ -12,6 +12,7 @@ use futures_util::stream::BoxStream;
 pub use error::RuntimeError;
 pub use model::*;
 
+use crate::render::kubernetes::{DesiredObject, ObjectKind};
 use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
 use crate::spec::TenantName;
 
@@ -86,4 +87,38 @@ pub trait Runtime: Send + Sync {
     /// The engine's events about this instance's objects, as they happen. The stream ends or
     /// yields an error when the connection drops; callers subscribe again.
     async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError>;
+
+    /// Cluster runtimes: creates or updates one object of `tenant` by server-side apply, taking
+    /// back fields others changed. A Secret gets `secrets` as its values. Engines without
+    /// cluster objects keep this default, which refuses.
+    async fn apply_object(
+        &self,
+        tenant: &TenantName,
+        object: &DesiredObject,
+        secrets: &SecretValues,
+    ) -> Result<(), RuntimeError> {
+        let _ = (tenant, secrets);
+        Err(self.unsupported(format!("apply {} {}", object.kind, object.name)))
+    }
+
+    /// Cluster runtimes: deletes one object of `tenant`, but only while it is the object that
+    /// was observed (`uid`); one already gone is success.
+    async fn delete_object(
+        &self,
+        tenant: &TenantName,
+        kind: ObjectKind,
+        name: &str,
+        uid: &str,
+    ) -> Result<(), RuntimeError> {
+        let _ = (tenant, uid);
+        Err(self.unsupported(format!("delete {kind} {name}")))
+    }
+
+    /// The error for an operation this runtime does not have.
+    fn unsupported(&self, operation: String) -> RuntimeError {
+        RuntimeError::Unsupported { runtime: self.describe(), operation }
+    }
 }
+
+/// A tenant's decrypted secrets, by name, for the one call that hands them to a cluster.
+pub type SecretValues = std::collections::BTreeMap<crate::spec::SecretName, crate::secrets::Plaintext>;

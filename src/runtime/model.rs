@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::render::kubernetes::ObjectKind;
 use crate::render::{ContainerRole, Limits};
 use crate::spec::TenantName;
 
@@ -75,6 +76,48 @@ pub struct ObservedContainer {
     pub started_at: Option<String>,
     /// Names of the networks the container is attached to.
     pub networks: Vec<String>,
+    /// Why the engine holds the container back from running, when it says (clusters do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<ContainerProblem>,
+}
+
+/// Why an engine holds a container back from running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
+pub enum ContainerProblem {
+    /// Its image cannot be pulled (`ImagePullBackOff`, `ErrImagePull`, an invalid name).
+    ImagePull { message: String },
+    /// It keeps exiting and the engine waits before starting it again (`CrashLoopBackOff`).
+    CrashLoop { message: String },
+    /// Anything else the engine names (`CreateContainerConfigError`, `OOMKilled`, …).
+    Other { reason: String, message: String },
+}
+
+impl std::fmt::Display for ContainerProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContainerProblem::ImagePull { message } => write!(f, "ImagePullBackOff: {message}"),
+            ContainerProblem::CrashLoop { message } => write!(f, "CrashLoopBackOff: {message}"),
+            ContainerProblem::Other { reason, message } => write!(f, "{reason}: {message}"),
+        }
+    }
+}
+
+/// One object of a tenant on a cluster, as the cluster holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedObject {
+    pub kind: ObjectKind,
+    pub name: String,
+    /// Deleting the object is conditional on it: what was observed is what goes.
+    pub uid: String,
+    /// The hash of the manifest tenantd last applied (`io.tenantd.applied-hash`).
+    pub applied_hash: Option<String>,
+    /// The object without `status` and `metadata.managedFields`. A Secret's values are left
+    /// out: `values_intact` says whether they are still what tenantd wrote.
+    pub live: serde_json::Value,
+    /// For a Secret: false when its values were changed by someone else.
+    pub values_intact: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,11 +136,18 @@ pub struct ObservedTenant {
     pub network: Option<ObservedNetwork>,
     pub volumes: Vec<String>,
     pub containers: Vec<ObservedContainer>,
+    /// On a cluster: every object of the tenant, by kind and name (empty on Docker).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ObservedObject>,
 }
 
 impl ObservedTenant {
     pub fn empty(name: TenantName) -> Self {
-        Self { name, network: None, volumes: vec![], containers: vec![] }
+        Self { name, network: None, volumes: vec![], containers: vec![], objects: vec![] }
+    }
+
+    pub fn object(&self, kind: ObjectKind, name: &str) -> Option<&ObservedObject> {
+        self.objects.iter().find(|o| o.kind == kind && o.name == name)
     }
 
     pub fn container(&self, role: &ContainerRole) -> Option<&ObservedContainer> {

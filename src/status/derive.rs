@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use super::model::*;
 use crate::plan::Blocked;
 use crate::render::ContainerRole;
-use crate::runtime::{ContainerState, EngineHealth, ObservedTenant};
+use crate::runtime::{ContainerProblem, ContainerState, EngineHealth, ObservedTenant};
 
 /// What the spec files say about a tenant.
 #[derive(Debug, Clone)]
@@ -90,6 +90,7 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         .map(|o| o.containers.iter().any(|c| c.role != ContainerRole::Main && c.state != ContainerState::Running))
         .unwrap_or(false);
     let suspended = matches!(facts.spec, SpecFact::Valid { suspended: true, .. });
+    let problem = facts.observed.and_then(|o| o.containers.iter().find_map(|c| c.problem.as_ref()));
 
     let health = match main {
         None => Health::Down,
@@ -125,6 +126,13 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         (_, ApplyFact::Failed { message, .. }) => (Phase::Failed, Some(with_exit(main.map(|c| c.state), message))),
         (_, ApplyFact::RolledBack { message }) => (Phase::RolledBack, Some(message.clone())),
         (_, ApplyFact::Blocked(Blocked::RolledBack { message })) => (Phase::RolledBack, Some(message.clone())),
+        // The engine's own reason a container is held back (clusters report these).
+        _ if matches!(problem, Some(ContainerProblem::ImagePull { .. })) => {
+            (Phase::ImagePullBackOff, problem.map(ToString::to_string))
+        }
+        _ if matches!(problem, Some(ContainerProblem::CrashLoop { .. })) => {
+            (Phase::CrashLoopBackOff, problem.map(ToString::to_string))
+        }
         (_, _) if facts.daemon.backoff.as_ref().is_some_and(|b| b.crash_loop) => {
             (Phase::CrashLoopBackOff, exit_error(main.map(|c| c.state)))
         }

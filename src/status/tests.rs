@@ -29,7 +29,9 @@ fn observed(state: ContainerState, health: EngineHealth) -> ObservedTenant {
             restart_count: 2,
             started_at: None,
             networks: vec![],
+            problem: None,
         }],
+        objects: vec![],
     }
 }
 

@@ -242,6 +242,7 @@ fn observed_container(c: &ContainerInspectResponse) -> Option<(TenantName, Obser
             names.sort();
             names
         },
+        problem: None,
     };
     Some((tenant, observed))
 }

@@ -1,0 +1,14 @@
+//! A tenant as Kubernetes objects: what the Kubernetes runtime applies and what
+//! `tenantd render --runtime kubernetes` prints. Pure: no cluster is involved.
+
+mod manifests;
+mod objects;
+mod pod;
+mod quantity;
+
+pub use manifests::{
+    manifests, namespace_name, KubeOptions, TenantManifests, CONFIG_MAP, FIELD_MANAGER, RUNTIME, SECRET,
+};
+pub use objects::{desired_objects, to_yaml, DesiredObject, ObjectKind, APPLIED_HASH};
+pub use pod::{container_name, FILES_HASH};
+pub use quantity::Quantity;
