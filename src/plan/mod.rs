@@ -16,4 +16,6 @@ pub use json::{render_json, PLAN_FORMAT_VERSION};
 pub use model::*;
 
 #[cfg(test)]
+mod cluster_tests;
+#[cfg(test)]
 mod tests;

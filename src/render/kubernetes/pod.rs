@@ -162,8 +162,9 @@ fn container(c: &DesiredContainer, mounts: Vec<VolumeMount>) -> Container {
             ..Default::default()
         })
     });
-    let memory = Quantity(c.limits.memory_bytes.to_string());
-    let cpu = Quantity(format!("{}m", (c.limits.nano_cpus / 1_000_000).max(1)));
+    let memory = Quantity(bytes(u64::try_from(c.limits.memory_bytes).unwrap_or(0)));
+    let millicores = (c.limits.nano_cpus / 1_000_000).max(1);
+    let cpu = Quantity(if millicores % 1000 == 0 { (millicores / 1000).to_string() } else { format!("{millicores}m") });
     Container {
         name: container_name(&c.role).to_string(),
         image: Some(c.image.reference().to_string()),
@@ -216,9 +217,20 @@ fn pull_policy(image: &ImageSource) -> &'static str {
 fn memory_dir(size: u64) -> EmptyDirVolumeSource {
     EmptyDirVolumeSource {
         medium: Some("Memory".into()),
-        size_limit: Some(Quantity(size.to_string())),
+        size_limit: Some(Quantity(bytes(size))),
         ..Default::default()
     }
+}
+
+/// Bytes in the form the API server keeps (`512Mi`, not `536870912`), so what it returns reads
+/// as what was sent.
+fn bytes(n: u64) -> String {
+    for (suffix, shift) in [("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] {
+        if n != 0 && n.is_multiple_of(1u64 << shift) {
+            return format!("{}{suffix}", n >> shift);
+        }
+    }
+    n.to_string()
 }
 
 fn runtime_default() -> SeccompProfile {
