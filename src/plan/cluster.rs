@@ -44,7 +44,7 @@ pub(super) fn plan_tenant(
             plan.steps.push(apply_step(want));
             continue;
         };
-        let changed = differences(&want.manifest, &have.live);
+        let changed = differences(&comparable(want), &have.live);
         let spec_changed = have.applied_hash.as_deref() != Some(want.hash.as_str());
         let values_changed = want.kind == ObjectKind::Secret && !have.values_intact;
         if !spec_changed && changed.is_empty() && !values_changed {
@@ -98,6 +98,19 @@ pub(super) fn plan_tenant(
         plan.replace_fields = replace_fields.into_iter().collect();
     }
     plan
+}
+
+/// What of a manifest can be compared with the live object: a Secret's `stringData` is
+/// write-only (the API server turns it into `data`, which is compared by its hash instead).
+fn comparable(want: &DesiredObject) -> std::borrow::Cow<'_, serde_json::Value> {
+    match (&want.kind, &want.manifest) {
+        (ObjectKind::Secret, serde_json::Value::Object(map)) => {
+            let mut map = map.clone();
+            map.remove("stringData");
+            std::borrow::Cow::Owned(serde_json::Value::Object(map))
+        }
+        _ => std::borrow::Cow::Borrowed(&want.manifest),
+    }
 }
 
 /// The plan for a tenant without a spec: every object goes but the namespace and the claims.

@@ -119,6 +119,14 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
             ),
         ),
         (_, ApplyFact::Blocked(Blocked::NoPort { message })) => (Phase::Failed, Some(message.clone())),
+        // The engine's own reason a container is held back (clusters report these): it says more
+        // than a failed wait for the rollout.
+        _ if matches!(problem, Some(ContainerProblem::ImagePull { .. })) => {
+            (Phase::ImagePullBackOff, problem.map(ToString::to_string))
+        }
+        _ if matches!(problem, Some(ContainerProblem::CrashLoop { .. })) => {
+            (Phase::CrashLoopBackOff, problem.map(ToString::to_string))
+        }
         (_, ApplyFact::Failed { message, image_pull: true }) => (Phase::ImagePullBackOff, Some(message.clone())),
         (_, ApplyFact::Failed { message, .. }) if facts.daemon.backoff.as_ref().is_some_and(|b| b.crash_loop) => {
             (Phase::CrashLoopBackOff, Some(with_exit(main.map(|c| c.state), message)))
@@ -126,13 +134,6 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         (_, ApplyFact::Failed { message, .. }) => (Phase::Failed, Some(with_exit(main.map(|c| c.state), message))),
         (_, ApplyFact::RolledBack { message }) => (Phase::RolledBack, Some(message.clone())),
         (_, ApplyFact::Blocked(Blocked::RolledBack { message })) => (Phase::RolledBack, Some(message.clone())),
-        // The engine's own reason a container is held back (clusters report these).
-        _ if matches!(problem, Some(ContainerProblem::ImagePull { .. })) => {
-            (Phase::ImagePullBackOff, problem.map(ToString::to_string))
-        }
-        _ if matches!(problem, Some(ContainerProblem::CrashLoop { .. })) => {
-            (Phase::CrashLoopBackOff, problem.map(ToString::to_string))
-        }
         (_, _) if facts.daemon.backoff.as_ref().is_some_and(|b| b.crash_loop) => {
             (Phase::CrashLoopBackOff, exit_error(main.map(|c| c.state)))
         }

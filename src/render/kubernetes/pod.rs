@@ -79,7 +79,8 @@ pub(super) fn deployment(
             mounts.push(VolumeMount {
                 name: kube_name(&m.volume, instance, &d.name),
                 mount_path: m.target.clone(),
-                read_only: Some(m.read_only),
+                // The API server drops `readOnly: false` (Go's omitempty): only `true` is sent.
+                read_only: m.read_only.then_some(true),
                 ..Default::default()
             });
         }
