@@ -124,3 +124,94 @@ async fn without_a_cluster_configuration_tenantd_stops_at_start_and_never_uses_d
     expect_exit(&out, 1, "a missing kubeconfig");
     assert!(stderr(&out).contains("missing ([kubernetes] kubeconfig) cannot be used"), "{}", stderr(&out));
 }
+
+/// The (API group, resource, verb) an API call needs, as RBAC names them.
+fn rbac_need(call: &fake_kube::Call) -> Option<(String, String, String)> {
+    let segments: Vec<&str> = call.path.trim_matches('/').split('/').collect();
+    let (group, rest) = match segments.as_slice() {
+        ["api", "v1", rest @ ..] => ("", rest),
+        ["apis", group, _version, rest @ ..] => (*group, rest),
+        _ => return None, // /version, discovery
+    };
+    let (resource, named) = match rest {
+        ["namespaces"] => ("namespaces", false),
+        ["namespaces", _] => ("namespaces", true),
+        ["namespaces", _, resource] => (*resource, false),
+        ["namespaces", _, resource, _] => (*resource, true),
+        [resource] => (*resource, false),
+        [] => return None,
+        other => panic!("an unexpected path: {other:?}"),
+    };
+    let verb = match (call.method.as_str(), named) {
+        ("GET", _) if call.query.contains("watch=true") || call.query.contains("watch=1") => "watch",
+        ("GET", true) => "get",
+        ("GET", false) => "list",
+        ("POST", _) => "create",
+        // A server-side apply that creates needs `create` as well as `patch`.
+        ("PATCH", _) if call.status == 201 => "create",
+        ("PATCH", _) => "patch",
+        ("PUT", _) => "update",
+        ("DELETE", _) => "delete",
+        (m, _) => panic!("an unexpected method {m}"),
+    };
+    Some((group.to_string(), resource.to_string(), verb.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_rbac_grants_every_call_tenantd_makes_and_no_deletion_of_data() {
+    let text =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes/rbac.yaml"))
+            .unwrap();
+    let mut granted = std::collections::BTreeSet::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let doc = <serde_json::Value as serde::Deserialize>::deserialize(doc).unwrap();
+        for rule in doc["rules"].as_array().into_iter().flatten() {
+            for g in rule["apiGroups"].as_array().unwrap() {
+                for r in rule["resources"].as_array().unwrap() {
+                    for v in rule["verbs"].as_array().unwrap() {
+                        granted.insert((
+                            g.as_str().unwrap().to_string(),
+                            r.as_str().unwrap().to_string(),
+                            v.as_str().unwrap().to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for data in ["namespaces", "persistentvolumeclaims"] {
+        assert!(
+            !granted.contains(&(String::new(), data.to_string(), "delete".to_string())),
+            "{data} are never deleted"
+        );
+    }
+
+    let c = Cluster::start(None).await;
+    c.write_config("[daemon]\ndebounce = \"50ms\"\n");
+    c.spec("acme.yaml", &registry_spec("acme", ""));
+    c.spec("globex.yaml", &registry_spec("globex", ""));
+    expect_exit(&c.tenantd(&["apply"]), 0, "apply");
+    std::fs::remove_file(c.tenants.join("globex.yaml")).unwrap();
+    let log = std::fs::File::create(c.path("daemon.log")).unwrap();
+    let _daemon = Daemon(c.command(&["run"]).stdout(Stdio::null()).stderr(log).spawn().unwrap());
+    eventually("globex deleted by the daemon", CONVERGE, || {
+        c.object("deployments", "globex", "runtime").is_none().then_some(())
+    })
+    .await;
+    c.spec("acme.yaml", &registry_spec("acme", "").replace("LOG_LEVEL: info", "LOG_LEVEL: debug"));
+    eventually("acme patched by the daemon", CONVERGE, || {
+        c.object("deployments", "acme", "runtime")
+            .filter(|d| d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == "debug")
+    })
+    .await;
+    eventually("the daemon's watches", CONVERGE, || {
+        c.fake.calls().iter().any(|call| call.query.contains("watch=")).then_some(())
+    })
+    .await;
+
+    let needed: std::collections::BTreeSet<_> = c.fake.calls().iter().filter_map(rbac_need).collect();
+    let verbs: std::collections::BTreeSet<&str> = needed.iter().map(|(_, _, v)| v.as_str()).collect();
+    assert_eq!(verbs, ["create", "delete", "get", "list", "patch", "watch"].into(), "every kind of call was made");
+    let missing: Vec<_> = needed.difference(&granted).collect();
+    assert!(missing.is_empty(), "examples/kubernetes/rbac.yaml does not grant: {missing:?}");
+}
