@@ -25,6 +25,10 @@ pub(super) fn plan_tenant(
     if !foreign.is_empty() {
         return TenantPlan { blocked: Some(Blocked::Conflict { objects: foreign }), ..empty(d, ChangeKind::Blocked) };
     }
+    let too_long = names_too_long(objects);
+    if !too_long.is_empty() {
+        return TenantPlan { blocked: Some(Blocked::Invalid { messages: too_long }), ..empty(d, ChangeKind::Blocked) };
+    }
     let empty_tenant = ObservedTenant::empty(d.name.clone());
     let o = o.unwrap_or(&empty_tenant);
     let exists = o.objects.iter().any(|x| !x.kind.kept_on_delete());
@@ -98,6 +102,35 @@ pub(super) fn plan_tenant(
         plan.replace_fields = replace_fields.into_iter().collect();
     }
     plan
+}
+
+/// Names a cluster would refuse: the namespace (`<instance>-<tenant>`) and the pod's volume
+/// names (`vol-<volume>`) are DNS labels of at most 63 characters, which a long tenant or
+/// volume name can overrun on a cluster though not on Docker.
+fn names_too_long(objects: &[DesiredObject]) -> Vec<String> {
+    const MAX: usize = 63;
+    let mut out = Vec::new();
+    for o in objects {
+        if o.kind == ObjectKind::Namespace && o.name.len() > MAX {
+            out.push(format!(
+                "on a cluster the tenant's namespace {} (<instance>-<tenant>) is longer than {MAX} characters: \
+                 shorten the tenant name by {}",
+                o.name,
+                o.name.len() - MAX
+            ));
+        }
+        if o.kind == ObjectKind::Deployment {
+            let volumes = o.manifest["spec"]["template"]["spec"]["volumes"].as_array().into_iter().flatten();
+            for name in volumes.filter_map(|v| v["name"].as_str()).filter(|n| n.len() > MAX) {
+                out.push(format!(
+                    "on a cluster the volume {name} is a pod volume name longer than {MAX} characters: shorten \
+                     the volume's name by {}",
+                    name.len() - MAX
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// What of a manifest can be compared with the live object: a Secret's `stringData` is

@@ -273,3 +273,17 @@ fn rendered_objects_are_labelled_and_hashed() {
     assert_eq!(d.wanted_names(), ["tenantd-acme"]);
     assert!(d.images().is_empty(), "a cluster's nodes pull images");
 }
+
+#[test]
+fn names_a_cluster_would_refuse_block_the_tenant_before_any_call() {
+    let long = "a".repeat(60);
+    let d = desired(
+        &ACME.replace("name: acme", &format!("name: {long}")).replace("name: workspace", &format!("name: {long}")),
+    );
+    let p = plan_of(&[d], &ObservedWorld::default());
+    let tp = &p.tenants[0];
+    let Some(Blocked::Invalid { messages }) = &tp.blocked else { panic!("{tp:?}") };
+    assert!(messages[0].contains("namespace tenantd-aaaa") && messages[0].contains("by 5"), "{messages:?}");
+    assert!(messages[1].contains(&format!("volume vol-{long}")) && messages[1].contains("by 1"), "{messages:?}");
+    assert!(tp.steps.is_empty());
+}

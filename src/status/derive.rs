@@ -119,6 +119,8 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
             ),
         ),
         (_, ApplyFact::Blocked(Blocked::NoPort { message })) => (Phase::Failed, Some(message.clone())),
+        // Valid, but not for this runtime (a name a cluster would refuse).
+        (_, ApplyFact::Blocked(Blocked::Invalid { messages })) => (Phase::Invalid, Some(messages.join("; "))),
         // The engine's own reason a container is held back (clusters report these): it says more
         // than a failed wait for the rollout.
         _ if matches!(problem, Some(ContainerProblem::ImagePull { .. })) => {
