@@ -219,32 +219,39 @@ fn merge_into(target: &mut Value, patch: &Value) {
     }
 }
 
-/// Server-side apply, step two, on the final object `new`: the applied fields other managers own
-/// with a value this apply changes, as `(".spec.replicas", manager)`.
+/// Server-side apply, step two, on the final object `new`: the applied leaves other managers own
+/// whose value this apply changes, with the owning manager. Maps are containers, not values:
+/// applying one (even `{}`) never conflicts.
 pub(crate) fn conflicts(
     entries: &[Entry],
     writer: &Writer,
-    applied: &BTreeSet<Path>,
+    body: &Value,
     live: &Value,
     new: &Value,
-) -> Vec<(String, String)> {
+) -> Vec<(Path, String)> {
+    let applied = applied_fields(body);
     let mut found = Vec::new();
     for e in entries.iter().filter(|e| !writer.owns(e)) {
         for path in applied.intersection(&e.fields) {
-            if paths::get(live, path) != paths::get(new, path) {
-                found.push((paths::display(path), e.manager.clone()));
+            let is_map = paths::get(body, path).is_some_and(Value::is_object);
+            if !is_map && paths::get(live, path) != paths::get(new, path) {
+                found.push((path.clone(), e.manager.clone()));
             }
         }
     }
     found
 }
 
-/// Server-side apply, step three: forced conflicts move to the applier, whose set becomes exactly `applied`.
-pub(crate) fn take_ownership(entries: &mut Vec<Entry>, writer: &Writer, applied: &BTreeSet<Path>, forced: bool) {
-    if forced {
-        for e in entries.iter_mut().filter(|e| !writer.owns(e)) {
-            e.fields.retain(|p| !applied.contains(p));
-        }
+/// Server-side apply, step three: forced conflicts move to the applier (other fields stay
+/// shared), whose set becomes exactly `applied`.
+pub(crate) fn take_ownership(
+    entries: &mut Vec<Entry>,
+    writer: &Writer,
+    applied: &BTreeSet<Path>,
+    forced: &[(Path, String)],
+) {
+    for e in entries.iter_mut().filter(|e| !writer.owns(e)) {
+        e.fields.retain(|p| !forced.iter().any(|(f, _)| f == p));
     }
     writer.entry(entries).fields = applied.clone();
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST, USER_AGENT};
+use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, USER_AGENT};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
@@ -70,6 +70,8 @@ struct Received {
     content_type: Option<String>,
     user_agent: Option<String>,
     authorization: Option<String>,
+    /// The client asked for `PartialObjectMetadata` (kube's `*_metadata` calls).
+    metadata_only: bool,
     host: String,
     body: Bytes,
 }
@@ -78,6 +80,7 @@ async fn handle(shared: &Arc<Shared>, req: hyper::Request<Incoming>) -> Response
     let header = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
     let (content_type, user_agent, authorization) = (header(CONTENT_TYPE), header(USER_AGENT), header(AUTHORIZATION));
     let host = header(HOST).unwrap_or_default();
+    let metadata_only = header(ACCEPT).is_some_and(|a| a.contains("as=PartialObjectMetadata"));
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or_default().to_string();
@@ -90,10 +93,16 @@ async fn handle(shared: &Arc<Shared>, req: hyper::Request<Incoming>) -> Response
                 content_type: content_type.clone(),
                 user_agent,
                 authorization,
+                metadata_only,
                 host,
                 body: collected.to_bytes(),
             };
-            dispatch(shared, &incoming)
+            match dispatch(shared, &incoming) {
+                Reply::Json(code, value) if incoming.metadata_only && code < 300 && value["kind"] != "Status" => {
+                    Reply::Json(code, reads::metadata_only(&value))
+                }
+                reply => reply,
+            }
         }
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => ApiError::too_large().into(),
         Err(e) => ApiError::bad_request(format!("reading the request body: {e}")).into(),
@@ -148,7 +157,7 @@ fn dispatch(shared: &Arc<Shared>, req: &Received) -> Reply {
         Route::Collection { res, namespace } if get => {
             let state = lock(&shared.state);
             if req.query.flag("watch") {
-                match watch::start(shared, &state.store, res, namespace.as_deref(), &req.query) {
+                match watch::start(shared, &state.store, res, namespace.as_deref(), &req.query, req.metadata_only) {
                     Ok(stream) => Reply::Stream(stream),
                     Err(e) => e.into(),
                 }

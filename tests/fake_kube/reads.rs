@@ -1,4 +1,5 @@
-//! Read requests: get, and list with label/field selectors and `limit`/`continue` paging.
+//! Read requests: get, and list with label/field selectors and `limit`/`continue` paging; the
+//! metadata-only (`PartialObjectMetadata`) form of objects and lists.
 
 use serde_json::{json, Value};
 
@@ -18,8 +19,8 @@ pub(crate) struct Filter {
 
 impl Filter {
     pub fn from_query(res: &Resource, query: &Query) -> ApiResult<Filter> {
-        let labels = LabelSelector::parse(query.get("labelSelector").unwrap_or_default())
-            .map_err(|why| ApiError::bad_request(format!("unable to parse requirement: {why}")))?;
+        let labels =
+            LabelSelector::parse(query.get("labelSelector").unwrap_or_default()).map_err(ApiError::bad_request)?;
         let fields =
             FieldSelector::parse(query.get("fieldSelector").unwrap_or_default(), res).map_err(ApiError::bad_request)?;
         Ok(Filter { labels, fields })
@@ -75,4 +76,20 @@ pub(crate) fn list(state: &State, res: &'static Resource, namespace: Option<&str
         }
     }
     Ok(json!({"apiVersion": res.api_version(), "kind": res.list_kind(), "metadata": metadata, "items": items}))
+}
+
+/// The `PartialObjectMetadata` form of an object, or the `PartialObjectMetadataList` form of a
+/// list, as served to clients asking for `application/json;as=PartialObjectMetadata…`.
+pub(crate) fn metadata_only(v: &Value) -> Value {
+    let partial =
+        |o: &Value| json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": o["metadata"]});
+    match v.get("items").and_then(Value::as_array) {
+        Some(items) => json!({
+            "apiVersion": "meta.k8s.io/v1",
+            "kind": "PartialObjectMetadataList",
+            "metadata": v["metadata"],
+            "items": items.iter().map(partial).collect::<Vec<_>>(),
+        }),
+        None => partial(v),
+    }
 }

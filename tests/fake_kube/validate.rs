@@ -21,7 +21,8 @@ pub(crate) fn validate(res: &Resource, old: Option<&Value>, new: &Value) -> Resu
     }
     metadata(new)?;
     match res.plural {
-        "deployments" => deployment(old, new),
+        "pods" => pod_spec(new.get("spec"), "spec"),
+        "deployments" => pod_spec(new.pointer("/spec/template/spec"), "spec.template.spec").and(deployment(old, new)),
         "services" => service(old, new),
         "persistentvolumeclaims" => claim(old, new),
         "configmaps" | "secrets" => immutable_data(res, old, new),
@@ -68,6 +69,31 @@ fn metadata(obj: &Value) -> Result<(), String> {
             if check_values && !label_value(value) {
                 return Err(format!("metadata.labels: Invalid value: {value:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63 characters)"));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Containers are required, each with a unique DNS-label name and an image.
+fn pod_spec(spec: Option<&Value>, at: &str) -> Result<(), String> {
+    let containers = spec.and_then(|s| s.get("containers")).and_then(Value::as_array).cloned().unwrap_or_default();
+    if containers.is_empty() {
+        return Err(format!("{at}.containers: Required value"));
+    }
+    let mut seen = Vec::new();
+    for (i, c) in containers.iter().enumerate() {
+        let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+        if !dns_label(name) {
+            return Err(format!(
+                "{at}.containers[{i}].name: Invalid value: {name:?}: must be a lowercase RFC 1123 label"
+            ));
+        }
+        if seen.contains(&name) {
+            return Err(format!("{at}.containers[{i}].name: Duplicate value: {name:?}"));
+        }
+        seen.push(name);
+        if c.get("image").and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(format!("{at}.containers[{i}].image: Required value"));
         }
     }
     Ok(())

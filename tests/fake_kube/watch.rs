@@ -41,12 +41,14 @@ struct Watch {
     res: &'static Resource,
     namespace: Option<String>,
     filter: Filter,
+    /// Objects are sent as `PartialObjectMetadata`.
+    metadata_only: bool,
 }
 
 impl Watch {
     /// The event `e` as this watch reports it, if at all: objects entering or leaving the
     /// selection are reported as ADDED / DELETED.
-    fn translate<'e>(&self, e: &'e Event) -> Option<(EventType, &'e Value)> {
+    fn translate(&self, e: &Event) -> Option<Bytes> {
         if e.resource != self.res.plural || self.namespace.as_ref().is_some_and(|ns| *ns != e.namespace) {
             return None;
         }
@@ -59,7 +61,15 @@ impl Watch {
             (EventType::Modified, true, false) | (EventType::Deleted, true, _) => EventType::Deleted,
             _ => return None,
         };
-        Some((kind, &e.object))
+        Some(self.line(kind.as_str(), &e.object))
+    }
+
+    fn line(&self, kind: &str, object: &Value) -> Bytes {
+        if self.metadata_only {
+            line(kind, &super::reads::metadata_only(object))
+        } else {
+            line(kind, object)
+        }
     }
 
     fn bookmark(&self, rv: u64, annotations: Value) -> Bytes {
@@ -85,8 +95,10 @@ pub(crate) fn start(
     res: &'static Resource,
     namespace: Option<&str>,
     query: &Query,
+    metadata_only: bool,
 ) -> ApiResult<ChannelBody> {
-    let watch = Watch { res, namespace: namespace.map(str::to_string), filter: Filter::from_query(res, query)? };
+    let filter = Filter::from_query(res, query)?;
+    let watch = Watch { res, namespace: namespace.map(str::to_string), filter, metadata_only };
     let timeout = match query.get("timeoutSeconds") {
         None | Some("") => 1800,
         Some(t) => t.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t:?}")))?,
@@ -96,7 +108,7 @@ pub(crate) fn start(
     let from = match query.get("resourceVersion").filter(|rv| !rv.is_empty() && *rv != "0") {
         None => {
             let objects = store.list(res, namespace).filter(|o| watch.filter.matches(o));
-            initial.extend(objects.map(|o| line("ADDED", o)));
+            initial.extend(objects.map(|o| watch.line("ADDED", o)));
             if query.flag("sendInitialEvents") {
                 initial.push(watch.bookmark(store.rv(), json!({"k8s.io/initial-events-end": "true"})));
             }
@@ -105,9 +117,7 @@ pub(crate) fn start(
         Some(rv) => {
             let rv = rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
             match store.events_after(rv) {
-                Ok(events) => {
-                    initial.extend(events.filter_map(|e| watch.translate(e)).map(|(k, o)| line(k.as_str(), o)))
-                }
+                Ok(events) => initial.extend(events.filter_map(|e| watch.translate(e))),
                 Err(oldest) => {
                     let status = ApiError::expired(format!("too old resource version: {rv} ({oldest})")).status();
                     initial.push(line("ERROR", &status));
@@ -158,8 +168,8 @@ async fn stream(
                     let state = lock(&shared.state);
                     let replay = match state.store.events_after(seen) {
                         Ok(events) => {
-                            let chunks = events.filter_map(|e| watch.translate(e)).map(|(k, o)| line(k.as_str(), o));
-                            (chunks.collect::<Vec<_>>(), false, state.store.rv())
+                            let chunks = events.filter_map(|e| watch.translate(e)).collect::<Vec<_>>();
+                            (chunks, false, state.store.rv())
                         }
                         Err(oldest) => {
                             let status = ApiError::expired(format!("too old resource version: {seen} ({oldest})")).status();

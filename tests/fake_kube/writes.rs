@@ -11,7 +11,7 @@ use super::decode::{self, DecodeError};
 use super::errors::{ApiError, ApiResult};
 use super::resources::Resource;
 use super::store::{name_of, Store};
-use super::{controllers, defaults, validate, State};
+use super::{controllers, defaults, paths, validate, State};
 
 /// Server-set metadata fields, never taken from a client.
 const SERVER_METADATA: &[&str] =
@@ -54,13 +54,13 @@ pub(crate) fn apply(
     let base = live.cloned().unwrap_or(skeleton);
     let merged = apply::merge(&base, &before, &change.writer, body);
     let new = prepare(&mut state.store, change, live, merged)?;
-    let applied: BTreeSet<_> = apply::applied_fields(body);
-    let conflicts = apply::conflicts(&before, &change.writer, &applied, &base, &new);
+    let conflicts = apply::conflicts(&before, &change.writer, body, &base, &new);
     if !conflicts.is_empty() && !force {
-        return Err(ApiError::apply_conflict(change.res, &name_of(&new), &conflicts));
+        let listed: Vec<(String, String)> = conflicts.iter().map(|(p, m)| (paths::display(p), m.clone())).collect();
+        return Err(ApiError::apply_conflict(change.res, &name_of(&new), &listed));
     }
     let mut entries = before.clone();
-    apply::take_ownership(&mut entries, &change.writer, &applied, force);
+    apply::take_ownership(&mut entries, &change.writer, &apply::applied_fields(body), &conflicts);
     Ok(commit(state, change, live, new, entries, &before))
 }
 
