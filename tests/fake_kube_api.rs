@@ -272,7 +272,10 @@ async fn merge_and_strategic_merge_patches_apply_to_the_stored_object() {
     fake.set_kubelet(Kubelet::Off);
     let api: Api<Deployment> = Api::namespaced(fake.client().await, "default");
     let mut two_containers = deployment("d", "app:1", 1);
-    two_containers["spec"]["template"]["spec"]["containers"] = json!([{"name": "main", "image": "app:1", "env": [{"name": "A", "value": "1"}]}, {"name": "side", "image": "side:1"}]);
+    two_containers["spec"]["template"]["spec"]["containers"] = json!([
+        {"name": "main", "image": "app:1", "env": [{"name": "A", "value": "1"}]},
+        {"name": "side", "image": "side:1"},
+    ]);
     api.create(&PostParams::default(), &obj(two_containers)).await.unwrap();
     let merge = json!({"metadata": {"labels": {"team": "x"}, "annotations": null}, "spec": {"minReadySeconds": 5}});
     let merged = api.patch("d", &PatchParams::default(), &Patch::Merge(&merge)).await.unwrap();
@@ -505,9 +508,10 @@ async fn namespaces_services_claims_and_secrets_are_defaulted() {
     let moved = json!({"spec": {"clusterIP": "10.96.200.1", "clusterIPs": ["10.96.200.1"]}});
     assert_eq!(api_error(services.patch("s", &PatchParams::default(), &Patch::Merge(&moved)).await).0, 422);
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "t");
-    let claim: PersistentVolumeClaim = obj(
-        json!({"metadata": {"name": "c"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
-    );
+    let claim: PersistentVolumeClaim = obj(json!({
+        "metadata": {"name": "c"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }));
     claims.create(&pp, &claim).await.unwrap();
     let claim = claims.get("c").await.unwrap();
     assert_eq!(claim.spec.as_ref().unwrap().volume_mode.as_deref(), Some("Filesystem"));
@@ -570,7 +574,13 @@ async fn deployments_are_defaulted_and_empty_values_omitted_like_go() {
     assert_eq!(main["ports"], json!([{"containerPort": 8080, "protocol": "TCP"}]));
     assert_eq!(
         main["readinessProbe"],
-        json!({"httpGet": {"port": 8080, "path": "/", "scheme": "HTTP"}, "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})
+        json!({
+            "httpGet": {"port": 8080, "path": "/", "scheme": "HTTP"},
+            "timeoutSeconds": 1,
+            "periodSeconds": 10,
+            "successThreshold": 1,
+            "failureThreshold": 3,
+        })
     );
     assert_eq!(main["volumeMounts"], json!([{"name": "cfg", "mountPath": "/cfg"}]), "false is omitted");
     assert_eq!(

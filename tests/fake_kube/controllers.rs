@@ -27,6 +27,9 @@ use super::writes::{self, Change};
 use super::{kubelet, Kubelet, PodOutcome, State};
 
 const CONTROLLER: &str = "kube-controller-manager";
+const ROOT_CA_DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using \
+    internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed \
+    across distributions of Kubernetes clusters.";
 /// Upper bound on Pods per Deployment.
 const MAX_PODS: i64 = 50;
 
@@ -313,7 +316,11 @@ fn run_pod(state: &mut State, pod: &Value) {
 
 fn setup_namespace(state: &mut State, namespace: &str) {
     if state.store.get(served("serviceaccounts"), namespace, "default").is_none() {
-        let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}});
+        let account = json!({
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": namespace},
+        });
         server_write(state, "serviceaccounts", None, account, CONTROLLER, None);
     }
     if state.store.get(served("configmaps"), namespace, "kube-root-ca.crt").is_none() {
@@ -323,7 +330,7 @@ fn setup_namespace(state: &mut State, namespace: &str) {
             "metadata": {
                 "name": "kube-root-ca.crt",
                 "namespace": namespace,
-                "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."},
+                "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION},
             },
             "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\nZmFrZS1rdWJlIHRlc3QgQ0E=\n-----END CERTIFICATE-----\n"},
         });

@@ -113,6 +113,11 @@ pub(crate) fn delete_collection(state: &mut State, req: &Request) -> ApiResult<(
     let rv = state.store.rv().to_string();
     Ok((
         200,
-        json!({"apiVersion": res.api_version(), "kind": res.list_kind(), "metadata": {"resourceVersion": rv}, "items": items}),
+        json!({
+            "apiVersion": res.api_version(),
+            "kind": res.list_kind(),
+            "metadata": {"resourceVersion": rv},
+            "items": items,
+        }),
     ))
 }

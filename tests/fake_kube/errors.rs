@@ -73,7 +73,8 @@ impl ApiError {
         let causes: Vec<Value> = conflicts
             .iter()
             .map(|(field, manager)| {
-                json!({"type": "FieldManagerConflict", "message": format!("conflict with \"{manager}\""), "field": field})
+                let message = format!("conflict with \"{manager}\"");
+                json!({"type": "FieldManagerConflict", "message": message, "field": field})
             })
             .collect();
         let mut err = Self::new(409, "Conflict", message).with_details(res, name);

@@ -105,7 +105,10 @@ fn container_status(name: &str, image: &str, outcome: PodOutcome, pod_ref: &str,
                 "state".into(),
                 json!({"waiting": {
                     "reason": "ImagePullBackOff",
-                    "message": format!("Back-off pulling image \"{image}\": ErrImagePull: failed to pull and unpack image \"{image}\": not found"),
+                    "message": format!(
+                        "Back-off pulling image \"{image}\": ErrImagePull: failed to pull and unpack image \
+                         \"{image}\": not found"
+                    ),
                 }}),
             );
         }

@@ -118,6 +118,24 @@ pub(crate) fn now() -> String {
     time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
 }
 
+const KUBECONFIG: &str = "apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: SERVER
+users:
+- name: fake
+  user:
+    token: fake-token
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: fake
+current-context: fake
+";
+
 /// The fake API server, serving on its own thread until dropped.
 pub struct FakeKube {
     addr: SocketAddr,
@@ -161,12 +179,7 @@ impl FakeKube {
 
     /// A kubeconfig with one cluster (this server), one user (token `fake-token`) and the current context `fake`.
     pub fn kubeconfig_yaml(&self) -> String {
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\nusers:\n- name: fake\n  \
-             user:\n    token: fake-token\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n\
-             current-context: fake\n",
-            self.url()
-        )
+        KUBECONFIG.replace("SERVER", &self.url())
     }
 
     pub fn write_kubeconfig(&self, path: &Path) {
@@ -178,8 +191,10 @@ impl FakeKube {
     pub async fn client(&self) -> kube::Client {
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml()).expect("fake-kube: kubeconfig");
         let options = kube::config::KubeConfigOptions::default();
-        let config =
+        let mut config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("fake-kube: client config");
+        // The fake is on loopback: never go through an HTTPS_PROXY from the environment.
+        config.proxy_url = None;
         kube::Client::try_from(config).expect("fake-kube: client")
     }
 

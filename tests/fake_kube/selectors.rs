@@ -72,6 +72,9 @@ fn parse_requirement(term: &str) -> Option<Requirement> {
     }
     if let Some(open) = term.find('(') {
         let inner = term[open + 1..].strip_suffix(')')?;
+        if inner.trim().is_empty() {
+            return None;
+        }
         let mut head = term[..open].split_whitespace();
         let (key, op) = (valid_key(head.next()?)?, head.next()?);
         if head.next().is_some() {

@@ -63,11 +63,18 @@ fn metadata(obj: &Value) -> Result<(), String> {
         let Some(map) = obj.pointer(&format!("/metadata/{part}")).and_then(Value::as_object) else { continue };
         for (key, value) in map {
             if !qualified_name(key) {
-                return Err(format!("metadata.{part}: Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"));
+                return Err(format!(
+                    "metadata.{part}: Invalid value: {key:?}: name part must consist of alphanumeric characters, \
+                     '-', '_' or '.', and must start and end with an alphanumeric character"
+                ));
             }
             let value = value.as_str().unwrap_or_default();
             if check_values && !label_value(value) {
-                return Err(format!("metadata.labels: Invalid value: {value:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63 characters)"));
+                return Err(format!(
+                    "metadata.labels: Invalid value: {value:?}: a valid label must be an empty string or consist of \
+                     alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character \
+                     (at most 63 characters)"
+                ));
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Watches: newline-delimited JSON events (`ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK`, `ERROR`)
 //! replayed from the event history after the requested resourceVersion, then streamed live until
-//! `timeoutSeconds` (default 1800), the client going away, or the server stopping.
+//! `timeoutSeconds` (1800 when absent or 0), the client going away, or the server stopping.
 //!
 //! Without a resourceVersion (or with "0") the watch starts with an `ADDED` event per existing
 //! object; with `sendInitialEvents=true` those are followed by the `k8s.io/initial-events-end`
@@ -100,7 +100,7 @@ pub(crate) fn start(
     let filter = Filter::from_query(res, query)?;
     let watch = Watch { res, namespace: namespace.map(str::to_string), filter, metadata_only };
     let timeout = match query.get("timeoutSeconds") {
-        None | Some("") => 1800,
+        None | Some("" | "0") => 1800,
         Some(t) => t.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t:?}")))?,
     };
     let bookmarks = query.flag("allowWatchBookmarks");
@@ -172,7 +172,8 @@ async fn stream(
                             (chunks, false, state.store.rv())
                         }
                         Err(oldest) => {
-                            let status = ApiError::expired(format!("too old resource version: {seen} ({oldest})")).status();
+                            let why = format!("too old resource version: {seen} ({oldest})");
+                            let status = ApiError::expired(why).status();
                             (vec![line("ERROR", &status)], true, seen)
                         }
                     };

@@ -105,7 +105,8 @@ fn prepare(store: &mut Store, change: &Change, old: Option<&Value>, candidate: V
     defaults::apply(res, &mut obj);
     allocate(store, res, &mut obj);
     validate::validate(res, old, &obj).map_err(|why| ApiError::invalid(res, &name, &why))?;
-    server_metadata(store, res, old, &mut obj, change.writer.now);
+    let main = change.writer.subresource.is_none();
+    server_metadata(store, res, old, &mut obj, change.writer.now, main);
     Ok(obj)
 }
 
@@ -167,10 +168,11 @@ fn allocate(store: &Store, res: &'static Resource, obj: &mut Value) {
     }
 }
 
-fn server_metadata(store: &mut Store, res: &Resource, old: Option<&Value>, obj: &mut Value, now: &str) {
+/// Identity and server metadata; `generation` counts spec changes through the main resource.
+fn server_metadata(store: &mut Store, res: &Resource, old: Option<&Value>, obj: &mut Value, now: &str, main: bool) {
     obj["apiVersion"] = json!(res.api_version());
     obj["kind"] = json!(res.kind);
-    let spec_changed = old.is_some_and(|old| without_meta(old) != without_meta(obj));
+    let spec_changed = main && old.is_some_and(|old| without_meta(old) != without_meta(obj));
     let meta = defaults::map_at(obj, &["metadata"]);
     for key in SERVER_METADATA.iter().chain(&["selfLink", "managedFields"]) {
         meta.remove(*key);
