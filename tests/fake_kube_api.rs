@@ -970,3 +970,43 @@ async fn the_written_kubeconfig_reaches_the_fake() {
         .collect();
     assert_eq!(names, vec!["default", "kube-node-lease", "kube-public", "kube-system"]);
 }
+
+#[tokio::test]
+async fn malformed_requests_get_client_error_statuses() {
+    let fake = FakeKube::start().await;
+    let client = fake.client().await;
+    let cm = "/api/v1/namespaces/default/configmaps";
+    let cases: [(&str, String, &str, &str, u16); 17] = [
+        ("POST", cm.into(), "application/json", "{not json", 400),
+        ("POST", cm.into(), "application/json", "[1, 2]", 400),
+        ("POST", cm.into(), "application/json", r#"{"metadata": "x"}"#, 400),
+        ("POST", cm.into(), "application/json", r#"{"metadata": {}}"#, 422),
+        ("POST", cm.into(), "application/json", r#"{"metadata": {"name": "a"}, "data": 5}"#, 400),
+        ("POST", cm.into(), "application/json", r#"{"kind": "Secret", "metadata": {"name": "a"}}"#, 400),
+        ("POST", cm.into(), "application/vnd.kubernetes.protobuf", "\u{0}", 415),
+        ("POST", "/api/v1/configmaps".into(), "application/json", r#"{"metadata": {"name": "a"}}"#, 405),
+        ("PUT", format!("{cm}/a"), "application/json", r#"{"metadata": {"name": "b"}}"#, 400),
+        ("PATCH", format!("{cm}/a"), "application/json-patch+json", "[]", 415),
+        ("PATCH", format!("{cm}/a"), "application/merge-patch+json", "[]", 400),
+        ("PATCH", format!("{cm}/a?fieldManager=m"), "application/apply-patch+yaml", "kind: [", 400),
+        ("PATCH", format!("{cm}/a?fieldManager=m"), "application/apply-patch+yaml", r#"{"metadata": {}}"#, 400),
+        ("PATCH", format!("{cm}/a?fieldManager=m&force=maybe"), "application/apply-patch+yaml", "{}", 400),
+        ("DELETE", format!("{cm}/a"), "application/json", "{", 400),
+        ("GET", format!("{cm}?watch=true&resourceVersion=abc"), "application/json", "", 400),
+        ("GET", format!("{cm}?limit=-1"), "application/json", "", 400),
+    ];
+    let applied = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}});
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    api.patch("a", &PatchParams::apply("m"), &Patch::Apply(&applied)).await.unwrap();
+    for (method, path, content_type, body, expected) in cases {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(&path)
+            .header("content-type", content_type)
+            .body(body.as_bytes().to_vec())
+            .unwrap();
+        let (code, _, message) = api_error(client.request_text(request).await);
+        assert_eq!(code, expected, "{method} {path} {body}: {message}");
+    }
+    assert!(api.get("a").await.is_ok(), "still serving, object intact");
+}

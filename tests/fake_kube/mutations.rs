@@ -7,7 +7,6 @@ use super::apply::{Operation, Writer};
 use super::errors::{ApiError, ApiResult};
 use super::resources::Resource;
 use super::routes::Query;
-use super::store::name_of;
 use super::writes::{self, Change};
 use super::{patch, State};
 
@@ -89,6 +88,12 @@ fn check_identity(req: &Request, body: &mut Value, name: Option<&str>, required:
             res.kind
         )));
     }
+    if body.get("metadata").is_some_and(|m| !m.is_object() && !m.is_null()) {
+        return Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled: metadata must be an object",
+            res.kind, res.version
+        )));
+    }
     let meta = super::defaults::map_at(body, &["metadata"]);
     if let Some(name) = name {
         match meta.get("name").and_then(Value::as_str) {
@@ -117,13 +122,6 @@ fn check_identity(req: &Request, body: &mut Value, name: Option<&str>, required:
     Ok(())
 }
 
-fn require_namespace(state: &State, req: &Request) -> ApiResult<()> {
-    if req.res.namespaced && !state.store.namespace_exists(req.namespace) {
-        return Err(ApiError::namespace_not_found(req.namespace));
-    }
-    Ok(())
-}
-
 fn resource_version(obj: &Value) -> Option<&str> {
     obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|rv| !rv.is_empty())
 }
@@ -131,7 +129,6 @@ fn resource_version(obj: &Value) -> Option<&str> {
 pub(crate) fn create(state: &mut State, req: &Request) -> ApiResult<(u16, Value)> {
     let mut body = parse_body(req)?;
     check_identity(req, &mut body, None, false)?;
-    require_namespace(state, req)?;
     if resource_version(&body).is_some() {
         return Err(ApiError::internal("resourceVersion should not be set on objects to be created"));
     }
@@ -145,10 +142,6 @@ pub(crate) fn create(state: &mut State, req: &Request) -> ApiResult<(u16, Value)
             ));
         }
         body["metadata"]["name"] = json!(format!("{prefix}{}", state.store.random_suffix(5)));
-    }
-    let name = name_of(&body);
-    if state.store.get(req.res, req.namespace, &name).is_some() {
-        return Err(ApiError::already_exists(req.res, &name));
     }
     let (api_version, now) = (req.res.api_version(), super::now());
     writes::update(state, &req.change(Operation::Update, &api_version, &now)?, None, body)
@@ -219,9 +212,6 @@ fn apply(state: &mut State, req: &Request, name: &str) -> ApiResult<(u16, Value)
     }
     super::quantity::canonicalize_in(&mut body).map_err(ApiError::bad_request)?;
     let live = state.store.get(req.res, req.namespace, name).cloned();
-    if live.is_none() {
-        require_namespace(state, req)?;
-    }
     if let Some(rv) = resource_version(&body) {
         if live.as_ref().and_then(resource_version) != Some(rv) {
             return Err(ApiError::modified(req.res, name));

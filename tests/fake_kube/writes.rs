@@ -10,7 +10,7 @@ use super::apply::{self, Entry, Writer};
 use super::decode::{self, DecodeError};
 use super::errors::{ApiError, ApiResult};
 use super::resources::Resource;
-use super::store::{name_of, Store};
+use super::store::{name_of, namespace_of, Store};
 use super::{controllers, defaults, paths, validate, State};
 
 /// Server-set metadata fields, never taken from a client.
@@ -33,6 +33,9 @@ pub(crate) fn update(
     candidate: Value,
 ) -> ApiResult<(u16, Value)> {
     let new = prepare(&mut state.store, change, old, candidate)?;
+    if old.is_none() && state.store.get(change.res, &namespace_of(&new), &name_of(&new)).is_some() {
+        return Err(ApiError::already_exists(change.res, &name_of(&new)));
+    }
     let before = old.map(apply::read).unwrap_or_default();
     let mut entries = before.clone();
     let empty = json!({});
@@ -73,7 +76,8 @@ fn ownable(change: &Change, obj: &Value) -> Value {
     obj
 }
 
-/// What the server would store for `candidate` replacing `old`, ownership aside.
+/// What the server would store for `candidate` replacing `old`, ownership aside. Checks run in
+/// the upstream order: decoding (400), the namespace of a new object (404), validation (422).
 fn prepare(store: &mut Store, change: &Change, old: Option<&Value>, candidate: Value) -> ApiResult<Value> {
     let res = change.res;
     let name = name_of(&candidate);
@@ -102,6 +106,9 @@ fn prepare(store: &mut Store, change: &Change, old: Option<&Value>, candidate: V
         )),
         DecodeError::Missing(why) => ApiError::invalid(res, &name, &why),
     })?;
+    if old.is_none() && res.namespaced && !store.namespace_exists(&namespace_of(&obj)) {
+        return Err(ApiError::namespace_not_found(&namespace_of(&obj)));
+    }
     defaults::apply(res, &mut obj);
     allocate(store, res, &mut obj);
     validate::validate(res, old, &obj).map_err(|why| ApiError::invalid(res, &name, &why))?;
