@@ -537,7 +537,7 @@ async fn deployments_are_defaulted_and_empty_values_omitted_like_go() {
             "image": "registry.local/app",
             "env": [],
             "ports": [{"containerPort": 8080}],
-            "readinessProbe": {"httpGet": {"port": 8080}},
+            "readinessProbe": {"httpGet": {"port": 8080, "httpHeaders": [{"name": "X", "value": ""}]}},
             "volumeMounts": [{"name": "cfg", "mountPath": "/cfg", "readOnly": false}],
         }, {"name": "pinned", "image": "side:1.2", "args": [], "env": [{"name": "EMPTY", "value": ""}]}],
         "volumes": [{"name": "cfg", "configMap": {"name": "c"}}, {"name": "tmp", "emptyDir": {}}],
@@ -575,7 +575,7 @@ async fn deployments_are_defaulted_and_empty_values_omitted_like_go() {
     assert_eq!(
         main["readinessProbe"],
         json!({
-            "httpGet": {"port": 8080, "path": "/", "scheme": "HTTP"},
+            "httpGet": {"port": 8080, "httpHeaders": [{"name": "X", "value": ""}], "path": "/", "scheme": "HTTP"},
             "timeoutSeconds": 1,
             "periodSeconds": 10,
             "successThreshold": 1,

@@ -154,11 +154,16 @@ fn merge_string_data(secret: &mut Secret) {
 }
 
 /// Drops what Go's `omitempty` would not encode, bottom-up. List elements are never dropped.
-pub(crate) fn omit_empty(v: &mut Value) {
+fn omit_empty(v: &mut Value) {
+    omit_empty_in(v, "");
+}
+
+/// `field` is the name of the field holding `v` (for list elements: the list's).
+fn omit_empty_in(v: &mut Value, field: &str) {
     match v {
         Value::Object(map) => {
-            for child in map.values_mut() {
-                omit_empty(child);
+            for (key, child) in map.iter_mut() {
+                omit_empty_in(child, key);
             }
             map.retain(|key, child| {
                 let key = key.as_str();
@@ -168,12 +173,13 @@ pub(crate) fn omit_empty(v: &mut Value) {
                     Value::Object(m) => !(m.is_empty() && MAP_FIELDS.contains(&key)),
                     Value::Bool(false) => !OMIT_FALSE.contains(&key),
                     Value::Number(n) => !(n.as_i64() == Some(0) && OMIT_ZERO.contains(&key)),
-                    Value::String(s) => !(s.is_empty() && OMIT_EMPTY_STRING.contains(&key)),
+                    // An HTTP header's value is required, unlike an env var's.
+                    Value::String(s) => !(s.is_empty() && OMIT_EMPTY_STRING.contains(&key) && field != "httpHeaders"),
                     _ => true,
                 }
             });
         }
-        Value::Array(items) => items.iter_mut().for_each(omit_empty),
+        Value::Array(items) => items.iter_mut().for_each(|item| omit_empty_in(item, field)),
         _ => {}
     }
 }

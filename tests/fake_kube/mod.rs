@@ -20,19 +20,25 @@
 //!
 //! Simplifications (the modules say more):
 //! - lists are atomic for apply and ownership (no associative-list merging, `apply`); strategic
-//!   merge patch knows only the common merge keys (`patch`);
+//!   merge patch knows only the common merge keys (`patch`); `managedFields` sent by a client
+//!   are ignored (the server keeps its own record);
+//! - Go's `omitempty` is approximated by lists of field names (`decode`); `generation` is kept
+//!   for every kind (upstream only for some, e.g. Deployments and Pods);
 //! - deletion is immediate: no finalizers, grace periods or Terminating phase; deleting a
 //!   namespace deletes its contents at once; delete answers as upstream would at the start of it;
 //! - Deployments own their Pods directly (no ReplicaSets) and roll out as Recreate; controllers,
-//!   scheduler and kubelet are synchronous simulations (`controllers`, `kubelet`);
+//!   scheduler and kubelet are synchronous simulations (`controllers`, `kubelet`); claims bind at
+//!   once through a default storage class `standard`;
 //! - watch history is kept for the last 10 000 changes (or until `compact`); lists and watches
 //!   always serve the latest state (`resourceVersion`/`resourceVersionMatch` on reads are
 //!   ignored), and `continue` tokens never expire;
 //! - no JSON patch (415), no `/status`, `/scale` or other subresource endpoints (404), no
-//!   protobuf, no table output, no authorization (every token may do everything);
-//! - validation covers names, labels/annotations, a Deployment's selector and the immutable
-//!   fields of Deployments, Services, PVCs, ConfigMaps and Secrets, not everything upstream checks;
-//! - a manager-less update records an entry without `manager` (kube sends no User-Agent).
+//!   aggregated discovery, protobuf or table output, no authorization (any token may do anything);
+//! - validation covers names, labels/annotations, containers, a Deployment's selector and the
+//!   immutable fields of Deployments, Services, PVCs, ConfigMaps and Secrets, not everything
+//!   upstream checks;
+//! - a write without `fieldManager` is recorded under the User-Agent's product name, as upstream
+//!   does; kube sends no User-Agent, so its entry has no `manager`.
 #![allow(dead_code)]
 
 mod apply;
