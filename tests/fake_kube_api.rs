@@ -768,8 +768,10 @@ async fn pods_follow_their_deployment_and_simulated_writes_are_not_calls() {
     let client = fake.client().await;
     let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
     fake.clear_calls();
-    api.create(&PostParams::default(), &obj(deployment("d", "app:1", 1))).await.unwrap();
+    let created = api.create(&PostParams::default(), &obj(deployment("d", "app:1", 1))).await.unwrap();
     assert_eq!(fake.writes().len(), 1, "only the client's create is a call");
+    let created_rv = rv(&serde_json::to_value(&created).unwrap());
+    assert!(rv(&fake.get("deployments", Some("default"), "d").unwrap()) > created_rv, "the status update is a write");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let pod = pods_of(&fake, "d")[0].metadata.name.clone().unwrap();
     pods.delete(&pod, &DeleteParams::default()).await.unwrap().left().expect("pods answer the object");

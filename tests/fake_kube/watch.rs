@@ -43,6 +43,9 @@ struct Watch {
     filter: Filter,
     /// Objects are sent as `PartialObjectMetadata`.
     metadata_only: bool,
+    timeout: Duration,
+    /// Send a BOOKMARK as the watch times out.
+    bookmarks: bool,
 }
 
 impl Watch {
@@ -72,6 +75,18 @@ impl Watch {
         }
     }
 
+    /// The events after `seen` as this watch reports them, whether the history no longer reaches
+    /// back that far (then the only event is an ERROR), and the resourceVersion they lead to.
+    fn catch_up(&self, store: &Store, seen: u64) -> (Vec<Bytes>, bool, u64) {
+        match store.events_after(seen) {
+            Ok(events) => (events.filter_map(|e| self.translate(e)).collect(), false, store.rv()),
+            Err(oldest) => {
+                let status = ApiError::expired(format!("too old resource version: {seen} ({oldest})")).status();
+                (vec![line("ERROR", &status)], true, seen)
+            }
+        }
+    }
+
     fn bookmark(&self, rv: u64, annotations: Value) -> Bytes {
         let object = json!({
             "apiVersion": self.res.api_version(),
@@ -98,14 +113,20 @@ pub(crate) fn start(
     metadata_only: bool,
 ) -> ApiResult<ChannelBody> {
     let filter = Filter::from_query(res, query)?;
-    let watch = Watch { res, namespace: namespace.map(str::to_string), filter, metadata_only };
     let timeout = match query.get("timeoutSeconds") {
         None | Some("" | "0") => 1800,
         Some(t) => t.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t:?}")))?,
     };
-    let bookmarks = query.flag("allowWatchBookmarks");
+    let watch = Watch {
+        res,
+        namespace: namespace.map(str::to_string),
+        filter,
+        metadata_only,
+        timeout: Duration::from_secs(timeout),
+        bookmarks: query.flag("allowWatchBookmarks"),
+    };
     let mut initial = Vec::new();
-    let from = match query.get("resourceVersion").filter(|rv| !rv.is_empty() && *rv != "0") {
+    let seen = match query.get("resourceVersion").filter(|rv| !rv.is_empty() && *rv != "0") {
         None => {
             let objects = store.list(res, namespace).filter(|o| watch.filter.matches(o));
             initial.extend(objects.map(|o| watch.line("ADDED", o)));
@@ -116,32 +137,24 @@ pub(crate) fn start(
         }
         Some(rv) => {
             let rv = rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
-            match store.events_after(rv) {
-                Ok(events) => initial.extend(events.filter_map(|e| watch.translate(e))),
-                Err(oldest) => {
-                    let status = ApiError::expired(format!("too old resource version: {rv} ({oldest})")).status();
-                    initial.push(line("ERROR", &status));
-                    let (tx, rx) = mpsc::channel(initial.len());
-                    for chunk in initial {
-                        let _ = tx.try_send(chunk);
-                    }
-                    return Ok(ChannelBody(rx));
-                }
+            let (events, expired, seen) = watch.catch_up(store, rv);
+            if expired {
+                let (tx, rx) = mpsc::channel(events.len());
+                events.into_iter().for_each(|e| drop(tx.try_send(e)));
+                return Ok(ChannelBody(rx));
             }
-            store.rv()
+            initial.extend(events);
+            seen
         }
     };
     let (tx, rx) = mpsc::channel(256);
     let changes = store.subscribe();
-    let shared = Arc::clone(shared);
-    tokio::spawn(async move {
-        let _ = stream(shared, watch, tx, changes, initial, from, Duration::from_secs(timeout), bookmarks).await;
-    });
+    tokio::spawn(stream(Arc::clone(shared), watch, tx, changes, initial, seen));
     Ok(ChannelBody(rx))
 }
 
-/// Sends the replayed events, then live ones; `Err` when the client went away.
-#[allow(clippy::too_many_arguments)]
+/// Sends the replayed events, then live ones, until the timeout, the client going away (the
+/// receiver dropped), or history expiring under the watch.
 async fn stream(
     shared: Arc<Shared>,
     watch: Watch,
@@ -149,48 +162,35 @@ async fn stream(
     mut changes: tokio::sync::watch::Receiver<u64>,
     initial: Vec<Bytes>,
     mut seen: u64,
-    timeout: Duration,
-    bookmarks: bool,
-) -> Result<(), mpsc::error::SendError<Bytes>> {
+) {
     for chunk in initial {
-        tx.send(chunk).await?;
+        if tx.send(chunk).await.is_err() {
+            return;
+        }
     }
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = tokio::time::Instant::now() + watch.timeout;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break,
-            _ = tx.closed() => return Ok(()),
+            _ = tx.closed() => return,
             changed = changes.changed() => {
                 if changed.is_err() {
-                    return Ok(());
+                    return;
                 }
-                let (chunks, expired, rv) = {
-                    let state = lock(&shared.state);
-                    let replay = match state.store.events_after(seen) {
-                        Ok(events) => {
-                            let chunks = events.filter_map(|e| watch.translate(e)).collect::<Vec<_>>();
-                            (chunks, false, state.store.rv())
-                        }
-                        Err(oldest) => {
-                            let why = format!("too old resource version: {seen} ({oldest})");
-                            let status = ApiError::expired(why).status();
-                            (vec![line("ERROR", &status)], true, seen)
-                        }
-                    };
-                    replay
-                };
-                seen = rv;
+                let (chunks, expired, now) = watch.catch_up(&lock(&shared.state).store, seen);
+                seen = now;
                 for chunk in chunks {
-                    tx.send(chunk).await?;
+                    if tx.send(chunk).await.is_err() {
+                        return;
+                    }
                 }
                 if expired {
-                    return Ok(());
+                    return;
                 }
             }
         }
     }
-    if bookmarks {
-        tx.send(watch.bookmark(seen, json!({}))).await?;
+    if watch.bookmarks {
+        let _ = tx.send(watch.bookmark(seen, json!({}))).await;
     }
-    Ok(())
 }
