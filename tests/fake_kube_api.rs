@@ -846,7 +846,7 @@ async fn watches_from_a_compacted_version_get_410_and_bookmarks_end_timed_out_wa
     assert!(matches!(events.as_slice(), [WatchEvent::Bookmark(b)] if b.metadata.resource_version == now), "{events:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runtime_watcher_sees_another_clients_apply_and_delete() {
     let fake = FakeKube::start().await;
     let api: Api<ConfigMap> = Api::namespaced(fake.client().await, "default");
