@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::compare::{differences, project};
+use super::compute::stepless;
 use super::model::*;
 use crate::render::kubernetes::{DesiredObject, ObjectKind, FILES_HASH};
 use crate::render::DesiredTenant;
@@ -158,31 +159,12 @@ pub(super) fn plan_delete(o: &ObservedTenant) -> TenantPlan {
     if !kept.is_empty() {
         reasons.push(format!("kept (they hold data): {}", kept.join(", ")));
     }
-    TenantPlan {
-        tenant: o.name.clone(),
-        change: if steps.is_empty() { ChangeKind::NoChange } else { ChangeKind::Delete },
-        blocked: None,
-        replace_fields: vec![],
-        reasons,
-        steps,
-        diffs: vec![],
-        host_port: None,
-        desired: None,
-    }
+    let change = if steps.is_empty() { ChangeKind::NoChange } else { ChangeKind::Delete };
+    TenantPlan { reasons, steps, ..stepless(&o.name, change, None) }
 }
 
 fn empty(d: &Arc<DesiredTenant>, change: ChangeKind) -> TenantPlan {
-    TenantPlan {
-        tenant: d.name.clone(),
-        change,
-        blocked: None,
-        replace_fields: vec![],
-        reasons: vec![],
-        steps: vec![],
-        diffs: vec![],
-        host_port: None,
-        desired: Some(Arc::clone(d)),
-    }
+    TenantPlan { desired: Some(Arc::clone(d)), ..stepless(&d.name, change, None) }
 }
 
 fn apply_step(want: &DesiredObject) -> Step {

@@ -81,7 +81,7 @@ fn blocked(name: &TenantName, why: Blocked) -> TenantPlan {
 }
 
 /// A plan that does nothing.
-fn stepless(name: &TenantName, change: ChangeKind, blocked: Option<Blocked>) -> TenantPlan {
+pub(super) fn stepless(name: &TenantName, change: ChangeKind, blocked: Option<Blocked>) -> TenantPlan {
     TenantPlan {
         tenant: name.clone(),
         change,

@@ -65,3 +65,18 @@ impl RuntimeError {
         matches!(self, RuntimeError::Unreachable { .. })
     }
 }
+
+/// An error and its causes, one after the other, each said once (`a: b: c`).
+pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
 
-use crate::runtime::error::{RuntimeError, UnreachableReason};
+use crate::runtime::error::{with_causes, RuntimeError, UnreachableReason};
 
 /// Runs `call`, turning a deadline overrun into bollard's own timeout error so it is mapped like
 /// one the client raised itself.
@@ -38,19 +38,7 @@ pub(super) fn message(err: &BollardError) -> String {
             format!("{} (HTTP {status_code})", message.trim())
         }
         BollardError::DockerStreamError { error } => error.trim().to_string(),
-        other => {
-            let mut text = other.to_string();
-            let mut cause = other.source();
-            while let Some(c) = cause {
-                let part = c.to_string();
-                if !text.contains(&part) {
-                    text.push_str(": ");
-                    text.push_str(&part);
-                }
-                cause = c.source();
-            }
-            text
-        }
+        other => with_causes(other),
     }
 }
 

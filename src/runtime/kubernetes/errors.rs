@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use crate::runtime::error::{RuntimeError, UnreachableReason};
+use crate::runtime::error::{with_causes, RuntimeError, UnreachableReason};
 
 /// How long one API call may take.
 pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -80,18 +80,4 @@ fn reason(err: &kube::Error) -> UnreachableReason {
         current = e.source();
     }
     found
-}
-
-fn with_causes(err: &dyn StdError) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        let part = c.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = c.source();
-    }
-    text
 }
