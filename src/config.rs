@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::render::kubernetes::KubeOptions;
+use crate::runtime::docker::{SubnetPool, DEFAULT_NETWORK_POOL, DEFAULT_NETWORK_PREFIX};
 use crate::spec::TenantName;
 
 /// Default location of the config file.
@@ -45,10 +46,12 @@ pub struct RegistryAuth {
     pub password: crate::secret::Secret,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDocker {
     host: Option<String>,
+    network_pool: Option<String>,
+    network_prefix: Option<u8>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -244,6 +247,8 @@ pub struct DaemonConfig {
     pub concurrency: usize,
     /// Docker endpoint (`unix:///…`, `tcp://…`); `None`: `DOCKER_HOST`, else the local socket.
     pub docker_host: Option<String>,
+    /// Where tenant networks take their subnets from (`[docker] network_pool`, `network_prefix`).
+    pub docker_subnets: SubnetPool,
     pub registries: Vec<RegistryAuth>,
     pub daemon: DaemonSettings,
     pub secrets: SecretsSettings,
@@ -302,6 +307,12 @@ impl DaemonConfig {
         }
         let defaults = DaemonSettings::default();
         let kubernetes = kubernetes_settings(raw.kubernetes, &base)?;
+        let docker = raw.docker.unwrap_or_default();
+        let docker_subnets = SubnetPool::new(
+            docker.network_pool.as_deref().unwrap_or(DEFAULT_NETWORK_POOL),
+            docker.network_prefix.unwrap_or(DEFAULT_NETWORK_PREFIX),
+        )
+        .map_err(|e| ConfigError::Value { field: "docker.network_pool".into(), message: e.to_string() })?;
         Ok(Self {
             source: path.to_path_buf(),
             tenants_dir: base.join(raw.tenants_dir),
@@ -310,7 +321,8 @@ impl DaemonConfig {
             instance,
             port_range: lo..=hi,
             concurrency: raw.concurrency,
-            docker_host: raw.docker.and_then(|d| d.host),
+            docker_host: docker.host,
+            docker_subnets,
             registries: raw.registries,
             daemon: DaemonSettings {
                 resync_interval: duration_setting(
@@ -372,6 +384,30 @@ mod tests {
         assert_eq!(c.instance.as_str(), "tenantd");
         assert_eq!(c.port_range, 19000..=19999);
         assert_eq!(c.runtime, RuntimeKind::Docker);
+    }
+
+    #[test]
+    fn the_network_pool_has_a_default_and_a_bad_one_is_named() {
+        let base = "tenants_dir = \"t\"\nstate_dir = \"s\"\n";
+        let c = DaemonConfig::parse(base, Path::new("x.toml"), None).unwrap();
+        assert_eq!(c.docker_subnets, SubnetPool::new("10.213.0.0/16", 28).unwrap());
+        let c = DaemonConfig::parse(
+            &format!("{base}[docker]\nnetwork_pool = \"172.30.0.0/20\"\nnetwork_prefix = 29\n"),
+            Path::new("x.toml"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.docker_subnets, SubnetPool::new("172.30.0.0/20", 29).unwrap());
+        let e = DaemonConfig::parse(
+            &format!("{base}[docker]\nnetwork_pool = \"10.1.2.3/16\"\n"),
+            Path::new("x.toml"),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config value `docker.network_pool`: 10.1.2.3/16 has host bits set; did you mean 10.1.0.0/16?"
+        );
     }
 
     #[test]

@@ -220,9 +220,10 @@ pub(crate) async fn connect(cfg: &DaemonConfig) -> anyhow::Result<Box<dyn Runtim
 /// configuration fails here, at start.
 async fn connect_lazily(cfg: &DaemonConfig) -> anyhow::Result<Box<dyn Runtime>> {
     Ok(match cfg.runtime {
-        RuntimeKind::Docker => {
-            Box::new(DockerRuntime::connect(&cfg.instance, cfg.docker_host.as_deref(), cfg.registries.clone())?)
-        }
+        RuntimeKind::Docker => Box::new(
+            DockerRuntime::connect(&cfg.instance, cfg.docker_host.as_deref(), cfg.registries.clone())?
+                .with_subnet_pool(cfg.docker_subnets),
+        ),
         RuntimeKind::Kubernetes => Box::new(KubernetesRuntime::connect(&cfg.kubernetes, &cfg.instance).await?),
     })
 }

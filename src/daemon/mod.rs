@@ -157,6 +157,7 @@ fn reloadable(old: &DaemonConfig, new: DaemonConfig) -> anyhow::Result<DaemonCon
         ("instance", old.instance == new.instance),
         ("runtime", old.runtime == new.runtime),
         ("docker.host", old.docker_host == new.docker_host),
+        ("docker.network_pool, docker.network_prefix", old.docker_subnets == new.docker_subnets),
         ("kubernetes.kubeconfig", old.kubernetes.kubeconfig == new.kubernetes.kubeconfig),
         ("kubernetes.context", old.kubernetes.context == new.kubernetes.context),
         ("kubernetes.in_cluster", old.kubernetes.in_cluster == new.kubernetes.in_cluster),

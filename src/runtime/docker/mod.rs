@@ -12,6 +12,7 @@ mod network;
 mod observe;
 mod scope;
 mod stats;
+mod subnets;
 mod volume;
 
 use std::time::Duration;
@@ -22,6 +23,7 @@ use futures_util::stream::BoxStream;
 use tokio::sync::OnceCell;
 
 pub use endpoint::DEFAULT_ENDPOINT;
+pub use subnets::{SubnetPool, SubnetPoolError, DEFAULT_NETWORK_POOL, DEFAULT_NETWORK_PREFIX};
 
 use self::endpoint::Endpoint;
 use self::errors::{unreachable, within};
@@ -59,6 +61,9 @@ pub struct DockerRuntime {
     endpoint: Endpoint,
     registries: Vec<RegistryAuth>,
     timeouts: Timeouts,
+    subnet_pool: SubnetPool,
+    /// Subnets of network creates still in flight in this process.
+    subnets_in_flight: std::sync::Mutex<std::collections::BTreeSet<ipnet::Ipv4Net>>,
     client: OnceCell<Docker>,
 }
 
@@ -77,6 +82,8 @@ impl DockerRuntime {
             endpoint: Endpoint::choose(host, from_env.as_deref())?,
             registries,
             timeouts: Timeouts::default(),
+            subnet_pool: SubnetPool::default(),
+            subnets_in_flight: Default::default(),
             client: OnceCell::new(),
         })
     }
@@ -84,6 +91,12 @@ impl DockerRuntime {
     /// Replaces the default [`Timeouts`].
     pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
+        self
+    }
+
+    /// Replaces the default pool tenant networks take their subnets from.
+    pub fn with_subnet_pool(mut self, pool: SubnetPool) -> Self {
+        self.subnet_pool = pool;
         self
     }
 

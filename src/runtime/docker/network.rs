@@ -1,15 +1,22 @@
-//! Tenant networks: one bridge per tenant, created and removed only when it is this instance's.
+//! Tenant networks: one bridge per tenant on a subnet of tenantd's own pool, created and removed
+//! only when it is this instance's.
 
-use bollard::models::{NetworkCreateRequest, NetworkInspect};
-use bollard::query_parameters::InspectNetworkOptions;
+use std::collections::BTreeSet;
 
-use super::errors::{is_status, within};
+use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest, NetworkInspect};
+use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
+use ipnet::Ipv4Net;
+
+use super::errors::{is_status, message, within};
 use super::scope::{is_ours, object_labels};
 use super::DockerRuntime;
 use crate::render::DesiredNetwork;
 use crate::runtime::error::RuntimeError;
 use crate::runtime::model::labels;
 use crate::spec::TenantName;
+
+/// Subnets tried for one network before giving up.
+const SUBNET_ATTEMPTS: usize = 8;
 
 impl DockerRuntime {
     pub(super) async fn create_tenant_network(
@@ -23,23 +30,71 @@ impl DockerRuntime {
         if let Some(existing) = self.network_named(&network.name, &operation).await? {
             return self.adopt_existing(tenant, &network.name, existing);
         }
-        let docker = self.client().await?;
-        let request = NetworkCreateRequest {
-            name: network.name.clone(),
-            driver: Some("bridge".into()),
-            internal: Some(network.internal),
-            attachable: Some(false),
-            labels: Some(object_labels(&self.instance, tenant)),
-            ..Default::default()
-        };
-        match within(self.timeouts.call, docker.create_network(request)).await {
-            Ok(created) => Ok(created.id),
-            Err(e) if is_status(&e, 409) => match self.network_named(&network.name, &operation).await? {
-                Some(existing) => self.adopt_existing(tenant, &network.name, existing),
-                None => Err(self.fail(operation, e)),
-            },
-            Err(e) => Err(self.fail(operation, e)),
+        // Another process (or this one's concurrent creates) may take the subnet first: the
+        // engine then refuses it as overlapping and the next free one is tried.
+        for _ in 0..SUBNET_ATTEMPTS {
+            let subnet = self.reserve_subnet(&operation).await?;
+            let request = NetworkCreateRequest {
+                name: network.name.clone(),
+                driver: Some("bridge".into()),
+                internal: Some(network.internal),
+                attachable: Some(false),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig { subnet: Some(subnet.to_string()), ..Default::default() }]),
+                    ..Default::default()
+                }),
+                labels: Some(object_labels(&self.instance, tenant)),
+                ..Default::default()
+            };
+            let docker = self.client().await?;
+            let created = within(self.timeouts.call, docker.create_network(request)).await;
+            self.release_subnet(&subnet);
+            match created {
+                Ok(created) => return Ok(created.id),
+                Err(e) if is_status(&e, 403) && message(&e).contains("overlaps") => continue,
+                Err(e) if is_status(&e, 409) => {
+                    return match self.network_named(&network.name, &operation).await? {
+                        Some(existing) => self.adopt_existing(tenant, &network.name, existing),
+                        None => Err(self.fail(operation, e)),
+                    }
+                }
+                Err(e) => return Err(self.fail(operation, e)),
+            }
         }
+        Err(RuntimeError::Engine {
+            operation,
+            message: format!("the engine refused {SUBNET_ATTEMPTS} free subnets in a row as overlapping"),
+        })
+    }
+
+    /// The first subnet of the pool that no network on the engine, and no create of this
+    /// process still in flight, overlaps; held until [`Self::release_subnet`].
+    async fn reserve_subnet(&self, operation: &str) -> Result<Ipv4Net, RuntimeError> {
+        let docker = self.client().await?;
+        let networks = within(self.timeouts.call, docker.list_networks(None::<ListNetworksOptions>))
+            .await
+            .map_err(|e| self.fail(format!("{operation}: list networks"), e))?;
+        let mut taken: BTreeSet<Ipv4Net> = networks
+            .iter()
+            .filter_map(|n| n.ipam.as_ref()?.config.as_ref())
+            .flatten()
+            .filter_map(|c| c.subnet.as_deref()?.parse().ok())
+            .collect();
+        let mut reserved = self.subnets_in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        taken.extend(reserved.iter().copied());
+        let subnet = self.subnet_pool.first_free(&taken).ok_or_else(|| RuntimeError::Engine {
+            operation: operation.to_string(),
+            message: format!(
+                "no free subnet left among the {} ([docker] network_pool and network_prefix)",
+                self.subnet_pool
+            ),
+        })?;
+        reserved.insert(subnet);
+        Ok(subnet)
+    }
+
+    fn release_subnet(&self, subnet: &Ipv4Net) {
+        self.subnets_in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(subnet);
     }
 
     /// An existing network of this instance and tenant is "already created"; any other is a conflict.
