@@ -6,7 +6,9 @@ use time::OffsetDateTime;
 
 use crate::config::DaemonConfig;
 use crate::plan::ChangeKind;
-use crate::reconcile::{execute, prepare, probe_running, write_statuses, PassOptions, StateLock, WaitPolicy};
+use crate::reconcile::{
+    execute, observe_after, prepare, probe_running, write_statuses, PassOptions, StateLock, WaitPolicy,
+};
 use crate::status::{ApplyFact, StatusStore};
 
 pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_empty: bool) -> anyhow::Result<u8> {
@@ -17,10 +19,12 @@ pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_emp
     let files = Some(crate::reconcile::FileDelivery::new(cfg));
     let outcomes = execute(runtime.as_ref(), &prepared.plan, cfg.concurrency, &cfg.port_range, wait, files).await;
 
-    let after = runtime.observe(&[], &[]).await?;
-    let probes = probe_running(&prepared.desired.tenants, &after, cfg.concurrency).await;
+    let changed: Vec<_> = outcomes.iter().filter(|(_, o)| o.mutated).map(|(t, _)| t.clone()).collect();
+    let after = observe_after(runtime.as_ref(), &prepared.observed, &changed).await?;
+    let after = after.as_ref();
+    let probes = probe_running(&prepared.desired.tenants, after).await;
     let store = StatusStore::new(cfg.status_dir());
-    write_statuses(&store, &prepared, &outcomes, &after, &probes, OffsetDateTime::now_utc())?;
+    write_statuses(&store, &prepared, &outcomes, after, &probes, OffsetDateTime::now_utc())?;
 
     let mut failed = 0;
     for i in prepared.desired.unattributed() {

@@ -70,7 +70,7 @@ pub fn spawn(
                     ..Default::default()
                 };
                 let desired = [(d.name.clone(), d.clone())].into();
-                probe_running(&desired, &world, 1).await.remove(&plan.tenant)
+                probe_running(&desired, &world).await.remove(&plan.tenant)
             }
             _ => outcome.probe,
         };

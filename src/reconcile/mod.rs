@@ -3,6 +3,7 @@
 mod execute;
 mod files;
 mod lock;
+mod observe_after;
 mod prepare;
 mod probe;
 mod rollout;
@@ -16,6 +17,7 @@ pub use execute::{
 };
 pub use files::{FileDelivery, FilesError};
 pub use lock::{StateLock, LOCK_FILE};
+pub use observe_after::observe_after;
 pub use prepare::{
     load_specs, plan_pass, plan_scoped, prepare, rolled_back, rolled_back_of, Desired, PassOptions, Prepared,
 };

@@ -13,11 +13,14 @@ use crate::runtime::{ContainerState, ObservedWorld};
 use crate::spec::TenantName;
 use crate::status::ProbeFact;
 
+/// Probes in flight at once. A probe is one loopback HTTP request that the engine does not see,
+/// so this is not bound by the engine's `concurrency`.
+const PROBE_CONCURRENCY: usize = 64;
+
 /// Probes the main container of each desired tenant that runs and publishes a port.
 pub async fn probe_running(
     desired: &BTreeMap<TenantName, std::sync::Arc<DesiredTenant>>,
     observed: &ObservedWorld,
-    concurrency: usize,
 ) -> BTreeMap<TenantName, ProbeFact> {
     let targets: Vec<(TenantName, u16, String, Duration)> = desired
         .values()
@@ -33,7 +36,7 @@ pub async fn probe_running(
             let outcome = probe(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), &path, timeout).await;
             (name, fact(&outcome))
         })
-        .buffer_unordered(concurrency.max(1))
+        .buffer_unordered(PROBE_CONCURRENCY)
         .collect()
         .await
 }

@@ -16,7 +16,7 @@ use crate::runtime::model::labels;
 use crate::spec::TenantName;
 
 /// Subnets tried for one network before giving up.
-const SUBNET_ATTEMPTS: usize = 8;
+const SUBNET_ATTEMPTS: usize = 32;
 
 impl DockerRuntime {
     pub(super) async fn create_tenant_network(
@@ -30,10 +30,12 @@ impl DockerRuntime {
         if let Some(existing) = self.network_named(&network.name, &operation).await? {
             return self.adopt_existing(tenant, &network.name, existing);
         }
-        // Another process (or this one's concurrent creates) may take the subnet first: the
-        // engine then refuses it as overlapping and the next free one is tried.
+        // Another process may take the subnet first, or the engine may still hold the subnet of
+        // a network removed a moment ago without listing it: it then refuses the subnet as
+        // overlapping, and the next free one is tried.
+        let mut refused = BTreeSet::new();
         for _ in 0..SUBNET_ATTEMPTS {
-            let subnet = self.reserve_subnet(&operation).await?;
+            let subnet = self.reserve_subnet(&operation, &refused).await?;
             let request = NetworkCreateRequest {
                 name: network.name.clone(),
                 driver: Some("bridge".into()),
@@ -51,7 +53,9 @@ impl DockerRuntime {
             self.release_subnet(&subnet);
             match created {
                 Ok(created) => return Ok(created.id),
-                Err(e) if is_status(&e, 403) && message(&e).contains("overlaps") => continue,
+                Err(e) if is_status(&e, 403) && message(&e).contains("overlaps") => {
+                    refused.insert(subnet);
+                }
                 Err(e) if is_status(&e, 409) => {
                     return match self.network_named(&network.name, &operation).await? {
                         Some(existing) => self.adopt_existing(tenant, &network.name, existing),
@@ -67,9 +71,9 @@ impl DockerRuntime {
         })
     }
 
-    /// The first subnet of the pool that no network on the engine, and no create of this
-    /// process still in flight, overlaps; held until [`Self::release_subnet`].
-    async fn reserve_subnet(&self, operation: &str) -> Result<Ipv4Net, RuntimeError> {
+    /// The first subnet of the pool that no network on the engine, no create of this process
+    /// still in flight and none of `refused` overlaps; held until [`Self::release_subnet`].
+    async fn reserve_subnet(&self, operation: &str, refused: &BTreeSet<Ipv4Net>) -> Result<Ipv4Net, RuntimeError> {
         let docker = self.client().await?;
         let networks = within(self.timeouts.call, docker.list_networks(None::<ListNetworksOptions>))
             .await
@@ -81,7 +85,7 @@ impl DockerRuntime {
             .filter_map(|c| c.subnet.as_deref()?.parse().ok())
             .collect();
         let mut reserved = self.subnets_in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        taken.extend(reserved.iter().copied());
+        taken.extend(reserved.iter().chain(refused).copied());
         let subnet = self.subnet_pool.first_free(&taken).ok_or_else(|| RuntimeError::Engine {
             operation: operation.to_string(),
             message: format!(

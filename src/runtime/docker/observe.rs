@@ -22,7 +22,7 @@ use crate::runtime::model::{
 use crate::spec::TenantName;
 
 /// How many inspects run at once: enough to hide latency, few enough to spare the engine.
-const INSPECT_CONCURRENCY: usize = 4;
+const INSPECT_CONCURRENCY: usize = 8;
 /// What the engine reports as `StartedAt` for a container that never started.
 const NEVER: &str = "0001-01-01T00:00:00Z";
 
@@ -100,7 +100,15 @@ impl DockerRuntime {
         }
 
         world.images = self.local_images(images).await?;
-        world.foreign = self.foreign_holders(names).await?;
+        // A name this instance's own container (or network) holds cannot be held by a foreign
+        // one of the same kind: only the others are looked up.
+        let unheld = |held: BTreeSet<&str>| -> Vec<String> {
+            names.iter().filter(|n| !held.contains(n.as_str())).cloned().collect()
+        };
+        let containers = unheld(world.tenants.values().flat_map(|t| &t.containers).map(|c| c.name.as_str()).collect());
+        let networks =
+            unheld(world.tenants.values().filter_map(|t| t.network.as_ref()).map(|n| n.name.as_str()).collect());
+        world.foreign = self.foreign_holders(&containers, &networks).await?;
         Ok(world)
     }
 
@@ -117,26 +125,35 @@ impl DockerRuntime {
             .await
     }
 
-    /// Containers and networks that hold one of `names` without this instance's label.
-    async fn foreign_holders(&self, names: &[String]) -> Result<Vec<ForeignObject>, RuntimeError> {
-        if names.is_empty() {
-            return Ok(vec![]);
-        }
+    /// Containers that hold one of `container_names`, and networks that hold one of
+    /// `network_names`, without this instance's label.
+    async fn foreign_holders(
+        &self,
+        container_names: &[String],
+        network_names: &[String],
+    ) -> Result<Vec<ForeignObject>, RuntimeError> {
         let docker = self.client().await?;
         let call = self.timeouts.call;
-        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
         // The engine's name filter matches substrings (as regular expressions); exact names are
-        // compared here.
-        let filter = HashMap::from([("name".to_string(), wanted.iter().map(|n| regex_escape(n)).collect::<Vec<_>>())]);
+        // compared below.
+        let filter = |names: &[String]| {
+            HashMap::from([("name".to_string(), names.iter().map(|n| regex_escape(n)).collect::<Vec<_>>())])
+        };
         let (containers, networks) = tokio::try_join!(
             async {
-                let options = ListContainersOptionsBuilder::new().all(true).filters(&filter).build();
+                if container_names.is_empty() {
+                    return Ok(vec![]);
+                }
+                let options = ListContainersOptionsBuilder::new().all(true).filters(&filter(container_names)).build();
                 within(call, docker.list_containers(Some(options)))
                     .await
                     .map_err(|e| self.fail("list containers by name", e))
             },
             async {
-                let options = ListNetworksOptionsBuilder::new().filters(&filter).build();
+                if network_names.is_empty() {
+                    return Ok(vec![]);
+                }
+                let options = ListNetworksOptionsBuilder::new().filters(&filter(network_names)).build();
                 within(call, docker.list_networks(Some(options)))
                     .await
                     .map_err(|e| self.fail("list networks by name", e))
@@ -149,13 +166,13 @@ impl DockerRuntime {
                 continue;
             }
             for name in c.names.iter().flatten().map(|n| bare_name(n)) {
-                if wanted.contains(name) {
+                if container_names.iter().any(|w| w == name) {
                     foreign.insert(("container", name.to_string()));
                 }
             }
         }
         for n in networks {
-            if let Some(name) = n.name.as_deref().filter(|n| wanted.contains(n)) {
+            if let Some(name) = n.name.as_deref().filter(|n| network_names.iter().any(|w| w == n)) {
                 if !is_ours(n.labels.as_ref(), &self.instance) {
                     foreign.insert(("network", name.to_string()));
                 }
