@@ -348,6 +348,9 @@ async fn wait_healthy(port: u16, health: Option<&Healthcheck>, max: Duration) ->
     let timeout = health.map(|h| Duration::from_millis(h.timeout_ms)).unwrap_or(Duration::from_secs(5));
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let deadline = Instant::now() + budget;
+    // A runtime usually answers within a second of its start: poll often at first, then
+    // every 100 ms. A probe is one loopback connection.
+    let mut pause = Duration::from_millis(10);
     loop {
         let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
         let last = match probe(addr, path, timeout.min(left)).await {
@@ -358,6 +361,7 @@ async fn wait_healthy(port: u16, health: Option<&Healthcheck>, max: Duration) ->
         if Instant::now() >= deadline {
             return Err(format!("the runtime did not become healthy within {} s ({last})", budget.as_secs()));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 3 / 2).min(Duration::from_millis(100));
     }
 }
