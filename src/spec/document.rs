@@ -7,21 +7,21 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
-use super::position::{escape_segment, Pos, PositionIndex};
+use super::position::{escape_segment, LazyIndex, Pos};
 use super::validate::Violation;
 use super::SpecError;
 
 /// Parses `text` as exactly one YAML document and converts it to JSON. Syntax errors (including
 /// an alias bomb, which serde_yaml stops by its alias repetition limit before expanding it) come
-/// back alone; conversion errors come back all together.
-pub fn to_json(text: &str, path: &Path, index: &PositionIndex) -> Result<Json, Vec<SpecError>> {
+/// back alone; conversion errors come back all together. `index` is consulted only for errors.
+pub fn to_json(text: &str, path: &Path, index: &LazyIndex<'_>) -> Result<Json, Vec<SpecError>> {
     let mut documents = Vec::new();
     for de in serde_yaml::Deserializer::from_str(text) {
         // After a syntax error the iterator repeats it forever: stop at the first error.
         let doc = Yaml::deserialize(de).map_err(|e| vec![syntax_error(&e, path, text)])?;
         documents.push(doc);
         if documents.len() == 2 {
-            let at = index.documents().get(1).copied().unwrap_or(Pos::START);
+            let at = index.get().documents().get(1).copied().unwrap_or(Pos::START);
             return Err(vec![SpecError::Invalid {
                 path: path.to_path_buf(),
                 line: at.line,
@@ -38,7 +38,7 @@ pub fn to_json(text: &str, path: &Path, index: &PositionIndex) -> Result<Json, V
     if errors.is_empty() {
         Ok(json)
     } else {
-        Err(errors.into_iter().map(|v| v.into_error(path, index)).collect())
+        Err(errors.into_iter().map(|v| v.into_error(path, index.get())).collect())
     }
 }
 
@@ -142,7 +142,7 @@ mod tests {
     use super::*;
 
     fn run(text: &str) -> Result<Json, Vec<SpecError>> {
-        to_json(text, Path::new("t.yaml"), &PositionIndex::build(text))
+        to_json(text, Path::new("t.yaml"), &LazyIndex::new(text))
     }
 
     fn only(r: Result<Json, Vec<SpecError>>) -> SpecError {
