@@ -7,6 +7,7 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::context::resolve_contexts;
@@ -256,9 +257,13 @@ fn parse<'t>(text: &'t str, path: &Path) -> Result<(TenantFile, LazyIndex<'t>), 
     if !violations.is_empty() {
         return Err(located(violations, path, index.get()));
     }
-    // The schema accepted it; what serde still refuses (a size that overflows, say) is located
-    // by serde_yaml's position.
-    let file: TenantFile = serde_yaml::from_str(text).map_err(|e| vec![typed_error(&e, path, &json, index.get())])?;
+    // The schema accepted it, so the JSON view holds the types serde expects there: the typed
+    // file is read from that view, not from a second parse of the text. What serde still refuses
+    // (a size that overflows, say) is read from the text again, for serde_yaml's position.
+    let file = match TenantFile::deserialize(&json) {
+        Ok(file) => file,
+        Err(_) => serde_yaml::from_str(text).map_err(|e| vec![typed_error(&e, path, &json, index.get())])?,
+    };
     let violations = rule_violations(&file);
     if !violations.is_empty() {
         return Err(located(violations, path, index.get()));
