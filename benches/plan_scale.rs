@@ -4,8 +4,9 @@
 //! the peak RSS and peak live heap of the pass.
 //!
 //! Every measurement is a fresh process (`--child pass DIR`): it seeds the fake by converging
-//! once through the library's own apply path, then resets the peaks and measures one pass, whose
-//! plan must hold nothing but `NoChange`. A peer in the same process reads the same files into
+//! once through the library's own apply path, then resets the peaks and runs one pass for its
+//! memory, then, with the counting allocator switched off, one more for its time. Each plan must
+//! hold nothing but `NoChange`. A peer in the same process reads the same files into
 //! `serde_yaml::Value` and nothing more: the floor of any tool driven by YAML files.
 //!
 //! `SCALE_SIZES` (default `100,1000,10000`) sets the sizes, `SCALE_RUNS` (default 5) the
@@ -34,7 +35,7 @@ use tenantd::runtime::fake::FakeRuntime;
 use tenantd::runtime::Runtime;
 use tenantd::status::{ApplyFact, StatusStore};
 
-use alloc::{heap_of, live, peak, reset_peak, trim};
+use alloc::{heap_of, live, peak, reset_peak, stop_counting, trim};
 use child::{run_child, Role};
 use procfs::{proc_status, reset_hwm};
 use stats::{env_num, med_range, median, verdict};
@@ -116,7 +117,7 @@ fn parent() {
     row("… load + validate, `Desired::load` (ms)", 1, &ms("load_ms"));
     row("… observe the fake (ms)", 1, &ms("observe_ms"));
     row("… plan (ms)", 1, &ms("plan_ms"));
-    row("first `Desired::load` in a process, schema compiled on first use (ms)", 1, &ms("first_load_ms"));
+    row("first `Desired::load` in a process: schema compiled, heap counted (ms)", 1, &ms("first_load_ms"));
     row("peer: read + parse the same files into `serde_yaml::Value` (ms)", 1, &ms("yaml_ms"));
     row("ratio: tenantd load + validate + plan / peer", 1, &|r| {
         (ms("load_ms")(r) + ms("plan_ms")(r)) / ms("yaml_ms")(r)
@@ -187,47 +188,88 @@ fn thousands(n: usize) -> String {
 // The child: seed the fake, then measure one no-op pass and the peer.
 
 fn child_pass(dir: &Path) -> Value {
-    let opts = PassOptions::default();
     let cfg = DaemonConfig::load(&dir.join("tenantd.toml"), None).expect("config");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let fake = FakeRuntime::new();
+    let (tenants, first_load_ms) = seed(&cfg, &rt, &fake);
+    let fake_world = fake.with_world(|w| heap_of(|| w.clone()));
 
-    // Seed: the first pass of a fresh process (its load compiles the schema), applied to the
-    // fake as `tenantd apply` would, without waiting for health.
+    // Memory: one pass with VmHWM and the heap peak reset after seeding.
+    trim();
+    let hwm_reset = reset_hwm();
+    let (rss_start, _, _) = proc_status();
+    let heap_start = reset_peak();
+    let desired_heap = pass(&cfg, &rt, &fake, tenants).desired_heap;
+    let heap_peak = peak();
+    let (_, hwm, _) = proc_status();
+    trim();
+    let yaml_start = reset_peak();
+    let documents = bare_yaml(&cfg.tenants_dir);
+    let yaml_heap = live() - yaml_start;
+    assert_eq!(documents.len(), tenants);
+    drop(documents);
+
+    // Time: the same pass and peer again, without the allocator's counter updates.
+    stop_counting();
+    let timed = pass(&cfg, &rt, &fake, tenants);
     let t = Instant::now();
-    let desired = Desired::load(&cfg, opts).expect("specs load");
+    let documents = bare_yaml(&cfg.tenants_dir);
+    let yaml_ms = ms_since(t);
+    drop(documents);
+
+    json!({
+        "tenants": tenants,
+        "first_load_ms": first_load_ms,
+        "load_ms": timed.load_ms, "observe_ms": timed.observe_ms, "plan_ms": timed.plan_ms, "yaml_ms": yaml_ms,
+        "hwm_reset": hwm_reset, "rss_start": rss_start, "hwm": hwm,
+        "heap_start": heap_start, "heap_peak": heap_peak, "pass_heap_peak": heap_peak - heap_start,
+        "desired_heap": desired_heap, "fake_world": fake_world, "yaml_heap": yaml_heap,
+    })
+}
+
+/// Converges the fake onto the specs in the configured directory: the first pass of a fresh
+/// process (its load compiles the schema), applied as `tenantd apply` would, without waiting
+/// for health. Returns the number of tenants and how long that first load took (ms).
+fn seed(cfg: &DaemonConfig, rt: &tokio::runtime::Runtime, fake: &FakeRuntime) -> (usize, f64) {
+    let opts = PassOptions::default();
+    let t = Instant::now();
+    let desired = Desired::load(cfg, opts).expect("specs load");
     let first_load_ms = ms_since(t);
     let tenants = desired.tenants.len();
     assert!(tenants > 0 && desired.invalid_files.is_empty(), "every spec is valid: {:?}", desired.invalid);
     let observed = rt.block_on(fake.observe(&desired.images(), &desired.names())).expect("observe");
-    let first = plan_pass(&cfg, desired, observed, &BTreeMap::new(), opts).expect("first plan");
+    let first = plan_pass(cfg, desired, observed, &BTreeMap::new(), opts).expect("first plan");
     assert_eq!(first.plan.count(ChangeKind::Create), tenants, "the fake starts empty");
     let wait = WaitPolicy { enabled: false, max: Duration::ZERO };
-    let outcomes = rt.block_on(execute(&fake, &first.plan, cfg.concurrency, &cfg.port_range, wait, None));
+    let outcomes = rt.block_on(execute(fake, &first.plan, cfg.concurrency, &cfg.port_range, wait, None));
     assert!(outcomes.values().all(|o| matches!(o.fact, ApplyFact::Applied)), "seeding the fake failed");
-    drop((first, outcomes));
     fake.clear_calls();
-    let fake_world = fake.with_world(|w| heap_of(|| w.clone()));
+    (tenants, first_load_ms)
+}
 
-    // The pass, as `prepare` runs it, with its parts timed apart.
-    trim();
-    let (_, hwm_seeding, _) = proc_status();
-    let hwm_reset = reset_hwm();
-    let (rss_start, _, _) = proc_status();
-    let heap_start = reset_peak();
+/// One no-op pass, as `prepare` runs it, its parts timed.
+struct Pass {
+    load_ms: f64,
+    observe_ms: f64,
+    plan_ms: f64,
+    /// Heap bytes live after the load that were not before it: the rendered specs.
+    desired_heap: usize,
+}
+
+fn pass(cfg: &DaemonConfig, rt: &tokio::runtime::Runtime, fake: &FakeRuntime, tenants: usize) -> Pass {
+    let opts = PassOptions::default();
+    let before = live();
     let t = Instant::now();
-    let desired = Desired::load(&cfg, opts).expect("specs load");
+    let desired = Desired::load(cfg, opts).expect("specs load");
     let load_ms = ms_since(t);
-    let desired_heap = live() - heap_start;
+    let desired_heap = live().saturating_sub(before);
     let t = Instant::now();
     let world = rt.block_on(fake.observe(&desired.images(), &desired.names())).expect("observe");
     let observe_ms = ms_since(t);
     let t = Instant::now();
     let rolled_back = rolled_back(&StatusStore::new(cfg.status_dir()));
-    let (_, plan) = plan_scoped(&cfg, &desired, &world, &rolled_back, opts, None).expect("plan");
+    let (_, plan) = plan_scoped(cfg, &desired, &world, &rolled_back, opts, None).expect("plan");
     let plan_ms = ms_since(t);
-    let heap_peak = peak();
-    let (_, hwm, _) = proc_status();
 
     // A bench that measures the wrong thing is worse than none: this must be the no-op pass.
     assert_eq!(desired.tenants.len(), tenants);
@@ -235,25 +277,7 @@ fn child_pass(dir: &Path) -> Value {
     if let Some(t) = plan.tenants.iter().find(|t| t.change != ChangeKind::NoChange || !t.steps.is_empty()) {
         panic!("not a no-op plan: {} gets {:?}: {:?}", t.tenant, t.change, t.reasons);
     }
-    drop((plan, world, desired));
-
-    // The peer: the same files into `serde_yaml::Value`, kept until all are read.
-    trim();
-    let yaml_start = reset_peak();
-    let t = Instant::now();
-    let documents = bare_yaml(&cfg.tenants_dir);
-    let yaml_ms = ms_since(t);
-    let yaml_heap = live() - yaml_start;
-    assert_eq!(documents.len(), tenants);
-
-    json!({
-        "tenants": tenants,
-        "first_load_ms": first_load_ms,
-        "load_ms": load_ms, "observe_ms": observe_ms, "plan_ms": plan_ms, "yaml_ms": yaml_ms,
-        "hwm_seeding": hwm_seeding, "hwm_reset": hwm_reset, "rss_start": rss_start, "hwm": hwm,
-        "heap_start": heap_start, "heap_peak": heap_peak, "pass_heap_peak": heap_peak - heap_start,
-        "desired_heap": desired_heap, "fake_world": fake_world, "yaml_heap": yaml_heap,
-    })
+    Pass { load_ms, observe_ms, plan_ms, desired_heap }
 }
 
 /// Every `*.yaml` file in `dir`, in name order, parsed into a YAML value and nothing more.

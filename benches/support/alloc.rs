@@ -5,11 +5,13 @@
 #![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Live heap bytes, counted by the global allocator of this binary.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Cleared for good by [`stop_counting`].
+static COUNTING: AtomicBool = AtomicBool::new(true);
 
 struct Counting;
 
@@ -31,11 +33,13 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
+        if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
             LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
             grew(new_size);
         }
@@ -44,6 +48,9 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 fn grew(n: usize) {
+    if !COUNTING.load(Ordering::Relaxed) {
+        return;
+    }
     let now = LIVE.fetch_add(n, Ordering::Relaxed) + n;
     PEAK.fetch_max(now, Ordering::Relaxed);
 }
@@ -66,6 +73,12 @@ pub fn reset_peak() -> usize {
     let now = live();
     PEAK.store(now, Ordering::Relaxed);
     now
+}
+
+/// Stops counting for the rest of the process, so that timings after it carry no counter
+/// updates (two atomic operations per allocation). [`live`] and [`peak`] mean nothing after it.
+pub fn stop_counting() {
+    COUNTING.store(false, Ordering::Relaxed);
 }
 
 /// Heap bytes that `make` allocates and keeps in what it returns (the value is dropped).
