@@ -34,7 +34,7 @@ pub fn to_json(text: &str, path: &Path, index: &LazyIndex<'_>) -> Result<Json, V
     }
     let document = documents.pop().unwrap_or(Yaml::Null);
     let mut errors = Vec::new();
-    let json = convert(document, String::new(), &mut errors);
+    let json = convert(document, &At::Root, &mut errors);
     if errors.is_empty() {
         Ok(json)
     } else {
@@ -81,7 +81,25 @@ pub fn located_message(e: &serde_yaml::Error) -> (usize, usize, String) {
     (line, column, message)
 }
 
-fn convert(value: Yaml, pointer: String, errors: &mut Vec<Violation>) -> Json {
+/// Where a node sits in the document, spelt out as a JSON pointer only when an error needs it:
+/// most documents have none, and a string per node is most of what converting them costs.
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn pointer(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Key(parent, key) => format!("{}/{}", parent.pointer(), escape_segment(key)),
+            At::Index(parent, i) => format!("{}/{i}", parent.pointer()),
+        }
+    }
+}
+
+fn convert(value: Yaml, at: &At<'_>, errors: &mut Vec<Violation>) -> Json {
     match value {
         Yaml::Null => Json::Null,
         Yaml::Bool(b) => Json::Bool(b),
@@ -95,23 +113,23 @@ fn convert(value: Yaml, pointer: String, errors: &mut Vec<Violation>) -> Json {
                 n.as_f64().and_then(serde_json::Number::from_f64)
             };
             number.map(Json::Number).unwrap_or_else(|| {
-                errors.push(Violation::at(pointer, format!("{n} is not a finite number")));
+                errors.push(Violation::at(at.pointer(), format!("{n} is not a finite number")));
                 Json::Null
             })
         }
-        Yaml::Sequence(items) => Json::Array(
-            items.into_iter().enumerate().map(|(i, v)| convert(v, format!("{pointer}/{i}"), errors)).collect(),
-        ),
+        Yaml::Sequence(items) => {
+            Json::Array(items.into_iter().enumerate().map(|(i, v)| convert(v, &At::Index(at, i), errors)).collect())
+        }
         Yaml::Mapping(entries) => {
             let mut object = serde_json::Map::with_capacity(entries.len());
             for (key, v) in entries {
                 match key {
                     Yaml::String(k) => {
-                        let child = format!("{pointer}/{}", escape_segment(&k));
-                        object.insert(k, convert(v, child, errors));
+                        let child = convert(v, &At::Key(at, &k), errors);
+                        object.insert(k, child);
                     }
                     other => errors.push(Violation::at(
-                        pointer.clone(),
+                        at.pointer(),
                         format!("mapping key {} is not a string; quote it", key_text(&other)),
                     )),
                 }
@@ -119,7 +137,7 @@ fn convert(value: Yaml, pointer: String, errors: &mut Vec<Violation>) -> Json {
             Json::Object(object)
         }
         Yaml::Tagged(tagged) => {
-            errors.push(Violation::at(pointer, format!("YAML tags such as {} are not supported", tagged.tag)));
+            errors.push(Violation::at(at.pointer(), format!("YAML tags such as {} are not supported", tagged.tag)));
             Json::Null
         }
     }
