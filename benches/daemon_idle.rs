@@ -10,11 +10,19 @@
 //! `IDLE_SECS` (default 60) sets the window, `IDLE_RUNS` (default 3) the number of daemon
 //! processes.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[path = "support/alloc.rs"]
+mod alloc;
+#[path = "support/child.rs"]
+mod child;
+#[path = "support/procfs.rs"]
+mod procfs;
+#[path = "support/specs.rs"]
+mod specs;
+#[path = "support/stats.rs"]
+mod stats;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,84 +34,32 @@ use tenantd::runtime::{ContainerState, Runtime};
 use tenantd::spec::TenantName;
 use tenantd::status::StatusStore;
 
+use alloc::{heap_of, live, peak, reset_peak, trim};
+use child::{run_child, Role};
+use procfs::{clk_tck, cpu_ticks, proc_status, rss_file};
+use specs::tenant_name;
+use stats::{env_num, med_range, median, row, verdict};
+
 /// Tenants in the directory; `IDLE_TENANTS` changes it for a quick check of the bench itself.
 fn tenants() -> usize {
     env_num("IDLE_TENANTS", 1000)
 }
 const TARGET_RSS_MB: f64 = 30.0;
-
-/// Live heap bytes, counted by the global allocator of this binary.
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-struct Counting;
-
-// SAFETY: every call is forwarded unchanged to the system allocator; only counters are added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            grew(new_size);
-        }
-        p
-    }
-}
-
-fn grew(n: usize) {
-    let now = LIVE.fetch_add(n, Ordering::Relaxed) + n;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
-
-#[cfg(target_env = "gnu")]
-extern "C" {
-    /// glibc: returns free memory at the top of the heap and in every arena to the kernel.
-    fn malloc_trim(pad: usize) -> i32;
-}
+const INSTANCE: &str = "benchidle";
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    // `cargo test --all-targets` builds and runs bench targets too; only `cargo bench` (which
-    // passes `--bench`) and the bench's own child processes measure anything.
-    if !std::env::args().any(|a| a == "--bench" || a == "--child") {
-        println!("benchmark not run: use `cargo bench` or scripts/bench.sh");
-        return;
-    }
-    // `cargo bench` passes `--bench`; anything but `--child MODE DIR` is the parent.
-    match args.iter().position(|a| a == "--child") {
-        Some(i) => {
-            let mode = args.get(i + 1).expect("--child MODE DIR");
-            let dir = PathBuf::from(args.get(i + 2).expect("--child MODE DIR"));
+    match child::role() {
+        Role::Idle => {}
+        Role::Parent => parent(),
+        Role::Child { mode, dir } => {
             let out = match mode.as_str() {
                 "baseline" => child_baseline(),
                 "specs" => child_specs(&dir),
                 "daemon" => child_daemon(&dir),
                 other => panic!("unknown child mode {other}"),
             };
-            println!("RESULT {out}");
+            child::report(&out);
         }
-        None => parent(),
     }
 }
 
@@ -113,9 +69,9 @@ fn main() {
 fn parent() {
     let idle_secs: u64 = env_num("IDLE_SECS", 60);
     let runs: usize = env_num("IDLE_RUNS", 3);
-    let clk_tck: f64 = getconf_clk_tck();
+    let clk_tck: f64 = clk_tck();
     let dir = tempfile::Builder::new().prefix("tenantd-bench-idle").tempdir().expect("temp dir");
-    write_specs(&dir.path().join("tenants.d"));
+    specs::write_specs(&dir.path().join("tenants.d"), tenants());
 
     println!("daemon_idle: {} tenants on the fake runtime, idle window {idle_secs} s, {runs} daemon runs", tenants());
     println!("  (each run and each peer is a fresh process; CLK_TCK = {clk_tck})");
@@ -258,12 +214,11 @@ fn parent() {
     println!("ratio: daemon RSS at window end / specs-only peer RSS = {:.2}", rss_med / spec_rss);
     println!(
         "target: RSS < {TARGET_RSS_MB} MB: {} (median {rss_med:.1} MB); CPU negligible: median {:.2} % of one core",
-        if rss_end.iter().all(|r| *r < TARGET_RSS_MB) { "met" } else { "MISSED" },
+        verdict(rss_end.iter().all(|r| *r < TARGET_RSS_MB)),
         median(&mut cpu)
     );
 }
 
-/// One table row: median, then min–max.
 /// What happened in one second of the window.
 #[derive(Clone, Copy)]
 enum Second {
@@ -272,133 +227,13 @@ enum Second {
     Quiet,
 }
 
-fn row(label: &str, values: &[f64], d: usize) {
-    let (m, lo, hi) = spread(values);
-    println!("| {label} | {m:.d$} | {lo:.d$}–{hi:.d$} |");
-}
-
-fn med_range(values: &[f64], d: usize) -> String {
-    let (m, lo, hi) = spread(values);
-    format!("{m:.d$} ({lo:.d$}–{hi:.d$})")
-}
-
-/// Median, min and max.
-fn spread(values: &[f64]) -> (f64, f64, f64) {
-    let mut v = values.to_vec();
-    let m = median(&mut v);
-    (m, v.first().copied().unwrap_or(f64::NAN), v.last().copied().unwrap_or(f64::NAN))
-}
-
-/// Sorts `v` and returns its median.
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
-}
-
-fn getconf_clk_tck() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn run_child(mode: &str, dir: &Path, vars: &[(&str, String)]) -> Value {
-    let exe = std::env::current_exe().expect("own path");
-    let mut cmd = Command::new(exe);
-    cmd.args(["--child", mode]).arg(dir);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("child runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find_map(|l| l.strip_prefix("RESULT ")).unwrap_or_else(|| {
-        panic!("child {mode} failed ({}):\n{text}\n{}", out.status, String::from_utf8_lossy(&out.stderr))
-    });
-    serde_json::from_str(line).expect("child result is JSON")
-}
-
-fn tenant_name(i: usize) -> TenantName {
-    format!("t{i:04}").parse().expect("a valid tenant name")
-}
-
-fn write_specs(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    for i in 0..tenants() {
-        let name = tenant_name(i);
-        let yaml = format!(
-            "apiVersion: tenantd/v1
-kind: Tenant
-metadata: {{ name: {name}, labels: {{ plan: pro }} }}
-spec:
-  image: tenantd-stub:test
-  pullPolicy: Never
-  env: {{ GREETING: hello, TENANT: {name} }}
-  resources: {{ memory: 64Mi, cpus: 0.25, pids: 64 }}
-  health: {{ interval: 30s, timeout: 5s, retries: 3, startPeriod: 20s, probeCommand: [/stub-runtime, probe] }}
-  volumes: [ {{ name: data, mountPath: /data }} ]
-  network: {{ egress: deny }}
-"
-        );
-        std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
-    }
-}
-
 /// The config of one run: default `[daemon]` settings (resync 60 s, stats 15 s).
 fn write_config(dir: &Path, tenants: &Path) {
-    let text = format!(
-        "tenants_dir = {:?}\nstate_dir = {:?}\ninstance = \"benchidle\"\nport_range = [24000, 24019]\n",
-        tenants,
-        dir.join("state")
-    );
-    std::fs::write(dir.join("tenantd.toml"), text).unwrap();
+    specs::write_config(dir, tenants, INSTANCE);
 }
 
 // ---------------------------------------------------------------------------------------------
 // The children.
-
-/// /proc/self/status fields in bytes (VmRSS, VmHWM) and the thread count.
-fn proc_status() -> (u64, u64, u64) {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:") * 1024, field("VmHWM:") * 1024, field("Threads:"))
-}
-
-/// The file-backed part of RSS (`RssFile`: the binary's code and read-only data), in bytes.
-fn rss_file() -> u64 {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("RssFile:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
-/// utime + stime of this process, in clock ticks.
-fn cpu_ticks() -> u64 {
-    let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // rest[0] is field 3 (state); utime is field 14, stime field 15.
-    let at = |i: usize| f.get(i - 3).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-    at(14) + at(15)
-}
 
 fn tokio_runtime() -> tokio::runtime::Runtime {
     // As `tenantd run` builds it.
@@ -409,7 +244,7 @@ fn child_baseline() -> Value {
     let rt = tokio_runtime();
     rt.block_on(async { tokio::time::sleep(Duration::from_millis(500)).await });
     let (rss, hwm, threads) = proc_status();
-    json!({ "rss": rss, "hwm": hwm, "threads": threads, "heap": LIVE.load(Ordering::Relaxed), "rss_file": rss_file() })
+    json!({ "rss": rss, "hwm": hwm, "threads": threads, "heap": live(), "rss_file": rss_file() })
 }
 
 fn child_specs(dir: &Path) -> Value {
@@ -418,12 +253,11 @@ fn child_specs(dir: &Path) -> Value {
     std::fs::create_dir_all(&sub).unwrap();
     write_config(&sub, &dir.join("tenants.d"));
     let cfg = DaemonConfig::load(&sub.join("tenantd.toml"), None).expect("config");
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = reset_peak();
     let desired = Desired::load(&cfg, PassOptions::default()).expect("specs load");
     assert_eq!(desired.tenants.len(), tenants(), "every spec is valid: {:?}", desired.invalid);
-    let desired_heap = LIVE.load(Ordering::Relaxed) - before;
-    let load_peak_heap = PEAK.load(Ordering::Relaxed) - before;
+    let desired_heap = live() - before;
+    let load_peak_heap = peak() - before;
     let (rss, hwm, threads) = proc_status();
     let rss_file_loaded = rss_file();
     let mut load_ms = Vec::new();
@@ -434,18 +268,11 @@ fn child_specs(dir: &Path) -> Value {
         drop(again);
     }
     // What the loaded specs are made of: the parsed files, and what is rendered from them.
-    let heap_of = |f: &dyn Fn() -> Box<dyn std::any::Any>| {
-        let before = LIVE.load(Ordering::Relaxed);
-        let copy = f();
-        let size = LIVE.load(Ordering::Relaxed) - before;
-        drop(copy);
-        size
-    };
-    let parsed_heap = heap_of(&|| Box::new(tenantd::spec::load_dir(&cfg.tenants_dir).expect("specs load")));
-    let rendered_heap = heap_of(&|| Box::new(desired.tenants.values().map(|d| (**d).clone()).collect::<Vec<_>>()));
+    let parsed_heap = heap_of(|| tenantd::spec::load_dir(&cfg.tenants_dir).expect("specs load"));
+    let rendered_heap = heap_of(|| desired.tenants.values().map(|d| (**d).clone()).collect::<Vec<_>>());
     let containers = || desired.tenants.values().flat_map(|d| d.containers.iter());
     let applied_bytes: usize = containers().map(|c| c.applied.capacity()).sum();
-    let field_hashes_heap = heap_of(&|| Box::new(containers().map(|c| c.field_hashes.clone()).collect::<Vec<_>>()));
+    let field_hashes_heap = heap_of(|| containers().map(|c| c.field_hashes.clone()).collect::<Vec<_>>());
     json!({
         "rss": rss, "hwm": hwm, "threads": threads, "desired_heap": desired_heap, "load_ms": load_ms, "load_peak_heap": load_peak_heap, "rss_file": rss_file_loaded,
         "parsed_heap": parsed_heap, "rendered_heap": rendered_heap,
@@ -514,7 +341,7 @@ fn child_daemon(dir: &Path) -> Value {
     // The fake records every call; clearing it keeps its log out of the measurement.
     fake.clear_calls();
     let (rss_start, hwm_start, _) = proc_status();
-    let heap_start = LIVE.load(Ordering::Relaxed);
+    let heap_start = live();
     let cpu_start = cpu_ticks();
     let window_start = Instant::now();
     let mut per_second = Vec::new();
@@ -536,24 +363,14 @@ fn child_daemon(dir: &Path) -> Value {
     let cpu = cpu_ticks() - cpu_start;
     let (rss_end, hwm_end, threads) = proc_status();
     let rss_file_end = rss_file();
-    let heap_end = LIVE.load(Ordering::Relaxed);
-    let heap_peak = PEAK.load(Ordering::Relaxed);
+    let heap_end = live();
+    let heap_peak = peak();
     assert!(!daemon.is_finished(), "the daemon stopped during the window");
 
     // Roughly what the fake's own world holds: the size of one copy of it.
-    let fake_world = fake.with_world(|w| {
-        let before = LIVE.load(Ordering::Relaxed);
-        let copy = w.clone();
-        let size = LIVE.load(Ordering::Relaxed) - before;
-        drop(copy);
-        size
-    });
+    let fake_world = fake.with_world(|w| heap_of(|| w.clone()));
 
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only releases free memory; it is safe to call at any time.
-    unsafe {
-        malloc_trim(0);
-    }
+    trim();
     let (rss_trimmed, _, _) = proc_status();
 
     // One resync pass does load → observe → plan on the whole instance; time those calls.

@@ -549,3 +549,37 @@ fn an_absolute_context_is_allowed_and_a_huge_one_refused() {
         e => panic!("{e:?}"),
     }
 }
+
+/// The loader reads the typed file from the validated JSON view of a spec; that must say exactly
+/// what serde_yaml reads from the text, for every shipped sample and for specs using every field.
+#[test]
+fn the_typed_file_is_what_serde_yaml_reads_from_the_text() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut texts: Vec<(String, String)> = vec![];
+    for dir in ["tenants.d", "examples/tenants"] {
+        let mut files: Vec<PathBuf> = fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        texts.extend(files.into_iter().map(|p| (p.display().to_string(), fs::read_to_string(&p).unwrap())));
+    }
+    assert!(texts.len() >= 6, "samples went missing: {texts:?}");
+    let every_field = spec(
+        "acme",
+        "  image: nginx\n  pullPolicy: Always\n  args: [serve, --port, '8080']\n  port: 8080\n  env: {LOG_LEVEL: debug, _X: '', N: '1'}\n  resources: {memory: 1Gi, cpus: 2, pids: 512}\n  health: {path: /healthz, interval: 10s, timeout: 500ms, retries: 5, startPeriod: 1m, probeCommand: [curl, -f]}\n  volumes: [{name: data, mountPath: /data, readOnly: true}]\n  tmpfs: [{mountPath: /cache, size: 128Mi}]\n  network: {egress: deny}\n  sidecars:\n    - {name: db, image: 'postgres:16', env: {A: b}, user: '70:70', resources: {memory: 256Mi, cpus: 0.5}, volumes: [{name: data, mountPath: /var/lib/db}]}\n  user: '1000:1000'\n  suspend: true\n  reload: restart\n",
+    );
+    texts.push(("every field".to_string(), every_field));
+    // An extension's config is free-form: numbers of every kind, nesting, nulls.
+    let (_, agents) = texts.iter().find(|(name, _)| name.ends_with("openclaw-agents.yaml")).unwrap();
+    let extension = "      redact-secrets: { enabled: true }\n";
+    assert!(agents.contains(extension), "the openclaw sample changed");
+    let free_form = agents.replace(
+        extension,
+        &format!("{extension}      x: {{ enabled: false, config: {{ any: [1, -2, 1.5, 1e3, 0x1f, {{ deep: true, n: null }}] }} }}\n"),
+    );
+    texts.push(("free-form extension config".to_string(), free_form));
+    texts.push(("nulls".to_string(), spec("acme", "  image: x\n  args: null\n  user: ~\n  build:\n")));
+    for (name, text) in &texts {
+        let loaded = parse_str(text, Path::new("acme.yaml")).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let read: tenantd::spec::TenantFile = serde_yaml::from_str(text).unwrap();
+        assert_eq!(loaded, read, "{name}");
+    }
+}

@@ -7,21 +7,21 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
-use super::position::{escape_segment, Pos, PositionIndex};
+use super::position::{escape_segment, LazyIndex, Pos};
 use super::validate::Violation;
 use super::SpecError;
 
 /// Parses `text` as exactly one YAML document and converts it to JSON. Syntax errors (including
 /// an alias bomb, which serde_yaml stops by its alias repetition limit before expanding it) come
-/// back alone; conversion errors come back all together.
-pub fn to_json(text: &str, path: &Path, index: &PositionIndex) -> Result<Json, Vec<SpecError>> {
+/// back alone; conversion errors come back all together. `index` is consulted only for errors.
+pub fn to_json(text: &str, path: &Path, index: &LazyIndex<'_>) -> Result<Json, Vec<SpecError>> {
     let mut documents = Vec::new();
     for de in serde_yaml::Deserializer::from_str(text) {
         // After a syntax error the iterator repeats it forever: stop at the first error.
         let doc = Yaml::deserialize(de).map_err(|e| vec![syntax_error(&e, path, text)])?;
         documents.push(doc);
         if documents.len() == 2 {
-            let at = index.documents().get(1).copied().unwrap_or(Pos::START);
+            let at = index.get().documents().get(1).copied().unwrap_or(Pos::START);
             return Err(vec![SpecError::Invalid {
                 path: path.to_path_buf(),
                 line: at.line,
@@ -34,11 +34,11 @@ pub fn to_json(text: &str, path: &Path, index: &PositionIndex) -> Result<Json, V
     }
     let document = documents.pop().unwrap_or(Yaml::Null);
     let mut errors = Vec::new();
-    let json = convert(document, String::new(), &mut errors);
+    let json = convert(document, &At::Root, &mut errors);
     if errors.is_empty() {
         Ok(json)
     } else {
-        Err(errors.into_iter().map(|v| v.into_error(path, index)).collect())
+        Err(errors.into_iter().map(|v| v.into_error(path, index.get())).collect())
     }
 }
 
@@ -81,7 +81,25 @@ pub fn located_message(e: &serde_yaml::Error) -> (usize, usize, String) {
     (line, column, message)
 }
 
-fn convert(value: Yaml, pointer: String, errors: &mut Vec<Violation>) -> Json {
+/// Where a node sits in the document, spelt out as a JSON pointer only when an error needs it:
+/// most documents have none, and a string per node is most of what converting them costs.
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn pointer(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Key(parent, key) => format!("{}/{}", parent.pointer(), escape_segment(key)),
+            At::Index(parent, i) => format!("{}/{i}", parent.pointer()),
+        }
+    }
+}
+
+fn convert(value: Yaml, at: &At<'_>, errors: &mut Vec<Violation>) -> Json {
     match value {
         Yaml::Null => Json::Null,
         Yaml::Bool(b) => Json::Bool(b),
@@ -95,23 +113,23 @@ fn convert(value: Yaml, pointer: String, errors: &mut Vec<Violation>) -> Json {
                 n.as_f64().and_then(serde_json::Number::from_f64)
             };
             number.map(Json::Number).unwrap_or_else(|| {
-                errors.push(Violation::at(pointer, format!("{n} is not a finite number")));
+                errors.push(Violation::at(at.pointer(), format!("{n} is not a finite number")));
                 Json::Null
             })
         }
-        Yaml::Sequence(items) => Json::Array(
-            items.into_iter().enumerate().map(|(i, v)| convert(v, format!("{pointer}/{i}"), errors)).collect(),
-        ),
+        Yaml::Sequence(items) => {
+            Json::Array(items.into_iter().enumerate().map(|(i, v)| convert(v, &At::Index(at, i), errors)).collect())
+        }
         Yaml::Mapping(entries) => {
             let mut object = serde_json::Map::with_capacity(entries.len());
             for (key, v) in entries {
                 match key {
                     Yaml::String(k) => {
-                        let child = format!("{pointer}/{}", escape_segment(&k));
-                        object.insert(k, convert(v, child, errors));
+                        let child = convert(v, &At::Key(at, &k), errors);
+                        object.insert(k, child);
                     }
                     other => errors.push(Violation::at(
-                        pointer.clone(),
+                        at.pointer(),
                         format!("mapping key {} is not a string; quote it", key_text(&other)),
                     )),
                 }
@@ -119,7 +137,7 @@ fn convert(value: Yaml, pointer: String, errors: &mut Vec<Violation>) -> Json {
             Json::Object(object)
         }
         Yaml::Tagged(tagged) => {
-            errors.push(Violation::at(pointer, format!("YAML tags such as {} are not supported", tagged.tag)));
+            errors.push(Violation::at(at.pointer(), format!("YAML tags such as {} are not supported", tagged.tag)));
             Json::Null
         }
     }
@@ -142,7 +160,7 @@ mod tests {
     use super::*;
 
     fn run(text: &str) -> Result<Json, Vec<SpecError>> {
-        to_json(text, Path::new("t.yaml"), &PositionIndex::build(text))
+        to_json(text, Path::new("t.yaml"), &LazyIndex::new(text))
     }
 
     fn only(r: Result<Json, Vec<SpecError>>) -> SpecError {

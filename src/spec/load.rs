@@ -7,11 +7,12 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::context::resolve_contexts;
 use super::document::{located_message, to_json};
-use super::position::{escape_segment, Pos, PositionIndex};
+use super::position::{escape_segment, LazyIndex, Pos, PositionIndex};
 use super::rules::rule_violations;
 use super::stamp::FileStamp;
 use super::validate::{schema_violations, Violation};
@@ -241,7 +242,8 @@ pub fn parse_str(text: &str, path: &Path) -> Result<TenantFile, Vec<SpecError>> 
     parse(text, path).map(|(file, _)| file)
 }
 
-fn parse(text: &str, path: &Path) -> Result<(TenantFile, PositionIndex), Vec<SpecError>> {
+/// The file, and the positions of its nodes for errors found later (built only if one is).
+fn parse<'t>(text: &'t str, path: &Path) -> Result<(TenantFile, LazyIndex<'t>), Vec<SpecError>> {
     if text.len() as u64 > MAX_SPEC_BYTES {
         return Err(vec![SpecError::TooLarge {
             path: path.to_path_buf(),
@@ -249,25 +251,29 @@ fn parse(text: &str, path: &Path) -> Result<(TenantFile, PositionIndex), Vec<Spe
             limit: MAX_SPEC_BYTES,
         }]);
     }
-    let index = PositionIndex::build(text);
+    let index = LazyIndex::new(text);
     let json = to_json(text, path, &index)?;
     let violations = schema_violations(&json);
     if !violations.is_empty() {
-        return Err(located(violations, path, &index));
+        return Err(located(violations, path, index.get()));
     }
-    // The schema accepted it; what serde still refuses (a size that overflows, say) is located
-    // by serde_yaml's position.
-    let file: TenantFile = serde_yaml::from_str(text).map_err(|e| vec![typed_error(&e, path, &json, &index)])?;
+    // The schema accepted it, so the JSON view holds the types serde expects there: the typed
+    // file is read from that view, not from a second parse of the text. What serde still refuses
+    // (a size that overflows, say) is read from the text again, for serde_yaml's position.
+    let file = match TenantFile::deserialize(&json) {
+        Ok(file) => file,
+        Err(_) => serde_yaml::from_str(text).map_err(|e| vec![typed_error(&e, path, &json, index.get())])?,
+    };
     let violations = rule_violations(&file);
     if !violations.is_empty() {
-        return Err(located(violations, path, &index));
+        return Err(located(violations, path, index.get()));
     }
     Ok((file, index))
 }
 
 fn load_text(text: &str, path: &Path) -> Result<LoadedSpec, Vec<SpecError>> {
     let (file, index) = parse(text, path)?;
-    let contexts = resolve_contexts(&file, path).map_err(|v| located(v, path, &index))?;
+    let contexts = resolve_contexts(&file, path).map_err(|v| located(v, path, index.get()))?;
     Ok(LoadedSpec { path: path.to_path_buf(), file, contexts })
 }
 

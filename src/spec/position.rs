@@ -1,6 +1,7 @@
 //! Maps JSON pointers into a YAML document to line and column, so errors found on the JSON view
 //! of a spec (schema violations, rule violations) can point at the YAML the human wrote.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -98,6 +99,25 @@ impl PositionIndex {
             }
         }
         best.map(|(p, _)| p)
+    }
+}
+
+/// The [`PositionIndex`] of a text, built on first use. Only errors need positions, so a valid
+/// spec is parsed once, not a second time for an index nobody reads.
+#[derive(Debug)]
+pub struct LazyIndex<'a> {
+    text: &'a str,
+    index: OnceCell<PositionIndex>,
+}
+
+impl<'a> LazyIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self { text, index: OnceCell::new() }
+    }
+
+    /// The index, built now if this is the first call.
+    pub fn get(&self) -> &PositionIndex {
+        self.index.get_or_init(|| PositionIndex::build(self.text))
     }
 }
 
