@@ -140,6 +140,15 @@ fn targets(tenantd: &Measured, compose: &Measured, floor: &Measured) {
         "compose",
         TEARDOWN_OVER_COMPOSE,
     );
+    let floor_over_compose: Vec<String> =
+        [(Phase::Cold, "cold"), (Phase::Change, "one change"), (Phase::Teardown, "teardown")]
+            .into_iter()
+            .map(|(p, name)| format!("{name} {:.2}", ready(floor, p) / ready(compose, p)))
+            .collect();
+    println!(
+        "the floor over docker-compose, which bounds what any tool making the same engine calls can reach: {}",
+        floor_over_compose.join(", ")
+    );
     let (same, rounds) = same_id(compose, Phase::InPlace);
     println!(
         "docker-compose on the memory change: same container id in {same} of {rounds} rounds ({})",

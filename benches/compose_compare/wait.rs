@@ -1,6 +1,6 @@
 //! Polling with a deadline until a phase's effect is visible: containers answering on their
 //! published ports, or a side's objects gone. One container list per pass, then one GET
-//! /health per container still awaited.
+//! /health per container still awaited, all at once.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -41,12 +41,26 @@ pub fn serving(
     let mut served: HashMap<String, String> = HashMap::new();
     loop {
         let list = engine::containers_labelled(labels);
-        for e in expects {
-            if served.contains_key(&e.name) {
-                continue;
-            }
-            if let Some(id) = list.iter().find(|c| named(c, &e.name)).and_then(|c| answers(c, e)) {
-                served.insert(e.name.clone(), id);
+        let candidates: Vec<(&Expect, &str, u16)> = expects
+            .iter()
+            .filter(|e| !served.contains_key(&e.name))
+            .filter_map(|e| {
+                let c = list.iter().find(|c| named(c, &e.name))?;
+                let (id, port) = candidate(c, e)?;
+                Some((e, id, port))
+            })
+            .collect();
+        // All at once: a slow answer of one runtime must not delay noticing the others.
+        let answered: Vec<bool> = std::thread::scope(|scope| {
+            let probes: Vec<_> = candidates
+                .iter()
+                .map(|&(_, _, port)| scope.spawn(move || engine::http_get(port, "/health") == Some(200)))
+                .collect();
+            probes.into_iter().map(|p| p.join().unwrap_or(false)).collect()
+        });
+        for ((e, id, _), ok) in candidates.iter().zip(answered) {
+            if ok {
+                served.insert(e.name.clone(), id.to_string());
             }
         }
         if served.len() == expects.len() && list.len() == total {
@@ -91,8 +105,9 @@ fn named(c: &Value, name: &str) -> bool {
     c["Names"].as_array().into_iter().flatten().any(|n| n.as_str() == Some(slashed.as_str()))
 }
 
-/// The id of the listed container `c` when it meets `e` and answers /health.
-fn answers(c: &Value, e: &Expect) -> Option<String> {
+/// The id and published port of the listed container `c` when it runs and meets `e`'s
+/// conditions.
+fn candidate<'a>(c: &'a Value, e: &Expect) -> Option<(&'a str, u16)> {
     let id = c["Id"].as_str()?;
     if c["State"].as_str() != Some("running") || e.not_id.as_deref() == Some(id) {
         return None;
@@ -107,6 +122,5 @@ fn answers(c: &Value, e: &Expect) -> Option<String> {
         let ours = p["PrivatePort"].as_u64() == Some(u64::from(STUB_PORT)) && p["IP"].as_str() == Some("127.0.0.1");
         ours.then(|| p["PublicPort"].as_u64()).flatten()
     })?;
-    let port = u16::try_from(port).ok()?;
-    (engine::http_get(port, "/health") == Some(200)).then(|| id.to_string())
+    Some((id, u16::try_from(port).ok()?))
 }
