@@ -51,7 +51,7 @@ const TENANTD_PORTS: (u16, u16) = (27000, 27299);
 const COMPOSE_PORTS: (u16, u16) = (27300, 27599);
 const FLOOR_PORTS: (u16, u16) = (27600, 27899);
 /// The /16 pools of the compose file's and the floor's network subnets, apart from tenantd's
-/// (10.213.0.0/16 by default) and from the engine's default pools.
+/// (10.213.0.0/16) and from the engine's default pools.
 const COMPOSE_POOL: Ipv4Addr = Ipv4Addr::new(10, 214, 0, 0);
 const FLOOR_POOL: Ipv4Addr = Ipv4Addr::new(10, 215, 0, 0);
 

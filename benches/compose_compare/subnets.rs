@@ -9,7 +9,7 @@ use crate::engine;
 use crate::scenario::Placement;
 
 /// The prefix length of every tenant network.
-const PREFIX: u32 = 28;
+pub const PREFIX: u32 = 28;
 
 /// `n` host ports of `range` that nothing listens on, and `n` /28 subnets of the /16 `pool` that
 /// overlap no network the engine has now.

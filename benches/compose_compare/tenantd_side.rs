@@ -8,6 +8,11 @@ use std::process::{Command, Stdio};
 
 use crate::scenario::{self, Scenario};
 use crate::side::{Phase, Side, Step};
+use crate::subnets;
+
+/// tenantd's own pool, its default, written down so that its networks stay the size of the
+/// compose file's and the floor's.
+const TENANTD_POOL: &str = "10.213.0.0/16";
 
 pub struct TenantdSide {
     dir: tempfile::TempDir,
@@ -29,11 +34,13 @@ impl TenantdSide {
         let dir = tempfile::Builder::new().prefix("tenantd-bench-compose").tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("tenants.d")).expect("tenants.d");
         let config = format!(
-            "tenants_dir = {:?}\nstate_dir = {:?}\ninstance = {instance:?}\nport_range = [{}, {}]\nconcurrency = {concurrency}\n",
+            "tenants_dir = {:?}\nstate_dir = {:?}\ninstance = {instance:?}\nport_range = [{}, {}]\nconcurrency = {concurrency}\n\n\
+             [docker]\nnetwork_pool = \"{TENANTD_POOL}\"\nnetwork_prefix = {}\n",
             dir.path().join("tenants.d"),
             dir.path().join("state"),
             ports.start(),
             ports.end(),
+            subnets::PREFIX,
         );
         std::fs::write(dir.path().join("tenantd.toml"), config).expect("config written");
         TenantdSide { dir, bin: bin.to_path_buf(), instance: instance.to_string(), image: image.to_string(), no_wait }
