@@ -74,7 +74,7 @@ impl FloorSide {
         let placement = self.placement.as_ref().expect("placed at the cold start");
         let t = &s.tenants[i];
         let network = self.container_name(&t.name);
-        let body = scenario::floor_container_body(&s.image, t, &network, placement.ports[i], &self.labels_json());
+        let body = scenario::floor_container_body(s, t, &network, placement.ports[i], &self.labels_json());
         Box::new(serde_json::from_value(body).expect("a create body bollard reads"))
     }
 }

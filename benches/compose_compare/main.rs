@@ -2,8 +2,8 @@
 //! tenants of the stub runtime on the real Docker engine.
 //!
 //! Every side runs the same N tenants (env `N`, default 50): the same image, limits, read-only
-//! rootfs, dropped capabilities, init, published port, env, healthcheck and one private bridge
-//! network each. The sides: `tenantd apply` (which waits for the runtimes' probes), `tenantd
+//! rootfs, dropped capabilities, init, published port, env, healthcheck (every `HEALTH_INTERVAL`
+//! seconds, default 1) and one private bridge network each. The sides: `tenantd apply` (which waits for the runtimes' probes), `tenantd
 //! apply --no-wait`, `docker-compose up -d` on an equivalent compose file, and the floor: the
 //! same API calls straight to the engine, as many tenants at a time as tenantd (`CONCURRENCY`,
 //! default 8). Each of `ROUNDS` rounds (default 5) runs every side through every phase — cold,
@@ -72,30 +72,29 @@ fn main() {
     let n: usize = stats::env_num("N", 50);
     let rounds: usize = stats::env_num("ROUNDS", 5);
     let concurrency: usize = stats::env_num("CONCURRENCY", 8);
+    let health_interval_s: u64 = stats::env_num("HEALTH_INTERVAL", 1);
     let run_id = format!("cmp{}", std::process::id());
     let cleanup = Cleanup::new(&run_id);
-    let result = std::panic::catch_unwind(|| compare(&run_id, n, rounds, concurrency));
+    let result = std::panic::catch_unwind(|| compare(&run_id, n, rounds, concurrency, health_interval_s));
     drop(cleanup);
     if result.is_err() {
         std::process::exit(1);
     }
 }
 
-fn compare(run_id: &str, n: usize, rounds: usize, concurrency: usize) {
+fn compare(run_id: &str, n: usize, rounds: usize, concurrency: usize, health_interval_s: u64) {
     let image = stub::stub_image();
     let bin = engine::tenantd_binary();
-    header(&bin, run_id, n, rounds, concurrency);
+    header(&bin, run_id, n, rounds, concurrency, health_interval_s);
 
     let mut sides: Vec<(Box<dyn Side>, Measured)> = Who::ALL
         .into_iter()
         .map(|who| {
             let side: Box<dyn Side> = match who {
-                Who::Tenantd => {
-                    Box::new(TenantdSide::new(&bin, run_id, &image, range(TENANTD_PORTS), concurrency, false))
-                }
+                Who::Tenantd => Box::new(TenantdSide::new(&bin, run_id, range(TENANTD_PORTS), concurrency, false)),
                 Who::NoWait => {
                     let instance = format!("{run_id}nw");
-                    Box::new(TenantdSide::new(&bin, &instance, &image, range(TENANTD_PORTS), concurrency, true))
+                    Box::new(TenantdSide::new(&bin, &instance, range(TENANTD_PORTS), concurrency, true))
                 }
                 Who::Compose => {
                     Box::new(ComposeSide::new(&format!("{run_id}c"), run_id, range(COMPOSE_PORTS), COMPOSE_POOL))
@@ -116,7 +115,7 @@ fn compare(run_id: &str, n: usize, rounds: usize, concurrency: usize) {
         for k in 0..count {
             let (side, measured) = &mut sides[(round + k) % count];
             eprintln!("compose_compare: round {}/{rounds}: {}", round + 1, side.label());
-            let mut desired = Scenario::new(&image, n);
+            let mut desired = Scenario::new(&image, n, health_interval_s);
             for phase in PHASES {
                 let sample = side::measure(side.as_mut(), &mut desired, phase, deadline);
                 if let Some(sample) = sample {
@@ -133,7 +132,7 @@ fn compare(run_id: &str, n: usize, rounds: usize, concurrency: usize) {
     println!("load average at the end: {}", load_average());
 }
 
-fn header(bin: &Path, run_id: &str, n: usize, rounds: usize, concurrency: usize) {
+fn header(bin: &Path, run_id: &str, n: usize, rounds: usize, concurrency: usize, health_interval_s: u64) {
     let age = std::fs::metadata(bin)
         .and_then(|m| m.modified())
         .ok()
@@ -142,7 +141,10 @@ fn header(bin: &Path, run_id: &str, n: usize, rounds: usize, concurrency: usize)
         .unwrap_or_default();
     let compose = Command::new("docker-compose").args(["version", "--short"]).output().expect("docker-compose runs");
     let (_, version) = engine::engine("GET", "/version", None);
-    println!("compose_compare: N={n} tenants, {rounds} rounds, concurrency {concurrency}, run {run_id}");
+    println!(
+        "compose_compare: N={n} tenants, {rounds} rounds, concurrency {concurrency}, engine healthcheck every \
+         {health_interval_s} s, run {run_id}"
+    );
     println!("  tenantd: {} ({age})", bin.display());
     println!(
         "  docker-compose {} (COMPOSE_PARALLEL_LIMIT {}), engine {} (API {})",

@@ -41,17 +41,20 @@ impl Tenant {
 #[derive(Clone)]
 pub struct Scenario {
     pub image: String,
+    /// Seconds between two runs of the engine's healthcheck in each container. Each run is an
+    /// exec into the container, which costs the engine far more CPU than the probe itself.
+    pub health_interval_s: u64,
     pub tenants: Vec<Tenant>,
 }
 
 impl Scenario {
     /// N tenants named t01, t02, … (wider numbers when N needs them).
-    pub fn new(image: &str, n: usize) -> Scenario {
+    pub fn new(image: &str, n: usize, health_interval_s: u64) -> Scenario {
         let width = n.to_string().len().max(2);
         let tenants = (1..=n)
             .map(|i| Tenant { name: format!("t{i:0width$}"), greeting: GREETING.into(), memory_mib: MEMORY_MIB })
             .collect();
-        Scenario { image: image.to_string(), tenants }
+        Scenario { image: image.to_string(), health_interval_s, tenants }
     }
 }
 
@@ -63,7 +66,7 @@ pub struct Placement {
 }
 
 /// The tenantd spec of `t`.
-pub fn spec_yaml(image: &str, t: &Tenant) -> String {
+pub fn spec_yaml(s: &Scenario, t: &Tenant) -> String {
     format!(
         "apiVersion: tenantd/v1
 kind: Tenant
@@ -73,9 +76,11 @@ spec:
   pullPolicy: Never
   env: {{ GREETING: {greeting:?} }}
   resources: {{ memory: {memory}Mi, cpus: 0.25, pids: 64 }}
-  health: {{ interval: 1s, timeout: 1s, retries: 3, startPeriod: 1s, probeCommand: [/stub-runtime, probe] }}
+  health: {{ interval: {interval}s, timeout: 1s, retries: 3, startPeriod: 1s, probeCommand: [/stub-runtime, probe] }}
   network: {{ egress: allow }}
 ",
+        image = s.image,
+        interval = s.health_interval_s,
         name = t.name,
         greeting = t.greeting,
         memory = t.memory_mib,
@@ -111,7 +116,7 @@ pub fn compose_file(s: &Scenario, run_id: &str, at: &Placement) -> String {
     ports: [\"127.0.0.1:{port}:{STUB_PORT}\"]
     healthcheck:
       test: [CMD, /stub-runtime, probe, \"http://127.0.0.1:{STUB_PORT}/health\"]
-      interval: 1s
+      interval: {interval}s
       timeout: 1s
       retries: 3
       start_period: 1s
@@ -124,6 +129,7 @@ pub fn compose_file(s: &Scenario, run_id: &str, at: &Placement) -> String {
             name = t.name,
             image = s.image,
             greeting = t.greeting,
+            interval = s.health_interval_s,
         )
         .expect("writing to a String");
     }
@@ -156,7 +162,10 @@ pub fn floor_network_body(name: &str, subnet: &str, labels: &Value) -> Value {
     })
 }
 
-/// The floor's container for `t`: tenantd's create body with the floor's own labels.
-pub fn floor_container_body(image: &str, t: &Tenant, network: &str, port: u16, labels: &Value) -> Value {
-    engine::stub_create_body(image, &t.env(), t.memory_bytes(), network, port, labels)
+/// The floor's container for `t`: tenantd's create body with the scenario's healthcheck interval
+/// and the floor's own labels.
+pub fn floor_container_body(s: &Scenario, t: &Tenant, network: &str, port: u16, labels: &Value) -> Value {
+    let mut body = engine::stub_create_body(&s.image, &t.env(), t.memory_bytes(), network, port, labels);
+    body["Healthcheck"]["Interval"] = json!(s.health_interval_s * 1_000_000_000);
+    body
 }

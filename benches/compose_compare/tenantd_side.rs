@@ -18,19 +18,11 @@ pub struct TenantdSide {
     dir: tempfile::TempDir,
     bin: PathBuf,
     instance: String,
-    image: String,
     no_wait: bool,
 }
 
 impl TenantdSide {
-    pub fn new(
-        bin: &Path,
-        instance: &str,
-        image: &str,
-        ports: RangeInclusive<u16>,
-        concurrency: usize,
-        no_wait: bool,
-    ) -> Self {
+    pub fn new(bin: &Path, instance: &str, ports: RangeInclusive<u16>, concurrency: usize, no_wait: bool) -> Self {
         let dir = tempfile::Builder::new().prefix("tenantd-bench-compose").tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("tenants.d")).expect("tenants.d");
         let config = format!(
@@ -43,15 +35,15 @@ impl TenantdSide {
             subnets::PREFIX,
         );
         std::fs::write(dir.path().join("tenantd.toml"), config).expect("config written");
-        TenantdSide { dir, bin: bin.to_path_buf(), instance: instance.to_string(), image: image.to_string(), no_wait }
+        TenantdSide { dir, bin: bin.to_path_buf(), instance: instance.to_string(), no_wait }
     }
 
     fn spec_path(&self, tenant: &str) -> PathBuf {
         self.dir.path().join("tenants.d").join(format!("{tenant}.yaml"))
     }
 
-    fn write_spec(&self, t: &scenario::Tenant) {
-        std::fs::write(self.spec_path(&t.name), scenario::spec_yaml(&self.image, t)).expect("spec written");
+    fn write_spec(&self, s: &Scenario, t: &scenario::Tenant) {
+        std::fs::write(self.spec_path(&t.name), scenario::spec_yaml(s, t)).expect("spec written");
     }
 
     /// Runs `tenantd apply` with `args` and asserts that every tenant converged.
@@ -103,9 +95,9 @@ impl Side for TenantdSide {
 
     fn prepare(&mut self, s: &Scenario, step: Step) {
         match step {
-            Step::Cold => s.tenants.iter().for_each(|t| self.write_spec(t)),
+            Step::Cold => s.tenants.iter().for_each(|t| self.write_spec(s, t)),
             Step::NoOp => {}
-            Step::Edit(i, _) => self.write_spec(&s.tenants[i]),
+            Step::Edit(i, _) => self.write_spec(s, &s.tenants[i]),
             Step::Teardown => {
                 for t in &s.tenants {
                     std::fs::remove_file(self.spec_path(&t.name)).expect("spec removed");
