@@ -16,21 +16,25 @@
 //! `target/debug/tenantd`. Everything labelled with this run's instance, and the peer
 //! containers and network, are removed at the end, also on failure.
 
+#[path = "support/engine.rs"]
+mod engine;
+#[path = "support/stats.rs"]
+mod stats;
 #[path = "../tests/support/stub.rs"]
 mod stub;
 
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use engine::{docker_answers, engine, http_get, inspect, remove_labelled, stub_create_body, tenantd_binary, STUB_PORT};
+use stats::{row, spread, verdict};
+
 const TENANT: &str = "react";
-const CONTAINER_PORT: u16 = 18789;
 const PORTS: (u16, u16) = (24000, 24019);
 const POLL: Duration = Duration::from_millis(10);
 /// Longest wait for any one reaction; a reaction this slow is a failure, not a number.
@@ -53,7 +57,7 @@ fn main() {
         }
         return;
     }
-    let runs: usize = std::env::var("RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
+    let runs: usize = stats::env_num("RUNS", 7);
     let image = stub::stub_image();
     let bin = tenantd_binary();
     let bench = Bench::new(&image);
@@ -116,15 +120,15 @@ fn report(rows: &[Round]) {
     println!();
     println!("| reaction ({} runs), seconds | median | min–max |", rows.len());
     println!("|---|---:|---:|");
-    row("a. spec edit → new container answers /health", &a);
-    row("   … new container running", &col(&|r| r.a.running_s));
-    row("b. `docker rm -f` → container of that name running", &b_run);
-    row("b. `docker rm -f` → it answers /health", &b);
-    row("c. floor: engine API create + start → /health", &c);
-    row("   … container running", &col(&|r| r.c.running_s));
-    row("c'. floor via `docker run -d` → /health", &c_cli);
-    row("a − c (run by run)", &a_minus_c);
-    row("b(/health) − c (run by run)", &b_minus_c);
+    row("a. spec edit → new container answers /health", &a, 2);
+    row("   … new container running", &col(&|r| r.a.running_s), 2);
+    row("b. `docker rm -f` → container of that name running", &b_run, 2);
+    row("b. `docker rm -f` → it answers /health", &b, 2);
+    row("c. floor: engine API create + start → /health", &c, 2);
+    row("   … container running", &col(&|r| r.c.running_s), 2);
+    row("c'. floor via `docker run -d` → /health", &c_cli, 2);
+    row("a − c (run by run)", &a_minus_c, 2);
+    row("b(/health) − c (run by run)", &b_minus_c, 2);
     let (am, _, _) = spread(&a_minus_c);
     let (bm, _, bmax) = spread(&b_run);
     println!();
@@ -134,45 +138,6 @@ fn report(rows: &[Round]) {
         verdict(am < TARGET_EDIT_OVER_FLOOR_S),
         verdict(bm < TARGET_REMOVE_S)
     );
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "MISSED"
-    }
-}
-
-fn row(label: &str, v: &[f64]) {
-    let (m, lo, hi) = spread(v);
-    println!("| {label} | {m:.2} | {lo:.2}–{hi:.2} |");
-}
-
-/// Median, min and max.
-fn spread(values: &[f64]) -> (f64, f64, f64) {
-    let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    let m = match n {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    };
-    (m, v.first().copied().unwrap_or(f64::NAN), v.last().copied().unwrap_or(f64::NAN))
-}
-
-fn tenantd_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("TENANTD_BIN") {
-        return PathBuf::from(p);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("tenantd"))
-        .find(|p| p.exists())
-        .expect("build tenantd first (cargo build --release)")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,7 +248,7 @@ spec:
         let status = self.dir.path().join("state/status").join(format!("{TENANT}.json"));
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let ours = list_instance_containers(&self.instance);
+            let ours = engine::containers_labelled(&[format!("io.tenantd.instance={}", self.instance)]).len();
             let current = inspect(&name);
             let recorded: Option<String> = std::fs::read_to_string(&status)
                 .ok()
@@ -324,38 +289,9 @@ spec:
     fn peer_api(&self, i: usize) -> Reaction {
         let name = format!("{}-peer-api{i}", self.instance);
         let port = free_port();
-        let body = json!({
-            "Image": self.image,
-            "Env": ["GREETING=hello"],
-            "User": "10001:10001",
-            "Labels": { "io.tenantd.bench": self.instance },
-            "Healthcheck": {
-                "Test": ["CMD", "/stub-runtime", "probe", format!("http://127.0.0.1:{CONTAINER_PORT}/health")],
-                "Interval": 1_000_000_000u64, "Timeout": 1_000_000_000u64, "StartPeriod": 1_000_000_000u64, "Retries": 3
-            },
-            "StopTimeout": 10,
-            "ExposedPorts": { format!("{CONTAINER_PORT}/tcp"): {} },
-            "HostConfig": {
-                "CapDrop": ["ALL"],
-                "ReadonlyRootfs": true,
-                "SecurityOpt": ["no-new-privileges"],
-                "Privileged": false,
-                "Init": true,
-                "IpcMode": "private",
-                "CgroupnsMode": "private",
-                "Tmpfs": { "/tmp": "rw,noexec,nosuid,nodev,size=64m" },
-                "Memory": 64u64 << 20, "MemorySwap": 64u64 << 20, "NanoCpus": 250_000_000u64, "PidsLimit": 64,
-                "Ulimits": [
-                    { "Name": "nofile", "Soft": 4096, "Hard": 4096 },
-                    { "Name": "nproc", "Soft": 65536, "Hard": 65536 }
-                ],
-                "LogConfig": { "Type": "json-file", "Config": { "max-size": "10m", "max-file": "3" } },
-                "RestartPolicy": { "Name": "on-failure", "MaximumRetryCount": 5 },
-                "NetworkMode": self.peer_network,
-                "PortBindings": { format!("{CONTAINER_PORT}/tcp"): [{ "HostIp": "127.0.0.1", "HostPort": port.to_string() }] }
-            },
-            "NetworkingConfig": { "EndpointsConfig": { self.peer_network.clone(): { "Aliases": ["runtime"] } } }
-        });
+        let labels = json!({ "io.tenantd.bench": self.instance });
+        let env = ["GREETING=hello".to_string()];
+        let body = stub_create_body(&self.image, &env, 64 << 20, &self.peer_network, port, &labels);
         let t0 = Instant::now();
         let (code, created) = engine("POST", &format!("/containers/create?name={name}"), Some(&body));
         assert!(code == 201, "cannot create the peer container: {code} {created}");
@@ -373,7 +309,7 @@ spec:
     fn peer_cli(&self, i: usize) -> Reaction {
         let name = format!("{}-peer-cli{i}", self.instance);
         let port = free_port();
-        let publish = format!("127.0.0.1:{port}:{CONTAINER_PORT}");
+        let publish = format!("127.0.0.1:{port}:{STUB_PORT}");
         let label = format!("io.tenantd.bench={}", self.instance);
         let t0 = Instant::now();
         let out = Command::new("docker")
@@ -396,27 +332,8 @@ spec:
 
 impl Drop for Bench {
     fn drop(&mut self) {
-        for label in [format!("io.tenantd.instance={}", self.instance), format!("io.tenantd.bench={}", self.instance)] {
-            let filters = url_encode(&json!({ "label": [label] }).to_string());
-            let (_, list) = engine("GET", &format!("/containers/json?all=true&filters={filters}"), None);
-            for c in list.as_array().into_iter().flatten() {
-                if let Some(id) = c["Id"].as_str() {
-                    engine("DELETE", &format!("/containers/{id}?force=true&v=true"), None);
-                }
-            }
-            let (_, nets) = engine("GET", &format!("/networks?filters={filters}"), None);
-            for n in nets.as_array().into_iter().flatten() {
-                if let Some(id) = n["Id"].as_str() {
-                    engine("DELETE", &format!("/networks/{id}"), None);
-                }
-            }
-            let (_, vols) = engine("GET", &format!("/volumes?filters={filters}"), None);
-            for v in vols["Volumes"].as_array().into_iter().flatten() {
-                if let Some(name) = v["Name"].as_str() {
-                    engine("DELETE", &format!("/volumes/{name}"), None);
-                }
-            }
-        }
+        remove_labelled(&format!("io.tenantd.instance={}", self.instance));
+        remove_labelled(&format!("io.tenantd.bench={}", self.instance));
     }
 }
 
@@ -444,84 +361,4 @@ fn free_port() -> u16 {
         .rev()
         .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
         .expect("a free port in the bench's range")
-}
-
-// ---------------------------------------------------------------------------------------------
-// The engine API, spoken directly over its socket.
-
-struct Container {
-    id: String,
-    running: bool,
-    port: Option<u16>,
-}
-
-fn inspect(name: &str) -> Option<Container> {
-    let (code, v) = engine("GET", &format!("/containers/{name}/json"), None);
-    if code != 200 {
-        return None;
-    }
-    let port = v["NetworkSettings"]["Ports"][format!("{CONTAINER_PORT}/tcp")][0]["HostPort"]
-        .as_str()
-        .and_then(|p| p.parse().ok());
-    Some(Container {
-        id: v["Id"].as_str()?.to_string(),
-        running: v["State"]["Running"].as_bool().unwrap_or(false),
-        port,
-    })
-}
-
-fn list_instance_containers(instance: &str) -> usize {
-    let filters = url_encode(&json!({ "label": [format!("io.tenantd.instance={instance}")] }).to_string());
-    let (_, list) = engine("GET", &format!("/containers/json?all=true&filters={filters}"), None);
-    list.as_array().map(Vec::len).unwrap_or(0)
-}
-
-fn docker_answers() -> bool {
-    std::panic::catch_unwind(|| engine("GET", "/_ping", None).0 == 200).unwrap_or(false)
-}
-
-fn socket_path() -> PathBuf {
-    match std::env::var("DOCKER_HOST") {
-        Ok(h) if h.starts_with("unix://") => PathBuf::from(&h["unix://".len()..]),
-        Ok(h) if !h.is_empty() => panic!("this bench speaks to a unix socket only; DOCKER_HOST={h}"),
-        _ => PathBuf::from("/var/run/docker.sock"),
-    }
-}
-
-/// One HTTP/1.0 request to the engine; the status code and the JSON body (Null when empty).
-fn engine(method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut s = UnixStream::connect(socket_path()).expect("the engine's socket accepts");
-    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
-    let payload = body.map(Value::to_string).unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-        payload.len()
-    )
-    .expect("request written");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("response read");
-    let text = String::from_utf8_lossy(&raw);
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (code, serde_json::from_str(rest).unwrap_or(Value::Null))
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A plain HTTP GET on 127.0.0.1; the status code, or None when nothing answers.
-fn http_get(port: u16, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    buf.split_whitespace().nth(1)?.parse().ok()
 }
