@@ -3,7 +3,8 @@
 //!
 //! Every side runs the same N tenants (env `N`, default 50): the same image, limits, read-only
 //! rootfs, dropped capabilities, init, published port, env, healthcheck (every `HEALTH_INTERVAL`
-//! seconds, default 1) and one private bridge network each. The sides: `tenantd apply` (which waits for the runtimes' probes), `tenantd
+//! seconds, default 30: each check is an exec, and 50 execs a second would saturate a small
+//! engine) and one private bridge network each. The sides: `tenantd apply` (which waits for the runtimes' probes), `tenantd
 //! apply --no-wait`, `docker-compose up -d` on an equivalent compose file, and the floor: the
 //! same API calls straight to the engine, as many tenants at a time as tenantd (`CONCURRENCY`,
 //! default 8). Each of `ROUNDS` rounds (default 5) runs every side through every phase — cold,
@@ -72,7 +73,7 @@ fn main() {
     let n: usize = stats::env_num("N", 50);
     let rounds: usize = stats::env_num("ROUNDS", 5);
     let concurrency: usize = stats::env_num("CONCURRENCY", 8);
-    let health_interval_s: u64 = stats::env_num("HEALTH_INTERVAL", 1);
+    let health_interval_s: u64 = stats::env_num("HEALTH_INTERVAL", 30);
     let run_id = format!("cmp{}", std::process::id());
     let cleanup = Cleanup::new(&run_id);
     let result = std::panic::catch_unwind(|| compare(&run_id, n, rounds, concurrency, health_interval_s));
@@ -143,7 +144,9 @@ fn header(bin: &Path, run_id: &str, n: usize, rounds: usize, concurrency: usize,
     let (_, version) = engine::engine("GET", "/version", None);
     println!(
         "compose_compare: N={n} tenants, {rounds} rounds, concurrency {concurrency}, engine healthcheck every \
-         {health_interval_s} s, run {run_id}"
+         {health_interval_s} s (timeout {} s, start period {} s), run {run_id}",
+        scenario::HEALTH_TIMEOUT_S,
+        scenario::HEALTH_START_PERIOD_S
     );
     println!("  tenantd: {} ({age})", bin.display());
     println!(

@@ -13,6 +13,11 @@ pub const GREETING: &str = "hello";
 /// The memory limit every tenant starts with, and the one the in-place phase sets.
 pub const MEMORY_MIB: u64 = 64;
 pub const EDITED_MEMORY_MIB: u64 = 96;
+/// The engine healthcheck's timeout and start period, in seconds; its interval is the
+/// scenario's. Nothing waits on the engine's health status (tenantd and the bench probe /health
+/// on the published port themselves), so these only set how much exec work the engine does.
+pub const HEALTH_TIMEOUT_S: u64 = 5;
+pub const HEALTH_START_PERIOD_S: u64 = 30;
 /// The tenant whose env value the one-change phase edits.
 pub const ENV_EDITED: usize = 0;
 /// The tenant whose memory limit the in-place phase edits (another one, so that each phase
@@ -42,7 +47,8 @@ impl Tenant {
 pub struct Scenario {
     pub image: String,
     /// Seconds between two runs of the engine's healthcheck in each container. Each run is an
-    /// exec into the container, which costs the engine far more CPU than the probe itself.
+    /// exec into the container, which costs the engine far more CPU than the probe itself: 20
+    /// containers checked every second kept about one core of this machine busy.
     pub health_interval_s: u64,
     pub tenants: Vec<Tenant>,
 }
@@ -76,7 +82,7 @@ spec:
   pullPolicy: Never
   env: {{ GREETING: {greeting:?} }}
   resources: {{ memory: {memory}Mi, cpus: 0.25, pids: 64 }}
-  health: {{ interval: {interval}s, timeout: 1s, retries: 3, startPeriod: 1s, probeCommand: [/stub-runtime, probe] }}
+  health: {{ interval: {interval}s, timeout: {HEALTH_TIMEOUT_S}s, retries: 3, startPeriod: {HEALTH_START_PERIOD_S}s, probeCommand: [/stub-runtime, probe] }}
   network: {{ egress: allow }}
 ",
         image = s.image,
@@ -117,9 +123,9 @@ pub fn compose_file(s: &Scenario, run_id: &str, at: &Placement) -> String {
     healthcheck:
       test: [CMD, /stub-runtime, probe, \"http://127.0.0.1:{STUB_PORT}/health\"]
       interval: {interval}s
-      timeout: 1s
+      timeout: {HEALTH_TIMEOUT_S}s
       retries: 3
-      start_period: 1s
+      start_period: {HEALTH_START_PERIOD_S}s
     stop_grace_period: 10s
     restart: on-failure:5
     logging: {{ driver: json-file, options: {{ max-size: 10m, max-file: \"3\" }} }}
@@ -162,10 +168,13 @@ pub fn floor_network_body(name: &str, subnet: &str, labels: &Value) -> Value {
     })
 }
 
-/// The floor's container for `t`: tenantd's create body with the scenario's healthcheck interval
+/// The floor's container for `t`: tenantd's create body with the scenario's healthcheck timing
 /// and the floor's own labels.
 pub fn floor_container_body(s: &Scenario, t: &Tenant, network: &str, port: u16, labels: &Value) -> Value {
     let mut body = engine::stub_create_body(&s.image, &t.env(), t.memory_bytes(), network, port, labels);
-    body["Healthcheck"]["Interval"] = json!(s.health_interval_s * 1_000_000_000);
+    const NS: u64 = 1_000_000_000;
+    body["Healthcheck"]["Interval"] = json!(s.health_interval_s * NS);
+    body["Healthcheck"]["Timeout"] = json!(HEALTH_TIMEOUT_S * NS);
+    body["Healthcheck"]["StartPeriod"] = json!(HEALTH_START_PERIOD_S * NS);
     body
 }
