@@ -187,8 +187,11 @@ impl Response {
             head.push_str(&format!("Allow: {allow}\r\n"));
         }
         head.push_str("\r\n");
-        out.write_all(head.as_bytes())?;
-        out.write_all(self.body.as_bytes())?;
+        // One write: a second small write on a socket waits for the peer's delayed ACK of the
+        // first (Nagle's algorithm), about 40 ms per response.
+        let mut response = head.into_bytes();
+        response.extend_from_slice(self.body.as_bytes());
+        out.write_all(&response)?;
         out.flush()
     }
 }
@@ -283,5 +286,26 @@ mod tests {
         assert!(out.contains("Content-Length: 21\r\n"), "{out}");
         assert!(out.contains("Connection: close\r\n"), "{out}");
         assert!(out.ends_with("\r\n\r\n{\"status\":\"degraded\"}"), "{out}");
+    }
+
+    /// Counts the writes it is given.
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn writes_the_whole_response_in_one_write() {
+        let mut out = Writes(Vec::new());
+        Response::json(200, r#"{"status":"ok"}"#.to_string()).write_to(&mut out).unwrap();
+        assert_eq!(out.0.len(), 1, "a response split over writes waits for a delayed ACK: {:?}", out.0);
+        assert!(out.0[0].ends_with(br#"{"status":"ok"}"#));
     }
 }

@@ -2,6 +2,8 @@
 
 use std::io::{self, BufReader};
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::raw::{c_int, c_short, c_ulong};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -10,8 +12,8 @@ use std::time::{Duration, Instant};
 use crate::http::{self, RequestError, Response};
 use crate::routes::{self, Health, HealthMode, Reply};
 
-/// How often the accept loop and held connections look at the stop flag and the health mode;
-/// short enough that `docker stop` returns in well under a second.
+/// How often the accept loop (while no connection arrives) and held connections look at the stop
+/// flag and the health mode; short enough that `docker stop` returns in well under a second.
 const POLL: Duration = Duration::from_millis(50);
 /// A client that connects and then says nothing is dropped after this long.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,7 +32,8 @@ pub fn run(listener: TcpListener, initial: HealthMode, stop: &'static AtomicBool
                 let health = Arc::clone(&health);
                 thread::spawn(move || connection(stream, &health, stop));
             }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => thread::sleep(POLL),
+            // Woken by the next connection at once, or after POLL to look at `stop`.
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => wait_readable(&listener, POLL),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             // E.g. EMFILE or ECONNABORTED: the next connection may well succeed, so keep serving.
             Err(err) => {
@@ -92,6 +95,28 @@ fn serve_one(mut stream: TcpStream, health: &Health, stop: &AtomicBool) -> io::R
         log(&format!("{what} {}", response.status));
     }
     Ok(())
+}
+
+// libc is linked anyway; declaring the one function needed keeps the crate free of dependencies.
+#[repr(C)]
+struct PollFd {
+    fd: c_int,
+    events: c_short,
+    revents: c_short,
+}
+const POLLIN: c_short = 1;
+
+unsafe extern "C" {
+    fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
+}
+
+/// Waits until `listener` has a connection to accept or `timeout` has passed. A signal or an
+/// error ends the wait early, which only makes the caller look at its flags sooner.
+fn wait_readable(listener: &TcpListener, timeout: Duration) {
+    let mut fd = PollFd { fd: listener.as_raw_fd(), events: POLLIN, revents: 0 };
+    let millis = c_int::try_from(timeout.as_millis()).unwrap_or(c_int::MAX);
+    // SAFETY: `fd` is one valid pollfd that outlives the call, and nfds says one.
+    unsafe { poll(&mut fd, 1, millis) };
 }
 
 /// Whether the client has closed its end, seen without blocking and without consuming data.
