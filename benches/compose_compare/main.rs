@@ -15,6 +15,8 @@
 //! Of every phase it records the wall time until the command returns and until its effect is
 //! visible: every affected container answers GET /health on its 127.0.0.1 port, or, for the
 //! teardown, nothing of the side is left. The binary is `TENANTD_BIN`, else the release build.
+//! At the end, an engine profile times each kind of the floor's calls alone, one tenant at a
+//! time and `CONCURRENCY` at a time, to show which of them the engine serializes.
 //! Everything the run creates carries its labels and is removed at the end, also on failure.
 
 #[path = "../support/engine.rs"]
@@ -26,6 +28,7 @@ mod stub;
 
 mod compose_side;
 mod floor_side;
+mod profile;
 mod report;
 mod scenario;
 mod settings;
@@ -130,6 +133,13 @@ fn compare(run_id: &str, n: usize, rounds: usize, concurrency: usize, health_int
     }
     let measured: Vec<Measured> = sides.into_iter().map(|(_, m)| m).collect();
     report::print(&measured, n, rounds);
+
+    // Every side has torn down, so the floor's ports and pool are free for the profile.
+    eprintln!("compose_compare: engine profile, 1 and {concurrency} at a time");
+    let s = Scenario::new(&image, n, health_interval_s);
+    let one = profile::engine_calls(&s, run_id, range(FLOOR_PORTS), FLOOR_POOL, 1);
+    let many = profile::engine_calls(&s, run_id, range(FLOOR_PORTS), FLOOR_POOL, concurrency);
+    profile::print(n, concurrency, &one, &many);
     println!("load average at the end: {}", load_average());
 }
 
