@@ -43,16 +43,7 @@ enum Call {
 
 impl FloorSide {
     pub fn new(prefix: &str, run_id: &str, ports: RangeInclusive<u16>, pool: Ipv4Addr, concurrency: usize) -> Self {
-        // Two worker threads on this machine, like tenantd's own runtime.
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-        let socket = engine::socket_path();
-        let docker = rt.block_on(async {
-            Docker::connect_with_unix(&socket.to_string_lossy(), 120, bollard::API_DEFAULT_VERSION)
-                .expect("a client of the engine's socket")
-                .negotiate_version()
-                .await
-                .expect("the engine answers /version")
-        });
+        let (rt, docker) = client();
         FloorSide {
             rt,
             docker,
@@ -156,6 +147,21 @@ impl Side for FloorSide {
         assert!(failures.is_empty(), "the floor's API calls failed: {failures:#?}");
         true
     }
+}
+
+/// A runtime (two worker threads on this machine, like tenantd's own) and a client of the
+/// engine's socket, at the API version the engine speaks.
+pub fn client() -> (tokio::runtime::Runtime, Docker) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let socket = engine::socket_path();
+    let docker = rt.block_on(async {
+        Docker::connect_with_unix(&socket.to_string_lossy(), 120, bollard::API_DEFAULT_VERSION)
+            .expect("a client of the engine's socket")
+            .negotiate_version()
+            .await
+            .expect("the engine answers /version")
+    });
+    (rt, docker)
 }
 
 async fn perform(docker: &Docker, call: Call) -> Result<(), String> {

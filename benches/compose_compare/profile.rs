@@ -10,12 +10,11 @@ use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerCreateBody, NetworkCreateRequest};
 use bollard::query_parameters::{CreateContainerOptions, StopContainerOptions};
-use bollard::Docker;
 use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt};
 use serde_json::json;
 
-use crate::engine;
+use crate::floor_side;
 use crate::scenario::{self, Scenario};
 use crate::subnets;
 
@@ -38,15 +37,7 @@ pub fn engine_calls(
     pool: Ipv4Addr,
     concurrency: usize,
 ) -> Vec<Duration> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    let socket = engine::socket_path();
-    let docker = rt.block_on(async {
-        Docker::connect_with_unix(&socket.to_string_lossy(), 120, bollard::API_DEFAULT_VERSION)
-            .expect("a client of the engine's socket")
-            .negotiate_version()
-            .await
-            .expect("the engine answers /version")
-    });
+    let (rt, docker) = floor_side::client();
     let labels = json!({ "io.tenantd.bench": run_id, "io.tenantd.bench.side": "profile" });
     let placement = subnets::place(s.tenants.len(), ports, pool);
     let names: Vec<String> = s.tenants.iter().map(|t| format!("{run_id}p_{}", t.name)).collect();
