@@ -17,7 +17,7 @@ use crate::side::{Edit, Phase, Side, Step};
 use crate::subnets;
 
 /// Seconds the engine gives a container between SIGTERM and SIGKILL, as tenantd's stop does.
-const STOP_TIMEOUT_SECS: i32 = 10;
+pub const STOP_TIMEOUT_SECS: i32 = 10;
 
 pub struct FloorSide {
     rt: tokio::runtime::Runtime,

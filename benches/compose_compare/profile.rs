@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt};
 use serde_json::json;
 
-use crate::floor_side;
+use crate::floor_side::{self, STOP_TIMEOUT_SECS};
 use crate::scenario::{self, Scenario};
 use crate::subnets;
 
@@ -24,9 +24,6 @@ pub const CALLS: [&str; 6] =
 
 /// One engine call of one tenant.
 type Call<'a> = BoxFuture<'a, Result<(), String>>;
-
-/// Seconds between SIGTERM and SIGKILL, as the floor and tenantd stop.
-const STOP_TIMEOUT_SECS: i32 = 10;
 
 /// Wall time of each kind of call for every tenant of `s`, `concurrency` at a time, in the order
 /// of [`CALLS`]. Everything it creates carries the run's label and is gone when it returns.
@@ -86,40 +83,25 @@ pub fn engine_calls(
             })
             .collect(),
     ));
-    times.push(timed(
-        names
-            .iter()
-            .map(|name| {
-                Box::pin(async move { docker.start_container(name, None).await.map_err(|e| e.to_string()) }) as _
-            })
-            .collect(),
-    ));
-    times.push(timed(
-        names
-            .iter()
-            .map(|name| {
-                Box::pin(async move {
-                    let stop = StopContainerOptions { t: Some(STOP_TIMEOUT_SECS), signal: None };
-                    docker.stop_container(name, Some(stop)).await.map_err(|e| e.to_string())
-                }) as _
-            })
-            .collect(),
-    ));
-    times.push(timed(
-        names
-            .iter()
-            .map(|name| {
-                Box::pin(async move { docker.remove_container(name, None).await.map_err(|e| e.to_string()) }) as _
-            })
-            .collect(),
-    ));
-    times.push(timed(
-        names
-            .iter()
-            .map(|name| Box::pin(async move { docker.remove_network(name).await.map_err(|e| e.to_string()) }) as _)
-            .collect(),
-    ));
+    let e = |e: bollard::errors::Error| e.to_string();
     times
+        .push(timed(each(&names, |name| Box::pin(async move { docker.start_container(name, None).await.map_err(e) }))));
+    times.push(timed(each(&names, |name| {
+        Box::pin(async move {
+            let stop = StopContainerOptions { t: Some(STOP_TIMEOUT_SECS), signal: None };
+            docker.stop_container(name, Some(stop)).await.map_err(e)
+        })
+    })));
+    times.push(timed(each(&names, |name| {
+        Box::pin(async move { docker.remove_container(name, None).await.map_err(e) })
+    })));
+    times.push(timed(each(&names, |name| Box::pin(async move { docker.remove_network(name).await.map_err(e) }))));
+    times
+}
+
+/// `call` for every name.
+fn each<'a>(names: &'a [String], call: impl Fn(&'a str) -> Call<'a>) -> Vec<Call<'a>> {
+    names.iter().map(|name| call(name)).collect()
 }
 
 /// Prints the profile: `one` (one at a time) against `many` (`concurrency` at a time), per
