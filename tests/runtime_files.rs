@@ -6,60 +6,14 @@
 mod support;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use support::daemon::*;
+use support::secrets::*;
 use support::*;
 
 const CONVERGE: Duration = Duration::from_secs(30);
-
-/// A per-test secrets directory on tmpfs, removed afterwards.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn new(env: &Env) -> Tmpfs {
-        let dir = PathBuf::from(format!("/dev/shm/tenantd-test-{}", env.instance));
-        std::fs::create_dir_all(&dir).unwrap();
-        Tmpfs(dir)
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `tenantd secrets keygen` into the environment; returns the recipient.
-fn keygen(env: &Env, file: &str) -> String {
-    let out = env.tenantd(&["secrets", "keygen", "--output", env.path(file).to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let err = stderr(&out);
-    err.split_whitespace().find(|w| w.starts_with("age1")).expect("a recipient on stderr").to_string()
-}
-
-/// `tenantd secrets encrypt`: the YAML block for a secret entry, indented for `spec.secrets.X`.
-/// An empty `recipient` gives no `--recipient`: the config's recipients are used.
-fn encrypt(env: &Env, recipient: &str, value: &str) -> String {
-    let mut args = vec!["--config", env.config.to_str().unwrap(), "secrets", "encrypt"];
-    if !recipient.is_empty() {
-        args.extend(["--recipient", recipient]);
-    }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantd"))
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{value}\n").as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let block = String::from_utf8(out.stdout).unwrap();
-    block.lines().map(|l| format!("      {l}\n")).collect()
-}
 
 fn spec_with(gateway: &str, redact: &str) -> String {
     stub_spec(
@@ -115,19 +69,6 @@ fn debug_runtime(port: u16) -> Option<serde_json::Value> {
 fn fnv64(bytes: &[u8]) -> String {
     let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
     format!("{h:016x}")
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]
