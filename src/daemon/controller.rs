@@ -544,7 +544,10 @@ impl Controller {
             Ok(_) => {
                 self.statuses.insert(name.clone(), status);
             }
-            Err(e) => tracing::error!(tenant = %name, error = %e, "cannot write status file; reconciling goes on"),
+            Err(e) => {
+                self.metrics.status_write_failed();
+                tracing::error!(tenant = %name, error = %e, "cannot write status file; reconciling goes on");
+            }
         }
     }
 

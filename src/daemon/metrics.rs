@@ -111,6 +111,7 @@ struct Inner {
     probe_duration: Family<TenantLabel, Histogram, fn() -> Histogram>,
     probes: Family<ProbeLabels, Counter>,
     restarts: Family<TenantLabel, Counter>,
+    status_write_errors: Counter,
 }
 
 impl Default for Metrics {
@@ -136,6 +137,7 @@ impl Metrics {
             Family::new_with_constructor(|| Histogram::new(PROBE_BUCKETS));
         let probes = Family::<ProbeLabels, Counter>::default();
         let restarts = Family::<TenantLabel, Counter>::default();
+        let status_write_errors = Counter::default();
 
         registry.register("reconciles", "Reconciles of one tenant, by result", reconciles.clone());
         registry.register_with_unit(
@@ -157,6 +159,11 @@ impl Metrics {
             "Container restarts by tenantd's health supervision, by tenant",
             restarts.clone(),
         );
+        registry.register(
+            "status_write_errors",
+            "Status files that could not be written (read-only or full status directory)",
+            status_write_errors.clone(),
+        );
 
         Metrics {
             inner: Arc::new(Inner {
@@ -168,6 +175,7 @@ impl Metrics {
                 probe_duration,
                 probes,
                 restarts,
+                status_write_errors,
             }),
         }
     }
@@ -204,6 +212,11 @@ impl Metrics {
     /// tenantd restarted a tenant's container (health supervision).
     pub fn restart(&self, tenant: &str) {
         self.inner.restarts.get_or_create(&TenantLabel { tenant: tenant.to_owned() }).inc();
+    }
+
+    /// A status file could not be written.
+    pub fn status_write_failed(&self) {
+        self.inner.status_write_errors.inc();
     }
 
     /// The whole exposition in the OpenMetrics text format ([`CONTENT_TYPE_OPENMETRICS`]),
