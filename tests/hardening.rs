@@ -40,7 +40,7 @@ fn cis_section_5(name: &str, v: &serde_json::Value, apparmor_on_host: bool) -> V
     for m in v["Mounts"].as_array().unwrap() {
         let source = m["Source"].as_str().unwrap_or_default();
         if m["Type"] == "bind" {
-            let sensitive = SENSITIVE.iter().any(|d| source == *d)
+            let sensitive = SENSITIVE.contains(&source)
                 || ["/boot/", "/etc/", "/lib/", "/proc/", "/sys/", "/usr/"].iter().any(|d| source.starts_with(d))
                 || (source.starts_with("/dev/") && !source.starts_with("/dev/shm/"));
             check("5.5", !sensitive, format!("a sensitive host directory mounted: {source}"));
