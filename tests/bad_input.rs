@@ -110,6 +110,32 @@ fn an_unreachable_engine_is_named_with_its_cause_and_nothing_is_recorded_as_dele
 }
 
 #[test]
+fn a_socket_it_may_not_use_is_told_apart_from_a_missing_one() {
+    let Some(env) = Env::new("a_socket_it_may_not_use_is_told_apart_from_a_missing_one") else {
+        return;
+    };
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    // The real engine's socket, as a user outside the docker group (nobody) sees it.
+    std::fs::set_permissions(env.dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_tenantd")])
+        .arg("--config")
+        .arg(&env.config)
+        .args(["plan"])
+        .env("DOCKER_HOST", "unix:///var/run/docker.sock")
+        .output()
+        .expect("setpriv runs");
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("permission denied on the socket") && err.contains("docker group"), "{err}");
+    assert!(!err.contains("does not exist"), "{err}");
+
+    let missing = env.tenantd_with_env(&["plan"], &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
+    let err = stderr(&missing);
+    assert!(err.contains("does not exist") && !err.contains("permission denied"), "{err}");
+}
+
+#[test]
 fn validate_takes_any_path_and_reports_every_problem() {
     let env = Env::without_docker();
     let good = env.path("tmpXYZ123"); // a temp name without an extension, as Ansible passes it

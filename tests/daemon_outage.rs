@@ -82,3 +82,27 @@ fn the_engine_event_stream_is_subscribed_again_after_it_drops() {
     });
     assert_ne!(back, first);
 }
+
+#[test]
+fn an_outage_in_the_middle_of_a_create_ends_with_the_container_adopted() {
+    let Some(env) = Env::new("an_outage_in_the_middle_of_a_create_ends_with_the_container_adopted") else {
+        return;
+    };
+    let mut proxy = EngineProxy::start(&env.path("engine.sock"));
+    env.write_config(&format!("[daemon]\nresync_interval = \"2s\"\n[docker]\nhost = {:?}\n", proxy.url()));
+    let mut daemon = Daemon::start(&env);
+    // The engine creates acme's container, and tenantd never hears that it did.
+    proxy.cut_on("/containers/create");
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    eventually("the cut", CONVERGE, || proxy.cut_happened().then_some(()));
+    let created = eventually("the container the engine made", CONVERGE, || container_id(&env, "acme"));
+    daemon.wait_for_log("engine unreachable", Duration::from_secs(20));
+    assert!(daemon.is_running(), "{}", daemon.logs());
+    assert!(env.status("acme").is_none_or(|s| s["phase"] != "Removed"), "{:?}", env.status("acme"));
+
+    proxy.restart();
+    let status = daemon.await_running(&env, "acme", RECOVER);
+    assert_eq!(status["containerId"], created.as_str(), "the container made during the outage is adopted");
+    assert_eq!(instance_containers(&env), [env.container("acme")]);
+    assert_eq!(instance_networks(&env), [env.network("acme")]);
+}

@@ -257,19 +257,26 @@ impl Controller {
     fn pass_failed(&mut self, e: &ReconcileError) {
         match e {
             ReconcileError::Runtime(re) if re.is_unreachable() => {
-                let msg = re.to_string();
-                if self.engine_down.as_deref() != Some(msg.as_str()) {
-                    tracing::error!(error = %msg, "engine unreachable; status files keep their last known state");
-                }
-                self.engine_down = Some(msg);
+                self.engine_unreachable(re.to_string());
                 self.full_due = Some(Instant::now() + self.engine_retry);
                 self.engine_retry = (self.engine_retry * 2).min(Duration::from_secs(30));
             }
             other => {
-                tracing::error!(error = %other, "pass failed; nothing was changed");
+                tracing::error!(error = %other, retry_in_s = self.engine_retry.as_secs(), "pass failed; nothing was changed");
                 self.engine_down = None;
+                // Whatever failed is tried again, but not in a tight loop.
+                self.full_due = Some(Instant::now() + self.engine_retry);
+                self.engine_retry = (self.engine_retry * 2).min(Duration::from_secs(30));
             }
         }
+    }
+
+    /// The engine cannot be reached: said once per distinct reason, kept for the status line.
+    fn engine_unreachable(&mut self, msg: String) {
+        if self.engine_down.as_deref() != Some(msg.as_str()) {
+            tracing::error!(error = %msg, "engine unreachable; status files keep their last known state");
+        }
+        self.engine_down = Some(msg);
     }
 
     /// Decides what to do about one tenant's plan.
@@ -329,7 +336,9 @@ impl Controller {
             // Nothing is known about the tenant: its status keeps the last known state, and a
             // full pass follows once the engine answers.
             if let ApplyFact::Failed { message, .. } = &done.outcome.fact {
-                self.engine_down.get_or_insert_with(|| message.clone());
+                if self.engine_down.is_none() {
+                    self.engine_unreachable(message.clone());
+                }
             }
             self.full_due = Some(Instant::now() + self.engine_retry);
             return;

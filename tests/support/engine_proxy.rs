@@ -2,8 +2,10 @@
 //! socket in the test's temp dir whose connections are copied byte for byte to the real engine.
 //! Stopping it is an engine outage as tenantd sees it (live connections cut, new ones refused
 //! because the socket file is gone) while the shared engine and the docker CLI keep working.
+//! `cut_on` makes the outage begin in the middle of one call: the engine gets the request and
+//! acts on it, and its answer never comes back.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -22,9 +24,8 @@ pub struct EngineProxy {
 
 struct Serving {
     stopping: Arc<AtomicBool>,
+    cut: Arc<Cut>,
     accept: JoinHandle<()>,
-    /// Both ends of every connection accepted so far, so `stop` can cut the live ones.
-    streams: Arc<Mutex<Vec<UnixStream>>>,
 }
 
 impl EngineProxy {
@@ -50,11 +51,24 @@ impl EngineProxy {
         // Wakes the blocking accept; it sees `stopping` and ends.
         drop(UnixStream::connect(&self.path));
         serving.accept.join().expect("the proxy's accept thread ends cleanly");
-        for s in serving.streams.lock().unwrap().drain(..) {
+        for s in serving.cut.streams.lock().unwrap().drain(..) {
             // Already closed by its peer is fine: the point is that none stays open.
             s.shutdown(Shutdown::Both).ok();
         }
         std::fs::remove_file(&self.path).expect("remove the proxy's socket file");
+    }
+
+    /// Arms a cut: the next request whose head contains `needle` reaches the engine, and then,
+    /// instead of its answer, every connection is cut and new ones are closed at once until
+    /// `restart`.
+    pub fn cut_on(&self, needle: &str) {
+        let serving = self.serving.as_ref().expect("the proxy serves");
+        *serving.cut.needle.lock().unwrap() = Some(needle.as_bytes().to_vec());
+    }
+
+    /// Whether an armed cut has happened.
+    pub fn cut_happened(&self) -> bool {
+        self.serving.as_ref().is_some_and(|s| s.cut.refusing.load(Ordering::SeqCst))
     }
 
     /// Serves again on the same path after a `stop`.
@@ -67,12 +81,12 @@ impl EngineProxy {
         let listener = UnixListener::bind(&self.path)
             .unwrap_or_else(|e| panic!("bind the engine proxy on {}: {e}", self.path.display()));
         let stopping = Arc::new(AtomicBool::new(false));
-        let streams = Arc::new(Mutex::new(Vec::new()));
+        let cut = Arc::new(Cut::default());
         let accept = {
-            let (stopping, streams) = (stopping.clone(), streams.clone());
-            std::thread::spawn(move || accept_loop(listener, &stopping, &streams))
+            let (stopping, cut) = (stopping.clone(), cut.clone());
+            std::thread::spawn(move || accept_loop(listener, &stopping, &cut))
         };
-        self.serving = Some(Serving { stopping, accept, streams });
+        self.serving = Some(Serving { stopping, cut, accept });
     }
 }
 
@@ -84,7 +98,7 @@ impl Drop for EngineProxy {
             // Panicking: cut what is open, but do not risk a second panic.
             serving.stopping.store(true, Ordering::SeqCst);
             drop(UnixStream::connect(&self.path));
-            for s in serving.streams.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            for s in serving.cut.streams.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
                 s.shutdown(Shutdown::Both).ok();
             }
             std::fs::remove_file(&self.path).ok();
@@ -92,7 +106,36 @@ impl Drop for EngineProxy {
     }
 }
 
-fn accept_loop(listener: UnixListener, stopping: &AtomicBool, streams: &Mutex<Vec<UnixStream>>) {
+/// An armed or happened cut, shared by every connection of one serving period.
+#[derive(Default)]
+struct Cut {
+    needle: Mutex<Option<Vec<u8>>>,
+    /// Set when the cut happened: new connections are closed at once.
+    refusing: AtomicBool,
+    /// Both ends of every connection accepted so far, so a cut or `stop` can cut the live ones.
+    streams: Mutex<Vec<UnixStream>>,
+}
+
+impl Cut {
+    /// Whether `chunk` (a request going to the engine) is the armed one; disarms when it is.
+    fn matches(&self, chunk: &[u8]) -> bool {
+        let mut needle = self.needle.lock().unwrap();
+        let hit = needle.as_ref().is_some_and(|n| chunk.windows(n.len()).any(|w| w == n.as_slice()));
+        if hit {
+            *needle = None;
+        }
+        hit
+    }
+
+    fn cut_everything(&self) {
+        self.refusing.store(true, Ordering::SeqCst);
+        for s in self.streams.lock().unwrap().iter() {
+            s.shutdown(Shutdown::Both).ok();
+        }
+    }
+}
+
+fn accept_loop(listener: UnixListener, stopping: &AtomicBool, cut: &Arc<Cut>) {
     for client in listener.incoming() {
         if stopping.load(Ordering::SeqCst) {
             return;
@@ -102,25 +145,61 @@ fn accept_loop(listener: UnixListener, stopping: &AtomicBool, streams: &Mutex<Ve
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => panic!("the engine proxy cannot accept: {e}"),
         };
+        if cut.refusing.load(Ordering::SeqCst) {
+            client.shutdown(Shutdown::Both).ok();
+            continue;
+        }
         let Ok(engine) = UnixStream::connect(ENGINE_SOCKET) else {
             // The real engine refusing is passed on as a closed connection.
             continue;
         };
-        let mut registry = streams.lock().unwrap();
+        let mut registry = cut.streams.lock().unwrap();
         registry.push(client.try_clone().expect("clone the client stream"));
         registry.push(engine.try_clone().expect("clone the engine stream"));
         drop(registry);
-        pipe(client.try_clone().expect("clone"), engine.try_clone().expect("clone"));
-        pipe(engine, client);
+        let armed = Arc::new(AtomicBool::new(false));
+        requests(client.try_clone().expect("clone"), engine.try_clone().expect("clone"), cut.clone(), armed.clone());
+        answers(engine, client, cut.clone(), armed);
     }
 }
 
-/// Copies `from` to `to` on a thread; when either side ends, both directions of both streams
-/// are shut down, so the other copy ends too.
-fn pipe(mut from: UnixStream, mut to: UnixStream) {
+/// Client to engine: copies requests, and notes when the armed one passed.
+fn requests(mut from: UnixStream, mut to: UnixStream, cut: Arc<Cut>, armed: Arc<AtomicBool>) {
     std::thread::spawn(move || {
-        // An error here is one side going away, which is exactly when the copy should end.
-        std::io::copy(&mut from, &mut to).ok();
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if cut.matches(&buf[..n]) {
+                armed.store(true, Ordering::SeqCst);
+            }
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        from.shutdown(Shutdown::Both).ok();
+        to.shutdown(Shutdown::Both).ok();
+    });
+}
+
+/// Engine to client: copies answers, except the answer to the armed request, which becomes the
+/// cut.
+fn answers(mut from: UnixStream, mut to: UnixStream, cut: Arc<Cut>, armed: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if armed.load(Ordering::SeqCst) {
+                cut.cut_everything();
+                break;
+            }
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
         from.shutdown(Shutdown::Both).ok();
         to.shutdown(Shutdown::Both).ok();
     });

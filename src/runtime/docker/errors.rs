@@ -62,6 +62,12 @@ pub(super) fn unreachable_reason(err: &BollardError) -> Option<UnreachableReason
         if let Some(io) = e.downcast_ref::<io::Error>() {
             reason = io_reason(io.kind()).or(reason);
         }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            // The engine closed the connection before it answered: it went away mid-call.
+            if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
+                reason = reason.or(Some(UnreachableReason::Other));
+            }
+        }
         current = e.source();
     }
     match reason {
