@@ -97,3 +97,30 @@ fn a_runtime_that_stops_answering_is_restarted() {
     assert!(status["supervisorRestarts"].as_u64().unwrap() >= 1, "{status}");
     assert!(daemon.logs().contains("runtime stayed down; restarting its container"));
 }
+
+#[test]
+fn an_oom_killed_runtime_comes_back_in_the_same_container() {
+    let Some(env) = Env::new("an_oom_killed_runtime_comes_back_in_the_same_container") else {
+        return;
+    };
+    env.write_config("[daemon]\nresync_interval = \"1h\"\n");
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    let daemon = Daemon::start(&env);
+    let status = daemon.await_running(&env, "acme", CONVERGE);
+    let port = status["hostPort"].as_u64().unwrap() as u16;
+    let before = container(&env, "acme").unwrap();
+    let since = engine_now();
+
+    // Four times its 64 MiB limit: the kernel kills it (no answer comes back).
+    let _ = http_post(port, "/control/memory", "256");
+    eventually("the engine to report the OOM kill", CONVERGE, || {
+        instance_events(&env, &since, &engine_now()).iter().any(|e| e.contains("oom")).then_some(())
+    });
+    let status = eventually("acme running again after the OOM kill", CONVERGE, || {
+        let s = env.status("acme")?;
+        (s["phase"] == "Running" && s["restartCount"].as_u64()? >= 1).then_some(s)
+    });
+    daemon.await_running(&env, "acme", CONVERGE);
+    assert_eq!(status["containerId"], before["Id"], "the same container, its volume and network kept");
+    assert_eq!(instance_containers(&env), [env.container("acme")]);
+}
