@@ -92,13 +92,10 @@ fn cis_section_5(name: &str, v: &serde_json::Value, apparmor_on_host: bool) -> V
         security_opt.iter().any(|o| o == "no-new-privileges" || o == "no-new-privileges:true"),
         "no-new-privileges".into(),
     );
-    // Deviation: a sidecar's image is the operator's choice and may serve nothing to probe, so
-    // it is supervised by its running state, not by a healthcheck.
-    let main = v["Config"]["Labels"]["io.tenantd.role"] == "main";
     let healthcheck = &v["Config"]["Healthcheck"]["Test"];
     check(
         "5.26",
-        !main || healthcheck.as_array().is_some_and(|t| !t.is_empty() && t[0] != "NONE"),
+        healthcheck.as_array().is_some_and(|t| !t.is_empty() && t[0] != "NONE"),
         format!("a healthcheck: {healthcheck}"),
     );
     check("5.28", hc["PidsLimit"].as_i64().unwrap_or(0) > 0, "a PIDs limit".into());

@@ -322,3 +322,35 @@ async fn a_scoped_plan_covers_only_its_tenants_and_deletes_nothing_outside_them(
     assert_eq!(names, ["acme"], "a tenant named nowhere is skipped, one outside the scope too");
     assert_eq!(p.tenant("acme").unwrap().change, ChangeKind::UpdateInPlace);
 }
+
+#[tokio::test]
+async fn a_sidecar_health_check_runs_on_its_port_and_adding_one_replaces_only_the_sidecar() {
+    let with_sidecar = format!("{ACME}  sidecars: [ {{ name: cache, image: redis:7 }} ]\n");
+    let d = render(&spec(&with_sidecar), &instance(), &roots());
+    assert!(d.containers[1].health.is_none() && d.containers[1].port.is_none());
+    let fake = converged(&[&with_sidecar]).await;
+
+    let checked = edit(
+        &with_sidecar,
+        "image: redis:7 }",
+        "image: redis:7, port: 6380, health: { path: /ping, probeCommand: [probe] } }",
+    );
+    let d2 = render(&spec(&checked), &instance(), &roots());
+    let health = d2.containers[1].health.as_ref().expect("the sidecar's healthcheck");
+    assert_eq!(health.command, ["probe", "http://127.0.0.1:6380/ping"]);
+    assert_eq!(d2.containers[1].publish_port, None, "a sidecar's port is never published");
+    assert_eq!(d2.main().config_hash, d.main().config_hash, "the runtime is not touched");
+
+    let p = plan_for(&[&checked], &observe(&fake).await);
+    let replaced: Vec<&str> = p
+        .tenant("acme")
+        .unwrap()
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::ReplaceContainer { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replaced, ["tenantd_acme_cache"]);
+}

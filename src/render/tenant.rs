@@ -71,11 +71,11 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName, roots: &FileRoots) -> De
             args: sc.args.clone(),
             env: sc.env.clone(),
             user: sc.user.clone(),
-            port: None,
+            port: sc.port,
             publish: false,
             volumes: &sc.volumes,
             tmpfs: &sc.tmpfs,
-            health: None,
+            health: sc.health.as_ref(),
             resources: &sc.resources,
             binds: vec![],
         };

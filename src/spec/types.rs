@@ -233,6 +233,7 @@ pub const USER_PATTERN: &str = "^[1-9][0-9]{0,9}(:[1-9][0-9]{0,9})?$";
     {"required": ["image"], "properties": {"image": {"type": "string"}}},
     {"required": ["build"], "properties": {"build": {"type": "object"}}}
 ]))]
+#[schemars(extend("dependentRequired" = {"health": ["port"]}))]
 pub struct SidecarSpec {
     pub name: SidecarName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -258,6 +259,14 @@ pub struct SidecarSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = USER_PATTERN))]
     pub user: Option<String>,
+    /// The port the sidecar serves on the tenant's network (never published on the host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<u16>,
+    /// How the sidecar's health is checked, on `port`; a sidecar without it is supervised by its
+    /// running state only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
 }
 
 /// What the tenant runs.

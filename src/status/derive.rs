@@ -87,7 +87,12 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
     let main = facts.observed.and_then(|o| o.container(&ContainerRole::Main));
     let sidecars_down = facts
         .observed
-        .map(|o| o.containers.iter().any(|c| c.role != ContainerRole::Main && c.state != ContainerState::Running))
+        .map(|o| {
+            o.containers.iter().any(|c| {
+                c.role != ContainerRole::Main
+                    && (c.state != ContainerState::Running || c.health == EngineHealth::Unhealthy)
+            })
+        })
         .unwrap_or(false);
     let suspended = matches!(facts.spec, SpecFact::Valid { suspended: true, .. });
     let problem = facts.observed.and_then(|o| o.containers.iter().find_map(|c| c.problem.as_ref()));

@@ -203,3 +203,27 @@ fn the_writer_is_atomic_skips_identical_content_and_sweeps_temp_files() {
     let names: Vec<_> = std::fs::read_dir(store.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["acme.json"]);
 }
+
+#[test]
+fn an_unhealthy_or_stopped_sidecar_degrades_the_tenant() {
+    let phase_with = |state: ContainerState, health: EngineHealth| {
+        let mut o = observed(ContainerState::Running, EngineHealth::Healthy);
+        let mut sidecar = o.containers[0].clone();
+        (sidecar.role, sidecar.name, sidecar.state, sidecar.health) =
+            (ContainerRole::Sidecar("cache".into()), "tenantd_acme_cache".into(), state, health);
+        o.containers.push(sidecar);
+        let facts = Facts {
+            tenant: "acme",
+            spec: valid(),
+            observed: Some(&o),
+            apply: ApplyFact::Applied,
+            probe: None,
+            daemon: DaemonFacts::default(),
+        };
+        derive(None, facts, datetime!(2026-01-01 0:00 UTC)).phase
+    };
+    assert_eq!(phase_with(ContainerState::Running, EngineHealth::Healthy), Phase::Running);
+    assert_eq!(phase_with(ContainerState::Running, EngineHealth::None), Phase::Running);
+    assert_eq!(phase_with(ContainerState::Running, EngineHealth::Unhealthy), Phase::Degraded);
+    assert_eq!(phase_with(ContainerState::Exited { code: 1 }, EngineHealth::None), Phase::Degraded);
+}

@@ -178,7 +178,9 @@ fn container(c: &DesiredContainer, mounts: Vec<VolumeMount>) -> Container {
                 .collect(),
         ),
         ports: c.port.map(|p| {
-            vec![ContainerPort { container_port: i32::from(p), name: Some("gateway".into()), ..Default::default() }]
+            // Port names are unique in a pod: only the runtime's is named.
+            let name = (c.role == ContainerRole::Main).then(|| "gateway".to_string());
+            vec![ContainerPort { container_port: i32::from(p), name, ..Default::default() }]
         }),
         resources: Some(ResourceRequirements {
             requests: Some(BTreeMap::from([("memory".into(), memory.clone()), ("cpu".into(), cpu.clone())])),
