@@ -87,3 +87,45 @@ fn a_thousand_files_dropped_at_once_are_each_accounted_for() {
     assert_eq!(instance_containers(&env), expected, "containers for the valid ones only");
     assert!(daemon.is_running());
 }
+
+#[test]
+fn a_tenants_dir_unmounted_under_the_daemon_deletes_nothing() {
+    let Some(env) = Env::new("a_tenants_dir_unmounted_under_the_daemon_deletes_nothing") else {
+        return;
+    };
+    // The specs live on a mount over the tenants directory (as an NFS share or a config volume
+    // would), then the mount goes away and the directory underneath is empty.
+    let mounted =
+        std::process::Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&env.tenants).output().unwrap();
+    assert!(mounted.status.success(), "mount (needs root): {}", stderr(&mounted));
+    let unmount = || std::process::Command::new("umount").arg("-l").arg(&env.tenants).output().unwrap();
+    let write = |t: &str| std::fs::write(env.tenants.join(format!("{t}.yaml")), stub_spec(t, "")).unwrap();
+    write("acme");
+    write("beta");
+    env.write_config("[daemon]\nresync_interval = \"1s\"\n");
+    let mut daemon = Daemon::start(&env);
+    daemon.await_running(&env, "acme", CONVERGE);
+    daemon.await_running(&env, "beta", CONVERGE);
+    let ids: Vec<Option<String>> = ["acme", "beta"].iter().map(|t| container_id(&env, t)).collect();
+
+    assert!(unmount().status.success());
+    daemon.wait_for_log("holds no tenant specs but 2 tenant(s) exist", CONVERGE);
+    // Several resyncs later: nothing removed, nothing marked removed.
+    let quiet_until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < quiet_until {
+        for (t, id) in ["acme", "beta"].iter().zip(&ids) {
+            assert_eq!(&container_id(&env, t), id, "{t} was touched");
+            assert_eq!(env.status(t).unwrap()["phase"], "Running");
+        }
+        assert!(daemon.is_running(), "{}", daemon.logs());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // The specs back: the same containers, nothing recreated.
+    write("acme");
+    write("beta");
+    for (t, id) in ["acme", "beta"].iter().zip(&ids) {
+        daemon.await_running(&env, t, CONVERGE);
+        assert_eq!(&container_id(&env, t), id);
+    }
+}

@@ -226,12 +226,12 @@ impl Controller {
         if self.engine_down.take().is_some() {
             tracing::info!("engine answers again");
         }
-        self.engine_retry = Duration::from_secs(1);
         let rolled_back = rolled_back_of(&self.statuses);
         let plan = match plan_scoped(&self.cfg, desired, &self.world, &rolled_back, self.opts, only.as_ref()) {
             Ok((_, plan)) => plan,
             Err(e) => return self.pass_failed(&e),
         };
+        self.engine_retry = Duration::from_secs(1);
         for i in desired.unattributed() {
             let errors: Vec<String> = i.errors.iter().map(|e| e.to_string()).collect();
             tracing::error!(file = %i.path.display(), ?errors, "spec file cannot be attributed to a tenant; deletions are held back");

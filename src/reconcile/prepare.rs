@@ -221,7 +221,9 @@ pub fn plan_scoped(
     opts: PassOptions,
     only: Option<&BTreeSet<TenantName>>,
 ) -> Result<(PortAssignments, Plan), ReconcileError> {
-    if only.is_none() && desired.is_empty() && !observed.tenants.is_empty() && !opts.allow_empty {
+    // Targeted passes too: one that follows an engine event after the directory went empty
+    // would otherwise delete the tenant it looks at.
+    if desired.is_empty() && !observed.tenants.is_empty() && !opts.allow_empty {
         return Err(ReconcileError::EmptyTenantsDir { dir: cfg.tenants_dir.clone(), running: observed.tenants.len() });
     }
     let hold = desired.hold_deletions();
