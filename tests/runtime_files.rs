@@ -232,6 +232,18 @@ fn a_secret_that_cannot_be_opened_or_a_disk_directory_leaves_the_tenant_as_it_wa
     assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), "good-value");
     assert!(files_under(&tmpfs.0).iter().all(|p| !p.display().to_string().ends_with(".tmp")), "no partial file");
 
+    // Truncated: the last line of ciphertext lost (a copy-paste cut short). Refused the same way.
+    let mut lines: Vec<String> = encrypt(&env, &recipient, "truncated-value").lines().map(str::to_string).collect();
+    let end = lines.len() - 1;
+    lines.remove(end - 1);
+    env.spec("acme.yaml", &spec_with(&(lines.join("\n") + "\n"), "second"));
+    assert!(!apply().status.success());
+    let status = env.status("acme").unwrap();
+    let error = status["lastError"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("secret GW") && error.contains("cannot be decrypted"), "{error}");
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), "good-value", "no partial plaintext");
+    assert_eq!(container_id(&env, "acme").as_deref(), Some(id.as_str()));
+
     // A secrets directory on disk is refused before any plaintext is written there.
     let disk = env.path("disk-secrets");
     env.write_config(&config(&disk));
