@@ -96,7 +96,8 @@ fn config_and_secret_changes_reach_the_runtime_without_a_new_container_and_no_va
     let plan_text = format!("{}{}", stdout(&plan), stderr(&plan));
     assert!(plan_text.contains("write runtime files: openclaw.json, secret/GW, secret/TG"), "{plan_text}");
 
-    let daemon = Daemon::start(&env);
+    // acme is the only tenant, and its deletion below empties the directory.
+    let daemon = Daemon::start_with(&env, &["--allow-empty"], &[]);
     let status = daemon.await_running(&env, "acme", CONVERGE);
     let port = status["hostPort"].as_u64().unwrap() as u16;
     let id = container_id(&env, "acme").unwrap();

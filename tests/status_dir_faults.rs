@@ -72,10 +72,10 @@ fn a_read_only_status_directory_stops_nothing_and_catches_up_later() {
     let daemon = Daemon::start(&env);
     daemon.await_running(&env, "acme", CONVERGE);
     let status_dir = env.state.join("status");
-    let before = status_files(&env);
-
     let bind = Mount::new(&status_dir, &["--bind", status_dir.to_str().unwrap()]);
     let read_only = Mount::new(&status_dir, &["-o", "remount,bind,ro"]);
+    // Taken once nothing can be written any more: a write may have been under way until then.
+    let before = status_files(&env);
     env.spec("acme.yaml", &stub_spec("acme", "").replace("memory: 64Mi", "memory: 96Mi"));
     env.spec("beta.yaml", &stub_spec("beta", ""));
     eventually("acme resized and beta running", CONVERGE, || {
