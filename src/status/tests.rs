@@ -39,21 +39,22 @@ fn valid() -> SpecFact {
     SpecFact::Valid { spec_hash: "v1:s".into(), source: "tenants.d/acme.yaml".into(), suspended: false }
 }
 
+/// A valid spec just applied, with `o` observed.
+fn applied(o: &ObservedTenant) -> Facts<'_> {
+    Facts {
+        tenant: "acme",
+        spec: valid(),
+        observed: Some(o),
+        apply: ApplyFact::Applied,
+        probe: None,
+        daemon: DaemonFacts::default(),
+    }
+}
+
 #[test]
 fn a_running_healthy_tenant_is_running_with_its_url() {
     let o = observed(ContainerState::Running, EngineHealth::Healthy);
-    let s = derive(
-        None,
-        Facts {
-            tenant: "acme",
-            spec: valid(),
-            observed: Some(&o),
-            apply: ApplyFact::Applied,
-            probe: None,
-            daemon: DaemonFacts::default(),
-        },
-        datetime!(2026-01-01 0:00 UTC),
-    );
+    let s = derive(None, applied(&o), datetime!(2026-01-01 0:00 UTC));
     assert_eq!(s.phase, Phase::Running);
     assert_eq!(s.health, Health::Healthy);
     assert_eq!(s.url.as_deref(), Some("http://127.0.0.1:19001"));
@@ -185,18 +186,7 @@ fn the_writer_is_atomic_skips_identical_content_and_sweeps_temp_files() {
     assert!(!store.dir().join(".tmp-acme.999").exists(), "a crash leftover is swept");
 
     let o = observed(ContainerState::Running, EngineHealth::Healthy);
-    let s = derive(
-        None,
-        Facts {
-            tenant: "acme",
-            spec: valid(),
-            observed: Some(&o),
-            apply: ApplyFact::Applied,
-            probe: None,
-            daemon: DaemonFacts::default(),
-        },
-        datetime!(2026-01-01 0:00 UTC),
-    );
+    let s = derive(None, applied(&o), datetime!(2026-01-01 0:00 UTC));
     assert!(store.write(&s).unwrap());
     assert!(!store.write(&s).unwrap(), "identical status is not rewritten");
     assert_eq!(store.read(&"acme".parse().unwrap()).unwrap().unwrap(), s);
@@ -212,15 +202,7 @@ fn an_unhealthy_or_stopped_sidecar_degrades_the_tenant() {
         (sidecar.role, sidecar.name, sidecar.state, sidecar.health) =
             (ContainerRole::Sidecar("cache".into()), "tenantd_acme_cache".into(), state, health);
         o.containers.push(sidecar);
-        let facts = Facts {
-            tenant: "acme",
-            spec: valid(),
-            observed: Some(&o),
-            apply: ApplyFact::Applied,
-            probe: None,
-            daemon: DaemonFacts::default(),
-        };
-        derive(None, facts, datetime!(2026-01-01 0:00 UTC)).phase
+        derive(None, applied(&o), datetime!(2026-01-01 0:00 UTC)).phase
     };
     assert_eq!(phase_with(ContainerState::Running, EngineHealth::Healthy), Phase::Running);
     assert_eq!(phase_with(ContainerState::Running, EngineHealth::None), Phase::Running);

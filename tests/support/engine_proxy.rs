@@ -158,45 +158,34 @@ fn accept_loop(listener: UnixListener, stopping: &AtomicBool, cut: &Arc<Cut>) {
         registry.push(engine.try_clone().expect("clone the engine stream"));
         drop(registry);
         let armed = Arc::new(AtomicBool::new(false));
-        requests(client.try_clone().expect("clone"), engine.try_clone().expect("clone"), cut.clone(), armed.clone());
-        answers(engine, client, cut.clone(), armed);
+        let (request_cut, request_armed) = (cut.clone(), armed.clone());
+        // Client to engine: requests, noting when the armed one passed.
+        pipe(client.try_clone().expect("clone"), engine.try_clone().expect("clone"), move |chunk| {
+            if request_cut.matches(chunk) {
+                request_armed.store(true, Ordering::SeqCst);
+            }
+            true
+        });
+        // Engine to client: answers, except the one to the armed request, which becomes the cut.
+        let answer_cut = cut.clone();
+        pipe(engine, client, move |_| {
+            if armed.load(Ordering::SeqCst) {
+                answer_cut.cut_everything();
+                return false;
+            }
+            true
+        });
     }
 }
 
-/// Client to engine: copies requests, and notes when the armed one passed.
-fn requests(mut from: UnixStream, mut to: UnixStream, cut: Arc<Cut>, armed: Arc<AtomicBool>) {
+/// Copies `from` to `to` on a thread, each chunk only while `pass` says so; when either side
+/// ends (or `pass` says no), both directions of both streams are shut down, so the other copy
+/// ends too.
+fn pipe(mut from: UnixStream, mut to: UnixStream, mut pass: impl FnMut(&[u8]) -> bool + Send + 'static) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            if cut.matches(&buf[..n]) {
-                armed.store(true, Ordering::SeqCst);
-            }
-            if to.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        from.shutdown(Shutdown::Both).ok();
-        to.shutdown(Shutdown::Both).ok();
-    });
-}
-
-/// Engine to client: copies answers, except the answer to the armed request, which becomes the
-/// cut.
-fn answers(mut from: UnixStream, mut to: UnixStream, cut: Arc<Cut>, armed: Arc<AtomicBool>) {
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            if armed.load(Ordering::SeqCst) {
-                cut.cut_everything();
-                break;
-            }
-            if to.write_all(&buf[..n]).is_err() {
+            if n == 0 || !pass(&buf[..n]) || to.write_all(&buf[..n]).is_err() {
                 break;
             }
         }
