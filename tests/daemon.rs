@@ -30,6 +30,8 @@ fn specs_created_edited_and_removed_while_running_are_converged() {
     assert_eq!(status["containerId"], first.as_str());
     assert_eq!(status["source"], env.tenants.join("acme.yaml").display().to_string());
     assert!(network(&env, "acme").is_some(), "acme's own network");
+    let line = daemon.wait_for_log("tenant converged tenant=acme", CONVERGE);
+    assert!(line.contains("change=Create"), "the journal says what was done: {line}");
 
     // Memory edited: updated in place, same container, no restart.
     let started = container(&env, "acme").unwrap()["State"]["StartedAt"].clone();

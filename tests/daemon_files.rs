@@ -129,3 +129,24 @@ fn a_tenants_dir_unmounted_under_the_daemon_deletes_nothing() {
         assert_eq!(&container_id(&env, t), id);
     }
 }
+
+#[test]
+fn a_file_no_tenant_can_be_told_from_is_logged_once_until_it_changes() {
+    let Some(env) = Env::new("a_file_no_tenant_can_be_told_from_is_logged_once_until_it_changes") else {
+        return;
+    };
+    env.write_config("[daemon]\nresync_interval = \"300ms\"\n");
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    // Debug, for the "spec files read" line of every pass.
+    let daemon = Daemon::start_with(&env, &[], &[("TENANTD_LOG", "tenantd=debug")]);
+    daemon.await_running(&env, "acme", CONVERGE);
+    // Neither its name nor its content names a tenant.
+    std::fs::write(env.tenants.join("New_Tenant.yaml"), "metadata: [ not, yaml\n").unwrap();
+    let needle = "spec file cannot be attributed to a tenant";
+    daemon.wait_for_log(needle, CONVERGE);
+    let passes = daemon.count_log("spec files read");
+    eventually("several more passes", CONVERGE, || (daemon.count_log("spec files read") >= passes + 5).then_some(()));
+    assert_eq!(daemon.count_log(needle), 1, "{}", daemon.logs());
+    std::fs::write(env.tenants.join("New_Tenant.yaml"), "metadata: { name: [ still broken ] }\n").unwrap();
+    eventually("the changed error to be logged", CONVERGE, || (daemon.count_log(needle) == 2).then_some(()));
+}

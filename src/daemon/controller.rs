@@ -72,6 +72,8 @@ pub struct Controller {
     engine_retry: Duration,
     engine_down: Option<String>,
     last_status_line: String,
+    /// Spec files no tenant could be told from, with their errors, as last logged.
+    unattributed: BTreeMap<std::path::PathBuf, Vec<String>>,
     last_watchdog: Option<Instant>,
     /// Set when the daemon stops: queued workers then end without starting.
     stopping: Arc<std::sync::atomic::AtomicBool>,
@@ -120,6 +122,7 @@ impl Controller {
             engine_retry: Duration::from_secs(1),
             engine_down: None,
             last_status_line: String::new(),
+            unattributed: BTreeMap::new(),
             last_watchdog: None,
             stopping: Arc::default(),
         }
@@ -232,10 +235,16 @@ impl Controller {
             Err(e) => return self.pass_failed(&e),
         };
         self.engine_retry = Duration::from_secs(1);
+        // Said once per file and error until either changes, not on every pass.
+        let mut unattributed = BTreeMap::new();
         for i in desired.unattributed() {
             let errors: Vec<String> = i.errors.iter().map(|e| e.to_string()).collect();
-            tracing::error!(file = %i.path.display(), ?errors, "spec file cannot be attributed to a tenant; deletions are held back");
+            if self.unattributed.get(&i.path) != Some(&errors) {
+                tracing::error!(file = %i.path.display(), ?errors, "spec file cannot be attributed to a tenant; deletions are held back");
+            }
+            unattributed.insert(i.path.clone(), errors);
         }
+        self.unattributed = unattributed;
         let mut ctx = ExecContext::for_plan(
             &plan,
             &self.cfg.port_range,
@@ -361,6 +370,10 @@ impl Controller {
             ApplyFact::Applied => {
                 sup.apply_backoff.succeeded();
                 sup.failed_hash = None;
+                if done.change.is_change() {
+                    // The journal tells what tenantd did, not only what went wrong.
+                    tracing::info!(tenant = %name, change = ?done.change, what = %done.reasons.join("; "), "tenant converged");
+                }
                 ReconcileResult::Success
             }
         };

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::plan::TenantPlan;
+use crate::plan::{ChangeKind, TenantPlan};
 use crate::reconcile::{execute_tenant, probe_running, ExecContext, TenantOutcome};
 use crate::runtime::{ObservedTenant, Runtime};
 use crate::spec::TenantName;
@@ -23,6 +23,9 @@ pub struct WorkerDone {
     pub after: Result<Option<ObservedTenant>, String>,
     pub probe: Option<ProbeFact>,
     pub spec_hash: Option<String>,
+    /// What the plan set out to do, and its reasons, one line each.
+    pub change: ChangeKind,
+    pub reasons: Vec<String>,
     pub duration: std::time::Duration,
     /// False when the daemon began stopping before this worker got its turn: nothing was done
     /// and nothing is to be recorded.
@@ -50,6 +53,8 @@ pub fn spawn(
                 after: Err("not started".into()),
                 probe: None,
                 spec_hash: None,
+                change: plan.change,
+                reasons: Vec::new(),
                 duration: std::time::Duration::ZERO,
                 started: false,
             });
@@ -77,6 +82,8 @@ pub fn spawn(
         let _ = done.send(WorkerDone {
             tenant: plan.tenant.clone(),
             spec_hash: plan.desired.as_ref().map(|d| d.spec_hash.clone()),
+            change: plan.change,
+            reasons: plan.reasons.clone(),
             outcome,
             after,
             probe,
