@@ -23,7 +23,7 @@ const RESTART_RETRIES: i64 = 5;
 
 /// What a container is created with: everything in `c`, on `network`, with the port published on
 /// `127.0.0.1:host_port` only when both the container publishes one and a host port is given.
-pub(super) fn create_body(
+pub fn create_body(
     instance: &TenantName,
     tenant: &TenantName,
     spec_hash: &str,

@@ -22,6 +22,10 @@ use bollard::Docker;
 use futures_util::stream::BoxStream;
 use tokio::sync::OnceCell;
 
+// What a container is created with, as the engine receives it: public for the fuzz targets,
+// which check that no spec can make it less hardened.
+#[doc(hidden)]
+pub use container::create_body;
 pub use endpoint::DEFAULT_ENDPOINT;
 pub use subnets::{SubnetPool, SubnetPoolError, DEFAULT_NETWORK_POOL, DEFAULT_NETWORK_PREFIX};
 
