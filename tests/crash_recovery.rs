@@ -12,17 +12,6 @@ use support::*;
 
 const CONVERGE: Duration = Duration::from_secs(30);
 
-/// Every container of the instance, by name (stopped ones too).
-fn all_containers(env: &Env) -> Vec<String> {
-    let filter = format!("label=io.tenantd.instance={}", env.instance);
-    let mut names: Vec<String> = stdout(&docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]))
-        .lines()
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names
-}
-
 fn host_port_of(c: &serde_json::Value) -> u16 {
     c["NetworkSettings"]["Ports"]["18789/tcp"][0]["HostPort"].as_str().unwrap().parse().unwrap()
 }
@@ -51,7 +40,11 @@ fn sigkill_mid_replacement_then_restart_leaves_one_container_and_the_volume() {
     let new = await_container(&env, "acme", "the replacement to run", CONVERGE, |c| {
         c["Id"] != old.as_str() && c["State"]["Running"] == true
     });
-    assert!(all_containers(&env).contains(&aside), "the old container is set aside: {:?}", all_containers(&env));
+    assert!(
+        instance_containers(&env).contains(&aside),
+        "the old container is set aside: {:?}",
+        instance_containers(&env)
+    );
     daemon.signal("KILL");
     daemon.wait_exit(CONVERGE);
 
@@ -59,7 +52,7 @@ fn sigkill_mid_replacement_then_restart_leaves_one_container_and_the_volume() {
     let daemon = Daemon::start(&env);
     // The replacement is what the spec asks for; the one set aside goes.
     eventually("the container set aside to be removed", CONVERGE, || {
-        (all_containers(&env) == [env.container("acme")]).then_some(())
+        (instance_containers(&env) == [env.container("acme")]).then_some(())
     });
     assert_eq!(container_id(&env, "acme").as_deref(), new["Id"].as_str(), "the replacement is adopted, not recreated");
     assert!(http_post(host_port_of(&new), "/control/health", "ok") == Some(200));
@@ -96,6 +89,6 @@ fn sigkill_mid_create_then_restart_adopts_without_duplicates() {
         daemon.await_running(&env, t, CONVERGE);
         assert_eq!(container_id(&env, t).as_deref(), c["Id"].as_str(), "{t}: adopted, not recreated");
     }
-    assert_eq!(all_containers(&env), [env.container("acme"), env.container("beta")]);
+    assert_eq!(instance_containers(&env), [env.container("acme"), env.container("beta")]);
     assert_eq!(instance_networks(&env), [env.network("acme"), env.network("beta")]);
 }

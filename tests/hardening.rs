@@ -169,9 +169,7 @@ fn every_sample_tenant_container_passes_the_cis_docker_benchmark_section_5() {
 
     let info = stdout(&docker(&["info", "--format", "{{json .SecurityOptions}}"]));
     let apparmor_on_host = info.contains("apparmor");
-    let filter = format!("label=io.tenantd.instance={}", env.instance);
-    let names = stdout(&docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]));
-    let names: Vec<&str> = names.split_whitespace().collect();
+    let names = support::daemon::instance_containers(&env);
     // Every sample but the suspended one runs; globex's has a sidecar.
     assert!(names.len() > samples.len(), "{names:?}");
     let mut failed = Vec::new();
