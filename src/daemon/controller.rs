@@ -267,17 +267,15 @@ impl Controller {
         match e {
             ReconcileError::Runtime(re) if re.is_unreachable() => {
                 self.engine_unreachable(re.to_string());
-                self.full_due = Some(Instant::now() + self.engine_retry);
-                self.engine_retry = (self.engine_retry * 2).min(Duration::from_secs(30));
             }
             other => {
                 tracing::error!(error = %other, retry_in_s = self.engine_retry.as_secs(), "pass failed; nothing was changed");
                 self.engine_down = None;
-                // Whatever failed is tried again, but not in a tight loop.
-                self.full_due = Some(Instant::now() + self.engine_retry);
-                self.engine_retry = (self.engine_retry * 2).min(Duration::from_secs(30));
             }
         }
+        // Whatever failed is tried again, with a growing delay rather than in a tight loop.
+        self.full_due = Some(Instant::now() + self.engine_retry);
+        self.engine_retry = (self.engine_retry * 2).min(Duration::from_secs(30));
     }
 
     /// The engine cannot be reached: said once per distinct reason, kept for the status line.
