@@ -1,9 +1,15 @@
 //! Command-line interface: argument parsing, wiring, and the one place results become exit codes.
 
 mod apply;
+mod completions;
+mod exec;
+mod explain;
+mod logs;
 mod plan;
 mod render;
+mod restart;
 mod secrets;
+mod stats;
 mod status;
 mod validate;
 
@@ -31,10 +37,29 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// How `plan` prints: for people, or as one JSON document for tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Human,
     Json,
+}
+
+/// How a listing command (`status`, `stats`) prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListOutput {
+    /// Aligned columns for a terminal.
+    #[value(alias = "human")]
+    Table,
+    Json,
+    Yaml,
+}
+
+/// Which of a tenant's containers a day-2 command acts on.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ContainerChoice {
+    /// A sidecar's name; without it, the tenant's runtime container.
+    #[arg(long, short = 'c')]
+    pub container: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +79,9 @@ pub enum Command {
         /// Plan with an empty or missing tenants_dir (every tenant would be deleted).
         #[arg(long)]
         allow_empty: bool,
+        /// Plan only this tenant (repeat for more); other tenants are neither observed nor shown.
+        #[arg(long, value_name = "TENANT")]
+        target: Vec<String>,
     },
     /// Converge every tenant once.
     Apply {
@@ -70,9 +98,71 @@ pub enum Command {
     /// Show tenant status from the status files.
     Status {
         tenant: Option<String>,
-        #[arg(long, value_enum, default_value = "human")]
-        output: Output,
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: ListOutput,
     },
+    /// Print a tenant container's logs.
+    Logs {
+        tenant: String,
+        #[command(flatten)]
+        container: ContainerChoice,
+        /// Keep printing new lines until interrupted.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only the last N lines (default: all).
+        #[arg(long, value_name = "N")]
+        tail: Option<u64>,
+        /// Only lines since this time: RFC 3339 (`2026-01-02T03:04:05Z`) or a duration ago (`10m`, `1h`).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Prefix each line with the engine's timestamp.
+        #[arg(long)]
+        timestamps: bool,
+    },
+    /// Restart a tenant's container in place (same container, same volumes).
+    Restart {
+        tenant: String,
+        #[command(flatten)]
+        container: ContainerChoice,
+    },
+    /// Run a command in a tenant's running container: `tenantd exec acme -it -- sh`.
+    Exec {
+        tenant: String,
+        #[command(flatten)]
+        container: ContainerChoice,
+        /// Keep stdin open and pass it to the command.
+        #[arg(long, short = 'i')]
+        interactive: bool,
+        /// Give the command a terminal.
+        #[arg(long, short = 't')]
+        tty: bool,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Live CPU, memory and network use per tenant, like `docker stats` for tenants.
+    Stats {
+        /// Only these tenants (default: every tenant of this instance).
+        tenants: Vec<String>,
+        /// Print one sample and exit instead of refreshing.
+        #[arg(long)]
+        no_stream: bool,
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: ListOutput,
+    },
+    /// Document a spec field from the schema: `tenantd explain resources.memory`.
+    Explain {
+        /// A dotted field path (`runtime.port`, `sidecars.health`); empty for the top level.
+        #[arg(default_value = "")]
+        path: String,
+    },
+    /// Print a shell completion script: `tenantd completions bash > /etc/bash_completion.d/tenantd`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from this command line's definition.
+    Man,
     /// Print the JSON Schema of tenant spec files.
     Schema,
     /// Print the runtime config (openclaw.json) generated for a tenant; secrets appear only as
@@ -148,13 +238,30 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Validate { paths } => validate::run(&cli.config, &paths),
-        Command::Plan { detailed_exitcode, output, allow_empty } => {
-            plan::run(&load_config(&cli.config)?, output, detailed_exitcode, allow_empty).await
+        Command::Plan { detailed_exitcode, output, allow_empty, target } => {
+            plan::run(&load_config(&cli.config)?, output, detailed_exitcode, allow_empty, &target).await
         }
         Command::Apply { no_wait, wait_timeout, allow_empty } => {
             apply::run(&load_config(&cli.config)?, no_wait, wait_timeout, allow_empty).await
         }
         Command::Status { tenant, output } => status::run(&load_config(&cli.config)?, tenant.as_deref(), output),
+        Command::Logs { tenant, container, follow, tail, since, timestamps } => {
+            let opts = logs::LogOptions { follow, tail, since, timestamps };
+            logs::run(&load_config(&cli.config)?, &tenant, container.container.as_deref(), opts).await
+        }
+        Command::Restart { tenant, container } => {
+            restart::run(&load_config(&cli.config)?, &tenant, container.container.as_deref()).await
+        }
+        Command::Exec { tenant, container, interactive, tty, command } => {
+            let opts = exec::ExecOptions { interactive, tty, command };
+            exec::run(&load_config(&cli.config)?, &tenant, container.container.as_deref(), opts).await
+        }
+        Command::Stats { tenants, no_stream, output } => {
+            stats::run(&load_config(&cli.config)?, &tenants, no_stream, output).await
+        }
+        Command::Explain { path } => explain::run(&path),
+        Command::Completions { shell } => completions::run_completions(shell),
+        Command::Man => completions::run_man(),
         Command::Schema => {
             print!("{}", crate::spec::schema::generate());
             Ok(0)

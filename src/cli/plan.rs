@@ -5,7 +5,14 @@ use crate::config::DaemonConfig;
 use crate::plan::{render_human, render_json};
 use crate::reconcile::{prepare, PassOptions};
 
-pub async fn run(cfg: &DaemonConfig, output: Output, detailed: bool, allow_empty: bool) -> anyhow::Result<u8> {
+pub async fn run(
+    cfg: &DaemonConfig,
+    output: Output,
+    detailed: bool,
+    allow_empty: bool,
+    targets: &[String],
+) -> anyhow::Result<u8> {
+    let _ = targets;
     let runtime = super::connect(cfg).await?;
     let prepared = prepare(cfg, runtime.as_ref(), PassOptions { allow_empty }).await?;
     match output {

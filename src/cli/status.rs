@@ -1,10 +1,10 @@
 //! `tenantd status [TENANT]`: reads the status files.
 
-use super::Output;
+use super::ListOutput;
 use crate::config::DaemonConfig;
 use crate::status::StatusStore;
 
-pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: Output) -> anyhow::Result<u8> {
+pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: ListOutput) -> anyhow::Result<u8> {
     let store = StatusStore::new(cfg.status_dir());
     let mut all = store.read_all()?;
     if let Some(t) = tenant {
@@ -14,7 +14,7 @@ pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: Output) -> anyhow::
         }
     }
     match output {
-        Output::Json => {
+        ListOutput::Json | ListOutput::Yaml => {
             let list: Vec<_> = all.values().collect();
             let text = if tenant.is_some() {
                 serde_json::to_string_pretty(list[0])?
@@ -23,7 +23,7 @@ pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: Output) -> anyhow::
             };
             println!("{text}");
         }
-        Output::Human => {
+        ListOutput::Table => {
             println!("{:<24} {:<16} {:<10} {:<24} {:>8}  LAST ERROR", "TENANT", "PHASE", "HEALTH", "URL", "RESTARTS");
             for s in all.values() {
                 let mut err = s.last_error.clone().unwrap_or_default();
