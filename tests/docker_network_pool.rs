@@ -7,7 +7,7 @@ mod docker_support;
 
 use std::collections::BTreeSet;
 
-use docker_support::{docker_ok, docker_test, inspect, TEST_OWNER};
+use docker_support::{docker, docker_ok, docker_test, inspect, TEST_OWNER};
 use tenantd::render::DesiredNetwork;
 use tenantd::runtime::docker::{DockerRuntime, SubnetPool};
 use tenantd::runtime::{Runtime, RuntimeError};
@@ -15,11 +15,17 @@ use tenantd::spec::TenantName;
 
 /// Every IPv4 subnet of a network on the engine.
 fn engine_subnets() -> Vec<(u32, u32)> {
-    let ids = docker_ok(&["network", "ls", "-q"]);
-    let ids: Vec<&str> = ids.split_whitespace().collect();
-    let mut args = vec!["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"];
-    args.extend(ids);
-    docker_ok(&args).split_whitespace().filter_map(parse_cidr).collect()
+    // Another test may remove a network between the listing and the inspect: list again.
+    for _ in 0..10 {
+        let ids = docker_ok(&["network", "ls", "-q"]);
+        let mut args = vec!["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"];
+        args.extend(ids.split_whitespace());
+        let (ok, out, _) = docker(&args);
+        if ok {
+            return out.split_whitespace().filter_map(parse_cidr).collect();
+        }
+    }
+    panic!("the engine's networks kept changing while being listed")
 }
 
 fn parse_cidr(s: &str) -> Option<(u32, u32)> {
@@ -35,13 +41,16 @@ fn overlaps((a, al): (u32, u32), (b, bl): (u32, u32)) -> bool {
 }
 
 /// A /`len` block of 10.216.0.0/16 that no network on the engine overlaps, chosen from this
-/// process's id so concurrent runs rarely meet (and a meeting only makes the engine refuse).
+/// process's id so concurrent runs rarely meet (and a meeting only makes the engine refuse), and
+/// a different one for each test of this process.
 fn unused_block(len: u32) -> String {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let taken = engine_subnets();
     let size = 1u32 << (32 - len);
     let base = u32::from(std::net::Ipv4Addr::new(10, 216, 0, 0));
     let blocks = (1u32 << 16) / size;
-    let start = std::process::id() % blocks;
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = (std::process::id() + call * (blocks / 8 + 1)) % blocks;
     (0..blocks)
         .map(|i| base + ((start + i) % blocks) * size)
         .find(|b| !taken.iter().any(|t| overlaps(*t, (*b, len))))
@@ -120,4 +129,50 @@ async fn concurrent_creates_get_distinct_subnets() {
         let cidr = parse_cidr(s).expect("a subnet");
         assert!(overlaps(cidr, (base, 26)) && cidr.1 == 28, "{s} is a /28 of {pool}");
     }
+}
+
+/// A bridge this test adds on the host, with one address; deleted on drop.
+struct HostBridge(String);
+
+impl HostBridge {
+    fn add(address: &str) -> HostBridge {
+        let name = format!("tdr{:x}", std::process::id());
+        let ip = |args: &[&str]| {
+            let out = std::process::Command::new("ip").args(args).output().expect("run ip");
+            assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        ip(&["link", "add", &name, "type", "bridge"]);
+        let bridge = HostBridge(name);
+        ip(&["addr", "add", address, "dev", &bridge.0]);
+        ip(&["link", "set", &bridge.0, "up"]);
+        bridge
+    }
+}
+
+impl Drop for HostBridge {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip").args(["link", "del", &self.0]).output();
+    }
+}
+
+/// Another engine (Podman's CNI bridges), a VPN or libvirt can route a subnet of the pool
+/// without Docker knowing; a tenant network there would shadow it, or be shadowed.
+#[tokio::test]
+async fn a_subnet_the_host_already_routes_is_skipped() {
+    let Some(t) = docker_test("network pool: host routes").await else {
+        return;
+    };
+    let pool = unused_block(27);
+    let (ip, _) = parse_cidr(&pool).unwrap();
+    let first_host = format!("{}/28", std::net::Ipv4Addr::from(ip + 1));
+    let second = format!("{}/28", std::net::Ipv4Addr::from(ip + 16));
+    let _bridge = HostBridge::add(&first_host);
+    let rt = DockerRuntime::connect(&t.instance, None, vec![])
+        .unwrap()
+        .with_subnet_pool(SubnetPool::new(&pool, 28).unwrap());
+
+    let a = DesiredNetwork { name: t.name("routed"), internal: false };
+    rt.create_network(&tenant("a"), &a).await.unwrap();
+    assert_eq!(subnet_of(&a.name), second, "the subnet the host routes is skipped");
+    rt.remove_network(&a.name).await.unwrap();
 }

@@ -6,6 +6,7 @@ mod container;
 mod endpoint;
 mod errors;
 mod events;
+mod host_routes;
 mod image;
 mod lifecycle;
 mod network;

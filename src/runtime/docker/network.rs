@@ -7,7 +7,9 @@ use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest, NetworkInspect};
 use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
 use ipnet::Ipv4Net;
 
+use super::endpoint::Endpoint;
 use super::errors::{is_status, message, within};
+use super::host_routes;
 use super::scope::{is_ours, object_labels};
 use super::DockerRuntime;
 use crate::render::DesiredNetwork;
@@ -71,8 +73,8 @@ impl DockerRuntime {
         })
     }
 
-    /// The first subnet of the pool that no network on the engine, no create of this process
-    /// still in flight and none of `refused` overlaps; held until [`Self::release_subnet`].
+    /// The first subnet of the pool that no network on the engine, no route of this host (for a
+    /// local engine), no create of this process still in flight and none of `refused` overlaps; held until [`Self::release_subnet`].
     async fn reserve_subnet(&self, operation: &str, refused: &BTreeSet<Ipv4Net>) -> Result<Ipv4Net, RuntimeError> {
         let docker = self.client().await?;
         let networks = within(self.timeouts.call, docker.list_networks(None::<ListNetworksOptions>))
@@ -84,6 +86,9 @@ impl DockerRuntime {
             .flatten()
             .filter_map(|c| c.subnet.as_deref()?.parse().ok())
             .collect();
+        if matches!(self.endpoint, Endpoint::Unix(_)) {
+            taken.extend(host_routes::routed_subnets());
+        }
         let mut reserved = self.subnets_in_flight.lock().unwrap_or_else(|p| p.into_inner());
         taken.extend(reserved.iter().chain(refused).copied());
         let subnet = self.subnet_pool.first_free(&taken).ok_or_else(|| RuntimeError::Engine {
