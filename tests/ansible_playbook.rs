@@ -140,6 +140,12 @@ fn the_playbook_deploys_a_tenant_and_an_invalid_template_is_never_written() {
     assert_eq!(container["State"]["Running"], true);
     assert_eq!(container["Config"]["Labels"]["io.tenantd.instance"], env.instance.as_str());
 
+    // Run again: nothing changes, on disk or on the engine.
+    let o = run_playbook(&ansible, &env, "playbook.yml", &with(json!({ "tenants": [stub_tenant("acme", &image)] })));
+    assert!(o.status.success(), "the second run failed: {}", output(&o));
+    assert!(stdout(&o).contains("changed=0"), "a second run changes nothing: {}", output(&o));
+    assert_eq!(env.container_id("acme").as_deref(), running["containerId"].as_str());
+
     // The misspelt template over the running tenant's own file: refused, file and container kept.
     let bytes = std::fs::read(&spec_path).unwrap();
     let started = container["State"]["StartedAt"].clone();
