@@ -120,6 +120,26 @@ fn logs_follow_prints_new_lines_and_ends_when_the_container_stops() {
     });
     assert!(follow.try_wait().unwrap().is_none(), "logs -f ended while the container runs");
 
+    // Ctrl-C ends a follow with success.
+    let mut interrupted = Command::new(env!("CARGO_BIN_EXE_tenantd"))
+        .arg("--config")
+        .arg(&env.config)
+        .args(["logs", "-f", "acme"])
+        .env_remove("CONTAINER_RUNTIME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(interrupted.stdout.as_mut().unwrap()), &mut first)
+        .unwrap();
+    assert!(first.contains("listening on"), "{first:?}");
+    let kill = Command::new("kill").args(["-INT", &interrupted.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = eventually("logs -f to end on SIGINT", WAIT, || interrupted.try_wait().unwrap());
+    assert_eq!(status.code(), Some(0), "logs -f ended with {status} on SIGINT");
+
     let stopped = docker(&["stop", "-t", "5", &env.container("acme")]);
     assert!(stopped.status.success(), "{}", stderr(&stopped));
     let status = eventually("logs -f to end after the container stopped", WAIT, || follow.try_wait().unwrap());
@@ -167,6 +187,25 @@ fn exec_passes_exit_codes_stdin_and_a_terminal_and_reaches_sidecars() {
     assert!(cat.status.success(), "{}", stderr(&cat));
     assert!(stdout(&cat) == input, "cat returned {} bytes of {}", cat.stdout.len(), input.len());
 
+    // -it with a pipe: the end of stdin reaches the command through its terminal, even after
+    // a line without its newline.
+    let mut cat_tty = Command::new(env!("CARGO_BIN_EXE_tenantd"))
+        .arg("--config")
+        .arg(&env.config)
+        .args(["exec", "-it", "acme", "--", "/stub-runtime", "cat"])
+        .env_remove("CONTAINER_RUNTIME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    cat_tty.stdin.take().unwrap().write_all(b"first\nsecond").unwrap();
+    let cat_tty = cat_tty.wait_with_output().unwrap();
+    assert!(cat_tty.status.success(), "{}", stderr(&cat_tty));
+    // The terminal echoes the input, then cat repeats it, with the terminal's line endings.
+    assert!(stdout(&cat_tty).contains("first\r\n"), "{:?}", stdout(&cat_tty));
+    assert!(stdout(&cat_tty).matches("second").count() == 2, "{:?}", stdout(&cat_tty));
+
     // -t under a pseudo-terminal of a given size: the command has a terminal of that size.
     let bin = env!("CARGO_BIN_EXE_tenantd");
     let inner = format!(
@@ -182,6 +221,23 @@ fn exec_passes_exit_codes_stdin_and_a_terminal_and_reaches_sidecars() {
     let text = stdout(&tty);
     assert!(text.contains("tty 91x37"), "exec -it under a terminal printed: {text:?} {}", stderr(&tty));
     assert!(text.contains("exit=0"), "{text:?}");
+    // Raw mode while the command runs, the settings as they were once it ended (here with a
+    // failure exit code).
+    let (before, after) = (env.path("stty.before"), env.path("stty.after"));
+    let inner = format!(
+        "stty -g > {}; {bin} --config {} exec -it acme -- /stub-runtime exit 5; echo exit=$?; stty -g > {}",
+        before.display(),
+        env.config.display(),
+        after.display()
+    );
+    let restored = Command::new("script").args(["-qec", &inner, "/dev/null"]).stdin(Stdio::null()).output().unwrap();
+    assert!(stdout(&restored).contains("exit=5"), "{}", stdout(&restored));
+    let settings = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+    assert!(!settings(&before).trim().is_empty());
+    assert_eq!(settings(&before), settings(&after), "the terminal settings were not restored");
+    // A program that is not there: the engine's code for it, as with `docker exec`.
+    let missing = env.tenantd(&["exec", "acme", "--", "/no-such-program"]);
+    assert_eq!(missing.status.code(), Some(126), "{} {}", stdout(&missing), stderr(&missing));
     // Without -t the command has no terminal even when tenantd has one.
     let plain = Command::new("script")
         .args(["-qec", &format!("{bin} --config {} exec acme -- /stub-runtime tty", env.config.display()), "/dev/null"])

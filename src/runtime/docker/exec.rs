@@ -19,6 +19,9 @@ use crate::runtime::error::RuntimeError;
 /// after its output ended.
 const EXIT_POLL: Duration = Duration::from_millis(50);
 
+/// What a terminal in its default (canonical) mode reads as end of input: Ctrl-D.
+const END_OF_FILE: &[u8] = b"\x04";
+
 impl DockerRuntime {
     /// Runs `request` in container `id` (of this instance, running) attached to `io`, and
     /// returns the command's exit code. The command's output is written to `io` as it arrives;
@@ -75,16 +78,21 @@ impl DockerRuntime {
             })
         });
 
-        // stdin is forwarded until it ends; then the command's stdin is closed so it sees the
-        // end too (`cat` finishes).
+        // stdin is forwarded until it ends; then the command is told so it sees the end too
+        // (`cat` finishes). Without a terminal that is closing its stdin. With one, the engine
+        // would take a close as the end of the whole session and drop output not yet sent, so
+        // the terminal's end-of-file character (Ctrl-D) goes instead.
+        let tty = request.tty;
         let feeder = stdin.map(|mut stdin| {
             let operation = operation.clone();
             tokio::spawn(async move {
+                let mut ends_line = true;
                 while let Some(chunk) = stdin.next().await {
                     let chunk = chunk.map_err(|source| RuntimeError::Local {
                         operation: format!("{operation}: read stdin"),
                         source,
                     })?;
+                    ends_line = chunk.last().map_or(ends_line, |b| *b == b'\n');
                     let sent = async {
                         input.write_all(&chunk).await?;
                         input.flush().await
@@ -94,8 +102,13 @@ impl DockerRuntime {
                         return Ok(());
                     }
                 }
-                // A failed close means the command is gone already, which the output shows.
-                let _ = input.shutdown().await;
+                // A failed end means the command is gone already, which the output shows.
+                let _ = match (tty, ends_line) {
+                    (false, _) => input.shutdown().await,
+                    (true, true) => input.write_all(END_OF_FILE).await,
+                    // A first Ctrl-D only hands over a started line; the second is the end.
+                    (true, false) => input.write_all(&[END_OF_FILE, END_OF_FILE].concat()).await,
+                };
                 Ok::<(), RuntimeError>(())
             })
         });
