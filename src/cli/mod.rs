@@ -11,6 +11,8 @@ mod restart;
 mod secrets;
 mod stats;
 mod status;
+mod target;
+mod terminal;
 mod validate;
 
 use std::path::PathBuf;

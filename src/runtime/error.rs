@@ -33,6 +33,14 @@ pub enum RuntimeError {
     /// engine); a plan for this runtime never asks for it.
     #[error("{runtime} cannot {operation}")]
     Unsupported { runtime: String, operation: String },
+    /// The caller's side of an attached stream failed (its stdin could not be read, its
+    /// stdout was closed); the engine itself is fine.
+    #[error("{operation}: {source}")]
+    Local {
+        operation: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Why the engine could not be reached, so the message tells the operator what to fix.

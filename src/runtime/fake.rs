@@ -28,12 +28,15 @@ pub enum Call {
     RestartContainer(String),
     SignalContainer(String, String),
     Stats(String),
+    Logs(String),
+    /// The container and the command.
+    Exec(String, Vec<String>),
 }
 
 impl Call {
     /// True for calls that change the world.
     pub fn is_mutation(&self) -> bool {
-        !matches!(self, Call::Observe | Call::Stats(_))
+        !matches!(self, Call::Observe | Call::Stats(_) | Call::Logs(_))
     }
 }
 
@@ -45,6 +48,8 @@ struct State {
     generations: std::collections::BTreeMap<String, u32>,
     /// Image references whose pull fails.
     failing_pulls: Vec<String>,
+    /// What `logs` and `exec` answer per container id: the output and the exit code.
+    output: std::collections::BTreeMap<String, (Vec<LogChunk>, i64)>,
 }
 
 #[derive(Default)]
@@ -69,6 +74,12 @@ impl FakeRuntime {
     /// Makes pulls of `reference` fail from now on.
     pub fn fail_pulls_of(&self, reference: &str) {
         self.state.lock().expect("fake lock").failing_pulls.push(reference.to_string());
+    }
+
+    /// What `logs` of container `id` yields and `exec` in it writes, and the exit code `exec`
+    /// returns (else no output and 0).
+    pub fn set_output(&self, id: &str, chunks: Vec<LogChunk>, exit_code: i64) {
+        self.state.lock().expect("fake lock").output.insert(id.to_string(), (chunks, exit_code));
     }
 
     /// Runs `f` on the world, e.g. to simulate a change behind tenantd's back.
@@ -282,5 +293,50 @@ impl Runtime for FakeRuntime {
     async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
         // The fake has no engine to report changes; a stream that never yields.
         Ok(Box::pin(futures_util::stream::pending()))
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        _request: &LogRequest,
+    ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        s.calls.push(Call::Logs(id.to_string()));
+        if Self::find_container(&mut s.world, id).is_none() {
+            return Err(RuntimeError::Engine {
+                operation: format!("read logs of container {id}"),
+                message: "no such container".into(),
+            });
+        }
+        let chunks = s.output.get(id).map(|(c, _)| c.clone()).unwrap_or_default();
+        Ok(Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok))))
+    }
+
+    async fn exec(&self, id: &str, request: &ExecRequest, mut io: ExecIo) -> Result<i64, RuntimeError> {
+        use tokio::io::AsyncWriteExt;
+        let (chunks, code) = {
+            let mut s = self.state.lock().expect("fake lock");
+            s.calls.push(Call::Exec(id.to_string(), request.command.clone()));
+            match Self::find_container(&mut s.world, id) {
+                Some(c) if c.state == ContainerState::Running => {}
+                _ => {
+                    return Err(RuntimeError::Engine {
+                        operation: format!("run a command in container {id}"),
+                        message: "the container is not running".into(),
+                    })
+                }
+            }
+            s.output.get(id).cloned().unwrap_or_default()
+        };
+        for chunk in chunks {
+            let (out, bytes) = match &chunk {
+                LogChunk::Stdout(b) => (&mut io.stdout, b),
+                LogChunk::Stderr(b) => (&mut io.stderr, b),
+            };
+            out.write_all(bytes)
+                .await
+                .map_err(|source| RuntimeError::Local { operation: format!("exec in {id}: write"), source })?;
+        }
+        Ok(code)
     }
 }

@@ -1,5 +1,6 @@
 //! The runtime trait: the only door from plan/apply/status logic to a container engine.
 
+pub mod attach;
 pub mod docker;
 pub mod error;
 pub mod fake;
@@ -9,6 +10,7 @@ pub mod model;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
+pub use attach::{ExecIo, ExecRequest, LogChunk, LogRequest, TtySize};
 pub use error::RuntimeError;
 pub use model::*;
 
@@ -112,6 +114,24 @@ pub trait Runtime: Send + Sync {
     ) -> Result<(), RuntimeError> {
         let _ = (tenant, uid);
         Err(self.unsupported(format!("delete {kind} {name}")))
+    }
+
+    /// A container's output as the engine kept it, stdout and stderr apart. With
+    /// `request.follow` the stream goes on until the container stops.
+    async fn logs(
+        &self,
+        id: &str,
+        request: &LogRequest,
+    ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError> {
+        let _ = request;
+        Err(self.unsupported(format!("read the logs of container {id}")))
+    }
+
+    /// Runs a command in a running container of this instance, attached to `io`, and returns
+    /// its exit code once it has ended and its output has been written.
+    async fn exec(&self, id: &str, request: &ExecRequest, io: ExecIo) -> Result<i64, RuntimeError> {
+        let _ = (request, io);
+        Err(self.unsupported(format!("run a command in container {id}")))
     }
 
     /// The error for an operation this runtime does not have.

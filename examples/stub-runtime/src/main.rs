@@ -1,5 +1,7 @@
-//! stub-runtime: a tiny tenant runtime for tenantd's samples and tests (`serve` and `probe URL`).
+//! stub-runtime: a tiny tenant runtime for tenantd's samples and tests (`serve` and `probe URL`),
+//! plus small commands to exec in its shell-less image (`echo`, `cat`, `exit N`, `tty`).
 
+mod commands;
 mod http;
 mod probe;
 mod routes;
@@ -21,15 +23,22 @@ const USAGE: &str = "usage: stub-runtime [serve] | stub-runtime probe URL\n\
     serve: HTTP on 0.0.0.0:$PORT (default 18789); STUB_HEALTH=ok|degraded|down sets the initial health;\n\
     \x20      reads $STUB_CONFIG (default /etc/openclaw/openclaw.json) and $STUB_SECRETS_DIR (default\n\
     \x20      /run/secrets/openclaw) at start and on SIGHUP, reported by GET /debug/runtime\n\
-    probe: exit 0 when GET URL answers 2xx within 3 s, else 1";
+    probe: exit 0 when GET URL answers 2xx within 3 s, else 1\n\
+    echo [--stderr] WORD...: print the words on one line of stdout (or stderr)\n\
+    cat: copy stdin to stdout; exit N: exit with status N; tty: print `tty COLSxROWS` or `no tty`";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words[..] {
         [] | ["serve"] => serve_command(),
         ["probe", url] => probe_command(url),
         // 1 rather than 2: this runs as a Docker health check, where 2 is reserved.
         ["probe", ..] => fail(1, "usage: stub-runtime probe URL"),
+        ["echo", ..] => commands::echo(&words[1..]),
+        ["cat"] => commands::cat(),
+        ["exit", code] => commands::exit(code),
+        ["tty"] => commands::tty(),
         ["-h" | "--help"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS

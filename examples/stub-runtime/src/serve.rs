@@ -63,12 +63,12 @@ fn serve_one(mut stream: TcpStream, health: &Health, stop: &AtomicBool) -> io::R
         Err(RequestError::Io(err)) => return Err(err),
         Err(RequestError::Malformed(why)) => {
             Response::json(400, format!(r#"{{"error":"{why}"}}"#)).write_to(&mut stream)?;
-            log(&format!("- - 400 ({why})"));
+            log_error(&format!("- - 400 ({why})"));
             return Ok(());
         }
         Err(RequestError::TooLarge) => {
             Response::json(413, r#"{"error":"request too large"}"#.to_string()).write_to(&mut stream)?;
-            log("- - 413");
+            log_error("- - 413");
             return Ok(());
         }
     };
@@ -131,6 +131,15 @@ fn peer_closed(stream: &TcpStream) -> io::Result<bool> {
     };
     stream.set_nonblocking(false)?;
     Ok(closed)
+}
+
+/// A request the stub could not serve, on stderr: a runtime's errors go there, apart from its
+/// access log.
+pub fn log_error(line: &str) {
+    use std::io::Write;
+    let mut out = io::stderr().lock();
+    // Logging must never take the server down: a closed stderr only loses the log line.
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// One line per event on stdout, flushed at once so `docker logs` shows it immediately.

@@ -118,3 +118,20 @@ fn the_probe_reports_a_refused_connection() {
     let outcome = probe::check(&health_target(addr), SHORT);
     assert!(outcome.as_ref().unwrap_err().contains("connecting"), "{outcome:?}");
 }
+
+#[test]
+fn cat_copies_everything_it_reads() {
+    let input: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+    let mut output = Vec::new();
+    crate::commands::copy(&mut &input[..], &mut output).unwrap();
+    assert_eq!(output, input);
+}
+
+#[test]
+fn exit_passes_its_status_and_refuses_a_bad_one() {
+    use std::process::ExitCode;
+    assert_eq!(crate::commands::exit("0"), ExitCode::SUCCESS);
+    assert_eq!(crate::commands::exit("42"), ExitCode::from(42));
+    assert_eq!(crate::commands::exit("256"), ExitCode::from(2));
+    assert_eq!(crate::commands::exit("x"), ExitCode::from(2));
+}

@@ -6,9 +6,11 @@ mod container;
 mod endpoint;
 mod errors;
 mod events;
+mod exec;
 mod host_routes;
 mod image;
 mod lifecycle;
+mod logs;
 mod network;
 mod observe;
 mod scope;
@@ -37,7 +39,7 @@ use crate::config::RegistryAuth;
 use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
 use crate::runtime::error::{RuntimeError, UnreachableReason};
 use crate::runtime::model::{EngineEvent, ObservedWorld, ResourceSample};
-use crate::runtime::{ImageOutcome, Runtime};
+use crate::runtime::{ExecIo, ExecRequest, ImageOutcome, LogChunk, LogRequest, Runtime};
 use crate::spec::TenantName;
 
 /// How long tenantd waits for the engine.
@@ -266,5 +268,17 @@ impl Runtime for DockerRuntime {
 
     async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
         self.subscribe().await
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        request: &LogRequest,
+    ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError> {
+        self.read_logs(id, request).await
+    }
+
+    async fn exec(&self, id: &str, request: &ExecRequest, io: ExecIo) -> Result<i64, RuntimeError> {
+        self.run_exec(id, request, io).await
     }
 }

@@ -22,7 +22,7 @@ use crate::config::KubernetesSettings;
 use crate::render::kubernetes::{DesiredObject, ObjectKind};
 use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
 use crate::runtime::model::{EngineEvent, ObservedWorld, ResourceSample};
-use crate::runtime::{ImageOutcome, Runtime, RuntimeError, SecretValues};
+use crate::runtime::{ExecIo, ExecRequest, ImageOutcome, LogChunk, LogRequest, Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 
 /// A cluster, scoped to one tenantd instance: it lists, changes and deletes only objects
@@ -173,5 +173,24 @@ impl Runtime for KubernetesRuntime {
 
     async fn stats(&self, id: &str) -> Result<ResourceSample, RuntimeError> {
         Err(self.unsupported(format!("sample container {id} (no metrics API is used)")))
+    }
+
+    // Reading logs and attaching to a pod go through the pod's own API, which tenantd does not
+    // speak yet: the messages name the kubectl command that does the same.
+
+    async fn logs(
+        &self,
+        id: &str,
+        _request: &LogRequest,
+    ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError> {
+        Err(self.unsupported(format!(
+            "read the logs of container {id}; use `kubectl logs -n <instance>-<tenant> deploy/runtime -c <container>`"
+        )))
+    }
+
+    async fn exec(&self, id: &str, _request: &ExecRequest, _io: ExecIo) -> Result<i64, RuntimeError> {
+        Err(self.unsupported(format!(
+            "run a command in container {id}; use `kubectl exec -n <instance>-<tenant> -it deploy/runtime -c <container> -- CMD`"
+        )))
     }
 }
