@@ -1,6 +1,7 @@
 //! The runtime trait: the only door from plan/apply/status logic to a container engine.
 
 pub mod docker;
+pub mod engine;
 pub mod error;
 pub mod fake;
 pub mod kubernetes;
@@ -9,6 +10,7 @@ pub mod model;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
+pub use engine::{EngineInfo, EngineKind};
 pub use error::RuntimeError;
 pub use model::*;
 
@@ -31,6 +33,12 @@ pub enum ImageOutcome {
 pub trait Runtime: Send + Sync {
     /// A short description of the engine and its endpoint, for messages (`docker at unix:///var/run/docker.sock`).
     fn describe(&self) -> String;
+
+    /// The engine that answered, once one has (Docker or Podman, with its version); `None`
+    /// before the first successful call and for runtimes that are not container engines.
+    fn engine(&self) -> Option<EngineInfo> {
+        None
+    }
 
     /// Checks that the engine answers.
     async fn ping(&self) -> Result<(), RuntimeError>;
