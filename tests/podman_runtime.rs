@@ -13,6 +13,8 @@ use support::podman::PodmanService;
 use support::*;
 
 const CONVERGE: Duration = Duration::from_secs(60);
+/// Tenant subnets on the test's Podman service: apart from the default pool Docker tests use.
+const PODMAN_POOL: &str = "10.251.0.0/24";
 
 #[test]
 fn podman_runs_tenants_through_the_compatible_api() {
@@ -21,7 +23,9 @@ fn podman_runs_tenants_through_the_compatible_api() {
     podman.load_from_docker(&stub::stub_image());
     let env = Env::without_docker();
     podman.owns_instance(&env.instance);
-    env.write_config(&format!("[docker]\nhost = {:?}\n", podman.host()));
+    // Networks of both engines share the host's routing, but neither engine sees the other's:
+    // a pool of its own keeps Podman's tenant subnets off the ones Docker tenants use.
+    env.write_config(&format!("[docker]\nhost = {:?}\nnetwork_pool = \"{PODMAN_POOL}\"\n", podman.host()));
     let plan = |env: &Env| {
         let o = env.tenantd(&["plan"]);
         assert!(o.status.success(), "plan failed: {}{}", stdout(&o), stderr(&o));
