@@ -47,6 +47,9 @@ fn podman_runs_tenants_through_the_compatible_api() {
     let ulimits = inspected["HostConfig"]["Ulimits"].to_string();
     assert!(ulimits.contains("RLIMIT_NOFILE") && ulimits.contains("RLIMIT_NPROC"), "{ulimits}");
 
+    let status = env.status("acme").expect("acme's status");
+    assert_eq!((&status["engine"]["kind"], &status["engine"]["version"]), (&"podman".into(), &podman.version().into()));
+
     // No-op: a second plan changes nothing.
     let again = plan(&env);
     assert!(again.contains("0 to create, 0 to update in place, 0 to replace, 0 to delete"), "{again}");

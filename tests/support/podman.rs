@@ -121,6 +121,11 @@ impl PodmanService {
         self.cli_ok(&[kind, "ls", "--filter", &filter, "--format", "{{.Name}}"]).lines().map(str::to_string).collect()
     }
 
+    /// The engine's version, as `podman version` reports the server's.
+    pub fn version(&self) -> String {
+        self.cli_ok(&["version", "--format", "{{.Server.Version}}"]).trim().to_string()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("service.log")).unwrap_or_default()
     }
