@@ -317,7 +317,7 @@ spec:
             .args(["--security-opt", "no-new-privileges", "--ipc", "private", "--cgroupns", "private"])
             .args(["--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=64m", "--user", "10001:10001"])
             .args(["--memory", "64m", "--memory-swap", "64m", "--cpus", "0.25", "--pids-limit", "64"])
-            .args(["--ulimit", "nofile=4096:4096", "--ulimit", "nproc=65536:65536"])
+            .args(["--ulimit", "nofile=4096:4096", "--ulimit", "nproc=16384:16384"])
             .args(["--log-opt", "max-size=10m", "--log-opt", "max-file=3", "--restart", "on-failure:5"])
             .args(["--network", &self.peer_network, "--network-alias", "runtime", "-e", "GREETING=hello"])
             .args(["-p", &publish, &self.image])

@@ -157,9 +157,11 @@ async fn container_is_created_hardened_observed_resized_and_removed_idempotently
     assert_eq!(h["MemorySwap"], 64 << 20);
     assert_eq!(h["NanoCpus"], 500_000_000);
     assert_eq!(h["PidsLimit"], 64);
+    // The defaults, lowered to the host's hard limits where those are lower.
+    let u = tenantd::runtime::docker::ContainerUlimits::within_own_hard_limits();
     assert_eq!(
         h["Ulimits"],
-        serde_json::json!([{"Name": "nofile", "Soft": 4096, "Hard": 4096}, {"Name": "nproc", "Soft": 65536, "Hard": 65536}])
+        serde_json::json!([{"Name": "nofile", "Soft": u.nofile, "Hard": u.nofile}, {"Name": "nproc", "Soft": u.nproc, "Hard": u.nproc}])
     );
     assert_eq!(h["LogConfig"]["Type"], "json-file");
     assert_eq!(h["LogConfig"]["Config"]["max-size"], "10m");

@@ -117,7 +117,7 @@ pub fn compose_file(s: &Scenario, run_id: &str, at: &Placement) -> String {
     memswap_limit: {memory}m
     cpus: 0.25
     pids_limit: 64
-    ulimits: {{ nofile: {{ soft: 4096, hard: 4096 }}, nproc: {{ soft: 65536, hard: 65536 }} }}
+    ulimits: {{ nofile: {{ soft: 4096, hard: 4096 }}, nproc: {{ soft: 16384, hard: 16384 }} }}
     tmpfs: [\"/tmp:rw,noexec,nosuid,nodev,size=64m\"]
     ports: [\"127.0.0.1:{port}:{STUB_PORT}\"]
     healthcheck:

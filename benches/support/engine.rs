@@ -107,7 +107,7 @@ pub fn stub_create_body(
             "Memory": memory_bytes, "MemorySwap": memory_bytes, "NanoCpus": 250_000_000u64, "PidsLimit": 64,
             "Ulimits": [
                 { "Name": "nofile", "Soft": 4096, "Hard": 4096 },
-                { "Name": "nproc", "Soft": 65536, "Hard": 65536 }
+                { "Name": "nproc", "Soft": 16384, "Hard": 16384 }
             ],
             "LogConfig": { "Type": "json-file", "Config": { "max-size": "10m", "max-file": "3" } },
             "RestartPolicy": { "Name": "on-failure", "MaximumRetryCount": 5 },

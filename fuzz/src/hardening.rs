@@ -15,7 +15,8 @@ use crate::create_body;
 /// namespace, no host path but the tenant's own runtime files (read-only), no engine socket.
 pub fn check_docker(d: &DesiredTenant, instance: &TenantName, roots: &FileRoots, host_port: Option<u16>) {
     for c in &d.containers {
-        let body = create_body(instance, &d.name, &d.spec_hash, c, &d.network.name, host_port);
+        let ulimits = tenantd::runtime::docker::ContainerUlimits::default();
+        let body = create_body(instance, &d.name, &d.spec_hash, c, &d.network.name, host_port, &ulimits);
         let name = &c.name;
         let h = body.host_config.as_ref().unwrap_or_else(|| panic!("{name}: no host config"));
         assert_eq!(h.privileged, Some(false), "{name}: privileged");

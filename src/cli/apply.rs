@@ -24,7 +24,8 @@ pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_emp
     let after = after.as_ref();
     let probes = probe_running(&prepared.desired.tenants, after).await;
     let store = StatusStore::new(cfg.status_dir());
-    write_statuses(&store, &prepared, &outcomes, after, &probes, OffsetDateTime::now_utc())?;
+    let engine = runtime.engine();
+    write_statuses(&store, &prepared, &outcomes, after, &probes, engine.as_ref(), OffsetDateTime::now_utc())?;
 
     let mut failed = 0;
     for i in prepared.desired.unattributed() {

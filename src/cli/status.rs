@@ -40,6 +40,10 @@ pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: ListOutput) -> anyh
                     err
                 );
             }
+            // The daemon records the engine it runs tenants on; one line says which.
+            if let Some(engine) = all.values().find_map(|s| s.engine.as_ref()) {
+                println!("engine: {engine}");
+            }
         }
     }
     Ok(0)

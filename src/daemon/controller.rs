@@ -540,6 +540,7 @@ impl Controller {
             supervisor_restarts: sup.supervisor_restarts,
             usage: sup.usage,
             pressure: sup.pressure.clone(),
+            engine: self.runtime.engine(),
         };
         let probe = probe.or(sup.health.last);
         let previous = self.statuses.get(name);
@@ -586,6 +587,9 @@ impl Controller {
         let total: u64 = phases.values().sum();
         let parts: Vec<String> = phases.iter().map(|(p, n)| format!("{n} {}", p.to_lowercase())).collect();
         let mut line = format!("{total} tenants: {}", if parts.is_empty() { "none".into() } else { parts.join(", ") });
+        if let Some(engine) = self.runtime.engine() {
+            line = format!("{line} on {} {}", engine.kind, engine.version);
+        }
         if let Some(why) = &self.engine_down {
             line = format!("engine unreachable, retrying ({why}); {line}");
         }
@@ -634,6 +638,7 @@ async fn observe_some(
             None => world.tenants.remove(name),
         };
         world.images.extend(one.images);
+        world.limit_updates = one.limit_updates;
         world.foreign.retain(|f| !wanted.contains(&f.name));
         world.foreign.extend(one.foreign);
     }

@@ -7,7 +7,7 @@ use super::diff::{container_diff, limits_change};
 use super::model::*;
 use crate::ports::PortAssignments;
 use crate::render::{ContainerRole, DesiredContainer, DesiredTenant, FileHashes, ImageSource, RuntimeFiles};
-use crate::runtime::{ContainerState, ObservedContainer, ObservedTenant, ObservedWorld};
+use crate::runtime::{ContainerState, LimitUpdates, ObservedContainer, ObservedTenant, ObservedWorld};
 use crate::spec::{PullPolicy, ReloadPolicy, TenantName};
 
 /// Everything `plan` looks at. No engine, no files, no clock.
@@ -398,6 +398,9 @@ fn replace_reasons(
     }
     if matches!(oc.state, ContainerState::Dead | ContainerState::Removing) {
         fields.insert("state".to_string());
+    }
+    if world.limit_updates == LimitUpdates::Recreate && limits_change(&oc.limits, &c.limits).is_some() {
+        fields.insert("limits".to_string());
     }
     // The same reference now names different content (a newer pull, a rebuilt tag).
     if let Some(Some(local_id)) = world.images.get(c.image.reference()) {

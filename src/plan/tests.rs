@@ -154,6 +154,21 @@ async fn a_memory_change_updates_in_place() {
 }
 
 #[tokio::test]
+async fn a_memory_change_replaces_where_the_engine_cannot_update_in_place() {
+    let fake = converged(&[ACME]).await;
+    let edited = edit(ACME, "memory: 512Mi", "memory: 1Gi");
+    let observed = ObservedWorld { limit_updates: crate::runtime::LimitUpdates::Recreate, ..observe(&fake).await };
+    let p = plan_for(&[&edited], &observed);
+    let acme = p.tenant("acme").unwrap();
+    assert_eq!(acme.change, ChangeKind::Replace);
+    assert_eq!(acme.replace_fields, ["limits"]);
+    assert!(!acme.steps.iter().any(|s| matches!(s, Step::UpdateLimits { .. })), "{:?}", acme.steps);
+    // Unchanged limits replace nothing there either.
+    let same = plan_for(&[ACME], &observed);
+    assert!(!same.has_changes(), "{:?}", same.tenant("acme").unwrap().steps);
+}
+
+#[tokio::test]
 async fn env_and_image_changes_replace_and_name_the_field() {
     let fake = converged(&[ACME]).await;
     let observed = observe(&fake).await;

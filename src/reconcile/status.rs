@@ -6,18 +6,19 @@ use time::OffsetDateTime;
 
 use super::execute::TenantOutcome;
 use super::prepare::Prepared;
-use crate::runtime::ObservedWorld;
+use crate::runtime::{EngineInfo, ObservedWorld};
 use crate::spec::TenantName;
 use crate::status::{derive, ApplyFact, DaemonFacts, Facts, ProbeFact, StatusError, StatusStore};
 
-/// Derives and writes statuses from the pass and a fresh observation. Returns how many files
-/// were (re)written. Every tenant is attempted even when one write fails; the first error is returned.
+/// Derives and writes statuses from the pass and a fresh observation, recording `engine` (the
+/// engine the pass ran on, when known). Returns how many files were (re)written. Every tenant is attempted even when one write fails; the first error is returned.
 pub fn write_statuses(
     store: &StatusStore,
     prepared: &Prepared,
     outcomes: &BTreeMap<TenantName, TenantOutcome>,
     after: &ObservedWorld,
     probes: &BTreeMap<TenantName, ProbeFact>,
+    engine: Option<&EngineInfo>,
     now: OffsetDateTime,
 ) -> Result<usize, StatusError> {
     store.prepare()?;
@@ -42,7 +43,7 @@ pub fn write_statuses(
             observed: after.tenants.get(name),
             apply: outcome.map(|o| o.fact.clone()).unwrap_or(ApplyFact::NothingToDo),
             probe: probes.get(name).copied().or_else(|| outcome.and_then(|o| o.probe)),
-            daemon: DaemonFacts::default(),
+            daemon: DaemonFacts { engine: engine.cloned(), ..Default::default() },
         };
         let status = derive(previous.get(name), facts, now);
         match store.write(&status) {

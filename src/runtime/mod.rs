@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod docker;
+pub mod engine;
 pub mod error;
 pub mod fake;
 pub mod kubernetes;
@@ -11,6 +12,7 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 pub use attach::{ExecIo, ExecRequest, LogChunk, LogRequest, TtySize};
+pub use engine::{EngineInfo, EngineKind};
 pub use error::RuntimeError;
 pub use model::*;
 
@@ -33,6 +35,12 @@ pub enum ImageOutcome {
 pub trait Runtime: Send + Sync {
     /// A short description of the engine and its endpoint, for messages (`docker at unix:///var/run/docker.sock`).
     fn describe(&self) -> String;
+
+    /// The engine that answered, once one has (Docker or Podman, with its version); `None`
+    /// before the first successful call and for runtimes that are not container engines.
+    fn engine(&self) -> Option<EngineInfo> {
+        None
+    }
 
     /// Checks that the engine answers.
     async fn ping(&self) -> Result<(), RuntimeError>;

@@ -173,6 +173,27 @@ pub struct ObservedWorld {
     pub images: BTreeMap<String, Option<String>>,
     /// Objects of other owners that hold names asked about.
     pub foreign: Vec<ForeignObject>,
+    /// How the engine can change a container's limits.
+    #[serde(skip_serializing_if = "LimitUpdates::is_in_place")]
+    pub limit_updates: LimitUpdates,
+}
+
+/// Whether an engine changes a running container's limits in place in a way a later
+/// observation sees; where it cannot, a limit change must replace the container, or every plan
+/// would ask for the same update again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LimitUpdates {
+    #[default]
+    InPlace,
+    /// Podman 4 has no compatible update call, and its own one leaves inspect unchanged.
+    Recreate,
+}
+
+impl LimitUpdates {
+    pub fn is_in_place(&self) -> bool {
+        *self == LimitUpdates::InPlace
+    }
 }
 
 impl ObservedWorld {

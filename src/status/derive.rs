@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use super::model::*;
 use crate::plan::Blocked;
 use crate::render::ContainerRole;
-use crate::runtime::{ContainerProblem, ContainerState, EngineHealth, ObservedTenant};
+use crate::runtime::{ContainerProblem, ContainerState, EngineHealth, EngineInfo, ObservedTenant};
 
 /// What the spec files say about a tenant.
 #[derive(Debug, Clone)]
@@ -53,6 +53,8 @@ pub struct DaemonFacts {
     pub usage: Option<Usage>,
     /// Resource use has stayed high for more than one sample.
     pub pressure: Option<String>,
+    /// The engine the daemon is connected to.
+    pub engine: Option<EngineInfo>,
 }
 
 #[derive(Debug, Clone)]
@@ -252,6 +254,7 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         supervisor_restarts: facts.daemon.supervisor_restarts.max(previous.map(|p| p.supervisor_restarts).unwrap_or(0)),
         rolled_back,
         usage: facts.daemon.usage,
+        engine: facts.daemon.engine.clone(),
     }
 }
 

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::runtime::EngineInfo;
+
 /// Where a tenant stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Phase {
@@ -117,6 +119,9 @@ pub struct TenantStatus {
     /// CPU and memory use at the last sample.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The engine the daemon runs this tenant on (Docker or Podman, its version and endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineInfo>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -8,6 +8,7 @@ use bollard::models::{
 };
 
 use super::scope::object_labels;
+use super::ulimits::ContainerUlimits;
 use crate::render::{DesiredContainer, Healthcheck};
 use crate::runtime::model::labels;
 use crate::spec::TenantName;
@@ -22,7 +23,8 @@ const STOP_TIMEOUT_SECS: i64 = 10;
 const RESTART_RETRIES: i64 = 5;
 
 /// What a container is created with: everything in `c`, on `network`, with the port published on
-/// `127.0.0.1:host_port` only when both the container publishes one and a host port is given.
+/// `127.0.0.1:host_port` only when both the container publishes one and a host port is given,
+/// and with `ulimits`.
 pub fn create_body(
     instance: &TenantName,
     tenant: &TenantName,
@@ -30,6 +32,7 @@ pub fn create_body(
     c: &DesiredContainer,
     network: &str,
     host_port: Option<u16>,
+    ulimits: &ContainerUlimits,
 ) -> ContainerCreateBody {
     let published = c.publish_port.zip(host_port);
     let port_key = published.map(|(port, _)| format!("{port}/tcp"));
@@ -54,8 +57,9 @@ pub fn create_body(
         nano_cpus: positive(c.limits.nano_cpus),
         pids_limit: positive(c.limits.pids),
         // nproc counts every process of the uid on the whole host (there is no user namespace),
-        // so it is a host-wide backstop; pids_limit is the per-container cap.
-        ulimits: Some(vec![ulimit("nofile", 4096), ulimit("nproc", 65536)]),
+        // so it is a host-wide backstop; pids_limit is the per-container cap. Neither is part
+        // of the config hash nor observed: changing them never recreates a container.
+        ulimits: Some(vec![ulimit("nofile", ulimits.nofile), ulimit("nproc", ulimits.nproc)]),
         log_config: Some(HostConfigLogConfig {
             typ: Some("json-file".into()),
             config: Some(HashMap::from([
@@ -202,7 +206,7 @@ mod tests {
     fn body_is_hardened_and_labelled() {
         let inst: TenantName = "prod".parse().unwrap();
         let tenant: TenantName = "acme".parse().unwrap();
-        let b = create_body(&inst, &tenant, "v1:s", &desired(), "prod-acme", Some(19001));
+        let b = create_body(&inst, &tenant, "v1:s", &desired(), "prod-acme", Some(19001), &ContainerUlimits::default());
         let h = b.host_config.as_ref().unwrap();
         assert_eq!(h.cap_drop.as_deref(), Some(&["ALL".to_string()][..]));
         assert_eq!(h.readonly_rootfs, Some(true));
@@ -210,6 +214,8 @@ mod tests {
         assert_eq!(h.memory, h.memory_swap);
         assert_eq!(h.network_mode.as_deref(), Some("prod-acme"));
         assert_eq!(h.binds, None);
+        let limits: Vec<_> = h.ulimits.iter().flatten().map(|u| (u.name.as_deref(), u.soft, u.hard)).collect();
+        assert_eq!(limits, [(Some("nofile"), Some(4096), Some(4096)), (Some("nproc"), Some(16384), Some(16384))]);
         let tmpfs = h.tmpfs.as_ref().unwrap();
         assert_eq!(tmpfs["/tmp"], "rw,noexec,nosuid,nodev,size=64m");
         assert_eq!(tmpfs["/run"], "rw,noexec,nosuid,nodev,size=1024");
@@ -230,7 +236,7 @@ mod tests {
     #[test]
     fn no_port_is_published_without_a_host_port() {
         let inst: TenantName = "prod".parse().unwrap();
-        let b = create_body(&inst, &inst, "v1:s", &desired(), "n", None);
+        let b = create_body(&inst, &inst, "v1:s", &desired(), "n", None, &ContainerUlimits::default());
         assert_eq!(b.host_config.unwrap().port_bindings, None);
         assert_eq!(b.exposed_ports, None);
         assert!(!b.labels.unwrap().contains_key(labels::HOST_PORT));

@@ -15,7 +15,8 @@ use super::scope::bare_name;
 use super::DockerRuntime;
 use crate::render::{DesiredContainer, Limits};
 use crate::runtime::error::RuntimeError;
-use crate::runtime::model::labels;
+use crate::runtime::model::{labels, LimitUpdates};
+use crate::runtime::Runtime;
 use crate::spec::TenantName;
 
 impl DockerRuntime {
@@ -29,7 +30,7 @@ impl DockerRuntime {
     ) -> Result<String, RuntimeError> {
         let docker = self.client().await?;
         let operation = format!("create container {}", c.name);
-        let body = create_body(&self.instance, tenant, spec_hash, c, network, host_port);
+        let body = create_body(&self.instance, tenant, spec_hash, c, network, host_port, &self.ulimits);
         let options = CreateContainerOptionsBuilder::new().name(&c.name).build();
         match within(self.timeouts.call, docker.create_container(Some(options), body)).await {
             Ok(created) => {
@@ -158,6 +159,11 @@ impl DockerRuntime {
         let operation = "update limits of container";
         self.require_owned(id, operation).await?;
         let docker = self.client().await?;
+        if self.limit_updates() == LimitUpdates::Recreate {
+            // Plans for such an engine replace the container instead; a caller that asks anyway
+            // gets a clear refusal rather than the engine's bare 404.
+            return Err(self.unsupported(format!("{operation} {id} in place")));
+        }
         let positive = |v: i64| (v > 0).then_some(v);
         let body = ContainerUpdateBody {
             memory: positive(limits.memory_bytes),

@@ -8,6 +8,7 @@ mod errors;
 mod events;
 mod exec;
 mod host_routes;
+mod identify;
 mod image;
 mod lifecycle;
 mod logs;
@@ -16,6 +17,7 @@ mod observe;
 mod scope;
 mod stats;
 mod subnets;
+mod ulimits;
 mod volume;
 
 use std::time::Duration;
@@ -29,16 +31,18 @@ use tokio::sync::OnceCell;
 // which check that no spec can make it less hardened.
 #[doc(hidden)]
 pub use container::create_body;
-pub use endpoint::DEFAULT_ENDPOINT;
+pub use endpoint::{DEFAULT_ENDPOINT, ROOTFUL_PODMAN_SOCKET};
 pub use subnets::{SubnetPool, SubnetPoolError, DEFAULT_NETWORK_POOL, DEFAULT_NETWORK_PREFIX};
+pub use ulimits::{ContainerUlimits, DEFAULT_NOFILE, DEFAULT_NPROC};
 
-use self::endpoint::Endpoint;
+use self::endpoint::{Endpoint, SocketCandidates};
 use self::errors::{unreachable, within};
 use self::scope::{instance_filter, tenant_filter};
 use crate::config::RegistryAuth;
 use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
+use crate::runtime::engine::{EngineInfo, EngineKind};
 use crate::runtime::error::{RuntimeError, UnreachableReason};
-use crate::runtime::model::{EngineEvent, ObservedWorld, ResourceSample};
+use crate::runtime::model::{EngineEvent, LimitUpdates, ObservedWorld, ResourceSample};
 use crate::runtime::{ExecIo, ExecRequest, ImageOutcome, LogChunk, LogRequest, Runtime};
 use crate::spec::TenantName;
 
@@ -72,10 +76,15 @@ pub struct DockerRuntime {
     /// Subnets of network creates still in flight in this process.
     subnets_in_flight: std::sync::Mutex<std::collections::BTreeSet<ipnet::Ipv4Net>>,
     client: OnceCell<Docker>,
+    /// Which engine answered, once one has.
+    engine: std::sync::OnceLock<EngineInfo>,
+    /// The `nofile`/`nproc` limits every tenant container gets.
+    ulimits: ContainerUlimits,
 }
 
 impl DockerRuntime {
-    /// A runtime for `instance` at `host`, else `DOCKER_HOST`, else [`DEFAULT_ENDPOINT`].
+    /// A runtime for `instance` at `host`, else `DOCKER_HOST`, else the first socket found of
+    /// Docker's, rootful Podman's and rootless Podman's, else [`DEFAULT_ENDPOINT`].
     /// Only `unix://` and `tcp://` (plain HTTP) endpoints are supported; anything else is an
     /// `Engine` error naming the endpoint. `registries` are used for pulls and never logged.
     pub fn connect(
@@ -84,14 +93,21 @@ impl DockerRuntime {
         registries: Vec<RegistryAuth>,
     ) -> Result<Self, RuntimeError> {
         let from_env = std::env::var("DOCKER_HOST").ok();
+        let xdg_runtime_dir = std::env::var("XDG_RUNTIME_DIR").ok();
+        let candidates = SocketCandidates::standard(xdg_runtime_dir.as_deref());
+        // A socket counts as present when anything is there: one tenantd may not read still
+        // gets picked, so the error says "permission denied" rather than naming another engine.
+        let exists = |p: &std::path::Path| std::fs::symlink_metadata(p).is_ok();
         Ok(Self {
             instance: instance.clone(),
-            endpoint: Endpoint::choose(host, from_env.as_deref())?,
+            endpoint: Endpoint::choose(host, from_env.as_deref(), &candidates, exists)?,
             registries,
             timeouts: Timeouts::default(),
             subnet_pool: SubnetPool::default(),
             subnets_in_flight: Default::default(),
             client: OnceCell::new(),
+            engine: std::sync::OnceLock::new(),
+            ulimits: ContainerUlimits::within_own_hard_limits(),
         })
     }
 
@@ -150,10 +166,25 @@ impl DockerRuntime {
                 let docker = within(self.timeouts.call, docker.negotiate_version())
                     .await
                     .map_err(|e| self.fail("negotiate the API version", e))?;
-                tracing::debug!(endpoint = %self.endpoint, api = %docker.client_version(), "connected to docker");
+                let version = within(self.timeouts.call, docker.version())
+                    .await
+                    .map_err(|e| self.fail("ask the engine's version", e))?;
+                let engine = identify::identify(&version, &self.endpoint.to_string());
+                tracing::info!(engine = %engine, api = %docker.client_version(), "connected to the engine");
+                // Set once: a later reconnect (same endpoint) cannot change what answered first.
+                let _ = self.engine.set(engine);
                 Ok(docker)
             })
             .await
+    }
+
+    /// How the engine that answered can change limits: Podman (4.x) has no compatible update
+    /// call, and its own update leaves what inspect reports unchanged.
+    fn limit_updates(&self) -> LimitUpdates {
+        match self.engine.get().map(|e| e.kind) {
+            Some(EngineKind::Podman) => LimitUpdates::Recreate,
+            Some(EngineKind::Docker) | None => LimitUpdates::InPlace,
+        }
     }
 
     /// `err` as a [`RuntimeError`] for `operation` on this endpoint.
@@ -165,7 +196,14 @@ impl DockerRuntime {
 #[async_trait]
 impl Runtime for DockerRuntime {
     fn describe(&self) -> String {
-        format!("docker at {}", self.endpoint)
+        match self.engine.get() {
+            Some(engine) => engine.to_string(),
+            None => format!("docker at {}", self.endpoint),
+        }
+    }
+
+    fn engine(&self) -> Option<EngineInfo> {
+        self.engine.get().cloned()
     }
 
     async fn ping(&self) -> Result<(), RuntimeError> {

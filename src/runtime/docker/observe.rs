@@ -68,7 +68,7 @@ impl DockerRuntime {
             .try_collect()
             .await?;
 
-        let mut world = ObservedWorld::default();
+        let mut world = ObservedWorld { limit_updates: self.limit_updates(), ..Default::default() };
         for c in &inspected {
             if let Some((t, observed)) = observed_container(c) {
                 tenant(&mut world, t).containers.push(observed);
