@@ -2,6 +2,7 @@
 
 mod apply;
 mod completions;
+mod diagnostics;
 mod exec;
 mod explain;
 mod logs;

@@ -2,6 +2,7 @@
 //! `TenantFile`s. Touches files only.
 
 mod context;
+pub mod diagnostic;
 mod document;
 mod error;
 mod load;
