@@ -143,7 +143,7 @@ mod tests {
         assert!(found.len() >= 80, "{}", found.len());
         let mut missing = Vec::new();
         for (at, property) in &found {
-            if !property.get("description").and_then(Value::as_str).is_some_and(|d| !d.trim().is_empty()) {
+            if property.get("description").and_then(Value::as_str).is_none_or(|d| d.trim().is_empty()) {
                 missing.push(format!("{at}: no description"));
             }
             // A type's own examples (a size, a duration) serve every field of that type.
