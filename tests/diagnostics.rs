@@ -112,3 +112,19 @@ fn colour_only_at_a_terminal_and_never_with_no_color() {
     let out = stdout(&plain);
     assert!(out.contains("memroy") && !out.contains('\u{1b}'), "NO_COLOR turns colour off:\n{out:?}");
 }
+
+#[test]
+fn explain_documents_a_field_and_refuses_an_unknown_one() {
+    let env = Env::without_docker();
+    let o = env.tenantd(&["explain", "sidecars.health.retries"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("FIELD:    spec.sidecars.health.retries <integer>\n"), "{out}");
+    assert!(out.contains("DEFAULT:  3\n") && out.contains("LIMITS:   at least 1, at most 100\n"), "{out}");
+
+    let o = env.tenantd(&["explain", "resources.memroy"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).is_empty());
+    let err = stderr(&o);
+    assert!(err.contains(r#"`spec.resources` has no field "memroy" (did you mean "memory"?)"#), "{err}");
+}

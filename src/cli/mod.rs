@@ -153,7 +153,7 @@ pub enum Command {
     },
     /// Document a spec field from the schema: `tenantd explain resources.memory`.
     Explain {
-        /// A dotted field path (`runtime.port`, `sidecars.health`); empty for the top level.
+        /// A dotted field path (`resources.memory`, `sidecars.health`); empty for the top level.
         #[arg(default_value = "")]
         path: String,
     },

@@ -5,6 +5,7 @@ mod context;
 pub mod diagnostic;
 mod document;
 mod error;
+pub mod explain;
 mod load;
 pub mod names;
 mod position;
