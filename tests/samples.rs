@@ -39,6 +39,31 @@ fn every_sample_spec_validates() {
     }
 }
 
+/// Editors (through yaml-language-server) complete and check a spec against the schema named on
+/// its first line: every sample carries that line, and the path in it leads to the schema.
+#[test]
+fn every_sample_spec_names_the_schema_for_editors() {
+    let mut files = yaml_files(&repo_root().join("tenants.d"));
+    files.extend(yaml_files(&repo_root().join("examples")));
+    let schema = std::fs::canonicalize(repo_root().join("schemas/tenant.schema.json")).unwrap();
+    let mut specs = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        if !text.contains("kind: Tenant") {
+            continue;
+        }
+        specs += 1;
+        let first = text.lines().next().unwrap_or_default();
+        let target = first.strip_prefix("# yaml-language-server: $schema=").unwrap_or_else(|| {
+            panic!("{} does not start with the yaml-language-server modeline: {first:?}", f.display())
+        });
+        let resolved = std::fs::canonicalize(f.parent().unwrap().join(target))
+            .unwrap_or_else(|e| panic!("{}: the modeline's {target} does not resolve: {e}", f.display()));
+        assert_eq!(resolved, schema, "{}: the modeline names another file", f.display());
+    }
+    assert!(specs >= 5, "samples went missing: {files:?}");
+}
+
 #[test]
 fn the_example_daemon_config_parses() {
     let text = std::fs::read_to_string(repo_root().join("examples/tenantd.toml")).unwrap();

@@ -28,10 +28,11 @@ pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_emp
     write_statuses(&store, &prepared, &outcomes, after, &probes, engine.as_ref(), OffsetDateTime::now_utc())?;
 
     let mut failed = 0;
+    let mut printer = super::diagnostics::SpecErrorPrinter::new(super::diagnostics::Stream::Stderr);
     for i in prepared.desired.unattributed() {
         failed += 1;
         for e in &i.errors {
-            eprintln!("{e}");
+            printer.print(e);
         }
     }
     for t in &prepared.plan.tenants {

@@ -2,6 +2,7 @@
 
 mod apply;
 mod completions;
+mod diagnostics;
 mod exec;
 mod explain;
 mod logs;
@@ -154,7 +155,7 @@ pub enum Command {
     },
     /// Document a spec field from the schema: `tenantd explain resources.memory`.
     Explain {
-        /// A dotted field path (`runtime.port`, `sidecars.health`); empty for the top level.
+        /// A dotted field path (`resources.memory`, `sidecars.health`); empty for the top level.
         #[arg(default_value = "")]
         path: String,
     },

@@ -19,9 +19,10 @@ pub async fn run(
         Output::Human => print!("{}", render_human(&prepared.plan)),
         Output::Json => print!("{}", render_json(&prepared.plan)),
     }
+    let mut printer = super::diagnostics::SpecErrorPrinter::new(super::diagnostics::Stream::Stderr);
     for i in prepared.desired.unattributed() {
         for e in &i.errors {
-            eprintln!("{e}");
+            printer.print(e);
         }
     }
     let errors = prepared.plan.has_blocked_tenants() || !prepared.desired.invalid_files.is_empty();

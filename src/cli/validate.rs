@@ -2,10 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
+use super::diagnostics::{SpecErrorPrinter, Stream};
 use crate::spec::{load_dir, load_file};
 
 pub fn run(config: &Path, paths: &[PathBuf]) -> anyhow::Result<u8> {
     let paths = if paths.is_empty() { vec![super::load_config(config)?.tenants_dir] } else { paths.to_vec() };
+    let mut printer = SpecErrorPrinter::new(Stream::Stdout);
     let mut problems = 0usize;
     let mut valid = 0usize;
     for p in &paths {
@@ -15,13 +17,13 @@ pub fn run(config: &Path, paths: &[PathBuf]) -> anyhow::Result<u8> {
                     valid += set.valid.len();
                     for i in &set.invalid {
                         for e in &i.errors {
-                            println!("{e}");
+                            printer.print(e);
                             problems += 1;
                         }
                     }
                 }
                 Err(e) => {
-                    println!("{e}");
+                    printer.print(&e);
                     problems += 1;
                 }
             }
@@ -30,7 +32,7 @@ pub fn run(config: &Path, paths: &[PathBuf]) -> anyhow::Result<u8> {
                 Ok(_) => valid += 1,
                 Err(errors) => {
                     for e in &errors {
-                        println!("{e}");
+                        printer.print(e);
                     }
                     problems += errors.len().max(1);
                 }

@@ -2,8 +2,10 @@
 //! `TenantFile`s. Touches files only.
 
 mod context;
+pub mod diagnostic;
 mod document;
 mod error;
+pub mod explain;
 mod load;
 pub mod names;
 mod position;

@@ -123,6 +123,7 @@ impl JsonSchema for SecretName {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SecretRef {
     /// The name of an entry of `spec.secrets`.
+    #[schemars(extend("examples" = ["GATEWAY_TOKEN", "telegram_bot"]))]
     pub secret: SecretName,
 }
 
@@ -205,6 +206,8 @@ impl JsonSchema for AgeArmored {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Secret {
+    /// The secret's value as age ciphertext in ASCII armor (`age --armor -r <recipient>`); never
+    /// plaintext.
     pub value: AgeArmored,
 }
 
@@ -235,6 +238,7 @@ impl ReloadPolicy {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RuntimeConfig {
     /// The secret holding the token clients present to the gateway (token auth is always on).
+    #[schemars(extend("examples" = [{"secret": "GATEWAY_TOKEN"}]))]
     pub gateway_token: SecretRef,
     /// The tenant's agents. Without any, the runtime runs its built-in default agent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -247,12 +251,14 @@ pub struct RuntimeConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256))]
     pub bindings: Vec<Binding>,
+    /// Which agents may message which.
     #[serde(default, skip_serializing_if = "Messaging::is_empty")]
     pub messaging: Messaging,
     /// Runtime extensions by name. `redact-secrets` is always enabled, whether listed or not.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(schema_with = "label_keyed::<Extension>")]
     pub extensions: BTreeMap<ExtensionName, Extension>,
+    /// Extra patterns masked in the runtime's logs.
     #[serde(default, skip_serializing_if = "Logging::is_empty")]
     pub logging: Logging,
 }
@@ -294,16 +300,23 @@ fn label_keyed<V: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AgentSpec {
+    /// The agent's name: a DNS label, unique within the tenant.
+    #[schemars(extend("examples" = ["support", "research"]))]
     pub name: AgentName,
+    /// The model the agent runs on.
+    #[schemars(extend("examples" = [{"tier": "sonnet", "temperature": 0.3}]))]
     pub model: ModelSpec,
+    /// Which tools the agent may use.
     #[serde(default, skip_serializing_if = "ToolPolicy::is_empty")]
     pub tools: ToolPolicy,
+    /// Where the agent's tools run and what they see of its workspace.
     #[serde(default, skip_serializing_if = "AgentSandbox::is_default")]
     pub sandbox: AgentSandbox,
     /// The agent's workspace directory inside the runtime container (absolute). Default
     /// `/home/node/.openclaw/workspaces/<name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^/[A-Za-z0-9._/-]*$"), length(max = 1024))]
+    #[schemars(extend("examples" = ["/home/node/.openclaw/workspaces/support"]))]
     pub workspace: Option<String>,
 }
 
@@ -323,9 +336,12 @@ pub struct ModelSpec {
     pub tier: String,
     /// Sampling temperature, from 0 (deterministic) to 2.
     #[schemars(range(min = 0.0, max = 2.0))]
+    #[schemars(extend("examples" = [0.3, 1]))]
     pub temperature: f64,
+    /// How much the model reasons before answering: `standard` or `extended`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "ThinkingMode")]
+    #[schemars(extend("examples" = ["standard", "extended"]))]
     pub thinking_mode: Option<ThinkingMode>,
 }
 
@@ -370,9 +386,13 @@ impl ToolPolicy {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AgentSandbox {
+    /// Which sessions of the agent run sandboxed: `all` (the default), `non-main` or `off`.
     #[serde(default)]
+    #[schemars(extend("examples" = ["all", "non-main"]))]
     pub mode: SandboxMode,
+    /// What the sandbox sees of the agent's workspace: `ro` (the default), `rw` or `none`.
     #[serde(default)]
+    #[schemars(extend("examples" = ["ro", "rw"]))]
     pub workspace_access: WorkspaceAccess,
 }
 
@@ -466,15 +486,19 @@ impl fmt::Display for ChannelKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Channels {
+    /// Discord bots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Channel")]
     pub discord: Option<Channel>,
+    /// Slack apps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Channel")]
     pub slack: Option<Channel>,
+    /// Microsoft Teams bots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Channel")]
     pub teams: Option<Channel>,
+    /// Telegram bots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Channel")]
     pub telegram: Option<Channel>,
@@ -519,7 +543,9 @@ pub struct ChannelAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "SecretRef")]
     pub app_token: Option<SecretRef>,
+    /// Who may message the bot directly: `allowlist` (the default), `open` or `closed`.
     #[serde(default, skip_serializing_if = "DmPolicy::is_default")]
+    #[schemars(extend("examples" = ["allowlist", "closed"]))]
     pub dm_policy: DmPolicy,
 }
 
@@ -555,11 +581,14 @@ impl DmPolicy {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Binding {
     /// The agent that answers.
+    #[schemars(extend("examples" = ["support"]))]
     pub agent: AgentName,
     /// The channel it answers on.
+    #[schemars(extend("examples" = ["telegram", "slack"]))]
     pub channel: ChannelKind,
     /// The channel's account.
     #[serde(default = "AccountId::default_account")]
+    #[schemars(extend("examples" = ["default"]))]
     pub account: AccountId,
 }
 
@@ -583,6 +612,8 @@ impl Messaging {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Extension {
+    /// Whether the runtime loads the extension.
+    #[schemars(extend("examples" = [true, false]))]
     pub enabled: bool,
     /// The extension's own settings, passed through as they are: any mapping (YAML that is JSON:
     /// string keys, no tags). Never put a secret here: reference one from a channel instead.

@@ -89,6 +89,89 @@ mod tests {
         }
     }
 
+    /// The schema a property's value has, with `$ref`s followed and `Option`'s `anyOf [T, null]`
+    /// reduced to `T`.
+    fn resolved<'a>(schema: &'a Value, mut property: &'a Value) -> &'a Value {
+        loop {
+            if let Some(target) = property.get("$ref").and_then(Value::as_str) {
+                property = schema.pointer(target.trim_start_matches('#')).expect("refs resolve");
+            } else if let Some(branches) = property.get("anyOf").and_then(Value::as_array) {
+                match branches.iter().find(|b| b.get("type") != Some(&json!("null"))) {
+                    Some(b) => property = b,
+                    None => return property,
+                }
+            } else {
+                return property;
+            }
+        }
+    }
+
+    /// Whether the value is a record or a list (else a leaf: a scalar or an enum).
+    fn is_collection(schema: &Value, property: &Value) -> bool {
+        let types = match resolved(schema, property).get("type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        types.iter().any(|t| *t == "object" || *t == "array")
+    }
+
+    /// Every `properties` entry of the schema, by its pointer, except those inside `oneOf`
+    /// branches: those only restate a field's type for the choice of image source.
+    fn properties<'a>(v: &'a Value, at: String, out: &mut Vec<(String, &'a Value)>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::Object(props)) = m.get("properties") {
+                    out.extend(props.iter().map(|(k, p)| (format!("{at}/properties/{k}"), p)));
+                }
+                for (k, child) in m.iter().filter(|(k, _)| k.as_str() != "oneOf") {
+                    properties(child, format!("{at}/{k}"), out);
+                }
+            }
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, c)| properties(c, format!("{at}/{i}"), out)),
+            _ => {}
+        }
+    }
+
+    /// Editors show a field's description and examples while typing, and `tenantd explain` prints
+    /// them: every field has a description, and every scalar or enum field at least one example.
+    #[test]
+    fn every_field_has_a_description_and_every_leaf_an_example() {
+        let schema = published();
+        let mut found = Vec::new();
+        properties(&schema, String::new(), &mut found);
+        assert!(found.len() >= 80, "{}", found.len());
+        let mut missing = Vec::new();
+        for (at, property) in &found {
+            if property.get("description").and_then(Value::as_str).is_none_or(|d| d.trim().is_empty()) {
+                missing.push(format!("{at}: no description"));
+            }
+            // A type's own examples (a size, a duration) serve every field of that type.
+            let examples = property.get("examples").or_else(|| resolved(&schema, property).get("examples"));
+            if !is_collection(&schema, property) && examples.and_then(Value::as_array).is_none_or(Vec::is_empty) {
+                missing.push(format!("{at}: no examples"));
+            }
+        }
+        assert!(missing.is_empty(), "{} field(s) undocumented:\n{}", missing.len(), missing.join("\n"));
+    }
+
+    /// Each example is itself valid where it stands: a wrong example teaches a wrong spec.
+    #[test]
+    fn every_example_is_valid_for_its_field() {
+        let schema = published();
+        let mut found = Vec::new();
+        properties(&schema, String::new(), &mut found);
+        for (at, property) in found {
+            let Some(examples) = property.get("examples").and_then(Value::as_array) else { continue };
+            let mut field = property.clone();
+            field.as_object_mut().unwrap().insert("$defs".into(), schema["$defs"].clone());
+            let validator = jsonschema::validator_for(&field).unwrap_or_else(|e| panic!("{at}: {e}"));
+            for example in examples {
+                assert!(validator.is_valid(example), "{at}: the example {example} is not valid");
+            }
+        }
+    }
+
     #[test]
     fn names_required_fields_and_the_image_source_are_in_the_schema() {
         let schema = published();

@@ -22,10 +22,15 @@ pub const API_VERSION: &str = "tenantd/v1";
 )]
 pub struct TenantFile {
     /// Always `tenantd/v1`.
+    #[schemars(extend("examples" = ["tenantd/v1"]))]
     pub api_version: ApiVersion,
     /// Always `Tenant`.
+    #[schemars(extend("examples" = ["Tenant"]))]
     pub kind: Kind,
+    /// Who the tenant is: its name and labels.
     pub metadata: Metadata,
+    /// What the tenant runs and how: image, resources, health, storage, network, sidecars and
+    /// runtime configuration.
     pub spec: TenantSpec,
 }
 
@@ -45,10 +50,12 @@ pub enum Kind {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Metadata {
     /// The tenant's name: unique across `tenants.d/`, part of every object name tenantd creates for it.
+    #[schemars(extend("examples" = ["acme", "team-blue"]))]
     pub name: TenantName,
     /// Free-form labels, copied onto the tenant's containers as `tenantd.label.<key>`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = {"pattern": "^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"}))]
+    #[schemars(extend("examples" = [{"plan": "pro", "team": "core"}]))]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -58,10 +65,12 @@ pub struct Metadata {
 pub struct BuildSpec {
     /// A directory holding a Dockerfile, relative to the spec file's directory (or absolute).
     #[schemars(length(min = 1, max = 4096))]
+    #[schemars(extend("examples" = ["./runtime", "../examples/stub-runtime"]))]
     pub context: String,
     /// The Dockerfile's path inside the context.
     #[serde(default = "default_dockerfile")]
     #[schemars(length(min = 1, max = 4096))]
+    #[schemars(extend("examples" = ["Dockerfile", "Dockerfile.prod"]))]
     pub dockerfile: String,
 }
 
@@ -87,14 +96,17 @@ pub enum PullPolicy {
 pub struct Resources {
     /// Memory limit (no swap beyond it). At least 8Mi.
     #[serde(default = "default_memory")]
+    #[schemars(extend("examples" = ["512Mi", "1Gi"]))]
     pub memory: ByteSize,
     /// CPU limit in cores.
     #[serde(default = "default_cpus")]
     #[schemars(range(min = 0.01, max = 256.0))]
+    #[schemars(extend("examples" = [0.5, 2]))]
     pub cpus: f64,
     /// Maximum number of processes and threads.
     #[serde(default = "default_pids")]
     #[schemars(range(min = 8, max = 65536))]
+    #[schemars(extend("examples" = [256, 1024]))]
     pub pids: u32,
 }
 
@@ -121,23 +133,31 @@ pub struct Health {
     /// HTTP path answered with 2xx when healthy.
     #[serde(default = "default_health_path")]
     #[schemars(regex(pattern = r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$"), length(max = 1024))]
+    #[schemars(extend("examples" = ["/health", "/healthz"]))]
     pub path: String,
+    /// How often the health URL is probed.
     #[serde(default = "default_interval")]
+    #[schemars(extend("examples" = ["30s", "10s"]))]
     pub interval: SpecDuration,
+    /// How long one probe may take.
     #[serde(default = "default_timeout")]
+    #[schemars(extend("examples" = ["5s", "500ms"]))]
     pub timeout: SpecDuration,
     /// Consecutive failures before the container counts as unhealthy.
     #[serde(default = "default_retries")]
     #[schemars(range(min = 1, max = 100))]
+    #[schemars(extend("examples" = [3, 5]))]
     pub retries: u32,
     /// Grace period after start in which failures do not count.
     #[serde(default = "default_start_period")]
+    #[schemars(extend("examples" = ["20s", "1m"]))]
     pub start_period: SpecDuration,
     /// The command the engine runs inside the container for its own healthcheck, with the
     /// health URL (`http://127.0.0.1:<port><path>`) appended as the last argument; exit 0 is
     /// healthy. The default suits images with a busybox or GNU `wget`.
     #[serde(default = "default_probe_command")]
     #[schemars(length(min = 1, max = 32))]
+    #[schemars(extend("examples" = [["wget", "-q", "-O", "/dev/null"], ["curl", "-fsS", "-o", "/dev/null"]]))]
     pub probe_command: Vec<String>,
 }
 
@@ -178,11 +198,17 @@ impl Default for Health {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VolumeMount {
+    /// The volume's name: a DNS label, unique within the tenant. The same name in two containers
+    /// mounts the same volume.
+    #[schemars(extend("examples" = ["workspace", "data"]))]
     pub name: VolumeName,
     /// Absolute path inside the container.
     #[schemars(regex(pattern = r"^/[A-Za-z0-9._/-]*$"), length(max = 1024))]
+    #[schemars(extend("examples" = ["/home/node/.openclaw/workspaces", "/data"]))]
     pub mount_path: String,
+    /// Mount the volume read-only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("examples" = [true]))]
     pub read_only: bool,
 }
 
@@ -190,9 +216,13 @@ pub struct VolumeMount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TmpfsMount {
+    /// Absolute path inside the container.
     #[schemars(regex(pattern = r"^/[A-Za-z0-9._/-]*$"), length(max = 1024))]
+    #[schemars(extend("examples" = ["/home/node/.cache", "/scratch"]))]
     pub mount_path: String,
+    /// The most the tmpfs may hold. Default 64Mi.
     #[serde(default = "default_tmpfs_size")]
+    #[schemars(extend("examples" = ["64Mi", "256Mi"]))]
     pub size: ByteSize,
 }
 
@@ -215,7 +245,10 @@ pub enum Egress {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NetworkSpec {
+    /// `allow` (the default): outbound access, the runtime port published on 127.0.0.1; `deny`: an
+    /// internal network with no outbound access and no published port.
     #[serde(default)]
+    #[schemars(extend("examples" = ["allow", "deny"]))]
     pub egress: Egress,
 }
 
@@ -235,37 +268,58 @@ pub const USER_PATTERN: &str = "^[1-9][0-9]{0,9}(:[1-9][0-9]{0,9})?$";
 ]))]
 #[schemars(extend("dependentRequired" = {"health": ["port"]}))]
 pub struct SidecarSpec {
+    /// The sidecar's name: a DNS label, unique within the tenant; the runtime reaches the sidecar
+    /// by it on the tenant's network.
+    #[schemars(extend("examples" = ["cache", "db"]))]
     pub name: SidecarName,
+    /// A registry or local image reference for the sidecar.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
+    #[schemars(extend("examples" = ["postgres:16", "redis:7-alpine"]))]
     pub image: Option<String>,
+    /// Build the sidecar's image from a local context instead of naming one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [{"context": "./tools"}]))]
     pub build: Option<BuildSpec>,
+    /// When the sidecar's `image` is pulled: `IfNotPresent` (the default), `Always` or `Never`.
     #[serde(default)]
+    #[schemars(extend("examples" = ["IfNotPresent", "Always"]))]
     pub pull_policy: PullPolicy,
     /// Arguments given to the image's entrypoint (replaces the image's CMD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [["--maxmemory", "64mb"]]))]
     pub args: Option<Vec<String>>,
+    /// Environment variables of the sidecar, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = {"pattern": ENV_NAME_PATTERN}))]
+    #[schemars(extend("examples" = [{"POSTGRES_DB": "app"}]))]
     pub env: BTreeMap<String, String>,
+    /// Memory, CPU and process limits of the sidecar.
     #[serde(default)]
+    #[schemars(extend("examples" = [{"memory": "256Mi"}]))]
     pub resources: Resources,
+    /// Named volumes of the tenant mounted into the sidecar.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("examples" = [[{"name": "data", "mountPath": "/var/lib/postgresql/data"}]]))]
     pub volumes: Vec<VolumeMount>,
+    /// In-memory scratch directories of the sidecar.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("examples" = [[{"mountPath": "/tmp/cache"}]]))]
     pub tmpfs: Vec<TmpfsMount>,
     /// Runs as this user (`uid` or `uid:gid`, never 0). Default `10001:10001`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = USER_PATTERN))]
+    #[schemars(extend("examples" = ["70:70", "10001:10001"]))]
     pub user: Option<String>,
     /// The port the sidecar serves on the tenant's network (never published on the host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535))]
+    #[schemars(extend("examples" = [8080, 5432]))]
     pub port: Option<u16>,
     /// How the sidecar's health is checked, on `port`; a sidecar without it is supervised by its
     /// running state only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [{"path": "/health"}]))]
     pub health: Option<Health>,
 }
 
@@ -281,40 +335,64 @@ pub struct TenantSpec {
     /// A registry or local image reference for the runtime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
+    #[schemars(extend("examples" = ["registry.example/openclaw:2026.11", "tenantd-stub:test"]))]
     pub image: Option<String>,
     /// Build the runtime image from a local context instead of naming one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [{"context": "../examples/stub-runtime"}]))]
     pub build: Option<BuildSpec>,
+    /// When the runtime's `image` is pulled: `IfNotPresent` (the default), `Always` or `Never`.
     #[serde(default)]
+    #[schemars(extend("examples" = ["IfNotPresent", "Always"]))]
     pub pull_policy: PullPolicy,
     /// Arguments given to the image's entrypoint (replaces the image's CMD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [["serve", "--verbose"]]))]
     pub args: Option<Vec<String>>,
     /// The container port the runtime serves (and is health-checked on).
     #[serde(default = "default_port")]
     #[schemars(range(min = 1, max = 65535))]
+    #[schemars(extend("examples" = [18789, 8080]))]
     pub port: u16,
+    /// Environment variables of the runtime container, by name. Never a secret: those go in
+    /// `secrets`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = {"pattern": ENV_NAME_PATTERN}))]
+    #[schemars(extend("examples" = [{"LOG_LEVEL": "info"}]))]
     pub env: BTreeMap<String, String>,
+    /// Memory, CPU and process limits of the runtime container.
     #[serde(default)]
+    #[schemars(extend("examples" = [{"memory": "1Gi", "cpus": 1, "pids": 256}]))]
     pub resources: Resources,
+    /// How the runtime's health is checked, over HTTP on `port`.
     #[serde(default)]
+    #[schemars(extend("examples" = [{"path": "/health", "interval": "30s"}]))]
     pub health: Health,
+    /// Named volumes mounted into the runtime container; they outlive its containers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("examples" = [[{"name": "workspace", "mountPath": "/home/node/.openclaw/workspaces"}]]))]
     pub volumes: Vec<VolumeMount>,
+    /// In-memory scratch directories of the runtime container.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("examples" = [[{"mountPath": "/home/node/.cache", "size": "64Mi"}]]))]
     pub tmpfs: Vec<TmpfsMount>,
+    /// The tenant's private network.
     #[serde(default)]
+    #[schemars(extend("examples" = [{"egress": "deny"}]))]
     pub network: NetworkSpec,
+    /// Extra containers on the tenant's private network, each reachable from the runtime by its
+    /// name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("examples" = [[{"name": "cache", "image": "redis:7-alpine", "port": 6379}]]))]
     pub sidecars: Vec<SidecarSpec>,
     /// Runs as this user (`uid` or `uid:gid`, never 0). Default `10001:10001`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = USER_PATTERN))]
+    #[schemars(extend("examples" = ["10001:10001", "1000"]))]
     pub user: Option<String>,
     /// `true` stops the tenant's containers and keeps everything else.
     #[serde(default)]
+    #[schemars(extend("examples" = [false, true]))]
     pub suspend: bool,
     /// The runtime's configuration, from which tenantd generates its `openclaw.json` (with
     /// tenantd's security defaults always applied). Without it, the runtime's image supplies its
@@ -331,6 +409,7 @@ pub struct TenantSpec {
     pub secrets: BTreeMap<SecretName, Secret>,
     /// How a change to the generated runtime config or to a secret reaches the running tenant.
     #[serde(default, skip_serializing_if = "ReloadPolicy::is_default")]
+    #[schemars(extend("examples" = ["signal", "restart"]))]
     pub reload: ReloadPolicy,
 }
 

@@ -75,7 +75,13 @@ pub fn schema_violations(instance: &Json) -> Vec<Violation> {
 fn describe(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
     let pointer = e.instance_path().as_str().to_string();
     let schema_path = e.schema_path().as_str();
-    let value = e.instance();
+    let hidden;
+    let value = if is_sensitive(&pointer) {
+        hidden = redacted(e.instance());
+        &hidden
+    } else {
+        e.instance().as_ref()
+    };
     let message = match e.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
@@ -110,7 +116,8 @@ fn describe(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
         ValidationErrorKind::Enum { options } => match options.as_array().map(Vec::as_slice) {
             Some([only]) => format!("{} is not supported; expected {}", show(value), show(only)),
             Some(all) => {
-                format!("{} is not one of: {}", show(value), all.iter().map(show).collect::<Vec<_>>().join(", "))
+                let list = all.iter().map(show).collect::<Vec<_>>().join(", ");
+                format!("{} is not one of: {list}{}", show(value), suggestion(value, all))
             }
             None => format!("{} is not one of: {}", show(value), show(options)),
         },
@@ -150,6 +157,8 @@ fn describe(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
         ValidationErrorKind::MaxItems { limit } => {
             format!("expected at most {limit} items, found {}", item_count(value))
         }
+        // jsonschema's own message quotes the value.
+        _ if is_sensitive(&pointer) => format!("{} is not valid here", found(value)),
         _ => e.to_string(),
     };
     out.push(Violation::at(pointer, message));
@@ -158,7 +167,13 @@ fn describe(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
 /// A failed `oneOf`/`anyOf`: say which alternative was meant instead of "matches none".
 fn alternatives(e: &ValidationError<'_>, branches: &[Vec<ValidationError<'static>>], out: &mut Vec<Violation>) {
     let pointer = e.instance_path().as_str().to_string();
-    let value = e.instance();
+    let hidden;
+    let value = if is_sensitive(&pointer) {
+        hidden = redacted(e.instance());
+        &hidden
+    } else {
+        e.instance().as_ref()
+    };
     if is_image_or_build(e.schema_path().as_str()) {
         // With either field given but of the wrong type, that field's own error says it all.
         if ["image", "build"].iter().any(|k| value.get(k).is_some_and(|v| !v.is_null())) {
@@ -183,7 +198,8 @@ fn alternatives(e: &ValidationError<'_>, branches: &[Vec<ValidationError<'static
         .collect();
     if let Some(constants) = constants {
         let list: Vec<String> = constants.iter().map(|c| c.as_str().map_or_else(|| show(c), str::to_string)).collect();
-        out.push(Violation::at(pointer, format!("{} is not one of: {}", show(value), list.join(", "))));
+        let guess = suggestion(value, constants.iter().copied());
+        out.push(Violation::at(pointer, format!("{} is not one of: {}{guess}", show(value), list.join(", "))));
         return;
     }
     // `Option<T>` is `anyOf [T, null]`: when the value is not null, what is wrong is in `T`.
@@ -242,35 +258,54 @@ fn unknown_field(key: &str, known: &[String]) -> String {
     message
 }
 
-/// The known field a misspelt `key` most likely meant: same letters ignoring case, `_` and `-`
-/// (`mount_path` → `mountPath`), else within a small edit distance.
-fn closest<'a>(key: &str, known: &'a [String]) -> Option<&'a str> {
+/// The known name a misspelt `key` most likely meant: same letters ignoring case, `_` and `-`
+/// (`mount_path` → `mountPath`), else within a small Damerau-Levenshtein distance (a swapped pair
+/// of letters counts once: `memroy` → `memory`). About one edit in three letters is still a
+/// typo; more than that is a different word, and a wrong guess is worse than none.
+pub(crate) fn closest<'a, S: AsRef<str>>(key: &str, known: &'a [S]) -> Option<&'a str> {
     let fold = |s: &str| s.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect::<String>();
-    if let Some(k) = known.iter().find(|k| fold(k) == fold(key)) {
-        return Some(k);
+    if let Some(k) = known.iter().find(|k| fold(k.as_ref()) == fold(key)) {
+        return Some(k.as_ref());
     }
     let limit = (key.chars().count() / 3).max(1);
     known
         .iter()
-        .map(|k| (edit_distance(&fold(key), &fold(k)), k))
+        .map(|k| (strsim::damerau_levenshtein(&fold(key), &fold(k.as_ref())), k))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k.as_str())
+        .map(|(_, k)| k.as_ref())
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (diagonal + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
-            diagonal = row[j + 1];
-            row[j + 1] = next;
-        }
+/// ` (did you mean "X"?)` when one of `options` (strings) is close to the string `value`.
+fn suggestion<'a>(value: &Json, options: impl IntoIterator<Item = &'a Json>) -> String {
+    let names: Vec<&str> = options.into_iter().filter_map(Json::as_str).collect();
+    match value.as_str().and_then(|v| closest(v, &names)) {
+        Some(guess) => format!(" (did you mean \"{guess}\"?)"),
+        None => String::new(),
     }
-    row[b.len()]
+}
+
+/// Stands for a value that must not appear in an error: anything under `spec.secrets` may be
+/// plaintext a user put there by mistake. [`show`] prints it as `(sensitive)`.
+const SENSITIVE: &str = "\u{0}(sensitive)";
+/// [`SENSITIVE`] for a number, so a type error still names the type found.
+const SENSITIVE_NUMBER: &str = "\u{0}(sensitive number)";
+
+/// Whether the value at `pointer` is (inside) a secret.
+pub(crate) fn is_sensitive(pointer: &str) -> bool {
+    pointer == "/spec/secrets" || pointer.starts_with("/spec/secrets/")
+}
+
+/// `value` with every string and number inside replaced by [`SENSITIVE`], keeping its shape (so
+/// "expected a mapping, found a string" still reads right).
+fn redacted(value: &Json) -> Json {
+    match value {
+        Json::String(_) => Json::String(SENSITIVE.to_string()),
+        Json::Number(_) => Json::String(SENSITIVE_NUMBER.to_string()),
+        Json::Array(items) => Json::Array(items.iter().map(redacted).collect()),
+        Json::Object(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), redacted(v))).collect()),
+        other => other.clone(),
+    }
 }
 
 const LABEL_KEY_PATTERN: &str = "^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$";
@@ -317,6 +352,7 @@ fn type_words(t: JsonType) -> &'static str {
 /// characters are visible), long strings cut, collections by kind.
 fn show(v: &Json) -> String {
     match v {
+        Json::String(s) if s == SENSITIVE || s == SENSITIVE_NUMBER => "(sensitive)".to_string(),
         Json::String(s) if s.chars().count() > 70 => {
             let cut: String = s.chars().take(60).collect();
             format!(
@@ -336,6 +372,8 @@ fn found(v: &Json) -> String {
         Json::Null => "null (an empty value)".to_string(),
         Json::Bool(b) => format!("{b}"),
         Json::Number(n) => format!("the number {n}"),
+        Json::String(s) if s == SENSITIVE => "a string".to_string(),
+        Json::String(s) if s == SENSITIVE_NUMBER => "a number".to_string(),
         Json::String(_) => format!("the string {}", show(v)),
         Json::Array(_) => "a list".to_string(),
         Json::Object(_) => "a mapping".to_string(),
@@ -486,5 +524,36 @@ mod tests {
         assert_eq!(closest("mount_path", &known), Some("mountPath"));
         assert_eq!(closest("ReadOnly", &known), Some("readOnly"));
         assert_eq!(closest("zzz", &known), None);
+        let resources = ["memory", "cpus", "pids"];
+        assert_eq!(closest("memroy", &resources), Some("memory"));
+        assert_eq!(closest("cpu", &resources), Some("cpus"));
+        assert_eq!(closest("storage", &resources), None);
+    }
+
+    #[test]
+    fn enum_values_get_a_suggestion_too() {
+        let v = one(&with("/spec/pullPolicy", json!("always")));
+        assert!(v.message.ends_with(r#"(did you mean "Always"?)"#), "{}", v.message);
+        let v = one(&with("/spec/pullPolicy", json!("sometimes")));
+        assert!(!v.message.contains("did you mean"), "{}", v.message);
+    }
+
+    #[test]
+    fn values_under_secrets_never_appear_in_messages() {
+        for value in
+            [json!("sk-live-PLAINTEXT"), json!({"value": 4242424242_u64}), json!({"value": ["sk-live-PLAINTEXT"]})]
+        {
+            let doc = with("/spec/secrets", json!({"apiKey": value}));
+            let v = schema_violations(&doc);
+            assert!(!v.is_empty());
+            for v in &v {
+                assert!(v.pointer.starts_with("/spec/secrets/apiKey"), "{v:?}");
+                assert!(!v.message.contains("PLAINTEXT") && !v.message.contains("4242"), "{}", v.message);
+            }
+        }
+        let v = one(&with("/spec/secrets", json!({"apiKey": "sk-live-PLAINTEXT"})));
+        assert_eq!(v.message, "expected a mapping, found a string");
+        let v = one(&with("/spec/secrets", json!({"apiKey": {"value": 4242}})));
+        assert_eq!(v.message, "expected a string, found a number");
     }
 }
