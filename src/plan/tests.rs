@@ -286,6 +286,18 @@ async fn plan_output_snapshots() {
     let p = plan_with(&refs, &invalid, None, &observe(&fake).await);
     insta::assert_snapshot!("plan_human", render_human(&p));
     insta::assert_snapshot!("plan_json", render_json(&p));
+
+    // Colour only adds escapes around whole lines: stripped of them, the text is the same.
+    assert_eq!(crate::plan::render_human_coloured(&p, false), render_human(&p));
+    let coloured = crate::plan::render_human_coloured(&p, true);
+    assert!(coloured.contains("\u{1b}[32m+ beta: create\u{1b}[0m"), "{coloured}");
+    assert!(coloured.contains("\u{1b}[33m~ acme: update in place\u{1b}[0m"), "{coloured}");
+    assert!(coloured.contains("\u{1b}[31m-  LOG_LEVEL: info\u{1b}[0m"), "{coloured}");
+    assert!(coloured.contains("\u{1b}[32m+  LOG_LEVEL: debug\u{1b}[0m"), "{coloured}");
+    let stripped = ["\u{1b}[0m", "\u{1b}[1m", "\u{1b}[31m", "\u{1b}[32m", "\u{1b}[33m", "\u{1b}[35m", "\u{1b}[36m"]
+        .iter()
+        .fold(coloured.clone(), |text, escape| text.replace(escape, ""));
+    assert_eq!(stripped, render_human(&p));
 }
 
 #[test]

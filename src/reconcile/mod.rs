@@ -19,7 +19,8 @@ pub use files::{FileDelivery, FilesError};
 pub use lock::{StateLock, LOCK_FILE};
 pub use observe_after::observe_after;
 pub use prepare::{
-    load_specs, plan_pass, plan_scoped, prepare, rolled_back, rolled_back_of, Desired, PassOptions, Prepared,
+    load_specs, observe_some, plan_pass, plan_scoped, prepare, prepare_only, rolled_back, rolled_back_of, Desired,
+    PassOptions, Prepared,
 };
 pub use probe::probe_running;
 pub use status::write_statuses;
