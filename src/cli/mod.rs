@@ -10,7 +10,10 @@ mod render;
 mod restart;
 mod secrets;
 mod stats;
+mod stats_view;
 mod status;
+mod style;
+mod table;
 mod validate;
 
 use std::path::PathBuf;
