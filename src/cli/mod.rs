@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing, wiring, and the one place results become exit codes.
 
 mod apply;
+mod apply_progress;
 mod completions;
 mod exec;
 mod explain;
