@@ -72,7 +72,8 @@ fn check_targets_exist(prepared: &Prepared, only: &BTreeSet<TenantName>) -> anyh
     let candidates: BTreeSet<&str> = d.tenants.keys().chain(d.invalid.keys()).map(TenantName::as_str).collect();
     let messages: Vec<String> = unknown
         .iter()
-        .map(|t| match did_you_mean(t.as_str(), candidates.iter().copied()) {
+        .map(|t| (t.as_str(), did_you_mean(t.as_str(), candidates.iter().copied())))
+        .map(|(t, close)| match close {
             Some(close) => format!("no tenant {t:?} (no spec file, nothing on the runtime); did you mean {close:?}?"),
             None => format!("no tenant {t:?} (no spec file, nothing on the runtime)"),
         })

@@ -22,6 +22,16 @@ const FIRST_WINDOW: Duration = Duration::from_secs(1);
 const PARALLEL_SAMPLES: usize = 8;
 
 pub async fn run(cfg: &DaemonConfig, tenants: &[String], no_stream: bool, output: ListOutput) -> anyhow::Result<u8> {
+    match stream(cfg, tenants, no_stream, output).await {
+        // `tenantd stats | head`: the reader has what it wanted.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            Ok(0)
+        }
+        other => other,
+    }
+}
+
+async fn stream(cfg: &DaemonConfig, tenants: &[String], no_stream: bool, output: ListOutput) -> anyhow::Result<u8> {
     let runtime = super::connect(cfg).await?;
     let named = named_tenants(cfg, runtime.as_ref(), tenants).await?;
     let tty = std::io::stdout().is_terminal();
