@@ -3,7 +3,10 @@
 
 mod support;
 
-use std::process::Command;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use support::*;
 
@@ -67,4 +70,42 @@ fn apply_shows_live_progress_on_a_terminal_and_plain_lines_otherwise() {
     let out = env.tenantd(&["apply"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "acme: unchanged\nbeta: created\n", "plain lines only, as before");
+}
+
+#[test]
+fn stats_redraws_in_place_on_a_terminal_and_ends_cleanly_on_ctrl_c() {
+    let Some(env) = Env::new("stats_redraws_in_place_on_a_terminal_and_ends_cleanly_on_ctrl_c") else {
+        return;
+    };
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    env.apply_ok();
+    let command = format!("exec '{}' --config '{}' stats", env!("CARGO_BIN_EXE_tenantd"), env.config.display());
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("CONTAINER_RUNTIME")
+        .env_remove("TENANTD_CONFIG")
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut reader = child.stdout.take().unwrap();
+    let seen = Arc::clone(&screen);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let frames = |s: &str| s.matches("\u{1b}[HTENANT").count();
+    eventually("two frames of stats", Duration::from_secs(30), || (frames(&screen.lock().unwrap()) >= 2).then_some(()));
+    // Ctrl-C, typed on the terminal.
+    child.stdin.as_mut().unwrap().write_all(b"\x03").unwrap();
+    let status = eventually("stats to end on Ctrl-C", Duration::from_secs(10), || child.try_wait().unwrap());
+    let screen = screen.lock().unwrap().clone();
+    assert!(status.success(), "Ctrl-C ends stats without an error ({status}): {screen:?}");
+    assert!(screen.starts_with("\u{1b}[2J\u{1b}[H"), "cleared, then drawn from the top: {screen:?}");
+    assert!(screen.contains("acme "), "{screen:?}");
 }
