@@ -1,13 +1,15 @@
 //! `tenantd apply`: converge every tenant once.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::apply_progress::ApplyProgress;
 use crate::config::DaemonConfig;
 use crate::plan::ChangeKind;
 use crate::reconcile::{
-    execute, observe_after, prepare, probe_running, write_statuses, PassOptions, StateLock, WaitPolicy,
+    execute_reporting, observe_after, prepare, probe_running, write_statuses, PassOptions, StateLock, WaitPolicy,
 };
 use crate::status::{ApplyFact, StatusStore};
 
@@ -17,7 +19,17 @@ pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_emp
     let prepared = prepare(cfg, runtime.as_ref(), PassOptions { allow_empty }).await?;
     let wait = WaitPolicy { enabled: !no_wait, max: Duration::from_secs(wait_timeout) };
     let files = Some(crate::reconcile::FileDelivery::new(cfg));
-    let outcomes = execute(runtime.as_ref(), &prepared.plan, cfg.concurrency, &cfg.port_range, wait, files).await;
+    // A live display only for a person at a terminal; logs and pipes get the plain lines alone.
+    let progress = std::io::stdout().is_terminal().then(|| {
+        let with_work = prepared.plan.tenants.iter().filter(|t| t.blocked.is_none() && !t.steps.is_empty()).count();
+        ApplyProgress::start(with_work)
+    });
+    let sink = progress.as_ref().map(ApplyProgress::sink);
+    let outcomes =
+        execute_reporting(runtime.as_ref(), &prepared.plan, cfg.concurrency, &cfg.port_range, wait, files, sink).await;
+    if let Some(p) = &progress {
+        p.clear();
+    }
 
     let changed: Vec<_> = outcomes.iter().filter(|(_, o)| o.mutated).map(|(t, _)| t.clone()).collect();
     let after = observe_after(runtime.as_ref(), &prepared.observed, &changed).await?;

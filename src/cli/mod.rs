@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing, wiring, and the one place results become exit codes.
 
 mod apply;
+mod apply_progress;
 mod completions;
 mod diagnostics;
 mod exec;
@@ -11,7 +12,10 @@ mod render;
 mod restart;
 mod secrets;
 mod stats;
+mod stats_view;
 mod status;
+mod style;
+mod table;
 mod target;
 mod terminal;
 mod validate;

@@ -1,9 +1,13 @@
-//! `tenantd plan`: what apply would do.
+//! `tenantd plan`: what apply would do, for every tenant or only the targeted ones.
 
+use std::collections::BTreeSet;
+
+use super::style::stdout_colour;
 use super::Output;
 use crate::config::DaemonConfig;
-use crate::plan::{render_human, render_json};
-use crate::reconcile::{prepare, PassOptions};
+use crate::plan::{render_human_coloured, render_json};
+use crate::reconcile::{prepare, prepare_only, PassOptions, Prepared};
+use crate::spec::TenantName;
 
 pub async fn run(
     cfg: &DaemonConfig,
@@ -12,11 +16,19 @@ pub async fn run(
     allow_empty: bool,
     targets: &[String],
 ) -> anyhow::Result<u8> {
-    let _ = targets;
+    let opts = PassOptions { allow_empty };
+    let only = parse_targets(targets)?;
     let runtime = super::connect(cfg).await?;
-    let prepared = prepare(cfg, runtime.as_ref(), PassOptions { allow_empty }).await?;
+    let prepared = match &only {
+        None => prepare(cfg, runtime.as_ref(), opts).await?,
+        Some(only) => {
+            let prepared = prepare_only(cfg, runtime.as_ref(), opts, only).await?;
+            check_targets_exist(&prepared, only)?;
+            prepared
+        }
+    };
     match output {
-        Output::Human => print!("{}", render_human(&prepared.plan)),
+        Output::Human => print!("{}", render_human_coloured(&prepared.plan, stdout_colour())),
         Output::Json => print!("{}", render_json(&prepared.plan)),
     }
     let mut printer = super::diagnostics::SpecErrorPrinter::new(super::diagnostics::Stream::Stderr);
@@ -33,4 +45,71 @@ pub async fn run(
     } else {
         0
     })
+}
+
+/// The targets as tenant names; `None` when there are none (plan everything).
+fn parse_targets(targets: &[String]) -> anyhow::Result<Option<BTreeSet<TenantName>>> {
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let names = targets
+        .iter()
+        .map(|t| t.parse::<TenantName>().map_err(|e| anyhow::anyhow!("--target {t:?} is not a tenant name: {e}")))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Some(names))
+}
+
+/// A target must have a spec file (valid or not) or objects on the runtime; otherwise it is
+/// most likely a typo, and an empty plan would hide it.
+fn check_targets_exist(prepared: &Prepared, only: &BTreeSet<TenantName>) -> anyhow::Result<()> {
+    let d = &prepared.desired;
+    let known = |t: &TenantName| {
+        d.tenants.contains_key(t) || d.invalid.contains_key(t) || prepared.observed.tenants.contains_key(t)
+    };
+    let unknown: Vec<&TenantName> = only.iter().filter(|t| !known(t)).collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let candidates: BTreeSet<&str> = d.tenants.keys().chain(d.invalid.keys()).map(TenantName::as_str).collect();
+    let messages: Vec<String> = unknown
+        .iter()
+        .map(|t| (t.as_str(), did_you_mean(t.as_str(), candidates.iter().copied())))
+        .map(|(t, close)| match close {
+            Some(close) => format!("no tenant {t:?} (no spec file, nothing on the runtime); did you mean {close:?}?"),
+            None => format!("no tenant {t:?} (no spec file, nothing on the runtime)"),
+        })
+        .collect();
+    anyhow::bail!("{}", messages.join("\n"))
+}
+
+/// The candidate closest to `name`, when one is close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_close_name_is_suggested_and_a_distant_one_is_not() {
+        let names = ["acme", "globex", "initech"];
+        assert_eq!(did_you_mean("acmee", names), Some("acme"));
+        assert_eq!(did_you_mean("globx", names), Some("globex"));
+        assert_eq!(did_you_mean("zzz", names), None);
+        assert_eq!(did_you_mean("acme", []), None);
+    }
+
+    #[test]
+    fn targets_must_be_tenant_names() {
+        assert!(parse_targets(&[]).unwrap().is_none());
+        assert_eq!(parse_targets(&["acme".into(), "acme".into()]).unwrap().unwrap().len(), 1);
+        let err = parse_targets(&["Not A Name".into()]).unwrap_err().to_string();
+        assert!(err.contains("is not a tenant name"), "{err}");
+    }
 }

@@ -1,8 +1,10 @@
 //! `tenantd status [TENANT]`: reads the status files.
 
+use super::style::{health_style, phase_style, stdout_colour};
+use super::table::{Cell, Table};
 use super::ListOutput;
 use crate::config::DaemonConfig;
-use crate::status::StatusStore;
+use crate::status::{StatusStore, TenantStatus};
 
 pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: ListOutput) -> anyhow::Result<u8> {
     let store = StatusStore::new(cfg.status_dir());
@@ -13,38 +15,95 @@ pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: ListOutput) -> anyh
             anyhow::bail!("no status for tenant {t:?} in {}", store.dir().display());
         }
     }
-    match output {
-        ListOutput::Json | ListOutput::Yaml => {
-            let list: Vec<_> = all.values().collect();
-            let text = if tenant.is_some() {
-                serde_json::to_string_pretty(list[0])?
-            } else {
-                serde_json::to_string_pretty(&list)?
-            };
-            println!("{text}");
-        }
-        ListOutput::Table => {
-            println!("{:<24} {:<16} {:<10} {:<24} {:>8}  LAST ERROR", "TENANT", "PHASE", "HEALTH", "URL", "RESTARTS");
-            for s in all.values() {
-                let mut err = s.last_error.clone().unwrap_or_default();
-                if err.chars().count() > 80 {
-                    err = err.chars().take(77).collect::<String>() + "...";
-                }
-                println!(
-                    "{:<24} {:<16} {:<10} {:<24} {:>8}  {}",
-                    s.tenant,
-                    format!("{:?}", s.phase),
-                    format!("{:?}", s.health).to_lowercase(),
-                    s.url.as_deref().unwrap_or("-"),
-                    s.restart_count,
-                    err
-                );
-            }
-            // The daemon records the engine it runs tenants on; one line says which.
-            if let Some(engine) = all.values().find_map(|s| s.engine.as_ref()) {
-                println!("engine: {engine}");
-            }
-        }
-    }
+    let list: Vec<&TenantStatus> = all.values().collect();
+    print!("{}", render(&list, tenant.is_some(), output, stdout_colour())?);
     Ok(0)
+}
+
+/// The text `status` prints. `single`: one tenant was asked for, so JSON and YAML show its
+/// status alone rather than a list of one.
+fn render(list: &[&TenantStatus], single: bool, output: ListOutput, colour: bool) -> anyhow::Result<String> {
+    Ok(match (output, list.first()) {
+        (ListOutput::Json, Some(one)) if single => serde_json::to_string_pretty(one)? + "\n",
+        (ListOutput::Json, _) => serde_json::to_string_pretty(list)? + "\n",
+        (ListOutput::Yaml, Some(one)) if single => serde_yaml::to_string(one)?,
+        (ListOutput::Yaml, _) => serde_yaml::to_string(list)?,
+        (ListOutput::Table, _) => table(list).render(colour) + &engine_line(list),
+    })
+}
+
+/// The daemon records the engine it runs tenants on; one line under the table says which.
+fn engine_line(list: &[&TenantStatus]) -> String {
+    list.iter().find_map(|s| s.engine.as_ref()).map(|engine| format!("engine: {engine}\n")).unwrap_or_default()
+}
+
+fn table(list: &[&TenantStatus]) -> Table {
+    let mut t = Table::new(&[
+        ("TENANT", false),
+        ("PHASE", false),
+        ("HEALTH", false),
+        ("URL", false),
+        ("RESTARTS", true),
+        ("LAST ERROR", false),
+    ]);
+    for s in list {
+        let mut err = s.last_error.clone().unwrap_or_default();
+        if err.chars().count() > 80 {
+            err = err.chars().take(77).collect::<String>() + "...";
+        }
+        t.row(vec![
+            s.tenant.clone().into(),
+            Cell::styled(format!("{:?}", s.phase), phase_style(s.phase)),
+            Cell::styled(format!("{:?}", s.health).to_lowercase(), health_style(s.health)),
+            s.url.as_deref().unwrap_or("-").into(),
+            s.restart_count.to_string().into(),
+            err.into(),
+        ]);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{Health, Phase};
+
+    fn status(tenant: &str, phase: Phase, health: Health, error: Option<&str>) -> TenantStatus {
+        let json = serde_json::json!({
+            "tenant": tenant, "phase": phase, "conditions": [], "health": health, "restartCount": 2,
+            "url": "http://127.0.0.1:20001", "lastError": error,
+        });
+        serde_json::from_value(json).expect("a status")
+    }
+
+    #[test]
+    fn table_json_and_yaml_show_the_same_statuses() {
+        let long = "x".repeat(100);
+        let (a, b) = (
+            status("acme", Phase::Running, Health::Healthy, None),
+            status("beta", Phase::Failed, Health::Down, Some(&long)),
+        );
+        let list = [&a, &b];
+        let table = render(&list, false, ListOutput::Table, false).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], "TENANT  PHASE    HEALTH   URL                     RESTARTS  LAST ERROR");
+        assert_eq!(lines[1], "acme    Running  healthy  http://127.0.0.1:20001         2");
+        assert!(lines[2].starts_with("beta    Failed   down") && lines[2].ends_with(&format!("{}...", "x".repeat(77))));
+        let coloured = render(&list, false, ListOutput::Table, true).unwrap();
+        assert!(coloured.contains("\u{1b}[32mRunning\u{1b}[0m") && coloured.contains("\u{1b}[31mFailed\u{1b}[0m"));
+
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&list, false, ListOutput::Json, false).unwrap()).unwrap();
+        assert_eq!(json, serde_json::to_value([&a, &b]).unwrap());
+        let yaml: serde_json::Value =
+            serde_yaml::from_str(&render(&list, false, ListOutput::Yaml, false).unwrap()).unwrap();
+        assert_eq!(yaml, json);
+
+        // One tenant asked for: the object itself, exactly as the status file's JSON.
+        let one = render(&[&a], true, ListOutput::Json, false).unwrap();
+        assert_eq!(one, serde_json::to_string_pretty(&a).unwrap() + "\n");
+        let one: serde_json::Value =
+            serde_yaml::from_str(&render(&[&a], true, ListOutput::Yaml, false).unwrap()).unwrap();
+        assert_eq!(one["tenant"], "acme");
+    }
 }

@@ -19,8 +19,8 @@ use crate::config::DaemonConfig;
 use crate::health::{probe, ProbeOutcome};
 use crate::plan::{Blocked, Step, TenantPlan};
 use crate::reconcile::{
-    plan_scoped, rolled_back_of, Desired, ExecContext, FileDelivery, PassOptions, ReconcileError, WaitPolicy,
-    STOP_TIMEOUT_SECS,
+    observe_some, plan_scoped, rolled_back_of, Desired, ExecContext, FileDelivery, PassOptions, ReconcileError,
+    WaitPolicy, STOP_TIMEOUT_SECS,
 };
 use crate::render::{ContainerRole, DesiredTenant};
 use crate::runtime::{ContainerState, ObservedTenant, ObservedWorld, ResourceSample, Runtime};
@@ -618,31 +618,6 @@ impl Controller {
     pub fn desired_tenant(&self, name: &TenantName) -> Option<&DesiredTenant> {
         self.desired.as_ref().and_then(|d| d.tenants.get(name)).map(|d| &**d)
     }
-}
-
-/// Observes `names` one by one into `world`, which keeps what it knew of every other tenant.
-async fn observe_some(
-    runtime: &dyn Runtime,
-    world: &mut ObservedWorld,
-    names: &BTreeSet<TenantName>,
-    desired: &Desired,
-) -> Result<(), crate::runtime::RuntimeError> {
-    for name in names {
-        let (images, wanted): (Vec<String>, Vec<String>) = match desired.tenants.get(name) {
-            Some(d) => (d.images(), d.wanted_names()),
-            None => (vec![], vec![]),
-        };
-        let mut one = runtime.observe_tenant(name, &images, &wanted).await?;
-        match one.tenants.remove(name) {
-            Some(t) => world.tenants.insert(name.clone(), t),
-            None => world.tenants.remove(name),
-        };
-        world.images.extend(one.images);
-        world.limit_updates = one.limit_updates;
-        world.foreign.retain(|f| !wanted.contains(&f.name));
-        world.foreign.extend(one.foreign);
-    }
-    Ok(())
 }
 
 /// Whether this plan starts a main container that had stopped on its own (a crash).

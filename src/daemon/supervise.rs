@@ -121,6 +121,8 @@ mod tests {
             online_cpus: 2,
             memory_bytes: mem,
             memory_limit_bytes: 100,
+            network_rx_bytes: None,
+            network_tx_bytes: None,
         }
     }
 

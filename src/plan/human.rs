@@ -2,8 +2,46 @@
 
 use std::fmt::Write;
 
+use anstyle::{AnsiColor, Style};
+
 use super::diff::unified;
 use super::model::*;
+
+/// Like Terraform: + green, - red, ~ yellow; replacing is both a removal and a creation.
+fn change_style(kind: ChangeKind) -> Style {
+    match kind {
+        ChangeKind::NoChange => Style::new(),
+        ChangeKind::UpdateInPlace => AnsiColor::Yellow.on_default(),
+        ChangeKind::Create => AnsiColor::Green.on_default(),
+        ChangeKind::Replace => AnsiColor::Magenta.on_default(),
+        ChangeKind::Delete | ChangeKind::Blocked => AnsiColor::Red.on_default(),
+    }
+}
+
+/// The style of one line of a unified diff.
+fn diff_line_style(line: &str) -> Style {
+    if line.starts_with("+++") || line.starts_with("---") {
+        Style::new().bold()
+    } else if line.starts_with("@@") {
+        AnsiColor::Cyan.on_default()
+    } else if line.starts_with('+') {
+        AnsiColor::Green.on_default()
+    } else if line.starts_with('-') {
+        AnsiColor::Red.on_default()
+    } else {
+        Style::new()
+    }
+}
+
+/// `text` in `style` when `colour`; the text itself is never changed, so output without colour
+/// is the same whether or not a caller could have had it.
+fn paint(text: &str, style: Style, colour: bool) -> String {
+    if colour && style != Style::new() {
+        format!("{style}{text}{style:#}")
+    } else {
+        text.to_string()
+    }
+}
 
 fn symbol(kind: ChangeKind) -> &'static str {
     match kind {
@@ -36,7 +74,8 @@ fn headline(t: &TenantPlan) -> String {
     }
 }
 
-fn step_line(s: &Step) -> String {
+/// One line saying what a step does (`create container acme from …`), as the plan shows it.
+pub fn describe_step(s: &Step) -> String {
     match s {
         Step::EnsureImage { image } => format!("ensure image {}", image.reference()),
         Step::CreateNetwork { network } => {
@@ -71,6 +110,12 @@ fn step_line(s: &Step) -> String {
 
 /// Renders the plan for a terminal or a review comment. Deterministic for a given plan.
 pub fn render_human(plan: &Plan) -> String {
+    render_human_coloured(plan, false)
+}
+
+/// [`render_human`] with the change symbols, headlines and diff lines coloured when `colour`
+/// (for a terminal). Without colour the text is exactly that of [`render_human`].
+pub fn render_human_coloured(plan: &Plan, colour: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -86,7 +131,8 @@ pub fn render_human(plan: &Plan) -> String {
         let _ = writeln!(out, "Deletions are held back: {why}");
     }
     for t in &plan.tenants {
-        let _ = writeln!(out, "\n{} {}: {}", symbol(t.change), t.tenant, headline(t));
+        let head = format!("{} {}: {}", symbol(t.change), t.tenant, headline(t));
+        let _ = writeln!(out, "\n{}", paint(&head, change_style(t.change), colour));
         match &t.blocked {
             Some(Blocked::Invalid { messages }) => messages.iter().for_each(|m| {
                 let _ = writeln!(out, "    {m}");
@@ -105,11 +151,11 @@ pub fn render_human(plan: &Plan) -> String {
             let _ = writeln!(out, "    # {r}");
         }
         for s in &t.steps {
-            let _ = writeln!(out, "    {}", step_line(s));
+            let _ = writeln!(out, "    {}", describe_step(s));
         }
         for d in &t.diffs {
             for line in unified(d).lines() {
-                let _ = writeln!(out, "      {line}");
+                let _ = writeln!(out, "      {}", paint(line, diff_line_style(line), colour));
             }
         }
     }

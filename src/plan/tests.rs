@@ -287,6 +287,43 @@ async fn one_tenants_failure_does_not_stop_another() {
 }
 
 #[tokio::test]
+async fn execution_reports_each_step_and_the_end_of_every_tenant_with_work() {
+    use crate::reconcile::{execute_reporting, ExecEvent, ProgressSink};
+    use std::sync::{Arc, Mutex};
+    let beta = edit(&edit(ACME, "name: acme", "name: beta"), "openclaw:2026.11", "openclaw:broken");
+    let gamma = edit(ACME, "name: acme", "name: gamma");
+    let fake = converged(&[&gamma]).await;
+    fake.fail_pulls_of("registry.example/openclaw:broken");
+    let p = plan_for(&[ACME, &beta, &gamma], &observe(&fake).await);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&events);
+    let sink = ProgressSink::new(move |e| {
+        let line = match e {
+            ExecEvent::Started { tenant, steps } => format!("{tenant} started {steps}"),
+            ExecEvent::Step { tenant, index, total, step } => {
+                format!("{tenant} {index}/{total} {}", crate::plan::describe_step(step))
+            }
+            ExecEvent::WaitingHealthy { tenant } => format!("{tenant} waiting"),
+            ExecEvent::Finished { tenant, outcome } => format!("{tenant} finished {:?}", outcome.fact),
+        };
+        seen.lock().unwrap().push(line);
+    });
+    let no_wait = WaitPolicy { enabled: false, max: std::time::Duration::ZERO };
+    execute_reporting(&fake, &p, 1, &(19000..=19999), no_wait, None, Some(sink)).await;
+    let events = events.lock().unwrap().clone();
+    let of = |t: &str| events.iter().filter(|e| e.starts_with(&format!("{t} "))).cloned().collect::<Vec<_>>();
+    let acme = of("acme");
+    assert_eq!(acme.first().map(String::as_str), Some("acme started 4"), "{events:#?}");
+    assert!(acme[1].starts_with("acme 1/4 ensure image"), "{events:#?}");
+    assert!(acme[4].starts_with("acme 4/4 create container"), "{events:#?}");
+    assert_eq!(acme.last().map(String::as_str), Some("acme finished Applied"), "{events:#?}");
+    let beta = of("beta");
+    assert!(beta.last().unwrap().starts_with("beta finished Failed"), "{events:#?}");
+    assert_eq!(beta.len(), 3, "the first step fails and ends the tenant: {events:#?}");
+    assert!(of("gamma").is_empty(), "an unchanged tenant has nothing to report: {events:#?}");
+}
+
+#[tokio::test]
 async fn plan_output_snapshots() {
     let gamma = edit(ACME, "name: acme", "name: gamma");
     let delta = edit(ACME, "name: acme", "name: delta");
@@ -301,6 +338,18 @@ async fn plan_output_snapshots() {
     let p = plan_with(&refs, &invalid, None, &observe(&fake).await);
     insta::assert_snapshot!("plan_human", render_human(&p));
     insta::assert_snapshot!("plan_json", render_json(&p));
+
+    // Colour only adds escapes around whole lines: stripped of them, the text is the same.
+    assert_eq!(crate::plan::render_human_coloured(&p, false), render_human(&p));
+    let coloured = crate::plan::render_human_coloured(&p, true);
+    assert!(coloured.contains("\u{1b}[32m+ beta: create\u{1b}[0m"), "{coloured}");
+    assert!(coloured.contains("\u{1b}[33m~ acme: update in place\u{1b}[0m"), "{coloured}");
+    assert!(coloured.contains("\u{1b}[31m-  LOG_LEVEL: info\u{1b}[0m"), "{coloured}");
+    assert!(coloured.contains("\u{1b}[32m+  LOG_LEVEL: debug\u{1b}[0m"), "{coloured}");
+    let stripped = ["\u{1b}[0m", "\u{1b}[1m", "\u{1b}[31m", "\u{1b}[32m", "\u{1b}[33m", "\u{1b}[35m", "\u{1b}[36m"]
+        .iter()
+        .fold(coloured.clone(), |text, escape| text.replace(escape, ""));
+    assert_eq!(stripped, render_human(&p));
 }
 
 #[test]

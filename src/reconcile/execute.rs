@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 
 use super::files::{FileDelivery, FilesError};
+use super::progress::{ExecEvent, ProgressSink};
 use super::rollout;
 use crate::health::{probe, ProbeOutcome};
 use crate::plan::{Plan, Step, TenantPlan};
@@ -60,6 +61,8 @@ pub struct ExecContext {
     pub wait: WaitPolicy,
     /// Where runtime files go; without it, a plan that writes files fails those tenants.
     pub files: Option<FileDelivery>,
+    /// Who hears how each tenant's execution goes, if anyone.
+    pub progress: Option<ProgressSink>,
 }
 
 impl ExecContext {
@@ -69,6 +72,7 @@ impl ExecContext {
             held: std::sync::Arc::new(plan.tenants.iter().filter_map(|t| t.host_port).collect()),
             wait,
             files: None,
+            progress: None,
         }
     }
 }
@@ -82,7 +86,20 @@ pub async fn execute(
     wait: WaitPolicy,
     files: Option<FileDelivery>,
 ) -> BTreeMap<TenantName, TenantOutcome> {
-    let ctx = ExecContext { files, ..ExecContext::for_plan(plan, port_range, wait) };
+    execute_reporting(runtime, plan, concurrency, port_range, wait, files, None).await
+}
+
+/// [`execute`], telling `progress` how each tenant's execution goes.
+pub async fn execute_reporting(
+    runtime: &dyn Runtime,
+    plan: &Plan,
+    concurrency: usize,
+    port_range: &RangeInclusive<u16>,
+    wait: WaitPolicy,
+    files: Option<FileDelivery>,
+    progress: Option<ProgressSink>,
+) -> BTreeMap<TenantName, TenantOutcome> {
+    let ctx = ExecContext { files, progress, ..ExecContext::for_plan(plan, port_range, wait) };
     stream::iter(plan.tenants.iter())
         .map(|tp| {
             let ctx = &ctx;
@@ -101,8 +118,23 @@ pub async fn execute_tenant(runtime: &dyn Runtime, tp: &TenantPlan, ctx: &ExecCo
     if tp.steps.is_empty() {
         return TenantOutcome::new(ApplyFact::NothingToDo, None, false);
     }
+    report(ctx, ExecEvent::Started { tenant: &tp.tenant, steps: tp.steps.len() });
+    let outcome = run_steps(runtime, tp, ctx).await;
+    report(ctx, ExecEvent::Finished { tenant: &tp.tenant, outcome: &outcome });
+    outcome
+}
+
+fn report(ctx: &ExecContext, event: ExecEvent<'_>) {
+    if let Some(p) = &ctx.progress {
+        p.emit(event)
+    }
+}
+
+async fn run_steps(runtime: &dyn Runtime, tp: &TenantPlan, ctx: &ExecContext) -> TenantOutcome {
     let mut run = TenantRun { runtime, tp, ctx, started_main_port: None, probe: None, rolled_out: false };
-    for step in &tp.steps {
+    let total = tp.steps.len();
+    for (index, step) in tp.steps.iter().enumerate() {
+        run.report(ExecEvent::Step { tenant: &tp.tenant, index: index + 1, total, step });
         if let Err(e) = files_step(tp, step, ctx.files.as_ref()) {
             return TenantOutcome::new(ApplyFact::Failed { message: e.to_string(), image_pull: false }, None, true);
         }
@@ -175,6 +207,10 @@ struct TenantRun<'a> {
 }
 
 impl TenantRun<'_> {
+    fn report(&self, event: ExecEvent<'_>) {
+        report(self.ctx, event)
+    }
+
     /// Runs one step; `Ok(Some(fact))` ends the tenant with that fact (a rollback).
     async fn step(&mut self, step: &Step, secrets: &SecretValues) -> Result<Option<ApplyFact>, RuntimeError> {
         let rt = self.runtime;
@@ -225,6 +261,9 @@ impl TenantRun<'_> {
         if self.probe.is_some() || !self.ctx.wait.enabled {
             return TenantOutcome::new(ApplyFact::Applied, self.probe, true);
         }
+        if self.rolled_out || self.started_main_port.is_some() {
+            self.report(ExecEvent::WaitingHealthy { tenant: &self.tp.tenant });
+        }
         if self.rolled_out {
             return match rollout::wait(self.runtime, self.tp, self.ctx.wait.max).await {
                 Ok(()) => TenantOutcome::new(ApplyFact::Applied, None, true),
@@ -269,7 +308,10 @@ impl TenantRun<'_> {
             }
         };
         let gate = match (c.role == ContainerRole::Main, port, self.ctx.wait.enabled) {
-            (true, Some(port), true) => wait_healthy(port, c.health.as_ref(), self.ctx.wait.max).await,
+            (true, Some(port), true) => {
+                self.report(ExecEvent::WaitingHealthy { tenant: &self.tp.tenant });
+                wait_healthy(port, c.health.as_ref(), self.ctx.wait.max).await
+            }
             _ => Ok(()),
         };
         match gate {

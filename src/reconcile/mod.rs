@@ -6,6 +6,7 @@ mod lock;
 mod observe_after;
 mod prepare;
 mod probe;
+mod progress;
 mod rollout;
 mod secrets_check;
 mod status;
@@ -13,15 +14,18 @@ mod status;
 use std::path::PathBuf;
 
 pub use execute::{
-    execute, execute_tenant, health_budget, ExecContext, TenantOutcome, WaitPolicy, ASIDE_SUFFIX, STOP_TIMEOUT_SECS,
+    execute, execute_reporting, execute_tenant, health_budget, ExecContext, TenantOutcome, WaitPolicy, ASIDE_SUFFIX,
+    STOP_TIMEOUT_SECS,
 };
 pub use files::{FileDelivery, FilesError};
 pub use lock::{StateLock, LOCK_FILE};
 pub use observe_after::observe_after;
 pub use prepare::{
-    load_specs, plan_pass, plan_scoped, prepare, rolled_back, rolled_back_of, Desired, PassOptions, Prepared,
+    load_specs, observe_some, plan_pass, plan_scoped, prepare, prepare_only, rolled_back, rolled_back_of, Desired,
+    PassOptions, Prepared,
 };
 pub use probe::probe_running;
+pub use progress::{ExecEvent, ProgressSink};
 pub use status::write_statuses;
 
 use crate::runtime::RuntimeError;

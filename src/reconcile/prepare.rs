@@ -198,6 +198,47 @@ pub async fn prepare(cfg: &DaemonConfig, runtime: &dyn Runtime, opts: PassOption
     plan_pass(cfg, desired, observed, &rolled_back, opts)
 }
 
+/// Loads every spec but observes and plans only the tenants in `only`, each on its own, as a
+/// targeted pass of the daemon does: other tenants are neither asked about nor shown.
+pub async fn prepare_only(
+    cfg: &DaemonConfig,
+    runtime: &dyn Runtime,
+    opts: PassOptions,
+    only: &BTreeSet<TenantName>,
+) -> Result<Prepared, ReconcileError> {
+    let desired = Desired::load(cfg, opts)?;
+    let mut observed = ObservedWorld::default();
+    observe_some(runtime, &mut observed, only, &desired).await.map_err(ReconcileError::Runtime)?;
+    let rolled_back = rolled_back(&StatusStore::new(cfg.status_dir()));
+    let (ports, plan) = plan_scoped(cfg, &desired, &observed, &rolled_back, opts, Some(only))?;
+    Ok(Prepared { desired, observed, ports, plan })
+}
+
+/// Observes `names` one by one into `world`, which keeps what it knew of every other tenant.
+pub async fn observe_some(
+    runtime: &dyn Runtime,
+    world: &mut ObservedWorld,
+    names: &BTreeSet<TenantName>,
+    desired: &Desired,
+) -> Result<(), crate::runtime::RuntimeError> {
+    for name in names {
+        let (images, wanted): (Vec<String>, Vec<String>) = match desired.tenants.get(name) {
+            Some(d) => (d.images(), d.wanted_names()),
+            None => (vec![], vec![]),
+        };
+        let mut one = runtime.observe_tenant(name, &images, &wanted).await?;
+        match one.tenants.remove(name) {
+            Some(t) => world.tenants.insert(name.clone(), t),
+            None => world.tenants.remove(name),
+        };
+        world.images.extend(one.images);
+        world.limit_updates = one.limit_updates;
+        world.foreign.retain(|f| !wanted.contains(&f.name));
+        world.foreign.extend(one.foreign);
+    }
+    Ok(())
+}
+
 /// Plans a pass from what was loaded and observed (pure, apart from asking the host which
 /// ports are free and reading which runtime files were delivered).
 pub fn plan_pass(

@@ -287,6 +287,8 @@ impl Runtime for FakeRuntime {
             online_cpus: 1,
             memory_bytes: 0,
             memory_limit_bytes: limit,
+            network_rx_bytes: Some(0),
+            network_tx_bytes: Some(0),
         })
     }
 

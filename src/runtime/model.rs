@@ -251,4 +251,20 @@ pub struct ResourceSample {
     pub memory_bytes: u64,
     /// The container's memory limit as the engine enforces it.
     pub memory_limit_bytes: u64,
+    /// Bytes received over all the container's network interfaces since it started (`None`
+    /// when the engine does not say).
+    pub network_rx_bytes: Option<u64>,
+    /// Bytes sent, like `network_rx_bytes`.
+    pub network_tx_bytes: Option<u64>,
+}
+
+impl ResourceSample {
+    /// CPU use between `prev` and this sample as `docker stats` shows it: percent of one core,
+    /// so up to `online_cpus × 100`. `None` when the host's CPU time did not advance (the same
+    /// sample twice, or an engine that does not report it).
+    pub fn cpu_percent_since(&self, prev: &ResourceSample) -> Option<f64> {
+        let cpu = self.cpu_total_ns.saturating_sub(prev.cpu_total_ns) as f64;
+        let system = self.system_cpu_ns.checked_sub(prev.system_cpu_ns).filter(|d| *d > 0)? as f64;
+        Some(cpu / system * f64::from(self.online_cpus.max(1)) * 100.0)
+    }
 }

@@ -1,6 +1,6 @@
 //! One sample of a container's resource counters, read from the engine's stats endpoint.
 
-use bollard::models::ContainerStatsResponse;
+use bollard::models::{ContainerNetworkStats, ContainerStatsResponse};
 use bollard::query_parameters::StatsOptionsBuilder;
 use futures_util::StreamExt;
 
@@ -65,7 +65,19 @@ fn resource_sample(stats: &ContainerStatsResponse) -> Option<ResourceSample> {
         online_cpus,
         memory_bytes: memory.usage?.saturating_sub(page_cache(memory.stats.as_ref())),
         memory_limit_bytes: memory.limit.unwrap_or(0),
+        network_rx_bytes: network_total(stats, |n| n.rx_bytes),
+        network_tx_bytes: network_total(stats, |n| n.tx_bytes),
     })
+}
+
+/// The sum of one counter over the container's interfaces; `None` when the engine reports no
+/// interface (a container without a network of its own, or an engine that does not say).
+fn network_total(
+    stats: &ContainerStatsResponse,
+    counter: impl Fn(&ContainerNetworkStats) -> Option<u64>,
+) -> Option<u64> {
+    let networks = stats.networks.as_ref().filter(|n| !n.is_empty())?;
+    Some(networks.values().filter_map(counter).fold(0u64, u64::saturating_add))
 }
 
 /// The page cache inside `usage`, which the kernel reclaims before it kills anything: cgroup v1
@@ -130,10 +142,23 @@ mod tests {
                 online_cpus: 4,
                 memory_bytes: 1_000,
                 memory_limit_bytes: 64 << 20,
+                network_rx_bytes: None,
+                network_tx_bytes: None,
             }
         );
         assert_eq!(resource_sample(&stats(&[], None, 3)).unwrap().online_cpus, 3);
         assert_eq!(resource_sample(&stats(&[], Some(0), 0)).unwrap().online_cpus, 1);
+    }
+
+    #[test]
+    fn network_counters_are_summed_over_interfaces() {
+        let mut s = stats(&[], Some(2), 0);
+        let net = |rx, tx| ContainerNetworkStats { rx_bytes: Some(rx), tx_bytes: Some(tx), ..Default::default() };
+        s.networks = Some(HashMap::from([("eth0".to_string(), net(100, 10)), ("eth1".to_string(), net(23, 4))]));
+        let sample = resource_sample(&s).unwrap();
+        assert_eq!((sample.network_rx_bytes, sample.network_tx_bytes), (Some(123), Some(14)));
+        s.networks = Some(HashMap::new());
+        assert_eq!(resource_sample(&s).unwrap().network_rx_bytes, None);
     }
 
     #[test]
