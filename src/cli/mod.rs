@@ -168,8 +168,14 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), generated from this command line's definition.
-    Man,
+    /// Print the man page tenantd(1) (roff), generated from this command line's definition; with
+    /// `--dir`, write it and one page per subcommand (tenantd-plan(1), …) into that directory.
+    Man {
+        /// Write tenantd.1 and every tenantd-<subcommand>.1 here (created if missing) instead of
+        /// printing tenantd.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Print the JSON Schema of tenant spec files.
     Schema,
     /// Print the runtime config (openclaw.json) generated for a tenant; secrets appear only as
@@ -268,7 +274,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Explain { path } => explain::run(&path),
         Command::Completions { shell } => completions::run_completions(shell),
-        Command::Man => completions::run_man(),
+        Command::Man { dir } => completions::run_man(dir.as_deref()),
         Command::Schema => {
             print!("{}", crate::spec::schema::generate());
             Ok(0)

@@ -1,0 +1,197 @@
+//! `tenantd completions` and `tenantd man`: the scripts and pages name every subcommand of the
+//! command line's definition, the bash script is valid bash, and the pages are valid roff.
+//!
+//! The roff checks need `groff` (Debian's `groff-base`): without it they print `SKIPPED`; with
+//! `TENANTD_REQUIRE_GROFF=1` they fail instead.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use clap::CommandFactory;
+
+fn tenantd(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantd")).args(args).output().expect("run tenantd");
+    assert!(out.status.success(), "tenantd {args:?}: {}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Every subcommand a user can type, nested ones as `secrets keygen`; clap's own `help` aside.
+fn subcommands() -> Vec<Vec<String>> {
+    fn walk(cmd: &clap::Command, prefix: &[String], all: &mut Vec<Vec<String>>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let mut path = prefix.to_vec();
+            path.push(sub.get_name().to_string());
+            walk(sub, &path, all);
+            all.push(path);
+        }
+    }
+    let mut all = Vec::new();
+    walk(&tenantd::cli::Cli::command(), &[], &mut all);
+    all
+}
+
+#[test]
+fn the_command_line_has_the_subcommands_these_tests_rely_on() {
+    // Guards the tests below against an empty or shrunken list passing vacuously.
+    let names: Vec<String> = subcommands().iter().map(|p| p.join(" ")).collect();
+    for expected in ["validate", "plan", "apply", "status", "run", "completions", "man", "secrets keygen"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+}
+
+#[test]
+fn bash_completion_is_valid_bash_and_offers_every_subcommand() {
+    let script = String::from_utf8(tenantd(&["completions", "bash"]).stdout).unwrap();
+    assert!(script.contains("complete -F _tenantd"), "registers a completion for tenantd:\n{script}");
+    for path in subcommands() {
+        let name = path.last().unwrap();
+        assert!(
+            script.contains(&format!("{name})")) || script.contains(&format!(" {name} ")),
+            "bash script lacks {name}"
+        );
+    }
+
+    let mut bash = Command::new("bash").arg("-n").stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("bash");
+    bash.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = bash.wait_with_output().unwrap();
+    assert!(out.status.success(), "bash -n: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn bash_completion_completes_subcommands_and_their_options() {
+    // Loads the script and asks it, as bash's programmable completion would, what follows
+    // `tenantd ` and `tenantd plan --d`.
+    let script = String::from_utf8(tenantd(&["completions", "bash"]).stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenantd.bash");
+    std::fs::write(&file, script).unwrap();
+    let probe = |words: &str| -> Vec<String> {
+        let program = format!(
+            "source '{}'; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
+             _tenantd tenantd \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            file.display()
+        );
+        let out = Command::new("bash").arg("-c").arg(program).output().expect("bash");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+    };
+    let top = probe("tenantd ''");
+    for path in subcommands().iter().filter(|p| p.len() == 1) {
+        assert!(top.contains(&path[0]), "`tenantd <TAB>` does not offer {}: {top:?}", path[0]);
+    }
+    assert_eq!(probe("tenantd plan --d"), vec!["--detailed-exitcode".to_string()]);
+}
+
+#[test]
+fn zsh_and_fish_completions_name_every_subcommand() {
+    for shell in ["zsh", "fish"] {
+        let script = String::from_utf8(tenantd(&["completions", shell]).stdout).unwrap();
+        for path in subcommands() {
+            let name = path.last().unwrap();
+            assert!(script.contains(name.as_str()), "{shell} script lacks {name}");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_shell_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantd")).args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bash"), "the error lists the shells");
+}
+
+/// Whether groff runs. When it does not: panics if `TENANTD_REQUIRE_GROFF=1`, else prints a
+/// visible SKIPPED line.
+fn groff_available(test: &str) -> bool {
+    if Command::new("groff").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        return true;
+    }
+    if std::env::var("TENANTD_REQUIRE_GROFF").as_deref() == Ok("1") {
+        panic!("{test}: groff cannot be run, and TENANTD_REQUIRE_GROFF=1");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {test}: groff cannot be run; set TENANTD_REQUIRE_GROFF=1 to fail instead"
+    );
+    false
+}
+
+/// The page formatted as text; fails on any warning groff gives (`-ww`: all of them).
+fn format_page(page: &Path) -> String {
+    // -k: the pages are UTF-8 (help texts use `…` and `—`).
+    let out = Command::new("groff").args(["-k", "-man", "-Tutf8", "-ww"]).arg(page).output().expect("groff");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "groff on {}: {}: {stderr}", page.display(), out.status);
+    // Drop the overstrike formatting groff uses for bold and italics on a terminal.
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut plain = String::new();
+    for c in text.chars() {
+        if c == '\u{8}' {
+            plain.pop();
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+#[test]
+fn man_prints_the_top_page_listing_every_subcommand() {
+    let page = tenantd(&["man"]).stdout;
+    let roff = String::from_utf8(page.clone()).unwrap();
+    assert!(roff.contains(".TH tenantd 1"), "a section-1 page:\n{roff}");
+    for section in [".SH NAME", ".SH SYNOPSIS", ".SH OPTIONS", ".SH SUBCOMMANDS"] {
+        assert!(roff.contains(section), "{section} missing");
+    }
+    if !groff_available("man_prints_the_top_page_listing_every_subcommand") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenantd.1");
+    std::fs::write(&file, page).unwrap();
+    let text = format_page(&file);
+    for path in subcommands().iter().filter(|p| p.len() == 1) {
+        assert!(text.contains(&format!("tenantd-{}(1)", path[0])), "SUBCOMMANDS lacks tenantd-{}(1):\n{text}", path[0]);
+    }
+}
+
+#[test]
+fn man_dir_writes_one_valid_page_per_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("man1");
+    tenantd(&["man", "--dir", out_dir.to_str().unwrap()]);
+
+    let mut expected: Vec<String> = subcommands().iter().map(|p| format!("tenantd-{}.1", p.join("-"))).collect();
+    expected.push("tenantd.1".to_string());
+    expected.sort();
+    let mut written: Vec<String> =
+        std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    written.sort();
+    assert_eq!(written, expected);
+
+    // The page of `plan` documents its own options.
+    let plan = std::fs::read_to_string(out_dir.join("tenantd-plan.1")).unwrap();
+    assert!(plan.contains(r"\-\-detailed\-exitcode"), "{plan}");
+
+    if !groff_available("man_dir_writes_one_valid_page_per_subcommand") {
+        return;
+    }
+    for name in &written {
+        let text = format_page(&out_dir.join(name));
+        assert!(text.contains("NAME") && text.contains("SYNOPSIS"), "{name}:\n{text}");
+    }
+}
+
+#[test]
+fn man_dir_that_cannot_be_created_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let target = file.join("man1");
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantd")).args(["man", "--dir"]).arg(&target).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("cannot create {}", target.display())), "{stderr}");
+}
