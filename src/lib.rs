@@ -14,3 +14,4 @@ pub mod secret;
 pub mod secrets;
 pub mod spec;
 pub mod status;
+pub mod suggest;

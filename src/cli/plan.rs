@@ -70,10 +70,10 @@ fn check_targets_exist(prepared: &Prepared, only: &BTreeSet<TenantName>) -> anyh
     if unknown.is_empty() {
         return Ok(());
     }
-    let candidates: BTreeSet<&str> = d.tenants.keys().chain(d.invalid.keys()).map(TenantName::as_str).collect();
+    let candidates: Vec<&str> = d.tenants.keys().chain(d.invalid.keys()).map(TenantName::as_str).collect();
     let messages: Vec<String> = unknown
         .iter()
-        .map(|t| (t.as_str(), did_you_mean(t.as_str(), candidates.iter().copied())))
+        .map(|t| (t.as_str(), crate::suggest::closest(t.as_str(), &candidates)))
         .map(|(t, close)| match close {
             Some(close) => format!("no tenant {t:?} (no spec file, nothing on the runtime); did you mean {close:?}?"),
             None => format!("no tenant {t:?} (no spec file, nothing on the runtime)"),
@@ -82,28 +82,9 @@ fn check_targets_exist(prepared: &Prepared, only: &BTreeSet<TenantName>) -> anyh
     anyhow::bail!("{}", messages.join("\n"))
 }
 
-/// The candidate closest to `name`, when one is close enough to be a likely typo.
-pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_close_name_is_suggested_and_a_distant_one_is_not() {
-        let names = ["acme", "globex", "initech"];
-        assert_eq!(did_you_mean("acmee", names), Some("acme"));
-        assert_eq!(did_you_mean("globx", names), Some("globex"));
-        assert_eq!(did_you_mean("zzz", names), None);
-        assert_eq!(did_you_mean("acme", []), None);
-    }
 
     #[test]
     fn targets_must_be_tenant_names() {

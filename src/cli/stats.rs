@@ -85,15 +85,17 @@ async fn named_tenants(
     }
     let world = runtime.observe(&[], &[]).await?;
     let statuses = StatusStore::new(cfg.status_dir()).read_all().unwrap_or_default();
-    let known: BTreeSet<&str> = world.tenants.keys().chain(statuses.keys()).map(TenantName::as_str).collect();
+    let mut known: Vec<&str> = world.tenants.keys().chain(statuses.keys()).map(TenantName::as_str).collect();
+    known.sort_unstable();
+    known.dedup();
     let mut wanted = BTreeSet::new();
     let mut unknown = Vec::new();
     for name in names {
         match name.parse::<TenantName>() {
-            Ok(t) if known.contains(t.as_str()) => {
+            Ok(t) if known.contains(&t.as_str()) => {
                 wanted.insert(t);
             }
-            _ => unknown.push(match super::plan::did_you_mean(name, known.iter().copied()) {
+            _ => unknown.push(match crate::suggest::closest(name, &known) {
                 Some(close) => format!("no tenant {name:?} in instance {}; did you mean {close:?}?", cfg.instance),
                 None => format!("no tenant {name:?} in instance {}", cfg.instance),
             }),

@@ -7,6 +7,7 @@ use crate::config::DaemonConfig;
 use crate::render::ContainerRole;
 use crate::runtime::{ObservedContainer, ObservedWorld, Runtime};
 use crate::spec::TenantName;
+use crate::suggest::closest;
 
 /// Why no container could be chosen.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -41,16 +42,6 @@ fn sidecar_list(sidecars: &[String]) -> String {
     } else {
         format!("its sidecars: {}", sidecars.join(", "))
     }
-}
-
-/// The closest of `candidates` to `name`, when it is close enough to be a typo.
-fn closest(name: &str, candidates: &[String]) -> Option<String> {
-    candidates
-        .iter()
-        .map(|c| (strsim::normalized_damerau_levenshtein(name, c), c))
-        .filter(|(score, _)| *score >= 0.6)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c.clone())
 }
 
 /// A tenant's container, chosen.
@@ -92,7 +83,7 @@ pub fn pick(
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let suggestion = closest(tenant, &known);
+        let suggestion = closest(tenant, &known).map(str::to_string);
         return Err(TargetError::UnknownTenant { name: tenant.to_string(), known, suggestion });
     };
     let role = match sidecar {
@@ -112,7 +103,7 @@ pub fn pick(
                 })
                 .collect();
             let name = sidecar.unwrap_or_default().to_string();
-            let suggestion = closest(&name, &sidecars);
+            let suggestion = closest(&name, &sidecars).map(str::to_string);
             Err(TargetError::UnknownSidecar { tenant: tenant.to_string(), name, sidecars, suggestion })
         }
     }

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use serde_json::Value as Json;
 
 use super::schema::PUBLISHED;
-use super::validate::closest;
+use crate::suggest::closest;
 
 static SCHEMA: LazyLock<Json> =
     LazyLock::new(|| serde_json::from_str(PUBLISHED).expect("the published schema is JSON"));

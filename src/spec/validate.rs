@@ -13,6 +13,7 @@ use super::position::{escape_segment, PositionIndex};
 use super::schema::PUBLISHED;
 use super::types::{ENV_NAME_PATTERN, USER_PATTERN};
 use super::SpecError;
+use crate::suggest::closest;
 
 static SCHEMA: LazyLock<Json> =
     LazyLock::new(|| serde_json::from_str(PUBLISHED).expect("the published schema is JSON"));
@@ -258,24 +259,6 @@ fn unknown_field(key: &str, known: &[String]) -> String {
     message
 }
 
-/// The known name a misspelt `key` most likely meant: same letters ignoring case, `_` and `-`
-/// (`mount_path` → `mountPath`), else within a small Damerau-Levenshtein distance (a swapped pair
-/// of letters counts once: `memroy` → `memory`). About one edit in three letters is still a
-/// typo; more than that is a different word, and a wrong guess is worse than none.
-pub(crate) fn closest<'a, S: AsRef<str>>(key: &str, known: &'a [S]) -> Option<&'a str> {
-    let fold = |s: &str| s.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect::<String>();
-    if let Some(k) = known.iter().find(|k| fold(k.as_ref()) == fold(key)) {
-        return Some(k.as_ref());
-    }
-    let limit = (key.chars().count() / 3).max(1);
-    known
-        .iter()
-        .map(|k| (strsim::damerau_levenshtein(&fold(key), &fold(k.as_ref())), k))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k.as_ref())
-}
-
 /// ` (did you mean "X"?)` when one of `options` (strings) is close to the string `value`.
 fn suggestion<'a>(value: &Json, options: impl IntoIterator<Item = &'a Json>) -> String {
     let names: Vec<&str> = options.into_iter().filter_map(Json::as_str).collect();
@@ -515,19 +498,6 @@ mod tests {
             let message = pattern_message(&json!("x"), &pattern, &path);
             assert!(!message.contains(&pattern), "no plain words for {pattern} at {path}: {message}");
         }
-    }
-
-    #[test]
-    fn misspellings_find_their_field() {
-        let known: Vec<String> = ["image", "build", "mountPath", "readOnly"].map(String::from).to_vec();
-        assert_eq!(closest("imagee", &known), Some("image"));
-        assert_eq!(closest("mount_path", &known), Some("mountPath"));
-        assert_eq!(closest("ReadOnly", &known), Some("readOnly"));
-        assert_eq!(closest("zzz", &known), None);
-        let resources = ["memory", "cpus", "pids"];
-        assert_eq!(closest("memroy", &resources), Some("memory"));
-        assert_eq!(closest("cpu", &resources), Some("cpus"));
-        assert_eq!(closest("storage", &resources), None);
     }
 
     #[test]
