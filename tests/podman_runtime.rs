@@ -1,6 +1,7 @@
 //! The Docker runtime driving Podman through its Docker-compatible API: the real binary against
 //! a private `podman system service` (own socket, own storage), through create, no-op, a limit
-//! change, replace, delete and drift repair, with the engine reported as Podman.
+//! change, replace, delete and drift repair, with the engine reported as Podman, and the day-2
+//! commands (stats, logs, exec, restart) on a tenant it runs.
 
 mod support;
 
@@ -114,6 +115,32 @@ fn podman_runs_tenants_through_the_compatible_api() {
     assert_eq!(status["engine"]["endpoint"], podman.host());
     let table = env.tenantd(&["status"]);
     assert!(stdout(&table).contains("engine: podman "), "{}{}", stdout(&table), stderr(&table));
+
+    // Day-2 commands work the same on Podman: stats, logs, exec and restart.
+    let stats = env.tenantd(&["stats", "--no-stream", "-o", "json", "keep"]);
+    assert!(stats.status.success(), "stats: {}", stderr(&stats));
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("stats -o json is JSON");
+    let keep_usage = &stats[0];
+    assert_eq!(keep_usage["tenant"], "keep", "{stats}");
+    assert!(keep_usage["memoryBytes"].as_u64().unwrap_or(0) > 0, "{stats}");
+    assert_eq!(keep_usage["memoryLimitBytes"], 64u64 << 20, "{stats}");
+
+    let logs = env.tenantd(&["logs", "keep", "--tail", "20"]);
+    assert!(logs.status.success(), "logs: {}", stderr(&logs));
+    assert!(stdout(&logs).contains("listening on"), "{}", stdout(&logs));
+
+    let exec = env.tenantd(&["exec", "keep", "--", "/stub-runtime", "echo", "from", "podman"]);
+    assert!(exec.status.success(), "exec: {}", stderr(&exec));
+    assert_eq!(stdout(&exec).trim(), "from podman");
+    let failing = env.tenantd(&["exec", "keep", "--", "/stub-runtime", "exit", "3"]);
+    assert_eq!(failing.status.code(), Some(3), "exec passes the exit code: {}", stderr(&failing));
+
+    let restarted = env.tenantd(&["restart", "keep"]);
+    assert!(restarted.status.success(), "restart: {}", stderr(&restarted));
+    assert_eq!(podman.container_id(&keep).as_ref(), Some(&repaired), "restart keeps the container");
+    eventually("keep to answer after its restart", CONVERGE, || {
+        (http_get(env.host_port("keep"), "/health") == Some(200)).then_some(())
+    });
     drop(daemon);
 }
 
