@@ -31,6 +31,13 @@ fn send_raw(port: u16, raw: &[u8]) {
     let _ = std::io::Read::read_to_end(&mut s, &mut sink);
 }
 
+/// The real binary on this test's config, for a run the test drives itself (stdin, signals).
+fn tenantd_command(env: &Env, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tenantd"));
+    command.arg("--config").arg(&env.config).args(args).env_remove("CONTAINER_RUNTIME");
+    command
+}
+
 fn lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.is_empty()).collect()
 }
@@ -100,11 +107,7 @@ fn logs_follow_prints_new_lines_and_ends_when_the_container_stops() {
     let port = env.host_port("acme");
 
     let out_path = env.path("follow.out");
-    let mut follow = Command::new(env!("CARGO_BIN_EXE_tenantd"))
-        .arg("--config")
-        .arg(&env.config)
-        .args(["logs", "-f", "acme"])
-        .env_remove("CONTAINER_RUNTIME")
+    let mut follow = tenantd_command(&env, &["logs", "-f", "acme"])
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(Stdio::piped())
@@ -121,11 +124,7 @@ fn logs_follow_prints_new_lines_and_ends_when_the_container_stops() {
     assert!(follow.try_wait().unwrap().is_none(), "logs -f ended while the container runs");
 
     // Ctrl-C ends a follow with success.
-    let mut interrupted = Command::new(env!("CARGO_BIN_EXE_tenantd"))
-        .arg("--config")
-        .arg(&env.config)
-        .args(["logs", "-f", "acme"])
-        .env_remove("CONTAINER_RUNTIME")
+    let mut interrupted = tenantd_command(&env, &["logs", "-f", "acme"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -172,11 +171,7 @@ fn exec_passes_exit_codes_stdin_and_a_terminal_and_reaches_sidecars() {
 
     // -i: stdin reaches the command, and its end ends `cat`.
     let input: String = (0..2000).map(|i| format!("line {i} of piped stdin\n")).collect();
-    let mut cat = Command::new(env!("CARGO_BIN_EXE_tenantd"))
-        .arg("--config")
-        .arg(&env.config)
-        .args(["exec", "-i", "acme", "--", "/stub-runtime", "cat"])
-        .env_remove("CONTAINER_RUNTIME")
+    let mut cat = tenantd_command(&env, &["exec", "-i", "acme", "--", "/stub-runtime", "cat"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -189,11 +184,7 @@ fn exec_passes_exit_codes_stdin_and_a_terminal_and_reaches_sidecars() {
 
     // -it with a pipe: the end of stdin reaches the command through its terminal, even after
     // a line without its newline.
-    let mut cat_tty = Command::new(env!("CARGO_BIN_EXE_tenantd"))
-        .arg("--config")
-        .arg(&env.config)
-        .args(["exec", "-it", "acme", "--", "/stub-runtime", "cat"])
-        .env_remove("CONTAINER_RUNTIME")
+    let mut cat_tty = tenantd_command(&env, &["exec", "-it", "acme", "--", "/stub-runtime", "cat"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

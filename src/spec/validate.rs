@@ -76,13 +76,8 @@ pub fn schema_violations(instance: &Json) -> Vec<Violation> {
 fn describe(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
     let pointer = e.instance_path().as_str().to_string();
     let schema_path = e.schema_path().as_str();
-    let hidden;
-    let value = if is_sensitive(&pointer) {
-        hidden = redacted(e.instance());
-        &hidden
-    } else {
-        e.instance().as_ref()
-    };
+    let value = shown_value(e, &pointer);
+    let value = value.as_ref();
     let message = match e.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
@@ -168,13 +163,8 @@ fn describe(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
 /// A failed `oneOf`/`anyOf`: say which alternative was meant instead of "matches none".
 fn alternatives(e: &ValidationError<'_>, branches: &[Vec<ValidationError<'static>>], out: &mut Vec<Violation>) {
     let pointer = e.instance_path().as_str().to_string();
-    let hidden;
-    let value = if is_sensitive(&pointer) {
-        hidden = redacted(e.instance());
-        &hidden
-    } else {
-        e.instance().as_ref()
-    };
+    let value = shown_value(e, &pointer);
+    let value = value.as_ref();
     if is_image_or_build(e.schema_path().as_str()) {
         // With either field given but of the wrong type, that field's own error says it all.
         if ["image", "build"].iter().any(|k| value.get(k).is_some_and(|v| !v.is_null())) {
@@ -281,6 +271,15 @@ pub(crate) fn is_sensitive(pointer: &str) -> bool {
 
 /// `value` with every string and number inside replaced by [`SENSITIVE`], keeping its shape (so
 /// "expected a mapping, found a string" still reads right).
+/// The offending value as a message may show it: under `secrets`, only its kind.
+fn shown_value<'a>(e: &'a ValidationError<'_>, pointer: &str) -> std::borrow::Cow<'a, Json> {
+    if is_sensitive(pointer) {
+        std::borrow::Cow::Owned(redacted(e.instance()))
+    } else {
+        std::borrow::Cow::Borrowed(e.instance().as_ref())
+    }
+}
+
 fn redacted(value: &Json) -> Json {
     match value {
         Json::String(_) => Json::String(SENSITIVE.to_string()),
