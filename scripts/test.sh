@@ -16,9 +16,10 @@ cargo clippy --all-targets -- -D warnings
 cargo clippy --manifest-path "$stub" --all-targets -- -D warnings
 # Bench targets are compiled (and linted) above but only run by scripts/bench.sh.
 cargo test --lib --bins --tests "$@"
-# Without AddressSanitizer the short run builds faster; it still fails on any panic, timeout or
-# memory blow-up. The long run (scripts/fuzz.sh 3600) uses it.
+# Without AddressSanitizer and optimisations the short run builds in less than half the time; it
+# still replays every seed and regression and fails on any panic, timeout or memory blow-up. The
+# long run (scripts/fuzz.sh 3600) uses both.
 fuzz_seconds="${TENANTD_FUZZ_SECONDS:-20}"
 if [ "$fuzz_seconds" != 0 ]; then
-    FUZZ_SANITIZER="${FUZZ_SANITIZER:-none}" scripts/fuzz.sh "$fuzz_seconds"
+    FUZZ_SANITIZER="${FUZZ_SANITIZER:-none}" FUZZ_DEV="${FUZZ_DEV:-1}" scripts/fuzz.sh "$fuzz_seconds"
 fi
