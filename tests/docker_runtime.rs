@@ -364,7 +364,20 @@ async fn images_follow_their_pull_policy_and_build() {
     t.remove_image(&tag);
     let build =
         ImageSource::Build { context: context.path().to_path_buf(), dockerfile: "Dockerfile".into(), tag: tag.clone() };
-    assert!(matches!(rt.ensure_image(&build).await.unwrap(), ImageOutcome::Built { .. }));
+    // Tenants that share a build context ask for it at once: it is built once, and all get the
+    // one image (two builds of one tag make two images; the tag moving to the second would make
+    // a container just created from the first look outdated).
+    let outcomes = futures_util::future::join_all((0..4).map(|_| rt.ensure_image(&build))).await;
+    let outcomes: Vec<ImageOutcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    let built = outcomes.iter().filter(|o| matches!(o, ImageOutcome::Built { .. })).count();
+    assert_eq!(built, 1, "one build for four concurrent asks: {outcomes:?}");
+    let ids: std::collections::BTreeSet<&String> = outcomes
+        .iter()
+        .map(|o| match o {
+            ImageOutcome::Built { id } | ImageOutcome::AlreadyPresent { id } | ImageOutcome::Pulled { id } => id,
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{outcomes:?}");
     assert!(matches!(rt.ensure_image(&build).await.unwrap(), ImageOutcome::AlreadyPresent { .. }));
     assert_eq!(inspect(&tag)["Config"]["User"], "10001:10001");
 

@@ -1,7 +1,9 @@
 //! Making images available: inspect, pull (with the configured registry credentials) or build
 //! from a local context. Images are shared between instances, so they carry no instance label.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
@@ -19,8 +21,31 @@ use crate::spec::PullPolicy;
 /// The registry host an unqualified reference (`nginx`, `library/nginx`) lives on.
 const DEFAULT_REGISTRY: &str = "docker.io";
 
+/// A lock per image reference (kept for the runtime's life: one entry per image tenants use).
+#[derive(Default)]
+pub(super) struct ImageLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl ImageLocks {
+    fn of(&self, reference: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(reference.to_string()).or_default().clone()
+    }
+}
+
 impl DockerRuntime {
+    /// Makes `image` available; concurrent calls for one reference run one at a time, so the
+    /// second finds what the first built or pulled.
     pub(super) async fn ensure(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError> {
+        let reference = match image {
+            ImageSource::Registry { reference, .. } => reference,
+            ImageSource::Build { tag, .. } => tag,
+        };
+        let lock = self.image_locks.of(reference);
+        let _held = lock.lock().await;
+        self.ensure_unlocked(image).await
+    }
+
+    async fn ensure_unlocked(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError> {
         match image {
             ImageSource::Registry { reference, pull_policy } => {
                 if *pull_policy != PullPolicy::Always {

@@ -75,6 +75,10 @@ pub struct DockerRuntime {
     subnet_pool: SubnetPool,
     /// Subnets of network creates still in flight in this process.
     subnets_in_flight: std::sync::Mutex<std::collections::BTreeSet<ipnet::Ipv4Net>>,
+    /// One lock per image reference, so that tenants needing the same image in the same pass
+    /// build or pull it once: two concurrent builds of one tag make two images, and the tag
+    /// moving to the second would make the first tenant's new container look outdated.
+    image_locks: image::ImageLocks,
     client: OnceCell<Docker>,
     /// Which engine answered, once one has.
     engine: std::sync::OnceLock<EngineInfo>,
@@ -105,6 +109,7 @@ impl DockerRuntime {
             timeouts: Timeouts::default(),
             subnet_pool: SubnetPool::default(),
             subnets_in_flight: Default::default(),
+            image_locks: Default::default(),
             client: OnceCell::new(),
             engine: std::sync::OnceLock::new(),
             ulimits: ContainerUlimits::within_own_hard_limits(),
