@@ -40,6 +40,13 @@ pub enum Observation {
     Restarted { tenant: TenantName, result: Result<(), String> },
 }
 
+/// Specs read off the loop, for the pass that asked for them (`only`: a targeted one).
+#[derive(Debug)]
+pub struct Loaded {
+    only: Option<BTreeSet<TenantName>>,
+    result: Result<Desired, ReconcileError>,
+}
+
 pub struct Controller {
     pub cfg: DaemonConfig,
     pub runtime: Arc<dyn Runtime>,
@@ -52,6 +59,11 @@ pub struct Controller {
     pub done_rx: mpsc::UnboundedReceiver<WorkerDone>,
     obs_tx: mpsc::UnboundedSender<Observation>,
     pub obs_rx: mpsc::UnboundedReceiver<Observation>,
+    load_tx: mpsc::UnboundedSender<Loaded>,
+    pub load_rx: mpsc::UnboundedReceiver<Loaded>,
+    /// Specs are being read on a blocking thread: one read at a time, and the loop goes on
+    /// meanwhile (probes, engine events, signals, the watchdog), whatever one file costs.
+    loading: bool,
     /// What the last load said.
     desired: Option<Desired>,
     /// What the last observation said, full or per tenant.
@@ -89,6 +101,7 @@ impl Controller {
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (obs_tx, obs_rx) = mpsc::unbounded_channel();
+        let (load_tx, load_rx) = mpsc::unbounded_channel();
         let store = StatusStore::new(cfg.status_dir());
         if let Err(e) = store.prepare() {
             tracing::error!(error = %e, "cannot prepare the status directory; reconciling goes on");
@@ -110,6 +123,9 @@ impl Controller {
             done_rx,
             obs_tx,
             obs_rx,
+            load_tx,
+            load_rx,
+            loading: false,
             desired: None,
             world: ObservedWorld::default(),
             statuses,
@@ -158,7 +174,9 @@ impl Controller {
     /// The instant the loop must wake by.
     pub fn next_wake(&self) -> Instant {
         let mut wake = self.next_tick;
-        for t in [self.files_due, self.full_due].into_iter().flatten() {
+        // A full pass due while specs are being read waits for that read to end, not for a time.
+        let full_due = self.full_due.filter(|_| !self.loading);
+        for t in [self.files_due, full_due].into_iter().flatten() {
             wake = wake.min(t);
         }
         wake.min(self.next_resync)
@@ -175,7 +193,7 @@ impl Controller {
             self.files_due = None;
             self.full_due = Some(now);
         }
-        if self.full_due.is_some_and(|t| now >= t) {
+        if self.full_due.is_some_and(|t| now >= t) && !self.loading {
             self.full_due = None;
             self.dirty.clear();
             self.pass(None).await;
@@ -198,26 +216,49 @@ impl Controller {
     }
 
     /// Load → observe → plan, then one worker per tenant that needs one. `only`: a targeted
-    /// pass over these tenants (observed and planned one by one); `None`: everything.
+    /// pass over these tenants (observed and planned one by one); `None`: everything. When the
+    /// specs must be read, they are read on a blocking thread and the pass goes on in
+    /// [`Controller::loaded`].
     async fn pass(&mut self, only: Option<BTreeSet<TenantName>>) {
         // A targeted pass (an engine event) reuses the specs of the last read while the watch
         // has reported no change to the directory since: reading a thousand specs for every
         // event would cost more than everything else. Full passes always read the files.
         let reuse = only.is_some() && self.files_due.is_none() && self.desired.is_some();
-        if !reuse {
-            // Files unchanged since the last read are taken over, not read again.
-            let loaded = match &self.desired {
-                Some(previous) => Desired::reload(&self.cfg, self.opts, previous),
-                None => Desired::load(&self.cfg, self.opts),
-            };
-            match loaded {
-                Ok(d) => {
-                    tracing::debug!(valid = d.sources.len(), invalid = d.invalid_files.len(), "spec files read");
-                    self.desired = Some(d);
-                }
-                Err(e) => return self.pass_failed(&e),
-            }
+        if reuse {
+            return self.pass_with_specs(only).await;
         }
+        if self.loading {
+            // One read at a time; these tenants are looked at once it is done.
+            self.dirty.extend(only.into_iter().flatten());
+            return;
+        }
+        self.loading = true;
+        let (cfg, opts, previous, tx) = (self.cfg.clone(), self.opts, self.desired.clone(), self.load_tx.clone());
+        tokio::task::spawn_blocking(move || {
+            // Files unchanged since the last read are taken over, not read again.
+            let result = match &previous {
+                Some(previous) => Desired::reload(&cfg, opts, previous),
+                None => Desired::load(&cfg, opts),
+            };
+            let _ = tx.send(Loaded { only, result });
+        });
+    }
+
+    /// The specs a pass asked for have been read: observe, plan and dispatch.
+    pub async fn loaded(&mut self, loaded: Loaded) {
+        self.loading = false;
+        match loaded.result {
+            Ok(d) => {
+                tracing::debug!(valid = d.sources.len(), invalid = d.invalid_files.len(), "spec files read");
+                self.desired = Some(d);
+            }
+            Err(e) => return self.pass_failed(&e),
+        }
+        self.pass_with_specs(loaded.only).await;
+    }
+
+    /// Observe → plan → dispatch, with the specs last read.
+    async fn pass_with_specs(&mut self, only: Option<BTreeSet<TenantName>>) {
         let Some(desired) = self.desired.as_ref() else { return };
         let observed = match &only {
             None => self.runtime.observe(&desired.images(), &desired.names()).await.map(|w| self.world = w),

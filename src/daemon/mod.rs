@@ -85,7 +85,14 @@ pub async fn run(
     tracing::info!(instance = %ctl.cfg.instance, tenants_dir = %ctl.cfg.tenants_dir.display(), "tenantd is running");
 
     loop {
-        ctl.step().await;
+        // A pass waits for the engine (observe); a signal does not wait for the pass.
+        tokio::select! {
+            biased;
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = &mut stop => break,
+            _ = ctl.step() => {}
+        }
         let wake = ctl.next_wake();
         tokio::select! {
             _ = term.recv() => break,
@@ -109,6 +116,7 @@ pub async fn run(
             Some(t) = rx.recv() => ctl.trigger(t),
             Some(done) = ctl.done_rx.recv() => ctl.worker_done(done),
             Some(o) = ctl.obs_rx.recv() => ctl.observed(o),
+            Some(l) = ctl.load_rx.recv() => ctl.loaded(l).await,
             _ = tokio::time::sleep_until(wake) => {}
         }
         // Take whatever else has arrived before the next step: one pass for a burst of events.
