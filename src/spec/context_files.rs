@@ -124,22 +124,28 @@ impl ContextFiles {
     /// Reads no file content but `.dockerignore`.
     pub fn walk(root: &Path, dockerfile: &str) -> Result<Self, ContextError> {
         let dockerfile = clean_dockerfile(dockerfile)?;
-        let root_fd = open_dir(CWD, root.as_os_str().as_bytes()).map_err(|source| ContextError::Read {
-            path: root.to_path_buf(),
-            source: source.into(),
-        })?;
+        let root_fd = open_dir(CWD, root.as_os_str().as_bytes())
+            .map_err(|source| ContextError::Read { path: root.to_path_buf(), source: source.into() })?;
         let mut ignore = read_ignore_file(root, &root_fd)?;
         ignore.keep(".dockerignore");
         ignore.keep(&dockerfile);
         let mut walk = Walk { root, ignore, entries: Vec::new(), counted: 0, skipped: Vec::new() };
         walk.dir(&root_fd, &[], 0)?;
         let found = walk.entries.iter().any(|e| {
-            e.sent && e.path == dockerfile.as_bytes() && matches!(e.kind, EntryKind::File { .. } | EntryKind::Symlink { .. })
+            e.sent
+                && e.path == dockerfile.as_bytes()
+                && matches!(e.kind, EntryKind::File { .. } | EntryKind::Symlink { .. })
         });
         if !found {
             return Err(ContextError::DockerfileMissing { context: root.to_path_buf(), dockerfile });
         }
-        Ok(Self { root: root.to_path_buf(), dockerfile, entries: walk.entries, counted: walk.counted, skipped: walk.skipped })
+        Ok(Self {
+            root: root.to_path_buf(),
+            dockerfile,
+            entries: walk.entries,
+            counted: walk.counted,
+            skipped: walk.skipped,
+        })
     }
 
     /// The context directory.
@@ -191,7 +197,9 @@ impl ContextFiles {
                     let written = sink.file(entry, &mut content);
                     match (content.failure.take(), written) {
                         (Some(Failure::Shorter), _) => return Err(self.changed(entry, "it became shorter")),
-                        (Some(Failure::Io(source)), _) => return Err(ContextError::Read { path: self.path_of(entry), source }),
+                        (Some(Failure::Io(source)), _) => {
+                            return Err(ContextError::Read { path: self.path_of(entry), source })
+                        }
                         (None, Err(e)) => return Err(ContextError::Sink(e)),
                         (None, Ok(())) if content.left > 0 => {
                             return Err(ContextError::Sink(io::Error::other("the content was not read to its end")))
@@ -529,7 +537,7 @@ mod tests {
     #[test]
     fn special_files_are_left_out_without_blocking() {
         let (_tmp, root) = context();
-        rustix::fs::mknodat(CWD, &root.join("fifo"), FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
+        rustix::fs::mknodat(CWD, root.join("fifo"), FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
         let _socket = std::os::unix::net::UnixListener::bind(root.join("socket")).unwrap();
         let files = ContextFiles::walk(&root, "Dockerfile").unwrap();
         assert_eq!(files.skipped(), [b"fifo".to_vec(), b"socket".to_vec()]);
@@ -543,7 +551,7 @@ mod tests {
         write(&root.join("data"), "x");
         let files = ContextFiles::walk(&root, "Dockerfile").unwrap();
         fs::remove_file(root.join("data")).unwrap();
-        rustix::fs::mknodat(CWD, &root.join("data"), FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
+        rustix::fs::mknodat(CWD, root.join("data"), FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
         let error = files.read(&mut Discard).unwrap_err();
         assert!(matches!(error, ContextError::Changed { .. }), "{error}");
         assert!(error.to_string().contains("data"), "{error}");

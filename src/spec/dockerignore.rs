@@ -576,7 +576,8 @@ mod tests {
 
     #[test]
     fn the_file_is_read_as_docker_reads_it() {
-        let ignore = DockerIgnore::parse("\u{feff}# a comment\n  # not a comment  \n\n\t secret.txt \r\n! keep \n").unwrap();
+        let ignore =
+            DockerIgnore::parse("\u{feff}# a comment\n  # not a comment  \n\n\t secret.txt \r\n! keep \n").unwrap();
         assert!(ignore.excludes(b"secret.txt"));
         assert!(ignore.excludes(b"# not a comment"), "only column 1 starts a comment");
         assert!(!ignore.excludes(b"a comment"));

@@ -203,8 +203,7 @@ mod tests {
     async fn run(root: &Path, expected: String) -> (Result<(), StreamError>, Vec<u8>, bool) {
         let files = ContextFiles::walk(root, "Dockerfile").unwrap();
         let (tx, mut rx) = mpsc::channel(CHUNKS_AHEAD);
-        let producer =
-            tokio::task::spawn_blocking(move || stream(&files, &expected, tx, Duration::from_secs(10)));
+        let producer = tokio::task::spawn_blocking(move || stream(&files, &expected, tx, Duration::from_secs(10)));
         let (mut bytes, mut errored) = (Vec::new(), false);
         while let Some(chunk) = rx.recv().await {
             match chunk {
@@ -237,7 +236,10 @@ mod tests {
             })
             .collect();
         let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
-        assert_eq!(names, [".git", ".git/HEAD", "Dockerfile", "link", "mnt", "mnt/empty", "src", "src/big", "src/main.c"]);
+        assert_eq!(
+            names,
+            [".git", ".git/HEAD", "Dockerfile", "link", "mnt", "mnt/empty", "src", "src/big", "src/main.c"]
+        );
         assert_eq!(entries[3].1, tar::EntryType::Symlink);
         assert_eq!(entries[7].2, 3 * CHUNK_BYTES as u64 + 5);
         assert!(entries.iter().all(|e| e.3 == 0), "owned by root");
