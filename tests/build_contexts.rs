@@ -337,3 +337,31 @@ async fn tenantd_sends_what_docker_build_sends() {
         assert!(!paths.contains(left_out), "{left_out} is left out: {paths:?}");
     }
 }
+
+/// Podman takes the same streamed context through its Docker-compatible API.
+#[test]
+fn podman_builds_from_the_streamed_context_too() {
+    let test = "podman_builds_from_the_streamed_context_too";
+    let Some(mut podman) = podman::PodmanService::start(test) else { return };
+    podman.load_from_docker(&stub::stub_image());
+    let env = Env::without_docker();
+    podman.owns_instance(&env.instance);
+    env.write_config(&format!("[docker]\nhost = {:?}\nnetwork_pool = \"10.251.1.0/24\"\n", podman.host()));
+    let (ctx, _images) = stub_build_context(&env);
+    write(&ctx.join(".dockerignore"), "*.log\n");
+    write(&ctx.join(".config/settings"), "one");
+    write(&ctx.join("debug.log"), "noise");
+    env.spec("acme.yaml", &build_spec("acme", &ctx));
+    env.apply_ok();
+    let file = |path: &str| {
+        let out = podman.cli(&["cp", &format!("{}:{path}", env.container("acme")), "-"]);
+        out.status.success().then(|| {
+            let mut archive = tar::Archive::new(out.stdout.as_slice());
+            let mut text = String::new();
+            archive.entries().unwrap().next().unwrap().unwrap().read_to_string(&mut text).unwrap();
+            text
+        })
+    };
+    assert_eq!(file("/ctx/.config/settings").as_deref(), Some("one"));
+    assert_eq!(file("/ctx/debug.log"), None);
+}
