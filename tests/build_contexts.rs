@@ -338,7 +338,8 @@ async fn tenantd_sends_what_docker_build_sends() {
     }
 }
 
-/// Podman takes the same streamed context through its Docker-compatible API.
+/// Podman takes the same streamed context through its Docker-compatible API, and an edit under a
+/// dot-directory is a new image there too.
 #[test]
 fn podman_builds_from_the_streamed_context_too() {
     let test = "podman_builds_from_the_streamed_context_too";
@@ -364,4 +365,7 @@ fn podman_builds_from_the_streamed_context_too() {
     };
     assert_eq!(file("/ctx/.config/settings").as_deref(), Some("one"));
     assert_eq!(file("/ctx/debug.log"), None);
+    write(&ctx.join(".config/settings"), "two");
+    env.apply_ok();
+    assert_eq!(file("/ctx/.config/settings").as_deref(), Some("two"), "an edit under a dot-directory is a new image");
 }
