@@ -362,8 +362,14 @@ async fn images_follow_their_pull_policy_and_build() {
     let context = stub_context();
     let tag = format!("tenantd-dockertest:build-{}", t.instance);
     t.remove_image(&tag);
-    let build =
-        ImageSource::Build { context: context.path().to_path_buf(), dockerfile: "Dockerfile".into(), tag: tag.clone() };
+    let root = std::fs::canonicalize(context.path()).unwrap();
+    let digest = |dockerfile: &str| tenantd::spec::context_digest(&root, dockerfile).unwrap();
+    let build = ImageSource::Build {
+        context: root.clone(),
+        dockerfile: "Dockerfile".into(),
+        tag: tag.clone(),
+        digest: digest("Dockerfile"),
+    };
     // Tenants that share a build context ask for it at once: it is built once, and all get the
     // one image (two builds of one tag make two images; the tag moving to the second would make
     // a container just created from the first look outdated).
@@ -386,9 +392,10 @@ async fn images_follow_their_pull_policy_and_build() {
     t.remove_image(&broken_tag);
     let broken = rt
         .ensure_image(&ImageSource::Build {
-            context: context.path().to_path_buf(),
+            context: root.clone(),
             dockerfile: "Broken".into(),
             tag: broken_tag,
+            digest: digest("Broken"),
         })
         .await;
     assert!(
@@ -397,9 +404,10 @@ async fn images_follow_their_pull_policy_and_build() {
     );
     let no_dockerfile = rt
         .ensure_image(&ImageSource::Build {
-            context: context.path().to_path_buf(),
+            context: root.clone(),
             dockerfile: "Nope".into(),
             tag: format!("{tag}-nope"),
+            digest: "none: the walk finds no Dockerfile".into(),
         })
         .await;
     assert!(

@@ -42,8 +42,10 @@ impl ContainerRole {
 pub enum ImageSource {
     /// A registry or local image by reference.
     Registry { reference: String, pull_policy: PullPolicy },
-    /// Built from a local directory; `tag` carries a hash of the context, so a changed context is a new tag.
-    Build { context: PathBuf, dockerfile: String, tag: String },
+    /// Built from a local directory; `tag` carries the start of `digest`, the context's digest
+    /// (see `spec::ContextFiles::read`), so a changed context is a new tag. A build whose
+    /// streamed context no longer has `digest` fails rather than give the tag other content.
+    Build { context: PathBuf, dockerfile: String, tag: String, digest: String },
 }
 
 impl ImageSource {

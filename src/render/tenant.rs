@@ -145,6 +145,7 @@ fn image_source(
             context: ctx.dir.clone(),
             dockerfile: ctx.dockerfile.clone(),
             tag: format!("tenantd.local/{}:{}", context_repo_name(ctx), &ctx.digest[..16]),
+            digest: ctx.digest.clone(),
         },
         (Some(reference), _, _) => ImageSource::Registry { reference: reference.to_string(), pull_policy },
         // The loader resolves every build context of a valid spec; reaching here is a bug in it.

@@ -1,21 +1,16 @@
 //! Build contexts: a spec's `build.context` resolved to a directory on disk, checked to hold the
-//! Dockerfile, and digested so that a changed file in it means a new image.
+//! Dockerfile, within the size limit, and digested (over exactly what is sent to the engine, see
+//! [`super::context_files`]) so that a changed file in it means a new image.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
-use sha2::{Digest, Sha256};
-
+use super::context_files::context_digest;
 use super::types::{BuildSpec, TenantFile};
 use super::validate::Violation;
 use super::BuildContext;
-
-/// Build contexts whose files add up to more than this are refused.
-pub const MAX_CONTEXT_BYTES: u64 = 256 << 20;
 
 /// Resolves every `build` of `file` against the directory of `spec_path`, keyed by the JSON
 /// pointer of the build object.
@@ -66,103 +61,22 @@ fn resolve(build: &BuildSpec, base: &Path, pointer: &str) -> Result<BuildContext
         )));
     }
     let found = fs::canonicalize(dir.join(dockerfile)).ok().filter(|p| p.starts_with(&dir) && p.is_file());
-    let Some(dockerfile_path) = found else {
+    if found.is_none() {
         return Err(at_dockerfile(format!(
             "dockerfile {:?} is not a file inside the build context {}",
             build.dockerfile,
             dir.display()
         )));
-    };
-    let digest = digest(&dir, &build.dockerfile, &dockerfile_path).map_err(at_context)?;
+    }
+    let digest = context_digest(&dir, &build.dockerfile).map_err(|e| at_context(e.to_string()))?;
     Ok(BuildContext { dir, dockerfile: build.dockerfile.clone(), digest })
-}
-
-/// What the digest covers of one entry below the context.
-enum Entry {
-    File { path: PathBuf, executable: bool },
-    Symlink { target: PathBuf },
-}
-
-/// SHA-256 over the sorted (relative path, executable bit, content digest) of every regular file
-/// below `dir` and the target of every symlink (not followed), skipping `.git`, `target` and other
-/// dot-directories; then the Dockerfile's name and content, which may live in a skipped directory
-/// and which tells two builds of one context apart.
-fn digest(dir: &Path, dockerfile_name: &str, dockerfile: &Path) -> Result<String, String> {
-    let mut entries = Vec::new();
-    let mut total = 0u64;
-    walk(dir, &mut Vec::new(), &mut entries, &mut total)?;
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut outer = Sha256::new();
-    for (relative, entry) in &entries {
-        outer.update((relative.len() as u64).to_le_bytes());
-        outer.update(relative);
-        match entry {
-            Entry::File { path, executable } => {
-                outer.update([b'f', u8::from(*executable)]);
-                outer.update(file_digest(path)?);
-            }
-            Entry::Symlink { target } => {
-                let target = target.as_os_str().as_bytes();
-                outer.update([b'l']);
-                outer.update((target.len() as u64).to_le_bytes());
-                outer.update(target);
-            }
-        }
-    }
-    outer.update([b'D']);
-    outer.update((dockerfile_name.len() as u64).to_le_bytes());
-    outer.update(dockerfile_name.as_bytes());
-    outer.update(file_digest(dockerfile)?);
-    Ok(hex::encode(outer.finalize()))
-}
-
-fn file_digest(path: &Path) -> Result<[u8; 32], String> {
-    let mut hasher = Sha256::new();
-    let mut file = fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    io::copy(&mut file, &mut hasher).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Ok(hasher.finalize().into())
-}
-
-fn walk(dir: &Path, relative: &mut Vec<u8>, out: &mut Vec<(Vec<u8>, Entry)>, total: &mut u64) -> Result<(), String> {
-    let unreadable = |p: &Path, e: io::Error| format!("cannot read {} in the build context: {e}", p.display());
-    for entry in fs::read_dir(dir).map_err(|e| unreadable(dir, e))? {
-        let entry = entry.map_err(|e| unreadable(dir, e))?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let kind = entry.file_type().map_err(|e| unreadable(&path, e))?;
-        let len = relative.len();
-        if !relative.is_empty() {
-            relative.push(b'/');
-        }
-        relative.extend_from_slice(name.as_bytes());
-        if kind.is_dir() {
-            let skipped = name == ".git" || name == "target" || name.as_bytes().starts_with(b".");
-            if !skipped {
-                walk(&path, relative, out, total)?;
-            }
-        } else if kind.is_file() {
-            let meta = entry.metadata().map_err(|e| unreadable(&path, e))?;
-            *total += meta.len();
-            if *total > MAX_CONTEXT_BYTES {
-                return Err(format!(
-                    "the build context {} holds more than {} MiB of files",
-                    dir.display(),
-                    MAX_CONTEXT_BYTES >> 20
-                ));
-            }
-            out.push((relative.clone(), Entry::File { path, executable: meta.permissions().mode() & 0o111 != 0 }));
-        } else if kind.is_symlink() {
-            let target = fs::read_link(&path).map_err(|e| unreadable(&path, e))?;
-            out.push((relative.clone(), Entry::Symlink { target }));
-        }
-        relative.truncate(len);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
 
     fn file_with(dir: &Path, build: &str) -> (TenantFile, PathBuf) {
         let text = format!("apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{name: acme}}\nspec:\n  build: {build}\n");
@@ -192,30 +106,36 @@ mod tests {
     }
 
     #[test]
-    fn the_digest_follows_content_names_and_modes_but_skips_git_and_target() {
+    fn the_digest_covers_the_whole_context_dot_directories_included_and_nothing_outside() {
         let tmp = tempfile::tempdir().unwrap();
         let ctx = tmp.path().join("ctx");
         write(&ctx.join("Dockerfile"), "FROM scratch\n");
-        write(&ctx.join("src/a.txt"), "a");
+        write(&ctx.join(".cache/y"), "y");
         let d0 = digest_of(tmp.path());
         assert_eq!(digest_of(tmp.path()), d0, "the digest is deterministic");
 
-        write(&ctx.join(".git/HEAD"), "x");
-        write(&ctx.join("target/debug/x"), "x");
-        write(&ctx.join(".cache/y"), "y");
         write(&tmp.path().join("unrelated.txt"), "z");
-        assert_eq!(digest_of(tmp.path()), d0, "skipped directories and files outside do not count");
+        assert_eq!(digest_of(tmp.path()), d0, "files outside do not count");
 
-        write(&ctx.join("src/a.txt"), "b");
+        write(&ctx.join(".cache/y"), "changed");
         let d1 = digest_of(tmp.path());
-        assert_ne!(d1, d0, "content counts");
+        assert_ne!(d1, d0, "a file under a dot-directory counts");
 
-        fs::rename(ctx.join("src/a.txt"), ctx.join("src/b.txt")).unwrap();
-        let d2 = digest_of(tmp.path());
-        assert_ne!(d2, d1, "names count");
+        fs::set_permissions(ctx.join(".cache/y"), fs::Permissions::from_mode(0o755)).unwrap();
+        assert_ne!(digest_of(tmp.path()), d1, "modes count");
+    }
 
-        fs::set_permissions(ctx.join("src/b.txt"), fs::Permissions::from_mode(0o755)).unwrap();
-        assert_ne!(digest_of(tmp.path()), d2, "the executable bit counts");
+    #[test]
+    fn a_context_over_the_limit_is_refused_at_its_field() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(&tmp.path().join("ctx/Dockerfile"), "FROM scratch\n");
+        fs::create_dir_all(tmp.path().join("ctx/.big")).unwrap();
+        // Sparse: large on paper, nothing on disk, never read.
+        fs::File::create(tmp.path().join("ctx/.big/blob")).unwrap().set_len(300 << 20).unwrap();
+        let (file, spec) = file_with(tmp.path(), "{context: ctx}");
+        let errors = resolve_contexts(&file, &spec).unwrap_err();
+        assert_eq!(errors[0].pointer, "/spec/build/context");
+        assert!(errors[0].message.contains("holds more than 256 MiB, the limit"), "{}", errors[0].message);
     }
 
     #[test]

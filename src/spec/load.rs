@@ -40,7 +40,8 @@ pub struct BuildContext {
     pub dir: PathBuf,
     /// The Dockerfile's path relative to `dir`.
     pub dockerfile: String,
-    /// Hex SHA-256 over the context's files (relative path, executable bit, content).
+    /// Hex SHA-256 over exactly what is sent to the engine (see [`super::ContextFiles::read`]):
+    /// every entry `.dockerignore` leaves in, dot-directories included.
     pub digest: String,
 }
 

@@ -2,7 +2,9 @@
 //! `TenantFile`s. Touches files only.
 
 mod context;
+mod context_files;
 pub mod diagnostic;
+mod dockerignore;
 mod document;
 mod error;
 pub mod explain;
@@ -16,6 +18,10 @@ mod stamp;
 mod types;
 mod validate;
 
+pub use context_files::{
+    context_digest, ContextEntry, ContextError, ContextFiles, ContextSink, Discard, EntryKind, ENTRY_BYTES,
+    MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH,
+};
 pub use error::SpecError;
 pub use load::{
     error_at, load_dir, load_dir_reusing, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason,

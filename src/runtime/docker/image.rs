@@ -16,7 +16,7 @@ use super::DockerRuntime;
 use crate::render::ImageSource;
 use crate::runtime::error::{RuntimeError, UnreachableReason};
 use crate::runtime::ImageOutcome;
-use crate::spec::PullPolicy;
+use crate::spec::{ContextFiles, PullPolicy};
 
 /// The registry host an unqualified reference (`nginx`, `library/nginx`) lives on.
 const DEFAULT_REGISTRY: &str = "docker.io";
@@ -65,11 +65,11 @@ impl DockerRuntime {
                     }),
                 }
             }
-            ImageSource::Build { context, dockerfile, tag } => {
+            ImageSource::Build { context, dockerfile, tag, digest } => {
                 if let Some(id) = self.local_image_id(tag).await? {
                     return Ok(ImageOutcome::AlreadyPresent { id });
                 }
-                self.build(context, dockerfile, tag).await?;
+                self.build(context, dockerfile, tag, digest).await?;
                 match self.local_image_id(tag).await? {
                     Some(id) => Ok(ImageOutcome::Built { id }),
                     None => Err(RuntimeError::ImageBuild {
@@ -109,26 +109,52 @@ impl DockerRuntime {
         })
     }
 
-    async fn build(&self, context: &Path, dockerfile: &str, tag: &str) -> Result<(), RuntimeError> {
+    /// Builds `tag` from the context at `context`, streaming it to the engine. The walk that
+    /// decides what is sent comes first and refuses a context over the limit before the engine
+    /// is asked anything; the stream fails, and nothing is built, when what is read does not
+    /// digest to `digest`, the digest `tag` was named for.
+    async fn build(&self, context: &Path, dockerfile: &str, tag: &str, digest: &str) -> Result<(), RuntimeError> {
         let failed = |message: String| RuntimeError::ImageBuild { context: context.display().to_string(), message };
-        let archive = {
+        let files = {
             let (context, dockerfile) = (context.to_path_buf(), dockerfile.to_string());
-            tokio::task::spawn_blocking(move || build_context::archive(&context, &dockerfile))
+            tokio::task::spawn_blocking(move || ContextFiles::walk(&context, &dockerfile))
                 .await
-                .map_err(|e| failed(format!("archiving the context stopped: {e}")))?
+                .map_err(|e| failed(format!("walking the context stopped: {e}")))?
                 .map_err(|e| failed(e.to_string()))?
         };
+        if let Some(first) = files.skipped().first() {
+            tracing::warn!(
+                context = %context.display(),
+                count = files.skipped().len(),
+                first = %String::from_utf8_lossy(first),
+                "left out FIFOs, sockets or devices found in the build context"
+            );
+        }
         let docker = self.client().await?;
         let options = BuildImageOptionsBuilder::new().dockerfile(dockerfile).t(tag).rm(true).forcerm(true).build();
-        tracing::info!(image = tag, context = %context.display(), bytes = archive.len(), "building image");
+        tracing::info!(image = tag, context = %context.display(), bytes = files.counted_bytes(), "building image");
+        let (chunks, body) = tokio::sync::mpsc::channel(build_context::CHUNKS_AHEAD);
+        let streaming = {
+            let (expected, patience) = (digest.to_string(), self.timeouts.image);
+            tokio::task::spawn_blocking(move || build_context::stream(&files, &expected, chunks, patience))
+        };
+        let body = futures_util::stream::unfold(body, |mut body| async move { body.recv().await.map(|c| (c, body)) });
         let building = async {
-            let mut output = docker.build_image(options, None, Some(bollard::body_full(archive.into())));
+            let mut output = docker.build_image(options, None, Some(bollard::body_try_stream(body)));
             while let Some(item) = output.next().await {
                 item?;
             }
             Ok(())
         };
-        within(self.timeouts.image, building).await.map_err(|e| self.stream_failure(e, failed))
+        let built = within(self.timeouts.image, building).await;
+        let streamed = streaming.await.map_err(|e| failed(format!("streaming the context stopped: {e}")))?;
+        match (streamed, built) {
+            // The context's own failure explains why the engine's side failed too.
+            (Err(e), _) if !e.is_engine_side() => Err(failed(e.to_string())),
+            (_, Err(e)) => Err(self.stream_failure(e, failed)),
+            (Err(e), Ok(())) => Err(failed(e.to_string())),
+            (Ok(()), Ok(())) => Ok(()),
+        }
     }
 
     /// A failed pull or build: `Unreachable` when the engine went away, else `failed` with what
