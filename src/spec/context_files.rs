@@ -273,14 +273,14 @@ fn clean_dockerfile(dockerfile: &str) -> Result<String, ContextError> {
     Ok(parts.join("/"))
 }
 
-fn open_dir(parent: impl std::os::fd::AsFd, name: &[u8]) -> rustix::io::Result<OwnedFd> {
+pub(super) fn open_dir(parent: impl std::os::fd::AsFd, name: &[u8]) -> rustix::io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     rustix::fs::openat(parent, std::ffi::OsStr::from_bytes(name), flags, Mode::empty())
 }
 
 /// Opens a regular file without following a symlink and without blocking on a FIFO; anything
 /// but a regular file once open is refused.
-fn open_file(parent: impl std::os::fd::AsFd, name: &[u8]) -> io::Result<File> {
+pub(super) fn open_file(parent: impl std::os::fd::AsFd, name: &[u8]) -> io::Result<File> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(parent, std::ffi::OsStr::from_bytes(name), flags, Mode::empty())?;
     let stat = rustix::fs::fstat(&fd)?;

@@ -3,6 +3,7 @@
 
 mod context;
 mod context_files;
+mod context_legacy;
 pub mod diagnostic;
 mod dockerignore;
 mod document;
@@ -22,6 +23,7 @@ pub use context_files::{
     context_digest, ContextEntry, ContextError, ContextFiles, ContextSink, Discard, EntryKind, ENTRY_BYTES,
     MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH,
 };
+pub use context_legacy::earlier_context_digest;
 pub use error::SpecError;
 pub use load::{
     error_at, load_dir, load_dir_reusing, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason,
