@@ -7,8 +7,8 @@ use std::path::{Component, Path};
 use bollard::models::{HostConfigCgroupnsModeEnum, MountType};
 use serde_json::Value;
 use tenantd::render::kubernetes::ObjectKind;
-use tenantd::runtime::docker::NO_IPV6_SYSCTLS;
 use tenantd::render::{DesiredTenant, FileRoots};
+use tenantd::runtime::docker::NO_IPV6_SYSCTLS;
 use tenantd::spec::TenantName;
 
 use crate::create_body;
