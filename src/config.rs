@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::host_firewall::{NetworkSettings, RawNetwork};
 use crate::render::kubernetes::KubeOptions;
 use crate::runtime::docker::{SubnetPool, DEFAULT_NETWORK_POOL, DEFAULT_NETWORK_PREFIX};
 use crate::spec::TenantName;
@@ -77,6 +78,8 @@ struct RawConfig {
     secrets: RawSecrets,
     #[serde(default)]
     kubernetes: RawKubernetes,
+    #[serde(default)]
+    network: RawNetwork,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -253,6 +256,8 @@ pub struct DaemonConfig {
     pub daemon: DaemonSettings,
     pub secrets: SecretsSettings,
     pub kubernetes: KubernetesSettings,
+    /// How tenant networks are kept off the host's own services (`[network]`; Docker and Podman).
+    pub network: NetworkSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -307,6 +312,10 @@ impl DaemonConfig {
         }
         let defaults = DaemonSettings::default();
         let kubernetes = kubernetes_settings(raw.kubernetes, &base)?;
+        let network = raw
+            .network
+            .settings()
+            .map_err(|message| ConfigError::Value { field: "network.host_allow".into(), message })?;
         let docker = raw.docker.unwrap_or_default();
         let docker_subnets = SubnetPool::new(
             docker.network_pool.as_deref().unwrap_or(DEFAULT_NETWORK_POOL),
@@ -347,6 +356,7 @@ impl DaemonConfig {
                 recipients: raw.secrets.recipients,
             },
             kubernetes,
+            network,
         })
     }
 
@@ -408,6 +418,26 @@ mod tests {
             e.to_string(),
             "config value `docker.network_pool`: 10.1.2.3/16 has host bits set; did you mean 10.1.0.0/16?"
         );
+    }
+
+    #[test]
+    fn the_network_section_defaults_to_tenantds_own_host_rules_and_a_bad_port_is_named() {
+        use crate::host_firewall::FirewallMode;
+        let base = "tenants_dir = \"t\"\nstate_dir = \"s\"\n";
+        let c = DaemonConfig::parse(base, Path::new("x.toml"), None).unwrap();
+        assert_eq!(c.network.host_firewall, FirewallMode::Tenantd);
+        assert!(c.network.host_allow.is_empty());
+        let c = DaemonConfig::parse(
+            &format!("{base}[network]\nhost_firewall = \"external\"\nhost_allow = [\"tcp/8080\"]\n"),
+            Path::new("x.toml"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.network.host_firewall, FirewallMode::External);
+        assert_eq!(c.network.host_allow[0].to_string(), "tcp/8080");
+        let e = DaemonConfig::parse(&format!("{base}[network]\nhost_allow = [\"8080\"]\n"), Path::new("x.toml"), None)
+            .unwrap_err();
+        assert!(e.to_string().starts_with("config value `network.host_allow`: \"8080\" is not a host port"), "{e}");
     }
 
     #[test]

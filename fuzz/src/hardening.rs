@@ -1,12 +1,14 @@
 //! What no spec may change about how its containers run: on Docker, the create body; on a
 //! cluster, the Deployment's pod. Each check panics with what it found.
 
+use std::collections::HashMap;
 use std::path::{Component, Path};
 
 use bollard::models::{HostConfigCgroupnsModeEnum, MountType};
 use serde_json::Value;
 use tenantd::render::kubernetes::ObjectKind;
 use tenantd::render::{DesiredTenant, FileRoots};
+use tenantd::runtime::docker::NO_IPV6_SYSCTLS;
 use tenantd::spec::TenantName;
 
 use crate::create_body;
@@ -43,7 +45,10 @@ pub fn check_docker(d: &DesiredTenant, instance: &TenantName, roots: &FileRoots,
         assert!(h.binds.is_none() && h.volumes_from.is_none(), "{name}: binds or volumes_from");
         assert!(h.devices.as_ref().is_none_or(Vec::is_empty), "{name}: devices");
         assert!(h.device_requests.is_none() && h.device_cgroup_rules.is_none(), "{name}: device access");
-        assert!(h.cgroup_parent.is_none() && h.sysctls.is_none(), "{name}: cgroup_parent or sysctls");
+        assert!(h.cgroup_parent.is_none(), "{name}: cgroup_parent");
+        let no_ipv6: HashMap<String, String> =
+            NO_IPV6_SYSCTLS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(h.sysctls.as_ref(), Some(&no_ipv6), "{name}: sysctls");
         assert!(h.oom_kill_disable.is_none() && h.oom_score_adj.is_none(), "{name}: OOM settings");
         assert!(h.memory.is_some() && h.memory == h.memory_swap, "{name}: memory {:?}/{:?}", h.memory, h.memory_swap);
         assert!(h.pids_limit.is_some_and(|p| p > 0), "{name}: pids_limit {:?}", h.pids_limit);

@@ -17,6 +17,8 @@ pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_emp
     let _lock = StateLock::acquire(&cfg.state_dir)?;
     let runtime = super::connect(cfg).await?;
     let prepared = prepare(cfg, runtime.as_ref(), PassOptions { allow_empty }).await?;
+    // Before anything changes: the host rules for the networks there are now.
+    runtime.sync_host_rules().await?;
     let wait = WaitPolicy { enabled: !no_wait, max: Duration::from_secs(wait_timeout) };
     let files = Some(crate::reconcile::FileDelivery::new(cfg));
     // A live display only for a person at a terminal; logs and pipes get the plain lines alone.

@@ -26,6 +26,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{DaemonConfig, RuntimeKind, DEFAULT_CONFIG_PATH};
+use crate::host_firewall::{FirewallMode, HostFirewall};
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::kubernetes::KubernetesRuntime;
 use crate::runtime::Runtime;
@@ -344,10 +345,16 @@ pub(crate) async fn connect(cfg: &DaemonConfig) -> anyhow::Result<Box<dyn Runtim
 /// configuration fails here, at start.
 async fn connect_lazily(cfg: &DaemonConfig) -> anyhow::Result<Box<dyn Runtime>> {
     Ok(match cfg.runtime {
-        RuntimeKind::Docker => Box::new(
-            DockerRuntime::connect(&cfg.instance, cfg.docker_host.as_deref(), cfg.registries.clone())?
-                .with_subnet_pool(cfg.docker_subnets),
-        ),
+        RuntimeKind::Docker => {
+            let runtime = DockerRuntime::connect(&cfg.instance, cfg.docker_host.as_deref(), cfg.registries.clone())?
+                .with_subnet_pool(cfg.docker_subnets);
+            Box::new(match cfg.network.host_firewall {
+                FirewallMode::Tenantd => {
+                    runtime.with_host_firewall(HostFirewall::new(&cfg.instance, &cfg.network.host_allow))
+                }
+                FirewallMode::External => runtime,
+            })
+        }
         RuntimeKind::Kubernetes => Box::new(KubernetesRuntime::connect(&cfg.kubernetes, &cfg.instance).await?),
     })
 }

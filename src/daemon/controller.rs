@@ -267,6 +267,13 @@ impl Controller {
         if let Err(e) = observed {
             return self.pass_failed(&ReconcileError::Runtime(e));
         }
+        // Every full pass puts the host rules back as the networks are, whatever happened to
+        // them meanwhile (a reboot, a flush); nothing is changed while that fails.
+        if only.is_none() {
+            if let Err(e) = self.runtime.sync_host_rules().await {
+                return self.pass_failed(&ReconcileError::Runtime(e));
+            }
+        }
         if self.engine_down.take().is_some() {
             tracing::info!("engine answers again");
         }

@@ -33,6 +33,10 @@ pub enum RuntimeError {
     /// engine); a plan for this runtime never asks for it.
     #[error("{runtime} cannot {operation}")]
     Unsupported { runtime: String, operation: String },
+    /// The host's rules that keep tenant networks off its services could not be put in place:
+    /// nothing that would start a container goes ahead.
+    #[error(transparent)]
+    HostFirewall(#[from] crate::host_firewall::FirewallError),
     /// The caller's side of an attached stream failed (its stdin could not be read, its
     /// stdout was closed); the engine itself is fine.
     #[error("{operation}: {source}")]

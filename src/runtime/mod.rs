@@ -56,6 +56,17 @@ pub trait Runtime: Send + Sync {
     async fn remove_network(&self, name: &str) -> Result<(), RuntimeError>;
     async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError>;
 
+    /// Brings whatever the host enforces about tenant networks (which of them may reach the
+    /// host's services, and what a network with egress denied may reach at all) in line with
+    /// the networks this instance has now. A runtime that keeps such rules also does this
+    /// itself whenever it creates (before any container of the network can start) or removes a
+    /// network. Runtimes whose platform enforces it otherwise (a cluster's NetworkPolicies)
+    /// keep this default, which has nothing to do. An error means the rules are not in force:
+    /// callers must not start containers.
+    async fn sync_host_rules(&self) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
     /// Creates (does not start) a container on `network`, publishing its port on
     /// `127.0.0.1:host_port` when given. Returns the container id.
     async fn create_container(

@@ -200,6 +200,24 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         cleanup_instance(&self.instance);
+        remove_host_rules(&self.instance);
+    }
+}
+
+/// The nftables table tenantd keeps for `instance` (it never removes it itself).
+pub fn host_rules_table(instance: &str) -> String {
+    format!("tenantd_{instance}")
+}
+
+/// Deletes the instance's nftables table, if there is one (and `nft` runs).
+pub fn remove_host_rules(instance: &str) {
+    let table = host_rules_table(instance);
+    let listed = Command::new("nft").args(["list", "table", "inet", &table]).output();
+    if listed.is_ok_and(|o| o.status.success()) {
+        let deleted = Command::new("nft").args(["delete", "table", "inet", &table]).output();
+        if let Some(o) = deleted.ok().filter(|o| !o.status.success()) {
+            eprintln!("cleanup: nft delete table inet {table}: {}", stderr(&o).trim());
+        }
     }
 }
 

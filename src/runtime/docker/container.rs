@@ -13,6 +13,17 @@ use crate::render::{DesiredContainer, Healthcheck};
 use crate::runtime::model::labels;
 use crate::spec::TenantName;
 
+/// IPv6 off inside the container. Tenant networks are IPv4 only; Docker then switches IPv6 off
+/// in the container by itself, Podman does not, and a container with IPv6 on reaches the
+/// host's services bound to `[::]` through its bridge's link-local address, which no rule on
+/// IPv4 addresses sees.
+pub const NO_IPV6_SYSCTLS: [(&str, &str); 2] =
+    [("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disable_ipv6", "1")];
+
+fn no_ipv6() -> HashMap<String, String> {
+    NO_IPV6_SYSCTLS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
 /// Options of every tmpfs: writable, but nothing on it runs or gains privileges.
 const TMPFS_OPTIONS: &str = "rw,noexec,nosuid,nodev";
 /// The `/tmp` every container gets (a spec's own `/tmp` entry replaces it).
@@ -72,6 +83,7 @@ pub fn create_body(
             maximum_retry_count: Some(RESTART_RETRIES),
         }),
         network_mode: Some(network.to_string()),
+        sysctls: Some(no_ipv6()),
         mounts: Some(
             c.mounts
                 .iter()
@@ -213,6 +225,8 @@ mod tests {
         assert_eq!(h.init, Some(true));
         assert_eq!(h.memory, h.memory_swap);
         assert_eq!(h.network_mode.as_deref(), Some("prod-acme"));
+        let sysctls = h.sysctls.as_ref().unwrap();
+        assert_eq!(sysctls.get("net.ipv6.conf.all.disable_ipv6").map(String::as_str), Some("1"), "{sysctls:?}");
         assert_eq!(h.binds, None);
         let limits: Vec<_> = h.ulimits.iter().flatten().map(|u| (u.name.as_deref(), u.soft, u.hard)).collect();
         assert_eq!(limits, [(Some("nofile"), Some(4096), Some(4096)), (Some("nproc"), Some(16384), Some(16384))]);

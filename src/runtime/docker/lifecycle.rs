@@ -66,6 +66,7 @@ impl DockerRuntime {
     pub(super) async fn start(&self, id: &str) -> Result<(), RuntimeError> {
         let operation = "start container";
         let existing = self.require_owned(id, operation).await?;
+        self.require_host_rules().await?;
         let docker = self.client().await?;
         match within(self.timeouts.call, docker.start_container(id, None::<StartContainerOptions>)).await {
             Ok(()) => Ok(()),
@@ -103,6 +104,7 @@ impl DockerRuntime {
     pub(super) async fn restart(&self, id: &str, timeout_secs: u32) -> Result<(), RuntimeError> {
         let operation = "restart container";
         self.require_owned(id, operation).await?;
+        self.require_host_rules().await?;
         let docker = self.client().await?;
         let grace = i32::try_from(timeout_secs).unwrap_or(i32::MAX);
         let options = RestartContainerOptionsBuilder::new().t(grace).build();

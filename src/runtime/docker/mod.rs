@@ -7,6 +7,7 @@ mod endpoint;
 mod errors;
 mod events;
 mod exec;
+mod firewall;
 mod host_routes;
 mod identify;
 mod image;
@@ -31,6 +32,8 @@ use tokio::sync::OnceCell;
 // which check that no spec can make it less hardened.
 #[doc(hidden)]
 pub use container::create_body;
+#[doc(hidden)]
+pub use container::NO_IPV6_SYSCTLS;
 pub use endpoint::{DEFAULT_ENDPOINT, ROOTFUL_PODMAN_SOCKET};
 pub use subnets::{SubnetPool, SubnetPoolError, DEFAULT_NETWORK_POOL, DEFAULT_NETWORK_PREFIX};
 pub use ulimits::{ContainerUlimits, DEFAULT_NOFILE, DEFAULT_NPROC};
@@ -84,6 +87,13 @@ pub struct DockerRuntime {
     engine: std::sync::OnceLock<EngineInfo>,
     /// The `nofile`/`nproc` limits every tenant container gets.
     ulimits: ContainerUlimits,
+    /// The host rules kept for this instance's networks; `None` when the host's own firewall
+    /// does that job.
+    host_firewall: Option<crate::host_firewall::HostFirewall>,
+    /// Whether the engine runs rootless, once asked.
+    rootless: std::sync::OnceLock<bool>,
+    /// Whether this process's last rewrite of the host rules succeeded.
+    host_rules_in_force: std::sync::atomic::AtomicBool,
 }
 
 impl DockerRuntime {
@@ -113,6 +123,9 @@ impl DockerRuntime {
             client: OnceCell::new(),
             engine: std::sync::OnceLock::new(),
             ulimits: ContainerUlimits::within_own_hard_limits(),
+            host_firewall: None,
+            rootless: std::sync::OnceLock::new(),
+            host_rules_in_force: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -125,6 +138,14 @@ impl DockerRuntime {
     /// Replaces the default pool tenant networks take their subnets from.
     pub fn with_subnet_pool(mut self, pool: SubnetPool) -> Self {
         self.subnet_pool = pool;
+        self
+    }
+
+    /// Keeps `firewall` in line with this instance's networks: rewritten after each network
+    /// is created (before any of its containers starts) or removed, and by
+    /// [`Runtime::sync_host_rules`]. Without it, nothing on the host is touched.
+    pub fn with_host_firewall(mut self, firewall: crate::host_firewall::HostFirewall) -> Self {
+        self.host_firewall = Some(firewall);
         self
     }
 
@@ -254,6 +275,10 @@ impl Runtime for DockerRuntime {
 
     async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError> {
         self.create_tenant_volume(tenant, name).await
+    }
+
+    async fn sync_host_rules(&self) -> Result<(), RuntimeError> {
+        self.sync_host_firewall().await
     }
 
     async fn create_container(

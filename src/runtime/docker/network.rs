@@ -30,7 +30,9 @@ impl DockerRuntime {
         // Engines before API 1.44 accept a second network with the same name, so look first
         // instead of relying on a 409.
         if let Some(existing) = self.network_named(&network.name, &operation).await? {
-            return self.adopt_existing(tenant, &network.name, existing);
+            let id = self.adopt_existing(tenant, &network.name, existing)?;
+            self.sync_host_firewall().await?;
+            return Ok(id);
         }
         // Another process may take the subnet first, or the engine may still hold the subnet of
         // a network removed a moment ago without listing it: it then refuses the subnet as
@@ -54,13 +56,22 @@ impl DockerRuntime {
             let created = within(self.timeouts.call, docker.create_network(request)).await;
             self.release_subnet(&subnet);
             match created {
-                Ok(created) => return Ok(created.id),
+                Ok(created) => {
+                    // The network's subnet is in the host rules before the caller can start a
+                    // container on it; if that fails, so does the create step.
+                    self.sync_host_firewall().await?;
+                    return Ok(created.id);
+                }
                 Err(e) if is_status(&e, 403) && message(&e).contains("overlaps") => {
                     refused.insert(subnet);
                 }
                 Err(e) if is_status(&e, 409) => {
                     return match self.network_named(&network.name, &operation).await? {
-                        Some(existing) => self.adopt_existing(tenant, &network.name, existing),
+                        Some(existing) => {
+                            let id = self.adopt_existing(tenant, &network.name, existing)?;
+                            self.sync_host_firewall().await?;
+                            Ok(id)
+                        }
                         None => Err(self.fail(operation, e)),
                     }
                 }
@@ -133,10 +144,12 @@ impl DockerRuntime {
         let id = existing.id.as_deref().unwrap_or(name);
         let docker = self.client().await?;
         match within(self.timeouts.call, docker.remove_network(id)).await {
-            Ok(()) => Ok(()),
-            Err(e) if is_status(&e, 404) => Ok(()),
-            Err(e) => Err(self.fail(operation, e)),
+            Ok(()) => {}
+            Err(e) if is_status(&e, 404) => {}
+            Err(e) => return Err(self.fail(operation, e)),
         }
+        // Its subnet leaves the host rules (the engine may hand it to another network).
+        self.sync_host_firewall().await
     }
 
     /// The network named exactly `name`, if any. The engine also resolves ids and id prefixes,
