@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod health;
+pub mod hostdir;
 pub mod plan;
 pub mod ports;
 pub mod reconcile;
