@@ -147,43 +147,78 @@ fn status_lists_a_file_that_holds_no_status_with_its_error_and_exits_1() {
     assert_eq!(env.tenantd(&["status", "acme"]).status.code(), Some(0));
 }
 
-#[test]
-fn the_next_pass_of_apply_and_of_the_daemon_writes_a_corrupt_status_anew() {
-    let Some(env) = Env::new("the_next_pass_of_apply_and_of_the_daemon_writes_a_corrupt_status_anew") else {
-        return;
-    };
-    // No samples: a changing CPU figure must not be what makes the daemon write again.
+/// An environment whose daemon samples nothing: a changing CPU figure must not be what makes
+/// the daemon write a status again.
+fn quiet_env(test: &str) -> Option<Env> {
+    let env = Env::new(test)?;
     env.write_config("[daemon]\nresync_interval = \"1s\"\nstats_interval = \"1h\"\n");
     env.spec("acme.yaml", &stub_spec("acme", ""));
+    Some(env)
+}
+
+#[test]
+fn apply_and_the_daemon_narrow_status_modes_an_earlier_version_left_wide() {
+    let Some(env) = quiet_env("apply_and_the_daemon_narrow_status_modes_an_earlier_version_left_wide") else {
+        return;
+    };
     env.apply_ok();
     let status_dir = env.state.join("status");
     let acme = env.status_path("acme");
     assert_eq!((mode(&status_dir), mode(&acme)), (0o750, 0o640));
 
-    // apply: the tenant's file, and one of a tenant it knows nothing else about, written anew;
-    // modes an earlier version left wider narrowed, though acme's status is unchanged.
-    std::fs::write(&acme, "{").unwrap();
-    std::fs::write(status_dir.join("gone.json"), "").unwrap();
+    // apply, with nothing to change: acme's status stays as it is, its mode does not.
     chmod(&status_dir, 0o755);
+    chmod(&acme, 0o644);
     std::fs::write(status_dir.join("beta.json"), serde_json::to_string(&status("beta", None)).unwrap()).unwrap();
     chmod(&status_dir.join("beta.json"), 0o644);
     env.apply_ok();
-    assert_eq!(status_json(&env, "acme").expect("acme's status written anew")["phase"], "Running");
-    assert_eq!(status_json(&env, "gone").expect("gone's status written anew")["phase"], "Removed");
-    assert_eq!((mode(&status_dir), mode(&status_dir.join("beta.json"))), (0o750, 0o640));
+    assert_eq!((mode(&status_dir), mode(&acme), mode(&status_dir.join("beta.json"))), (0o750, 0o640, 0o640));
 
-    // The daemon: modes narrowed at start; a status corrupted under it written anew by its next
-    // full pass, though nothing about the tenant changed.
-    chmod(&acme, 0o644);
+    // The daemon, from its start.
     chmod(&status_dir, 0o755);
+    chmod(&acme, 0o644);
     let daemon = Daemon::start(&env);
     daemon.await_running(&env, "acme", CONVERGE);
     eventually("the modes to be narrowed", CONVERGE, || {
         (mode(&status_dir) == 0o750 && mode(&acme) == 0o640).then_some(())
     });
-    std::fs::write(&acme, "not json").unwrap();
+}
+
+#[test]
+fn the_next_pass_of_apply_writes_a_corrupt_status_anew() {
+    let Some(env) = quiet_env("the_next_pass_of_apply_writes_a_corrupt_status_anew") else {
+        return;
+    };
+    env.apply_ok();
+    let status_dir = env.state.join("status");
+    // The tenant's own file, and one of a tenant the pass knows nothing else about.
+    std::fs::write(env.status_path("acme"), "{").unwrap();
+    std::fs::write(status_dir.join("gone.json"), "").unwrap();
+    env.apply_ok();
+    assert_eq!(status_json(&env, "acme").expect("acme's status written anew")["phase"], "Running");
+    assert_eq!(status_json(&env, "gone").expect("gone's status written anew")["phase"], "Removed");
+    assert_eq!(env.tenantd(&["status"]).status.code(), Some(0));
+}
+
+#[test]
+fn the_next_full_pass_of_the_daemon_writes_a_corrupt_status_anew() {
+    let Some(env) = quiet_env("the_next_full_pass_of_the_daemon_writes_a_corrupt_status_anew") else {
+        return;
+    };
+    // One probe an hour: once the first one is recorded, nothing about the tenant changes, and
+    // what the daemon last wrote is what it would write again.
+    env.spec("acme.yaml", &stub_spec("acme", "").replace("interval: 2s", "interval: 1h"));
+    let daemon = Daemon::start(&env);
+    eventually("acme's first probe recorded", CONVERGE, || {
+        status_json(&env, "acme").filter(|s| s["phase"] == "Running" && s["lastProbeLatencyMs"].is_u64())
+    });
+    std::fs::write(env.status_path("acme"), "not json").unwrap();
+    std::fs::write(env.state.join("status/gone.json"), "").unwrap();
     eventually("acme's status to be written anew", CONVERGE, || {
         status_json(&env, "acme").filter(|s| s["phase"] == "Running")
+    });
+    eventually("gone's status to be written anew", CONVERGE, || {
+        status_json(&env, "gone").filter(|s| s["phase"] == "Removed")
     });
     assert_eq!(env.tenantd(&["status"]).status.code(), Some(0));
 }
