@@ -163,6 +163,10 @@ impl FileDelivery {
         let wanted_owner =
             if plaintexts.is_empty() { files.owner } else { Some(files.owner.ok_or(FilesError::NamedUser)?) };
         let (root, records) = self.records(true)?.expect("made when missing");
+        if !plaintexts.is_empty() {
+            // Before anything, the record included, is written there.
+            root.check_tmpfs(self.allow_non_tmpfs)?;
+        }
         let previous = Self::read_record(&records, tenant)?.unwrap_or_default();
         let dropped: Vec<SecretName> =
             previous.secrets().into_iter().filter(|name| !files.secrets.contains_key(name)).collect();
@@ -185,9 +189,6 @@ impl FileDelivery {
         if files.secrets.is_empty() && !dropped.is_empty() {
             root.remove(tenant, owner, &dropped)?;
         } else if !plaintexts.is_empty() || !dropped.is_empty() {
-            if !plaintexts.is_empty() {
-                root.check_tmpfs(self.allow_non_tmpfs)?;
-            }
             root.write(tenant, owner, &plaintexts, &dropped)?;
         }
         Ok(())
