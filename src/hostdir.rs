@@ -417,3 +417,6 @@ impl HostDir {
         Ok(names)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -208,7 +208,7 @@ fn the_next_full_pass_of_the_daemon_writes_a_corrupt_status_anew() {
     // One probe an hour: once the first one is recorded, nothing about the tenant changes, and
     // what the daemon last wrote is what it would write again.
     env.spec("acme.yaml", &stub_spec("acme", "").replace("interval: 2s", "interval: 1h"));
-    let daemon = Daemon::start(&env);
+    let _daemon = Daemon::start(&env);
     eventually("acme's first probe recorded", CONVERGE, || {
         status_json(&env, "acme").filter(|s| s["phase"] == "Running" && s["lastProbeLatencyMs"].is_u64())
     });

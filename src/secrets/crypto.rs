@@ -52,9 +52,10 @@ impl Identities {
     /// Reads an age identity file (`AGE-SECRET-KEY-1…` lines; `#` comments allowed). Like ssh
     /// with a private key, it refuses a file that anyone but its owner may read, or whose owner
     /// is neither root nor tenantd's own user. One exception: the group may read it when the
-    /// group is root's (gid 0), which is how a file handed over with systemd's `LoadCredential=`
-    /// looks to a service that runs as another user (mode 0440, the group bits then being the
-    /// mask of the ACL that lets that user read it).
+    /// group is root's or tenantd's own. That is how a file handed over with systemd's
+    /// `LoadCredential=` looks to a service that runs as another user (root's, mode 0440, the
+    /// group bits then being the mask of the ACL that lets that user read it), and how
+    /// `/etc/tenantd` is shared with a `tenantd` user (`chgrp tenantd`, `g+r`).
     pub fn load(path: &Path) -> Result<Self, CryptoError> {
         let err = |message: String| CryptoError::IdentityFile { path: path.to_path_buf(), message };
         let text = read_private(path)?;
@@ -125,7 +126,7 @@ fn read_private(path: &Path) -> Result<zeroize::Zeroizing<String>, CryptoError> 
     let mode = meta.mode() & 0o7777;
     let who = if mode & 0o007 != 0 {
         Some("others")
-    } else if mode & 0o070 != 0 && (mode & 0o030 != 0 || meta.gid() != 0) {
+    } else if mode & 0o070 != 0 && (mode & 0o030 != 0 || !trusted_group(meta.gid())) {
         Some("its group")
     } else {
         None
@@ -136,6 +137,12 @@ fn read_private(path: &Path) -> Result<zeroize::Zeroizing<String>, CryptoError> 
     let mut text = zeroize::Zeroizing::new(String::new());
     std::io::Read::read_to_string(&mut file, &mut text).map_err(|e| err(e.to_string()))?;
     Ok(text)
+}
+
+/// Root's group, and tenantd's own (the group of a system user made for it, as when it runs
+/// as the `tenantd` user), may read a key: no one else is in them.
+fn trusted_group(gid: u32) -> bool {
+    gid == 0 || gid == rustix::process::getegid().as_raw()
 }
 
 fn describe(e: &age::DecryptError) -> String {
