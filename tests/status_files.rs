@@ -108,6 +108,13 @@ fn no_link_is_followed_where_a_status_file_or_its_directory_belongs() {
         std::fs::remove_file(&at).unwrap();
     }
     assert!(store.write(&status("acme", None)).unwrap());
+
+    // A link left in place fails its own tenant's write, not the directory's others.
+    std::os::unix::fs::symlink(&victim_file, store.dir().join("beta.json")).unwrap();
+    store.prepare().unwrap();
+    assert!(store.write(&status("beta", None)).is_err());
+    assert!(store.write(&status("acme", Some("changed"))).unwrap());
+    assert_eq!((snapshot(&victim), snapshot(&victim_file)), before);
 }
 
 #[test]

@@ -64,10 +64,12 @@ impl StatusStore {
 
     /// Creates the directory, narrows its mode and every status file's to the ones above, and
     /// removes temp files a crash may have left (regular files with tenantd's temp prefix).
+    /// Only a directory that cannot be used is an error: an entry that cannot be fixed (a link
+    /// where a status file belongs) is logged, listed by [`StatusStore::list`] and fails the
+    /// write of its own tenant alone.
     pub fn prepare(&self) -> Result<(), StatusError> {
         let dir = self.open(true)?.expect("made when missing");
         dir.limit_mode(DIR_MODE)?;
-        let mut first_err = None;
         for name in dir.entries()? {
             let result = if name.starts_with(TEMP_PREFIX) {
                 // A leftover of an interrupted write; the real file is intact.
@@ -78,10 +80,10 @@ impl StatusStore {
                 Ok(())
             };
             if let Err(e) = result {
-                first_err.get_or_insert(e);
+                tracing::warn!(error = %e, "status directory entry left as it is");
             }
         }
-        first_err.map_or(Ok(()), |e| Err(e.into()))
+        Ok(())
     }
 
     pub fn read(&self, tenant: &TenantName) -> Result<Option<TenantStatus>, StatusError> {
