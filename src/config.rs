@@ -235,8 +235,22 @@ fn is_quantity(s: &str) -> bool {
     })
 }
 
-/// A loaded, validated daemon configuration. Relative paths are resolved against the config
-/// file's directory.
+/// The directory a config file is in, as one name whichever way the file was named: its
+/// directory with every link resolved. The current directory is always known by its real path
+/// (getcwd), so `cd /etc/tenantd && tenantd --config tenantd.toml` sees the real directory even
+/// when `/etc/tenantd` is a link; resolving links for an absolute name too gives both the same
+/// `state_dir`, hence the same bind mount sources and no replacement. The file's own name is
+/// kept: a config file that is itself a link takes relative paths from where it is named.
+pub fn config_dir(path: &Path) -> std::io::Result<PathBuf> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::canonicalize(dir)
+}
+
+/// A loaded, validated daemon configuration. Every path in it is absolute: relative ones are
+/// resolved against the config file's directory.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
     pub source: PathBuf,
@@ -276,16 +290,26 @@ pub enum ConfigError {
 
 impl DaemonConfig {
     /// Reads and validates `path`; `CONTAINER_RUNTIME` in `env_runtime` overrides `runtime`.
+    /// Relative paths in the file are taken from the real directory the file is in, so the
+    /// result is the same whichever way `path` names it (see [`config_dir`]).
     pub fn load(path: &Path, env_runtime: Option<&str>) -> Result<Self, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        Self::parse(&text, path, env_runtime)
+        let read = |source| ConfigError::Read { path: path.to_path_buf(), source };
+        let dir = config_dir(path).map_err(read)?;
+        let file =
+            path.file_name().map(|n| dir.join(n)).ok_or_else(|| read(std::io::ErrorKind::InvalidInput.into()))?;
+        Self::parse(&text, &file, env_runtime)
     }
 
+    /// Validates `text` as the config file at `path`; relative paths in it are taken from
+    /// `path`'s directory, made absolute against the current directory when `path` is relative.
     pub fn parse(text: &str, path: &Path, env_runtime: Option<&str>) -> Result<Self, ConfigError> {
         let raw: RawConfig = toml::from_str(text)
             .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let path =
+            &std::path::absolute(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
         let runtime = match env_runtime.filter(|s| !s.is_empty()) {
             Some(s) => s.parse()?,
             None => raw.runtime,
@@ -349,7 +373,8 @@ impl DaemonConfig {
             },
             secrets: SecretsSettings {
                 identity_file: raw.secrets.identity_file.map(|p| base.join(p)).or_else(|| {
-                    std::env::var_os("CREDENTIALS_DIRECTORY").map(|d| PathBuf::from(d).join("age-identity"))
+                    let dir = std::path::absolute(std::env::var_os("CREDENTIALS_DIRECTORY")?).ok()?;
+                    Some(dir.join("age-identity"))
                 }),
                 dir: raw.secrets.dir.map(|p| base.join(p)).unwrap_or_else(|| PathBuf::from(DEFAULT_SECRETS_DIR)),
                 allow_non_tmpfs: raw.secrets.allow_non_tmpfs,

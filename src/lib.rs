@@ -6,6 +6,7 @@ pub mod config;
 pub mod daemon;
 pub mod health;
 pub mod host_firewall;
+pub mod hostdir;
 pub mod plan;
 pub mod ports;
 pub mod reconcile;

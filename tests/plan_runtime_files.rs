@@ -27,6 +27,8 @@ fn files() -> Files {
     let (identity, recipient) = tenantd::secrets::keygen();
     let key = dir.path().join("age.key");
     std::fs::write(&key, identity.expose()).unwrap();
+    // Readable by its owner only, or tenantd refuses it.
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let roots = FileRoots { config: dir.path().join("config"), secrets: dir.path().join("secrets") };
     let delivery = FileDelivery::at(roots.clone(), Some(key), true);
     Files { _dir: dir, roots, delivery, recipient }

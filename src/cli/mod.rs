@@ -103,7 +103,7 @@ pub enum Command {
         #[arg(long)]
         allow_empty: bool,
     },
-    /// Show tenant status from the status files.
+    /// Show tenant status from the status files; exits 1 when one holds no status (it is listed with why).
     Status {
         tenant: Option<String>,
         #[arg(long, short = 'o', value_enum, default_value = "table")]

@@ -1,28 +1,56 @@
-//! `tenantd status [TENANT]`: reads the status files.
+//! `tenantd status [TENANT]`: reads the status files. A file that holds no status (corrupt, or
+//! something other than a regular file) is listed with why, and the command exits 1.
 
-use super::style::{health_style, phase_style, stdout_colour};
+use serde::Serialize;
+
+use super::style::{health_style, phase_style, stdout_colour, RED};
 use super::table::{Cell, Table};
 use super::ListOutput;
 use crate::config::DaemonConfig;
 use crate::status::{StatusStore, TenantStatus};
 
+/// One tenant as `status` shows it.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Entry<'a> {
+    Status(&'a TenantStatus),
+    /// Its status file holds no status; the next pass writes it anew.
+    Unreadable {
+        tenant: &'a str,
+        error: &'a str,
+    },
+}
+
 pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: ListOutput) -> anyhow::Result<u8> {
     let store = StatusStore::new(cfg.status_dir());
-    let mut all = store.read_all()?;
+    let mut listing = store.list()?;
     if let Some(t) = tenant {
-        all.retain(|name, _| name.as_str() == t);
-        if all.is_empty() {
+        listing.statuses.retain(|name, _| name.as_str() == t);
+        listing.unreadable.retain(|name, _| name.as_str() == t);
+        if listing.statuses.is_empty() && listing.unreadable.is_empty() {
             anyhow::bail!("no status for tenant {t:?} in {}", store.dir().display());
         }
     }
-    let list: Vec<&TenantStatus> = all.values().collect();
+    let mut list: Vec<(&str, Entry<'_>)> =
+        listing.statuses.iter().map(|(name, s)| (name.as_str(), Entry::Status(s))).collect();
+    list.extend(
+        listing
+            .unreadable
+            .iter()
+            .map(|(name, e)| (name.as_str(), Entry::Unreadable { tenant: name.as_str(), error: e })),
+    );
+    list.sort_by(|a, b| a.0.cmp(b.0));
+    let list: Vec<Entry<'_>> = list.into_iter().map(|(_, e)| e).collect();
     print!("{}", render(&list, tenant.is_some(), output, stdout_colour())?);
-    Ok(0)
+    for (name, error) in &listing.unreadable {
+        eprintln!("error: the status of {name} cannot be read ({error}); the next pass writes it anew");
+    }
+    Ok(u8::from(!listing.unreadable.is_empty()))
 }
 
 /// The text `status` prints. `single`: one tenant was asked for, so JSON and YAML show its
 /// status alone rather than a list of one.
-fn render(list: &[&TenantStatus], single: bool, output: ListOutput, colour: bool) -> anyhow::Result<String> {
+fn render(list: &[Entry<'_>], single: bool, output: ListOutput, colour: bool) -> anyhow::Result<String> {
     Ok(match (output, list.first()) {
         (ListOutput::Json, Some(one)) if single => serde_json::to_string_pretty(one)? + "\n",
         (ListOutput::Json, _) => serde_json::to_string_pretty(list)? + "\n",
@@ -33,11 +61,17 @@ fn render(list: &[&TenantStatus], single: bool, output: ListOutput, colour: bool
 }
 
 /// The daemon records the engine it runs tenants on; one line under the table says which.
-fn engine_line(list: &[&TenantStatus]) -> String {
-    list.iter().find_map(|s| s.engine.as_ref()).map(|engine| format!("engine: {engine}\n")).unwrap_or_default()
+fn engine_line(list: &[Entry<'_>]) -> String {
+    list.iter()
+        .find_map(|e| match e {
+            Entry::Status(s) => s.engine.as_ref(),
+            Entry::Unreadable { .. } => None,
+        })
+        .map(|engine| format!("engine: {engine}\n"))
+        .unwrap_or_default()
 }
 
-fn table(list: &[&TenantStatus]) -> Table {
+fn table(list: &[Entry<'_>]) -> Table {
     let mut t = Table::new(&[
         ("TENANT", false),
         ("PHASE", false),
@@ -46,7 +80,22 @@ fn table(list: &[&TenantStatus]) -> Table {
         ("RESTARTS", true),
         ("LAST ERROR", false),
     ]);
-    for s in list {
+    for entry in list {
+        let s = match entry {
+            Entry::Status(s) => s,
+            Entry::Unreadable { tenant, error } => {
+                // Shown whole: it is what the operator has to act on.
+                t.row(vec![
+                    (*tenant).into(),
+                    Cell::styled("Unreadable", RED),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    (*error).into(),
+                ]);
+                continue;
+            }
+        };
         let mut err = s.last_error.clone().unwrap_or_default();
         if err.chars().count() > 80 {
             err = err.chars().take(77).collect::<String>() + "...";
@@ -83,7 +132,7 @@ mod tests {
             status("acme", Phase::Running, Health::Healthy, None),
             status("beta", Phase::Failed, Health::Down, Some(&long)),
         );
-        let list = [&a, &b];
+        let list = [Entry::Status(&a), Entry::Status(&b)];
         let table = render(&list, false, ListOutput::Table, false).unwrap();
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines[0], "TENANT  PHASE    HEALTH   URL                     RESTARTS  LAST ERROR");
@@ -100,10 +149,10 @@ mod tests {
         assert_eq!(yaml, json);
 
         // One tenant asked for: the object itself, exactly as the status file's JSON.
-        let one = render(&[&a], true, ListOutput::Json, false).unwrap();
+        let one = render(&[Entry::Status(&a)], true, ListOutput::Json, false).unwrap();
         assert_eq!(one, serde_json::to_string_pretty(&a).unwrap() + "\n");
         let one: serde_json::Value =
-            serde_yaml::from_str(&render(&[&a], true, ListOutput::Yaml, false).unwrap()).unwrap();
+            serde_yaml::from_str(&render(&[Entry::Status(&a)], true, ListOutput::Yaml, false).unwrap()).unwrap();
         assert_eq!(one["tenant"], "acme");
     }
 }

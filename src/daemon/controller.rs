@@ -259,6 +259,7 @@ impl Controller {
 
     /// Observe → plan → dispatch, with the specs last read.
     async fn pass_with_specs(&mut self, only: Option<BTreeSet<TenantName>>) {
+        let unreadable = if only.is_none() { self.refresh_statuses() } else { BTreeSet::new() };
         let Some(desired) = self.desired.as_ref() else { return };
         let observed = match &only {
             None => self.runtime.observe(&desired.images(), &desired.names()).await.map(|w| self.world = w),
@@ -305,9 +306,39 @@ impl Controller {
         for tp in plan.tenants {
             self.dispatch(tp, &ctx);
         }
+        // A status file that held no status and that nothing above wrote yet (its tenant waits
+        // out a backoff, or is gone): written now from what is known. A worker writes its own.
+        for name in unreadable {
+            if !self.in_flight.contains(&name) && !self.statuses.contains_key(&name) {
+                self.write_status(&name, ApplyFact::NothingToDo, None);
+            }
+        }
         if full {
             // Reading every spec leaves megabytes free but resident.
             super::memory::release_free_memory();
+        }
+    }
+
+    /// A full pass takes the status files as they are on disk, so that one changed, removed
+    /// or corrupted behind the daemon's back is written again rather than taken as written;
+    /// modes an earlier version left wider are narrowed. Returns the tenants whose file holds
+    /// no status.
+    fn refresh_statuses(&mut self) -> BTreeSet<TenantName> {
+        if let Err(e) = self.store.prepare() {
+            tracing::error!(error = %e, "cannot prepare the status directory; reconciling goes on");
+        }
+        match self.store.list() {
+            Ok(listing) => {
+                for (name, error) in &listing.unreadable {
+                    tracing::warn!(tenant = %name, %error, "status file holds no status; writing it anew");
+                }
+                self.statuses = listing.statuses;
+                listing.unreadable.into_keys().collect()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the status directory; reconciling goes on");
+                BTreeSet::new()
+            }
         }
     }
 

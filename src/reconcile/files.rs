@@ -1,18 +1,36 @@
 //! A tenant's runtime files on the host: what was delivered last (observed, for the plan), and
 //! writing or removing them (apply).
 //!
-//! The record of what was delivered (a hash per file) lives next to the secrets, on tmpfs: after
-//! a reboot both are gone together, and the next pass delivers again.
+//! The record of what was delivered (a hash per file, and the owner the secrets were given)
+//! lives next to the secrets, on tmpfs, in `.delivered/<tenant>.json`: after a reboot both are
+//! gone together, and the next pass delivers again. The record is also the list of what tenantd
+//! may remove: a file is entered in it (with an empty hash, which no plan takes as delivered)
+//! before it is written, and only recorded files are ever deleted.
+//!
+//! The generated config goes to `<state_dir>/runtime-config/<tenant>/openclaw.json`. Every
+//! directory here is reached through [`crate::hostdir`]: no link is followed, and a directory
+//! goes only once it is empty.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
 
 use crate::config::DaemonConfig;
+use crate::hostdir::{HostDir, HostDirError, NewFile, Owners};
 use crate::render::{secret_key, FileHashes as Delivered, FileRoots, RuntimeFiles, CONFIG_FILE};
-use crate::secrets::{Identities, Plaintext, SecretsRoot};
+use crate::secrets::{Identities, Plaintext, SecretsRoot, TenantOwner};
 use crate::spec::{SecretName, TenantName};
+
+/// The directory of the records, in the secrets root.
+const RECORDS_DIR: &str = ".delivered";
+/// The hash a file is recorded with while it is being written: never a real hash, so a plan
+/// made after an interrupted write delivers it again.
+const PENDING: &str = "";
+/// The largest record read; real ones are a few hundred bytes.
+const RECORD_LIMIT: u64 = 1 << 20;
+/// The temporary name the generated config is written under.
+const CONFIG_TEMP: &str = ".openclaw.json.tmp";
 
 /// Why a tenant's files could not be delivered. Names the secret, never its value.
 #[derive(Debug, thiserror::Error)]
@@ -29,8 +47,41 @@ pub enum FilesError {
     NamedUser,
     #[error("{0}")]
     Delivery(#[from] crate::secrets::DeliveryError),
-    #[error("runtime config {path}: {message}")]
-    Io { path: PathBuf, message: String },
+    #[error("runtime config: {0}")]
+    Config(#[source] HostDirError),
+    #[error("record of delivered files: {0}")]
+    Record(#[source] HostDirError),
+}
+
+/// What `.delivered/<tenant>.json` holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Record {
+    /// A hash per file delivered (`openclaw.json`, `secret/<NAME>`), [`PENDING`] while written.
+    files: Delivered,
+    /// `uid:gid` the tenant's secrets directory was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<(u32, u32)>,
+}
+
+impl Record {
+    /// A record as written now, or as earlier versions wrote it (the hashes alone).
+    fn parse(bytes: &[u8]) -> Option<Self> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum AnyRecord {
+            Current(Record),
+            HashesOnly(Delivered),
+        }
+        match serde_json::from_slice(bytes).ok()? {
+            AnyRecord::Current(r) => Some(r),
+            AnyRecord::HashesOnly(files) => Some(Record { files, owner: None }),
+        }
+    }
+
+    /// The secrets it names.
+    fn secrets(&self) -> Vec<SecretName> {
+        self.files.keys().filter_map(|k| k.strip_prefix("secret/")?.parse().ok()).collect()
+    }
 }
 
 /// Delivers runtime files for one daemon configuration.
@@ -51,47 +102,94 @@ impl FileDelivery {
         Self { roots, identity_file, allow_non_tmpfs }
     }
 
-    fn records_dir(&self) -> PathBuf {
-        self.roots.secrets.join(".delivered")
+    fn record_name(tenant: &TenantName) -> String {
+        format!("{tenant}.json")
     }
 
-    fn record_path(&self, tenant: &TenantName) -> PathBuf {
-        self.records_dir().join(format!("{tenant}.json"))
+    /// The records directory, when the secrets root and it are there.
+    fn records(&self, create: bool) -> Result<Option<(SecretsRoot, HostDir)>, FilesError> {
+        let Some(root) = SecretsRoot::open(&self.roots.secrets, create)? else { return Ok(None) };
+        let Some(records) = root.own_dir(RECORDS_DIR, create)? else { return Ok(None) };
+        Ok(Some((root, records)))
     }
 
-    /// What was delivered to `tenant`, if anything.
+    fn read_record(records: &HostDir, tenant: &TenantName) -> Result<Option<Record>, FilesError> {
+        let Some(bytes) = records.read_file(&Self::record_name(tenant), RECORD_LIMIT).map_err(FilesError::Record)?
+        else {
+            return Ok(None);
+        };
+        let record = Record::parse(&bytes);
+        if record.is_none() {
+            tracing::warn!(tenant = %tenant, dir = %records.path().display(), "record of delivered files is unreadable; its files are delivered again");
+        }
+        Ok(record)
+    }
+
+    fn write_record(records: &HostDir, tenant: &TenantName, record: &Record) -> Result<(), FilesError> {
+        let name = Self::record_name(tenant);
+        let temp = format!(".{name}.tmp");
+        let text = serde_json::to_string(record).expect("a record serializes");
+        let file = NewFile { name: &name, temp: &temp, mode: 0o600, exact_mode: true, owner: None };
+        records.write_file(file, text.as_bytes()).map_err(FilesError::Record)
+    }
+
+    /// What was delivered to `tenant`, if anything. A record that cannot be read safely counts
+    /// as nothing delivered: the plan then writes the files, and the write says what is wrong.
     pub fn delivered(&self, tenant: &TenantName) -> Option<Delivered> {
-        let text = std::fs::read_to_string(self.record_path(tenant)).ok()?;
-        serde_json::from_str(&text).ok()
+        let (_, records) = self.records(false).ok()??;
+        Self::read_record(&records, tenant).ok()?.map(|r| r.files)
     }
 
     /// What was delivered to every tenant.
     pub fn delivered_all(&self) -> BTreeMap<TenantName, Delivered> {
-        let Ok(dir) = std::fs::read_dir(self.records_dir()) else { return BTreeMap::new() };
-        dir.filter_map(Result::ok)
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().strip_suffix(".json")?.parse::<TenantName>().ok()?;
-                let delivered = self.delivered(&name)?;
-                Some((name, delivered))
+        let Ok(Some((_, records))) = self.records(false) else { return BTreeMap::new() };
+        let Ok(names) = records.entries() else { return BTreeMap::new() };
+        names
+            .iter()
+            .filter_map(|n| n.strip_suffix(".json")?.parse::<TenantName>().ok())
+            .filter_map(|t| {
+                let record = Self::read_record(&records, &t).ok()??;
+                Some((t, record.files))
             })
             .collect()
     }
 
     /// Writes the tenant's files named in `changed` (`openclaw.json`, `secret/<NAME>`) and
-    /// removes secrets it no longer has; others stay as they are. Every secret to write is
-    /// decrypted, completely and in memory, before anything is written; one that fails leaves
-    /// every file as it was.
+    /// removes the ones it no longer has that tenantd had delivered; others stay as they are.
+    /// Every secret to write is decrypted, completely and in memory, before anything is
+    /// written; one that fails leaves every file as it was.
     pub fn write(&self, tenant: &TenantName, files: &RuntimeFiles, changed: &[String]) -> Result<(), FilesError> {
         let plaintexts = self.decrypt_changed(files, changed)?;
-        if let Some(config) = files.config.as_ref().filter(|_| changed.iter().any(|c| c == CONFIG_FILE)) {
-            write_config(&files.config_dir, config)?;
+        let wanted_owner =
+            if plaintexts.is_empty() { files.owner } else { Some(files.owner.ok_or(FilesError::NamedUser)?) };
+        let (root, records) = self.records(true)?.expect("made when missing");
+        if !plaintexts.is_empty() {
+            // Before anything, the record included, is written there.
+            root.check_tmpfs(self.allow_non_tmpfs)?;
         }
-        let secrets_dir_exists = files.secrets_dir.exists();
-        if !plaintexts.is_empty() || secrets_dir_exists {
-            let owner = files.owner.ok_or(FilesError::NamedUser)?;
-            let root = SecretsRoot::open(&self.roots.secrets, self.allow_non_tmpfs)?;
-            let keep: Vec<&SecretName> = files.secrets.keys().collect();
-            root.write(tenant, owner, &plaintexts, &keep)?;
+        let previous = Self::read_record(&records, tenant)?.unwrap_or_default();
+        let dropped: Vec<SecretName> =
+            previous.secrets().into_iter().filter(|name| !files.secrets.contains_key(name)).collect();
+
+        // Entered in the record before they are written, so whatever happens next, tenantd
+        // knows these files are its own.
+        let mut pending = previous.clone();
+        for key in changed.iter().filter(|k| files.hashes.contains_key(*k)) {
+            pending.files.insert(key.clone(), PENDING.to_string());
+        }
+        Self::write_record(&records, tenant, &pending)?;
+
+        if changed.iter().any(|c| c == CONFIG_FILE) {
+            match &files.config {
+                Some(text) => self.write_config(tenant, text)?,
+                None => self.remove_config(tenant)?,
+            }
+        }
+        let owner = TenantOwner { wanted: wanted_owner, recorded: previous.owner };
+        if files.secrets.is_empty() && !dropped.is_empty() {
+            root.remove(tenant, owner, &dropped)?;
+        } else if !plaintexts.is_empty() || !dropped.is_empty() {
+            root.write(tenant, owner, &plaintexts, &dropped)?;
         }
         Ok(())
     }
@@ -134,45 +232,55 @@ impl FileDelivery {
 
     /// Records what was delivered, once the runtime has been told (or restarted).
     pub fn record(&self, tenant: &TenantName, files: &RuntimeFiles) -> Result<(), FilesError> {
-        let dir = self.records_dir();
-        let io = |e: std::io::Error| FilesError::Io { path: dir.clone(), message: e.to_string() };
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(io)?;
-        let text = serde_json::to_string(&files.hashes).expect("hashes serialize");
-        atomic_write(&self.record_path(tenant), text.as_bytes(), 0o600)
+        let (_, records) = self.records(true)?.expect("made when missing");
+        let owner = files.owner.filter(|_| !files.secrets.is_empty());
+        Self::write_record(&records, tenant, &Record { files: files.hashes.clone(), owner })
     }
 
-    /// Removes everything delivered to the tenant: config, plaintext secrets and the record.
+    /// Removes what was delivered to the tenant: its config, the secrets its record names, the
+    /// directories once empty, and then the record. Anything tenantd did not write stays where
+    /// it is and is reported; the record is then kept, so the removal is tried again.
     pub fn remove(&self, tenant: &TenantName) -> Result<(), FilesError> {
-        remove_if_present(&self.roots.config.join(tenant.as_str()), |p| std::fs::remove_dir_all(p))?;
-        remove_if_present(&self.roots.secrets.join(tenant.as_str()), |p| std::fs::remove_dir_all(p))?;
-        remove_if_present(&self.record_path(tenant), |p| std::fs::remove_file(p))
+        let config = self.remove_config(tenant);
+        let Some((root, records)) = self.records(false)? else { return config };
+        let record = Self::read_record(&records, tenant)?.unwrap_or_default();
+        let owner = TenantOwner { wanted: None, recorded: record.owner };
+        root.remove(tenant, owner, &record.secrets())?;
+        config?;
+        records.remove_file(&Self::record_name(tenant)).map_err(FilesError::Record)?;
+        Ok(())
     }
-}
 
-/// Removes `path` with `remove`; a path that is already gone is fine.
-fn remove_if_present(path: &Path, remove: impl Fn(&Path) -> std::io::Result<()>) -> Result<(), FilesError> {
-    match remove(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(FilesError::Io { path: path.to_path_buf(), message: e.to_string() })
+    /// The runtime-config root (`<state_dir>/runtime-config`), when it is there or `create`.
+    fn config_root(&self, create: bool) -> Result<Option<HostDir>, FilesError> {
+        let root = HostDir::open(&self.roots.config, create.then_some(0o755), &Owners::trusted())
+            .map_err(FilesError::Config)?;
+        if let Some(r) = &root {
+            r.refuse_shared_writes().map_err(FilesError::Config)?;
         }
-        _ => Ok(()),
+        Ok(root)
     }
-}
 
-/// The config file (no secrets in it, only references), world-readable so any container user
-/// can read it through the read-only mount.
-fn write_config(dir: &Path, text: &str) -> Result<(), FilesError> {
-    let io = |e: std::io::Error| FilesError::Io { path: dir.to_path_buf(), message: e.to_string() };
-    std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir).map_err(io)?;
-    atomic_write(&dir.join(CONFIG_FILE), text.as_bytes(), 0o444)
-}
+    /// The config file (no secrets in it, only references), world-readable so any container
+    /// user can read it through the read-only mount: its mode is set whatever the umask.
+    fn write_config(&self, tenant: &TenantName, text: &str) -> Result<(), FilesError> {
+        let root = self.config_root(true)?.expect("made when missing");
+        let dir = root
+            .subdir(tenant.as_str(), Some(0o755), &Owners::trusted())
+            .map_err(FilesError::Config)?
+            .expect("made when missing");
+        dir.set_mode(0o755).map_err(FilesError::Config)?;
+        let file = NewFile { name: CONFIG_FILE, temp: CONFIG_TEMP, mode: 0o444, exact_mode: true, owner: None };
+        dir.write_file(file, text.as_bytes()).map_err(FilesError::Config)
+    }
 
-/// Writes `path` through a temporary file in the same directory and a rename.
-fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FilesError> {
-    let io = |e: std::io::Error| FilesError::Io { path: path.to_path_buf(), message: e.to_string() };
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp).map_err(io)?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    /// Removes the tenant's config file and its directory, once empty.
+    fn remove_config(&self, tenant: &TenantName) -> Result<(), FilesError> {
+        let Some(root) = self.config_root(false)? else { return Ok(()) };
+        if let Some(dir) = root.subdir(tenant.as_str(), None, &Owners::trusted()).map_err(FilesError::Config)? {
+            dir.remove_file(CONFIG_FILE).map_err(FilesError::Config)?;
+            dir.remove_file(CONFIG_TEMP).map_err(FilesError::Config)?;
+        }
+        root.remove_subdir(tenant.as_str()).map_err(FilesError::Config)
+    }
 }

@@ -11,7 +11,9 @@ use crate::spec::TenantName;
 use crate::status::{derive, ApplyFact, DaemonFacts, Facts, ProbeFact, StatusError, StatusStore};
 
 /// Derives and writes statuses from the pass and a fresh observation, recording `engine` (the
-/// engine the pass ran on, when known). Returns how many files were (re)written. Every tenant is attempted even when one write fails; the first error is returned.
+/// engine the pass ran on, when known). Returns how many files were (re)written. Every tenant is
+/// attempted even when one write fails; the first error is returned. A status file that holds
+/// no status (corrupt) is written anew, whether or not the pass knows its tenant otherwise.
 pub fn write_statuses(
     store: &StatusStore,
     prepared: &Prepared,
@@ -22,7 +24,8 @@ pub fn write_statuses(
     now: OffsetDateTime,
 ) -> Result<usize, StatusError> {
     store.prepare()?;
-    let previous = store.read_all()?;
+    let listing = store.list()?;
+    let previous = listing.statuses;
     let names: BTreeSet<&TenantName> = prepared
         .desired
         .tenants
@@ -31,6 +34,7 @@ pub fn write_statuses(
         .chain(prepared.observed.tenants.keys())
         .chain(after.tenants.keys())
         .chain(previous.keys())
+        .chain(listing.unreadable.keys())
         .collect();
     let mut written = 0;
     let mut first_err = None;

@@ -18,6 +18,16 @@ pub enum CryptoError {
     IdentityFile { path: PathBuf, message: String },
     #[error("the age identity file {path} holds no identity")]
     NoIdentity { path: PathBuf },
+    #[error(
+        "the age identity file {path} can be read or changed by {who} (mode {mode:04o}): whoever can read it can open every \
+         tenant's secrets, so tenantd does not use it; make it readable by its owner only: chmod 600 {path}"
+    )]
+    IdentityReadable { path: PathBuf, mode: u32, who: &'static str },
+    #[error(
+        "the age identity file {path} is owned by uid {uid}, not by {expected}: its owner could replace the key, so \
+         tenantd does not use it; fix with: chown {expected_uid} {path}"
+    )]
+    IdentityOwner { path: PathBuf, uid: u32, expected: String, expected_uid: u32 },
     #[error("{0:?} is not an age recipient (expected an `age1…` public key)")]
     Recipient(String),
     #[error("encryption failed: {0}")]
@@ -39,10 +49,16 @@ impl std::fmt::Debug for Identities {
 }
 
 impl Identities {
-    /// Reads an age identity file (`AGE-SECRET-KEY-1…` lines; `#` comments allowed).
+    /// Reads an age identity file (`AGE-SECRET-KEY-1…` lines; `#` comments allowed). Like ssh
+    /// with a private key, it refuses a file that anyone but its owner may read, or whose owner
+    /// is neither root nor tenantd's own user. One exception: the group may read it when the
+    /// group is root's or tenantd's own. That is how a file handed over with systemd's
+    /// `LoadCredential=` looks to a service that runs as another user (root's, mode 0440, the
+    /// group bits then being the mask of the ACL that lets that user read it), and how
+    /// `/etc/tenantd` is shared with a `tenantd` user (`chgrp tenantd`, `g+r`).
     pub fn load(path: &Path) -> Result<Self, CryptoError> {
         let err = |message: String| CryptoError::IdentityFile { path: path.to_path_buf(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let text = read_private(path)?;
         let mut keys: Vec<Box<dyn age::Identity + Send + Sync>> = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -81,6 +97,52 @@ impl Identities {
             .map_err(|e| CryptoError::Decrypt(format!("the ciphertext is truncated or was altered ({e})")))?;
         Ok(Plaintext::new(buf))
     }
+}
+
+/// The text of a private key file, after checking who may read and replace it (on the opened
+/// file, not the path). Opened without blocking, so a FIFO put there cannot hang the caller.
+fn read_private(path: &Path) -> Result<zeroize::Zeroizing<String>, CryptoError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let err = |message: String| CryptoError::IdentityFile { path: path.to_path_buf(), message };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| err(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| err(e.to_string()))?;
+    if !meta.file_type().is_file() {
+        return Err(err("not a regular file".into()));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        let expected = if me == 0 { "root".to_string() } else { format!("root or tenantd's user (uid {me})") };
+        return Err(CryptoError::IdentityOwner {
+            path: path.to_path_buf(),
+            uid: meta.uid(),
+            expected,
+            expected_uid: me,
+        });
+    }
+    let mode = meta.mode() & 0o7777;
+    let who = if mode & 0o007 != 0 {
+        Some("others")
+    } else if mode & 0o070 != 0 && (mode & 0o030 != 0 || !trusted_group(meta.gid())) {
+        Some("its group")
+    } else {
+        None
+    };
+    if let Some(who) = who {
+        return Err(CryptoError::IdentityReadable { path: path.to_path_buf(), mode, who });
+    }
+    let mut text = zeroize::Zeroizing::new(String::new());
+    std::io::Read::read_to_string(&mut file, &mut text).map_err(|e| err(e.to_string()))?;
+    Ok(text)
+}
+
+/// Root's group, and tenantd's own (the group of a system user made for it, as when it runs
+/// as the `tenantd` user), may read a key: no one else is in them.
+fn trusted_group(gid: u32) -> bool {
+    gid == 0 || gid == rustix::process::getegid().as_raw()
 }
 
 fn describe(e: &age::DecryptError) -> String {
@@ -168,20 +230,66 @@ mod tests {
         assert!(ids.decrypt(&armored(cut.join("\n"))).is_err());
     }
 
+    /// Writes a key file readable by its owner only, as `tenantd secrets keygen` does.
+    fn write_private(path: &Path, bytes: &[u8]) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, bytes).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    #[test]
+    fn who_may_read_an_identity_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.txt");
+        write_private(&path, keygen().0.expose());
+        let set = |mode: u32, uid: u32, gid: u32| {
+            rustix::fs::chown(&path, Some(rustix::fs::Uid::from_raw(uid)), Some(rustix::fs::Gid::from_raw(gid)))
+                .unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            Identities::load(&path).map(drop).map_err(|e| e.to_string())
+        };
+        // Its owner only; root's group as systemd's LoadCredential= leaves it for another user.
+        for mode in [0o400, 0o600, 0o440] {
+            assert_eq!(set(mode, 0, 0), Ok(()), "{mode:o}");
+        }
+        let shown = path.display().to_string();
+        for (mode, gid, who) in
+            [(0o644, 0, "others"), (0o604, 0, "others"), (0o640, 12345, "its group"), (0o660, 0, "its group")]
+        {
+            let e = set(mode, 0, gid).unwrap_err();
+            assert!(e.contains(&shown) && e.contains(&format!("{mode:04o}")) && e.contains(who), "{e}");
+            assert!(e.contains(&format!("chmod 600 {shown}")), "{e}");
+        }
+        let e = set(0o600, 12345, 0).unwrap_err();
+        assert!(e.contains("owned by uid 12345") && e.contains(&shown), "{e}");
+        // A FIFO in its place is refused at once, not waited on.
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(Identities::load(&fifo).unwrap_err().to_string().contains("not a regular file"));
+    }
+
     #[test]
     fn an_identity_file_is_read_and_a_bad_one_is_named_without_its_content() {
         let dir = tempfile::tempdir().unwrap();
         let (text, recipient) = keygen();
         let path = dir.path().join("key.txt");
-        std::fs::write(&path, text.expose()).unwrap();
+        write_private(&path, text.expose());
         let ids = Identities::load(&path).unwrap();
         let a = armored(encrypt(b"v", &[recipient]).unwrap());
         assert_eq!(ids.decrypt(&a).unwrap().expose(), b"v");
 
-        std::fs::write(&path, "AGE-SECRET-KEY-1NOTAKEY\n").unwrap();
+        write_private(&path, b"AGE-SECRET-KEY-1NOTAKEY\n");
         let e = Identities::load(&path).unwrap_err().to_string();
         assert!(e.contains("line 1") && !e.contains("NOTAKEY"), "{e}");
-        std::fs::write(&path, "# nothing\n").unwrap();
+        write_private(&path, b"# nothing\n");
         assert!(matches!(Identities::load(&path), Err(CryptoError::NoIdentity { .. })));
         assert!(matches!(encrypt(b"v", &["ssh-rsa AAA".into()]), Err(CryptoError::Recipient(_))));
     }

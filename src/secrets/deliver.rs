@@ -6,15 +6,17 @@
 //! secret (mode 0400, same owner). The directory is bind-mounted read-only into the container.
 //! Files are replaced by rename inside that same directory, so the bind mount keeps showing the
 //! directory and the runtime sees either the old value or the new one.
+//!
+//! The root must be a real directory (not a link) owned by root or by tenantd's own user and
+//! writable by nobody else: whoever could write there could point a tenant's directory anywhere.
+//! Below it nothing is followed through a link (see [`crate::hostdir`]), and only the files the
+//! caller names (the secrets tenantd wrote and recorded) are ever removed.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Gid, Uid};
-
 use super::Plaintext;
+use crate::hostdir::{HostDir, HostDirError, NewFile, Owners};
 use crate::spec::{SecretName, TenantName};
 
 /// `statfs` type of tmpfs (linux/magic.h).
@@ -28,101 +30,141 @@ pub enum DeliveryError {
          /run/tenantd/secrets (or set [secrets] allow_non_tmpfs = true for development only)"
     )]
     NotTmpfs { dir: PathBuf },
-    #[error("secrets directory {path}: {message}")]
-    Io { path: PathBuf, message: String },
+    #[error("secrets directory ([secrets] dir): {0}")]
+    Root(#[source] HostDirError),
+    #[error("secrets of tenant {tenant}: {source}")]
+    Tenant {
+        tenant: TenantName,
+        #[source]
+        source: HostDirError,
+    },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DeliveryError + '_ {
-    move |e| DeliveryError::Io { path: path.to_path_buf(), message: e.to_string() }
-}
-
-/// The secrets root of the daemon, checked to be on tmpfs before anything is written there.
-#[derive(Debug, Clone)]
+/// The secrets root of the daemon, checked (owner, mode, not a link) before anything is read or
+/// written there.
+#[derive(Debug)]
 pub struct SecretsRoot {
-    root: PathBuf,
+    dir: HostDir,
+}
+
+/// Where a tenant's secrets directory stands before a write or removal.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantOwner {
+    /// `uid:gid` the directory and its files get (the container's user).
+    pub wanted: Option<(u32, u32)>,
+    /// `uid:gid` it was given when last delivered, as recorded: it may still own the directory.
+    pub recorded: Option<(u32, u32)>,
+}
+
+impl TenantOwner {
+    fn owners(&self) -> Owners {
+        Owners::trusted().and(self.wanted.map(|o| o.0)).and(self.recorded.map(|o| o.0))
+    }
 }
 
 impl SecretsRoot {
-    /// Creates `root` (0700) if needed and checks that it is on tmpfs; `allow_non_tmpfs` lets a
-    /// development setup use any filesystem, with a loud warning.
-    pub fn open(root: &Path, allow_non_tmpfs: bool) -> Result<Self, DeliveryError> {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(root).map_err(io(root))?;
-        let fs = rustix::fs::statfs(root).map_err(|e| io(root)(e.into()))?;
-        if fs.f_type as u64 != TMPFS_MAGIC {
+    /// Opens `root`, made (0700) when missing and `create` is set; `None` when it is missing
+    /// and not to be made. Refused when it is a link, is owned by anyone but root or tenantd's
+    /// user, or is writable by its group or others.
+    pub fn open(root: &Path, create: bool) -> Result<Option<Self>, DeliveryError> {
+        let Some(dir) =
+            HostDir::open(root, create.then_some(0o700), &Owners::trusted()).map_err(DeliveryError::Root)?
+        else {
+            return Ok(None);
+        };
+        dir.refuse_shared_writes().map_err(DeliveryError::Root)?;
+        Ok(Some(Self { dir }))
+    }
+
+    /// Checks that the root is on tmpfs; `allow_non_tmpfs` lets a development setup use any
+    /// filesystem, with a loud warning.
+    pub fn check_tmpfs(&self, allow_non_tmpfs: bool) -> Result<(), DeliveryError> {
+        if self.dir.fs_type().map_err(DeliveryError::Root)? != TMPFS_MAGIC {
             if !allow_non_tmpfs {
-                return Err(DeliveryError::NotTmpfs { dir: root.to_path_buf() });
+                return Err(DeliveryError::NotTmpfs { dir: self.dir.path().to_path_buf() });
             }
-            tracing::warn!(dir = %root.display(), "secrets directory is NOT on tmpfs: plaintext secrets reach a disk (allow_non_tmpfs is set)");
-        }
-        Ok(Self { root: root.to_path_buf() })
-    }
-
-    /// The directory of one tenant's secrets.
-    pub fn tenant_dir(&self, tenant: &TenantName) -> PathBuf {
-        self.root.join(tenant.as_str())
-    }
-
-    /// Writes `values` into the tenant's directory, owned by `uid:gid`, and removes every file
-    /// whose name is not in `keep`. Each value is written to a temporary file in the same
-    /// directory and renamed into place; files not in `values` are left as they are.
-    pub fn write(
-        &self,
-        tenant: &TenantName,
-        (uid, gid): (u32, u32),
-        values: &BTreeMap<SecretName, Plaintext>,
-        keep: &[&SecretName],
-    ) -> Result<(), DeliveryError> {
-        let dir = self.tenant_dir(tenant);
-        std::fs::DirBuilder::new().mode(0o700).create(&dir).or_else(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => Ok(()),
-            _ => Err(io(&dir)(e)),
-        })?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(io(&dir))?;
-        chown(&dir, uid, gid)?;
-        for (name, value) in values {
-            let path = dir.join(name.as_str());
-            let tmp = dir.join(format!(".{}.tmp", name.as_str()));
-            let _ = std::fs::remove_file(&tmp);
-            let written = write_new(&tmp, value)
-                .and_then(|()| chown(&tmp, uid, gid))
-                .and_then(|()| std::fs::rename(&tmp, &path).map_err(io(&path)));
-            if written.is_err() {
-                // No partial plaintext stays behind.
-                let _ = std::fs::remove_file(&tmp);
-            }
-            written?;
-        }
-        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
-            let entry = entry.map_err(io(&dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !keep.iter().any(|k| k.as_str() == name) {
-                std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
-            }
+            tracing::warn!(dir = %self.dir.path().display(), "secrets directory is NOT on tmpfs: plaintext secrets reach a disk (allow_non_tmpfs is set)");
         }
         Ok(())
     }
 
-    /// Removes the tenant's plaintext (when the tenant is deleted).
-    pub fn remove(&self, tenant: &TenantName) -> Result<(), DeliveryError> {
-        let dir = self.tenant_dir(tenant);
-        match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&dir)(e)),
-            _ => Ok(()),
+    /// The directory of one tenant's secrets.
+    pub fn tenant_dir(&self, tenant: &TenantName) -> PathBuf {
+        self.dir.path().join(tenant.as_str())
+    }
+
+    /// A directory of the root's own, for tenantd's records (`.delivered`; never a tenant's
+    /// name, which cannot start with a dot), made (0700) when missing and `create` is set.
+    pub fn own_dir(&self, name: &str, create: bool) -> Result<Option<HostDir>, DeliveryError> {
+        let dir = self.dir.subdir(name, create.then_some(0o700), &Owners::trusted()).map_err(DeliveryError::Root)?;
+        if let Some(d) = &dir {
+            d.set_mode(0o700).map_err(DeliveryError::Root)?;
         }
+        Ok(dir)
+    }
+
+    /// Writes `values` into the tenant's directory, owned by `owner.wanted`, and removes the
+    /// secrets named in `drop` (ones tenantd wrote before and the spec no longer has). Each
+    /// value is written to a temporary file in the same directory and renamed into place; other
+    /// files are left as they are. The directory must be a real one, owned by root, tenantd's
+    /// user, or the container's user (wanted or recorded); anything else fails the tenant.
+    pub fn write(
+        &self,
+        tenant: &TenantName,
+        owner: TenantOwner,
+        values: &BTreeMap<SecretName, Plaintext>,
+        drop: &[SecretName],
+    ) -> Result<(), DeliveryError> {
+        let err = |source| DeliveryError::Tenant { tenant: tenant.clone(), source };
+        let create = (!values.is_empty()).then_some(0o700);
+        let Some(dir) = self.dir.subdir(tenant.as_str(), create, &owner.owners()).map_err(err)? else {
+            return Ok(());
+        };
+        dir.set_mode(0o700).map_err(err)?;
+        if let Some(wanted) = owner.wanted {
+            dir.chown(wanted).map_err(err)?;
+        }
+        for (name, value) in values {
+            let temp = temp_name(name);
+            let file = NewFile { name: name.as_str(), temp: &temp, mode: 0o400, exact_mode: true, owner: owner.wanted };
+            dir.write_file(file, value.expose()).map_err(err)?;
+        }
+        for name in drop {
+            dir.remove_file(name.as_str()).map_err(err)?;
+            dir.remove_file(&temp_name(name)).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the tenant's secrets named in `recorded` (and their temporary files), then its
+    /// directory if nothing else is left in it; an entry tenantd did not write stays, and so
+    /// does the directory, and the error names them.
+    pub fn remove(
+        &self,
+        tenant: &TenantName,
+        owner: TenantOwner,
+        recorded: &[SecretName],
+    ) -> Result<(), DeliveryError> {
+        let err = |source| DeliveryError::Tenant { tenant: tenant.clone(), source };
+        if let Some(dir) = self.dir.subdir(tenant.as_str(), None, &owner.owners()).map_err(err)? {
+            for name in recorded {
+                dir.remove_file(name.as_str()).map_err(err)?;
+                dir.remove_file(&temp_name(name)).map_err(err)?;
+            }
+        }
+        self.dir.remove_subdir(tenant.as_str()).map_err(err)
     }
 }
 
-fn write_new(path: &Path, value: &Plaintext) -> Result<(), DeliveryError> {
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o400).open(path).map_err(io(path))?;
-    f.write_all(value.expose()).and_then(|()| f.sync_all()).map_err(io(path))
-}
-
-fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), DeliveryError> {
-    rustix::fs::chown(path, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(|e| io(path)(e.into()))
+/// The temporary name a secret is written under before it is renamed into place.
+fn temp_name(name: &SecretName) -> String {
+    format!(".{name}.tmp")
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
     use super::*;
 
     fn t(s: &str) -> TenantName {
@@ -133,46 +175,73 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.parse().unwrap(), Plaintext::new(v.as_bytes().to_vec()))).collect()
     }
 
-    fn shm_dir() -> Option<tempfile::TempDir> {
-        let dir = tempfile::tempdir_in("/dev/shm").ok()?;
-        let fs = rustix::fs::statfs(dir.path()).ok()?;
-        (fs.f_type as u64 == TMPFS_MAGIC).then_some(dir)
+    fn shm_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir_in("/dev/shm").expect("/dev/shm must be a tmpfs on this machine");
+        assert_eq!(rustix::fs::statfs(dir.path()).unwrap().f_type as u64, TMPFS_MAGIC);
+        dir
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
     }
 
     #[test]
     fn a_directory_on_disk_is_refused_unless_allowed() {
         let disk = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
-        let root = disk.path().join("secrets");
-        let e = SecretsRoot::open(&root, false).unwrap_err();
+        let root = SecretsRoot::open(&disk.path().join("secrets"), true).unwrap().unwrap();
+        let e = root.check_tmpfs(false).unwrap_err();
         assert!(matches!(e, DeliveryError::NotTmpfs { .. }), "{e}");
         assert!(e.to_string().contains("not on tmpfs"), "{e}");
-        assert!(SecretsRoot::open(&root, true).is_ok());
+        assert!(root.check_tmpfs(true).is_ok());
     }
 
     #[test]
     fn values_are_written_owner_only_replaced_whole_and_removed_with_the_tenant() {
-        let Some(shm) = shm_dir() else {
-            panic!("/dev/shm must be a tmpfs on this machine");
-        };
-        let root = SecretsRoot::open(&shm.path().join("secrets"), false).unwrap();
+        let shm = shm_dir();
+        let root = SecretsRoot::open(&shm.path().join("secrets"), true).unwrap().unwrap();
+        root.check_tmpfs(false).unwrap();
         let me = (rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
+        let owner = TenantOwner { wanted: Some(me), recorded: None };
         let (tg, gw): (SecretName, SecretName) = ("TG".parse().unwrap(), "GW".parse().unwrap());
-        root.write(&t("acme"), me, &values(&[("TG", "one"), ("GW", "gw")]), &[&tg, &gw]).unwrap();
+        root.write(&t("acme"), owner, &values(&[("TG", "one"), ("GW", "gw")]), &[]).unwrap();
         let dir = root.tenant_dir(&t("acme"));
-        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(mode(&dir), 0o700);
         let tg_file = dir.join("TG");
-        assert_eq!(std::fs::metadata(&tg_file).unwrap().permissions().mode() & 0o777, 0o400);
+        assert_eq!(mode(&tg_file), 0o400);
         assert_eq!(std::fs::read(&tg_file).unwrap(), b"one");
 
         // Rotated, and GW dropped: the file is replaced, the dropped one removed, no temp left.
-        root.write(&t("acme"), me, &values(&[("TG", "two")]), &[&tg]).unwrap();
+        root.write(&t("acme"), owner, &values(&[("TG", "two")]), std::slice::from_ref(&gw)).unwrap();
         assert_eq!(std::fs::read(&tg_file).unwrap(), b"two");
         let names: Vec<String> =
             std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["TG"]);
 
-        root.remove(&t("acme")).unwrap();
+        root.remove(&t("acme"), owner, std::slice::from_ref(&tg)).unwrap();
         assert!(!dir.exists());
-        root.remove(&t("acme")).unwrap();
+        root.remove(&t("acme"), owner, &[tg]).unwrap();
+    }
+
+    #[test]
+    fn a_root_of_another_owner_open_to_others_or_a_link_is_refused() {
+        let shm = shm_dir();
+        let root = shm.path().join("secrets");
+        std::fs::create_dir(&root).unwrap();
+        rustix::fs::chown(&root, Some(rustix::fs::Uid::from_raw(12345)), None).unwrap();
+        let e = SecretsRoot::open(&root, true).unwrap_err().to_string();
+        assert!(e.contains("owned by uid 12345") && e.contains(&root.display().to_string()), "{e}");
+        rustix::fs::chown(&root, Some(rustix::fs::Uid::from_raw(0)), None).unwrap();
+        for open in [0o777, 0o770, 0o1777] {
+            std::fs::set_permissions(&root, std::fs::Permissions::from_mode(open)).unwrap();
+            let e = SecretsRoot::open(&root, true).unwrap_err().to_string();
+            assert!(e.contains("writable by its group or by others") && e.contains("chmod go-w"), "{e}");
+        }
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let link = shm.path().join("link");
+        std::os::unix::fs::symlink(&root, &link).unwrap();
+        let e = SecretsRoot::open(&link, true).unwrap_err().to_string();
+        assert!(e.contains("is a symbolic link"), "{e}");
+        assert!(std::fs::read_dir(&root).unwrap().next().is_none(), "nothing written");
+        assert_eq!((mode(&root), std::fs::metadata(&root).unwrap().uid()), (0o700, 0));
     }
 }

@@ -5,7 +5,7 @@ mod crypto;
 mod deliver;
 
 pub use crypto::{encrypt, keygen, CryptoError, Identities};
-pub use deliver::{DeliveryError, SecretsRoot};
+pub use deliver::{DeliveryError, SecretsRoot, TenantOwner};
 
 /// Decrypted bytes. `Debug` shows only the length; the memory is wiped when dropped.
 pub struct Plaintext(zeroize::Zeroizing<Vec<u8>>);

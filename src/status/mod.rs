@@ -6,7 +6,7 @@ mod store;
 
 pub use derive::{derive, ApplyFact, BackoffFact, DaemonFacts, Facts, ProbeFact, SpecFact};
 pub use model::*;
-pub use store::{StatusError, StatusStore};
+pub use store::{StatusError, StatusListing, StatusStore};
 
 #[cfg(test)]
 mod tests;
