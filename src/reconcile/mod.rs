@@ -8,6 +8,8 @@ pub mod owner;
 mod prepare;
 mod probe;
 mod progress;
+#[cfg(test)]
+mod recovery_tests;
 mod rollout;
 mod secrets_check;
 mod status;
