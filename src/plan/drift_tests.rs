@@ -41,7 +41,8 @@ async fn a_foreign_holder_of_the_aside_name_blocks_a_replacement_before_anything
 
 #[test]
 fn a_foreign_volume_with_a_tenants_volume_name_blocks_its_creation() {
-    let observed = ObservedWorld { foreign: vec![foreign("volume", "tenantd_acme_vol-workspace")], ..Default::default() };
+    let observed =
+        ObservedWorld { foreign: vec![foreign("volume", "tenantd_acme_vol-workspace")], ..Default::default() };
     let p = plan_for(&[ACME], &observed);
     assert_eq!(conflict_of(&p, "acme").unwrap(), [foreign("volume", "tenantd_acme_vol-workspace")]);
     assert!(p.has_blocked_tenants());

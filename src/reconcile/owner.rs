@@ -23,7 +23,7 @@ pub const STATE_ID_FILE: &str = "state-id";
 #[derive(Debug, thiserror::Error)]
 pub enum OwnerError {
     #[error(
-        "instance {instance:?} is converged by another state directory: {owner}; this one is {this}. \
+        "instance {instance} is converged by another state directory: {owner}; this one is {this}. \
          Two state directories with one instance would undo each other's work, so nothing was changed. \
          If this one should converge the instance from now on, run `tenantd take-over` with this \
          configuration; the other one then refuses to change anything"
@@ -37,7 +37,7 @@ pub enum OwnerError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot read or record the owner of instance {instance:?}: {source}")]
+    #[error("cannot read or record the owner of instance {instance}: {source}")]
     Runtime {
         instance: TenantName,
         #[source]

@@ -75,7 +75,10 @@ async fn a_failed_rename_after_the_stop_starts_the_old_container_again() {
     let p = plan_of(&edited, &fake.observe(&[], &[]).await.unwrap());
     assert!(matches!(p.tenant("acme").unwrap().steps.last(), Some(Step::ReplaceContainer { .. })));
     // The engine refuses to set the old container aside (its aside name is taken).
-    fake.fail_calls(|c| matches!(c, Call::RenameContainer(_, to) if to.ends_with(".previous")), "name in use (HTTP 409)");
+    fake.fail_calls(
+        |c| matches!(c, Call::RenameContainer(_, to) if to.ends_with(".previous")),
+        "name in use (HTTP 409)",
+    );
 
     let outcome = run(&fake, &p).await;
     let ApplyFact::Failed { message, .. } = &outcome.fact else { panic!("{:?}", outcome.fact) };

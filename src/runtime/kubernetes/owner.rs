@@ -52,7 +52,8 @@ impl KubernetesRuntime {
         if recorded.is_none() {
             // Created, not applied: of two state directories that both find no marker, the
             // second is told it exists, and reads whose it is.
-            return match within(api.create(&PostParams::default(), &marker)).await {
+            let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+            return match within(api.create(&params, &marker)).await {
                 Ok(created) => owner_of(&name, &created.metadata, &self.instance),
                 Err(e) if e.code() == Some(409) => self.recorded_owner().await?.ok_or_else(|| RuntimeError::Engine {
                     operation: format!("create namespace {name}"),
