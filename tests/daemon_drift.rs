@@ -70,9 +70,8 @@ fn changes_behind_its_back_are_repaired_on_the_engines_event() {
 }
 
 #[test]
-fn a_container_disconnected_from_its_network_is_connected_again_on_the_engines_event() {
-    let Some(env) = Env::new("a_container_disconnected_from_its_network_is_connected_again_on_the_engines_event")
-    else {
+fn network_attachments_changed_behind_its_back_are_repaired_on_the_engines_event() {
+    let Some(env) = Env::new("network_attachments_changed_behind_its_back_are_repaired_on_the_engines_event") else {
         return;
     };
     // As above: only the engine's event can explain a repair within the bound.
@@ -97,6 +96,14 @@ fn a_container_disconnected_from_its_network_is_connected_again_on_the_engines_e
     eventually("the runtime to answer on its port again", REPAIR, || {
         (http_get(port, "/health") == Some(200)).then_some(())
     });
+
+    // Put on the host's default bridge: taken off it again.
+    assert!(docker(&["network", "connect", "bridge", &name]).status.success());
+    let c = eventually("acme's container to be off the default bridge again", REPAIR, || {
+        container(&env, "acme").filter(|c| c["NetworkSettings"]["Networks"].get("bridge").is_none())
+    });
+    assert_eq!(c["Id"], before["Id"]);
+    assert_eq!(c["NetworkSettings"]["Networks"].as_object().unwrap().len(), 1, "{c}");
     assert_eq!(instance_containers(&env), vec![name]);
 }
 

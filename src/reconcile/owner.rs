@@ -45,13 +45,6 @@ pub enum OwnerError {
     },
 }
 
-impl OwnerError {
-    /// True when the engine could not be reached (nothing is known about the owner).
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, OwnerError::Runtime { source, .. } if source.is_unreachable())
-    }
-}
-
 /// A state directory as an owner: its id (when it has one yet), host and path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateIdentity {

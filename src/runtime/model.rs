@@ -266,10 +266,11 @@ pub enum EngineEventKind {
     Stop,
     /// A container's settings were changed (`docker update`).
     Update,
-    /// A container was detached from its tenant's network; the event's id is the container's.
+    /// A container was detached from its tenant's network; the event's id is the container's,
+    /// and its tenant is the network's (none when the engine does not name the network).
     NetworkDisconnect,
     /// A container of any owner was attached to a network that is no tenant's of this instance
-    /// (the event has no tenant: only the container's id says whose it is).
+    /// (or to one the engine does not name): no tenant, only the container's id.
     NetworkConnect,
     /// Anything else, by the engine's own action name.
     Other(String),

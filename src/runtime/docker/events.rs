@@ -35,8 +35,9 @@ impl DockerRuntime {
     /// subscription, to every network's `connect` and `disconnect`: a container detached from
     /// its tenant's network (named `<instance>_<tenant>`) is a [`EngineEventKind::NetworkDisconnect`]
     /// of that tenant, and any container attached to a network that is no tenant's of this
-    /// instance a [`EngineEventKind::NetworkConnect`] without a tenant. Other changes to networks
-    /// are noticed by a resync.
+    /// instance a [`EngineEventKind::NetworkConnect`] without a tenant (Podman names no network:
+    /// there both are reported without a tenant). Other changes to networks are noticed by a
+    /// resync.
     pub(super) async fn subscribe(
         &self,
     ) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
@@ -148,21 +149,26 @@ fn engine_event(m: EventMessage) -> Option<EngineEvent> {
 }
 
 /// The attachment event `m` reports: a container detached from a tenant network of
-/// `instance`, or attached to a network that is none; `None` for anything else.
+/// `instance`, or attached to a network that is none; `None` for anything else. Docker's event
+/// is the network's, naming it and the container; Podman's is the container's, naming no
+/// network: its detachments are reported without a tenant, and all its attachments.
 fn attachment_event(m: EventMessage, instance: &TenantName) -> Option<EngineEvent> {
     if m.typ != Some(EventMessageTypeEnum::NETWORK) {
         return None;
     }
-    let attributes = m.actor?.attributes?;
-    let container = attributes.get("container")?.clone();
-    let tenant = attributes.get("name").and_then(|n| tenant_of_network(n, instance));
-    match (m.action.as_deref()?, tenant) {
-        ("disconnect", Some(tenant)) => {
-            Some(EngineEvent { tenant: Some(tenant), kind: EngineEventKind::NetworkDisconnect, id: container })
-        }
-        ("connect", None) => Some(EngineEvent { tenant: None, kind: EngineEventKind::NetworkConnect, id: container }),
-        _ => None,
-    }
+    let actor = m.actor?;
+    let attributes = actor.attributes.unwrap_or_default();
+    let (container, network) = match attributes.get("container") {
+        Some(c) => (c.clone(), attributes.get("name").map(|n| tenant_of_network(n, instance))),
+        None => (actor.id?, None),
+    };
+    let (tenant, kind) = match (m.action.as_deref()?, network) {
+        ("disconnect", Some(Some(tenant))) => (Some(tenant), EngineEventKind::NetworkDisconnect),
+        ("disconnect", None) => (None, EngineEventKind::NetworkDisconnect),
+        ("connect", Some(None) | None) => (None, EngineEventKind::NetworkConnect),
+        _ => return None,
+    };
+    Some(EngineEvent { tenant, kind, id: container })
 }
 
 /// The tenant whose network `name` is, when it is one of `instance`'s (`<instance>_<tenant>`).
@@ -279,6 +285,25 @@ mod tests {
         assert_eq!(attachment_event(network_message("disconnect", "prod_acme_x"), &instance), None);
         // The labelled subscription leaves attachments to this one.
         assert_eq!(engine_event(network_message("disconnect", "prod_acme")), None);
+
+        // Podman's are the container's, without the network: the container is named alone.
+        let podman = |action: &str| EventMessage {
+            typ: Some(EventMessageTypeEnum::NETWORK),
+            action: Some(action.into()),
+            actor: Some(EventActor {
+                id: Some("c0ffee".into()),
+                attributes: Some([("name".to_string(), "prod_acme".to_string())].into()),
+            }),
+            ..Default::default()
+        };
+        for (action, kind) in
+            [("disconnect", EngineEventKind::NetworkDisconnect), ("connect", EngineEventKind::NetworkConnect)]
+        {
+            assert_eq!(
+                attachment_event(podman(action), &instance),
+                Some(EngineEvent { tenant: None, kind, id: "c0ffee".into() })
+            );
+        }
     }
 
     #[test]
