@@ -20,8 +20,8 @@ pub enum Trigger {
     Files,
     /// The engine reported a change to one tenant's objects.
     Tenant(TenantName),
-    /// The engine reported a change to a container it did not say the tenant of (an
-    /// attachment to a network that is no tenant's): whoever's container it is looks again.
+    /// The engine reported a change to a container without saying whose (an attachment to a
+    /// network that is no tenant's): the tenant of that container, if any, is looked at again.
     Container(String),
     /// Everything should be looked at again (the event stream was (re)subscribed, so events
     /// may have been missed).

@@ -315,8 +315,9 @@ impl TenantRun<'_> {
         host_port: Option<u16>,
     ) -> Result<Option<ApplyFact>, RuntimeError> {
         let rt = self.runtime;
-        rt.stop_container(old_id, STOP_TIMEOUT_SECS).await?;
+        // Noted first: a stop that fails half-way may still have stopped it.
         self.stopped.push(Stopped { id: old_id.to_string(), name: c.name.clone() });
+        rt.stop_container(old_id, STOP_TIMEOUT_SECS).await?;
         rt.rename_container(old_id, &aside_name(&c.name)).await?;
         let (new_id, port) = self.create_and_start(c, host_port, true).await?;
         let gate = match (c.role == ContainerRole::Main, port, self.ctx.wait.enabled) {
@@ -391,7 +392,9 @@ impl TenantRun<'_> {
             let started = self.runtime.start_container(&id).await;
             if started.is_err() {
                 // A container that cannot start is of no use, and holds the name.
-                self.runtime.remove_container(&id).await?;
+                if let Err(e) = self.runtime.remove_container(&id).await {
+                    tracing::warn!(container = %c.name, error = %e, "cannot remove a container that did not start");
+                }
             }
             match started {
                 Ok(()) => return Ok((id, port)),

@@ -46,7 +46,8 @@ pub trait Runtime: Send + Sync {
     async fn ping(&self) -> Result<(), RuntimeError>;
 
     /// Everything of this instance, plus the local ids of `images` and any foreign objects
-    /// that hold one of `names` (container and network names tenantd wants).
+    /// that hold one of `names` (names tenantd may give any of its objects), each with its
+    /// kind: a name is only taken from objects of the same kind.
     async fn observe(&self, images: &[String], names: &[String]) -> Result<ObservedWorld, RuntimeError>;
 
     /// Makes the image available locally: pulls (per its policy) or builds it.
