@@ -70,6 +70,44 @@ fn changes_behind_its_back_are_repaired_on_the_engines_event() {
 }
 
 #[test]
+fn network_attachments_changed_behind_its_back_are_repaired_on_the_engines_event() {
+    let Some(env) = Env::new("network_attachments_changed_behind_its_back_are_repaired_on_the_engines_event") else {
+        return;
+    };
+    // As above: only the engine's event can explain a repair within the bound.
+    env.write_config("[daemon]\nresync_interval = \"1h\"\n");
+    env.spec("acme.yaml", &stub_spec("acme", "").replace("interval: 2s", "interval: 30s"));
+    let daemon = Daemon::start(&env);
+    let status = daemon.await_running(&env, "acme", CONVERGE);
+    let port = status["hostPort"].as_u64().unwrap() as u16;
+    let (name, network) = (env.container("acme"), env.network("acme"));
+    let before = container(&env, "acme").unwrap();
+
+    assert!(docker(&["network", "disconnect", "-f", &network, &name]).status.success());
+    let c = eventually("acme's container to be attached to its network again", REPAIR, || {
+        container(&env, "acme").filter(|c| {
+            c["NetworkSettings"]["Networks"][&network]["Aliases"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "runtime"))
+        })
+    });
+    assert_eq!(c["Id"], before["Id"], "connected again, not recreated");
+    assert_eq!(c["State"]["StartedAt"], before["State"]["StartedAt"], "and not restarted");
+    eventually("the runtime to answer on its port again", REPAIR, || {
+        (http_get(port, "/health") == Some(200)).then_some(())
+    });
+
+    // Put on the host's default bridge: taken off it again.
+    assert!(docker(&["network", "connect", "bridge", &name]).status.success());
+    let c = eventually("acme's container to be off the default bridge again", REPAIR, || {
+        container(&env, "acme").filter(|c| c["NetworkSettings"]["Networks"].get("bridge").is_none())
+    });
+    assert_eq!(c["Id"], before["Id"]);
+    assert_eq!(c["NetworkSettings"]["Networks"].as_object().unwrap().len(), 1, "{c}");
+    assert_eq!(instance_containers(&env), vec![name]);
+}
+
+#[test]
 fn a_runtime_that_stops_answering_is_restarted() {
     let Some(env) = Env::new("a_runtime_that_stops_answering_is_restarted") else {
         return;

@@ -135,7 +135,9 @@ async fn container_is_created_hardened_observed_resized_and_removed_idempotently
     assert_eq!(o.field_hashes, c.field_hashes);
     assert_eq!(o.limits, c.limits);
     assert_eq!(o.host_port, Some(host_port));
-    assert_eq!(o.networks, vec![network.name.clone()]);
+    let attached: Vec<&str> = o.networks.iter().map(|a| a.network.as_str()).collect();
+    assert_eq!(attached, [network.name.as_str()]);
+    assert!(o.networks[0].aliases.contains(&c.alias), "{:?}", o.networks);
     assert!(o.started_at.is_some());
     let observed_tenant = &world.tenants[&acme];
     assert_eq!(observed_tenant.volumes, vec![volume.clone()]);
@@ -254,12 +256,19 @@ async fn foreign_objects_are_reported_and_never_touched() {
     docker_ok(&["network", "create", "--label", &owner, &name]);
     docker_ok(&["volume", "create", "--label", &owner, &t.name("acme-data")]);
 
-    let world = rt.observe(&[], &[name.clone(), other_name.clone(), t.name("unused")]).await.unwrap();
+    let world =
+        rt.observe(&[], &[name.clone(), other_name.clone(), t.name("unused"), t.name("acme-data")]).await.unwrap();
     assert!(world.tenants.is_empty(), "{:?}", world.tenants);
     let foreign: Vec<(&str, &str)> = world.foreign.iter().map(|f| (f.kind.as_str(), f.name.as_str())).collect();
+    let volume = t.name("acme-data");
     assert_eq!(
         foreign,
-        vec![("container", name.as_str()), ("container", other_name.as_str()), ("network", name.as_str())]
+        vec![
+            ("container", name.as_str()),
+            ("container", other_name.as_str()),
+            ("network", name.as_str()),
+            ("volume", volume.as_str())
+        ]
     );
 
     let conflict = |r: Result<(), RuntimeError>| matches!(r, Err(RuntimeError::Conflict { .. }));
@@ -269,6 +278,8 @@ async fn foreign_objects_are_reported_and_never_touched() {
     assert!(conflict(rt.stop_container(&foreign_id, 1).await));
     assert!(conflict(rt.start_container(&foreign_id).await));
     assert!(conflict(rt.update_limits(&foreign_id, &limits(32, 0, 0)).await));
+    assert!(conflict(rt.connect_network(&foreign_id, &name, &["runtime".into()]).await));
+    assert!(conflict(rt.disconnect_network(&foreign_id, "bridge").await));
     assert!(conflict(rt.remove_network(&name).await));
     assert!(conflict(rt.create_volume(&acme, &t.name("acme-data")).await));
     let network = DesiredNetwork { name: name.clone(), internal: true };
@@ -709,13 +720,22 @@ async fn the_event_stream_fails_fast_and_ends_when_the_connection_breaks() {
     let end = tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("the stream ends");
     assert!(end.is_none(), "{end:?}");
 
-    // The subscription asked for this instance's containers and networks since the engine's
-    // clock at the call.
-    let request = engine.requests().into_iter().find(|r| r.contains("/events")).expect("an events request");
-    let query = decode_query(&request);
-    assert!(query.contains("since=1767225600.000000001"), "{FAKE_ENGINE_TIME} → {query}");
-    assert!(query.contains(&format!("{}={instance}", labels::INSTANCE)), "{query}");
-    assert!(query.contains(r#""container""#) && query.contains(r#""network""#), "{query}");
+    // One subscription asked for this instance's containers and networks, the other for every
+    // network's attachments, both since the engine's clock at the call.
+    let queries: Vec<String> =
+        engine.requests().iter().filter(|r| r.contains("/events")).map(|r| decode_query(r)).collect();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    assert!(queries.iter().all(|q| q.contains("since=1767225600.000000001")), "{FAKE_ENGINE_TIME} → {queries:?}");
+    let labelled = queries
+        .iter()
+        .find(|q| q.contains(&format!("{}={instance}", labels::INSTANCE)))
+        .unwrap_or_else(|| panic!("no labelled subscription: {queries:?}"));
+    assert!(labelled.contains(r#""container""#) && labelled.contains(r#""network""#), "{labelled}");
+    let attachments = queries
+        .iter()
+        .find(|q| q.contains(r#""disconnect""#))
+        .unwrap_or_else(|| panic!("no subscription to attachments: {queries:?}"));
+    assert!(attachments.contains(r#""connect""#) && !attachments.contains(labels::INSTANCE), "{attachments}");
 }
 
 /// Percent-decodes a request line's query, for assertions on its parameters.

@@ -35,19 +35,21 @@ fn kubeconfig(test: &str) -> Option<PathBuf> {
     }
 }
 
-/// Removes the test's namespace, whatever happened.
+/// Removes the test's namespaces, whatever happened.
 struct Cleanup {
     client: kube::Client,
-    namespace: String,
+    namespaces: Vec<String>,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let (client, ns) = (self.client.clone(), self.namespace.clone());
+        let (client, namespaces) = (self.client.clone(), self.namespaces.clone());
         let _ = std::thread::spawn(move || {
             tokio::runtime::Runtime::new().unwrap().block_on(async move {
                 let api: Api<Namespace> = Api::all(client);
-                let _ = api.delete(&ns, &DeleteParams::default()).await;
+                for ns in namespaces {
+                    let _ = api.delete(&ns, &DeleteParams::default()).await;
+                }
             })
         })
         .join();
@@ -89,8 +91,11 @@ async fn a_tenant_comes_up_on_a_real_cluster_and_goes_again() {
     )
     .await
     .unwrap();
-    let _cleanup =
-        Cleanup { client: kube::Client::try_from(kube_config).unwrap(), namespace: format!("{instance}-acme") };
+    // The tenant's namespace, and the one that records which state directory owns the instance.
+    let _cleanup = Cleanup {
+        client: kube::Client::try_from(kube_config).unwrap(),
+        namespaces: vec![format!("{instance}-acme"), format!("{instance}--owner")],
+    };
     let tenantd = |args: &[&str]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantd"));
         cmd.arg("--config").arg(&config).args(args).env_remove("CONTAINER_RUNTIME");

@@ -1,7 +1,7 @@
 //! The Docker runtime driving Podman through its Docker-compatible API: the real binary against
 //! a private `podman system service` (own socket, own storage), through create, no-op, a limit
-//! change, replace, delete and drift repair, with the engine reported as Podman, and the day-2
-//! commands (stats, logs, exec, restart) on a tenant it runs.
+//! change, replace, delete and drift repair (network attachments included), with the engine
+//! reported as Podman, and the day-2 commands (stats, logs, exec, restart) on a tenant it runs.
 
 mod support;
 
@@ -142,6 +142,38 @@ fn podman_runs_tenants_through_the_compatible_api() {
         (http_get(env.host_port("keep"), "/health") == Some(200)).then_some(())
     });
     drop(daemon);
+}
+
+#[test]
+fn podman_connects_a_detached_container_again_in_place() {
+    let test = "podman_connects_a_detached_container_again_in_place";
+    let Some(mut podman) = PodmanService::start(test) else { return };
+    podman.load_from_docker(&stub::stub_image());
+    let env = Env::without_docker();
+    podman.owns_instance(&env.instance);
+    env.write_config(&format!("[docker]\nhost = {:?}\nnetwork_pool = \"{PODMAN_POOL}\"\n", podman.host()));
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    env.apply_ok();
+    let (name, network) = (env.container("acme"), env.network("acme"));
+    let id = podman.container_id(&name).expect("acme's container on podman");
+    let port = env.host_port("acme");
+    eventually("acme to answer /health", CONVERGE, || (http_get(port, "/health") == Some(200)).then_some(()));
+
+    podman.cli_ok(&["network", "disconnect", "--force", &network, &name]);
+    let plan = env.tenantd(&["plan", "--detailed-exitcode"]);
+    let text = stdout(&plan);
+    assert_eq!(plan.status.code(), Some(2), "{text}{}", stderr(&plan));
+    assert!(
+        text.contains(&format!("connect container {name} to network {network} (alias runtime; no restart)")),
+        "{text}"
+    );
+
+    env.apply_ok();
+    assert_eq!(podman.container_id(&name), Some(id), "connected again, not recreated");
+    let aliases = podman.inspect(&name).unwrap()["NetworkSettings"]["Networks"][&network]["Aliases"].to_string();
+    assert!(aliases.contains("\"runtime\""), "{aliases}");
+    eventually("acme to answer /health again", CONVERGE, || (http_get(port, "/health") == Some(200)).then_some(()));
+    assert_eq!(env.tenantd(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
 }
 
 /// Everything the service manager's socket receives, read as it arrives (the socket's queue is

@@ -544,7 +544,12 @@ fn check_plan(p: &Plan, ctx: &Context, observed: &ObservedWorld, cluster: bool) 
                 | Step::StopContainer { id, .. }
                 | Step::UpdateLimits { id, .. }
                 | Step::SignalContainer { id, .. }
-                | Step::RestartContainer { id, .. } => assert!(own_container(id), "{name}: {step:?}"),
+                | Step::RestartContainer { id, .. }
+                | Step::DisconnectNetwork { id, .. } => assert!(own_container(id), "{name}: {step:?}"),
+                Step::ConnectNetwork { id, network, .. } => {
+                    let own_network = desired.is_some_and(|d| d.network.name == *network);
+                    assert!(own_container(id) && own_network, "{name}: {step:?}")
+                }
                 Step::RemoveFiles => assert!(desired.is_none(), "{name}: {step:?}"),
                 Step::ApplyObject { object, .. } => {
                     let ours = desired.and_then(|d| d.cluster.as_ref()).is_some_and(|c| c.contains(object));

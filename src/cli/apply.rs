@@ -9,13 +9,14 @@ use super::apply_progress::ApplyProgress;
 use crate::config::DaemonConfig;
 use crate::plan::ChangeKind;
 use crate::reconcile::{
-    execute_reporting, observe_after, prepare, probe_running, write_statuses, PassOptions, StateLock, WaitPolicy,
+    execute_reporting, observe_after, owner, prepare, probe_running, write_statuses, PassOptions, StateLock, WaitPolicy,
 };
 use crate::status::{ApplyFact, StatusStore};
 
 pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_empty: bool) -> anyhow::Result<u8> {
     let _lock = StateLock::acquire(&cfg.state_dir)?;
     let runtime = super::connect(cfg).await?;
+    owner::claim(runtime.as_ref(), &cfg.instance, &cfg.state_dir).await?;
     let prepared = prepare(cfg, runtime.as_ref(), PassOptions { allow_empty }).await?;
     // Before anything changes: the host rules for the networks there are now.
     runtime.sync_host_rules().await?;

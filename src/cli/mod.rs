@@ -16,6 +16,7 @@ mod stats_view;
 mod status;
 mod style;
 mod table;
+mod take_over;
 mod target;
 mod terminal;
 mod validate;
@@ -195,6 +196,11 @@ pub enum Command {
     /// Make age keys and encrypt secret values for spec files.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Make this state directory the owner of its instance on the engine. An instance is
+    /// converged by one state directory: `plan`, `apply` and `run` with another state directory
+    /// configured for the same instance are refused, until it takes over with this command
+    /// (the previous owner is then refused in turn). Nothing else is changed.
+    TakeOver,
     /// Run as a daemon: converge continuously, repair drift, supervise health.
     Run {
         /// Treat an empty or missing tenants_dir as "no tenants" (deleting every tenant).
@@ -305,6 +311,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             secrets::run_encrypt(&recipients)
         }
+        Command::TakeOver => take_over::run(&load_config(&cli.config)?).await,
         Command::Run { allow_empty } => {
             let cfg = load_config(&cli.config)?;
             let runtime: std::sync::Arc<dyn Runtime> = connect_lazily(&cfg).await?.into();

@@ -6,7 +6,7 @@ use super::style::stdout_colour;
 use super::Output;
 use crate::config::DaemonConfig;
 use crate::plan::{render_human_coloured, render_json};
-use crate::reconcile::{prepare, prepare_only, PassOptions, Prepared};
+use crate::reconcile::{owner, prepare, prepare_only, PassOptions, Prepared};
 use crate::spec::TenantName;
 
 pub async fn run(
@@ -19,6 +19,7 @@ pub async fn run(
     let opts = PassOptions { allow_empty };
     let only = parse_targets(targets)?;
     let runtime = super::connect(cfg).await?;
+    owner::check(runtime.as_ref(), &cfg.instance, &cfg.state_dir).await?;
     let prepared = match &only {
         None => prepare(cfg, runtime.as_ref(), opts).await?,
         Some(only) => {

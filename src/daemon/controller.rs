@@ -19,7 +19,7 @@ use crate::config::DaemonConfig;
 use crate::health::{probe, ProbeOutcome};
 use crate::plan::{Blocked, Step, TenantPlan};
 use crate::reconcile::{
-    observe_some, plan_scoped, rolled_back_of, Desired, ExecContext, FileDelivery, PassOptions, ReconcileError,
+    observe_some, owner, plan_scoped, rolled_back_of, Desired, ExecContext, FileDelivery, PassOptions, ReconcileError,
     WaitPolicy, STOP_TIMEOUT_SECS,
 };
 use crate::render::{ContainerRole, DesiredTenant};
@@ -83,6 +83,9 @@ pub struct Controller {
     next_tick: Instant,
     engine_retry: Duration,
     engine_down: Option<String>,
+    /// Set while another state directory owns the instance: nothing is changed, not even a
+    /// restart of a runtime that stopped answering.
+    not_owner: Option<String>,
     last_status_line: String,
     /// Spec files no tenant could be told from, with their errors, as last logged.
     unattributed: BTreeMap<std::path::PathBuf, Vec<String>>,
@@ -137,6 +140,7 @@ impl Controller {
             full_due: Some(now),
             engine_retry: Duration::from_secs(1),
             engine_down: None,
+            not_owner: None,
             last_status_line: String::new(),
             unattributed: BTreeMap::new(),
             last_watchdog: None,
@@ -165,6 +169,13 @@ impl Controller {
             }
             Trigger::Tenant(name) => {
                 self.dirty.insert(name);
+            }
+            Trigger::Container(id) => {
+                // Anyone's container may be attached to any network: only this instance's matter.
+                let owner = self.world.tenants.iter().find(|(_, t)| t.containers.iter().any(|c| c.id == id));
+                if let Some((name, _)) = owner {
+                    self.dirty.insert(name.clone());
+                }
             }
             Trigger::Everything => self.full_due = Some(now),
             Trigger::EngineLost(why) => tracing::warn!(reason = %why, "engine event stream lost; subscribing again"),
@@ -259,6 +270,28 @@ impl Controller {
 
     /// Observe → plan → dispatch, with the specs last read.
     async fn pass_with_specs(&mut self, only: Option<BTreeSet<TenantName>>) {
+        // Checked on every pass: a state directory that took the instance over since is obeyed
+        // at once, and a marker removed behind tenantd's back is recorded again.
+        match owner::claim(self.runtime.as_ref(), &self.cfg.instance, &self.cfg.state_dir).await {
+            Ok(()) => {
+                if self.not_owner.take().is_some() {
+                    tracing::info!("this state directory owns the instance again");
+                }
+            }
+            Err(e @ owner::OwnerError::NotOwner { .. }) => {
+                let message = e.to_string();
+                if self.not_owner.as_deref() != Some(message.as_str()) {
+                    tracing::error!(error = %message, "not this state directory's instance; changing nothing");
+                }
+                self.not_owner = Some(message);
+                self.full_due = Some(Instant::now() + self.cfg.daemon.resync_interval.min(Duration::from_secs(30)));
+                return;
+            }
+            Err(owner::OwnerError::Runtime { source, .. }) => {
+                return self.pass_failed(&ReconcileError::Runtime(source))
+            }
+            Err(e) => return self.pass_failed(&e.into()),
+        }
         let unreadable = if only.is_none() { self.refresh_statuses() } else { BTreeSet::new() };
         let Some(desired) = self.desired.as_ref() else { return };
         let observed = match &only {
@@ -485,6 +518,9 @@ impl Controller {
 
     /// Probes running runtimes whose interval has passed; restarts one that stayed down.
     fn supervise(&mut self, now: Instant) {
+        if self.not_owner.is_some() {
+            return;
+        }
         let Some(desired) = &self.desired else { return };
         for (name, d) in &desired.tenants {
             let Some(health) = d.main().health.as_ref() else { continue };

@@ -20,7 +20,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::config::DaemonConfig;
-use crate::reconcile::{PassOptions, StateLock};
+use crate::reconcile::{owner, PassOptions, StateLock};
 use crate::runtime::Runtime;
 pub use controller::Controller;
 use metrics::Metrics;
@@ -65,6 +65,14 @@ pub async fn run(
             _ = &mut stop => return Ok(()),
         }
         pause = (pause * 2).min(Duration::from_secs(10));
+    }
+
+    // Another state directory converging this instance is refused at start; one that takes
+    // over later makes every pass of this one refuse (see `Controller::pass`).
+    match owner::claim(runtime.as_ref(), &cfg.instance, &cfg.state_dir).await {
+        Ok(()) => {}
+        Err(e @ owner::OwnerError::NotOwner { .. }) => return Err(e.into()),
+        Err(e) => tracing::warn!(error = %e, "cannot record this state directory as the instance's owner yet"),
     }
 
     let metrics = Metrics::new();

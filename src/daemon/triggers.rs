@@ -20,6 +20,9 @@ pub enum Trigger {
     Files,
     /// The engine reported a change to one tenant's objects.
     Tenant(TenantName),
+    /// The engine reported a change to a container without saying whose (an attachment to a
+    /// network that is no tenant's): the tenant of that container, if any, is looked at again.
+    Container(String),
     /// Everything should be looked at again (the event stream was (re)subscribed, so events
     /// may have been missed).
     Everything,
@@ -76,10 +79,13 @@ pub fn follow_engine(runtime: Arc<dyn Runtime>, tx: mpsc::UnboundedSender<Trigge
                     while let Some(item) = stream.next().await {
                         match item {
                             Ok(ev) => {
-                                if let (Some(t), true) = (ev.tenant, matters(&ev.kind)) {
-                                    if tx.send(Trigger::Tenant(t)).is_err() {
-                                        return;
-                                    }
+                                let trigger = match (ev.tenant, matters(&ev.kind)) {
+                                    (Some(t), true) => Trigger::Tenant(t),
+                                    (None, true) => Trigger::Container(ev.id),
+                                    (_, false) => continue,
+                                };
+                                if tx.send(trigger).is_err() {
+                                    return;
                                 }
                             }
                             Err(e) => {
@@ -109,7 +115,9 @@ fn matters(kind: &EngineEventKind) -> bool {
         | EngineEventKind::HealthStatus
         | EngineEventKind::Destroy
         | EngineEventKind::Stop
-        | EngineEventKind::Update => true,
+        | EngineEventKind::Update
+        | EngineEventKind::NetworkDisconnect
+        | EngineEventKind::NetworkConnect => true,
         EngineEventKind::Start | EngineEventKind::Other(_) => false,
     }
 }

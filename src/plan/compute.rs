@@ -6,8 +6,10 @@ use std::sync::Arc;
 use super::diff::{container_diff, limits_change};
 use super::model::*;
 use crate::ports::PortAssignments;
-use crate::render::{ContainerRole, DesiredContainer, DesiredTenant, FileHashes, ImageSource, RuntimeFiles};
-use crate::runtime::{ContainerState, LimitUpdates, ObservedContainer, ObservedTenant, ObservedWorld};
+use crate::render::{
+    aside_name, ContainerRole, DesiredContainer, DesiredTenant, FileHashes, ImageSource, RuntimeFiles,
+};
+use crate::runtime::{ContainerState, ForeignObject, LimitUpdates, ObservedContainer, ObservedTenant, ObservedWorld};
 use crate::spec::{PullPolicy, ReloadPolicy, TenantName};
 
 /// Everything `plan` looks at. No engine, no files, no clock.
@@ -136,14 +138,6 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
         };
     }
 
-    let wanted_names: BTreeSet<&str> =
-        d.containers.iter().map(|c| c.name.as_str()).chain([d.network.name.as_str()]).collect();
-    let foreign: Vec<_> =
-        input.observed.foreign.iter().filter(|f| wanted_names.contains(f.name.as_str())).cloned().collect();
-    if !foreign.is_empty() {
-        return blocked(&d.name, Blocked::Conflict { objects: foreign });
-    }
-
     if let Some(rb) = input.rolled_back.get(&d.name).filter(|rb| rb.spec_hash == d.spec_hash) {
         return blocked(
             &d.name,
@@ -254,6 +248,9 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
                 to: c.name.clone(),
             });
         }
+        if !network_recreated {
+            attachment_steps(c, oc, &d.network.name, &mut reasons, &mut container_steps);
+        }
         if let Some(what) = limits_change(&oc.limits, &c.limits) {
             reasons.push(format!("container {}: {what} (in place, no restart)", c.name));
             container_steps.push(Step::UpdateLimits {
@@ -318,6 +315,15 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
             ReloadPolicy::Recreate => {}
         }
     }
+    // Every name a step gives an object must be free, or nothing is done at all: finding out
+    // half-way, after something was stopped, would cost the tenant its runtime.
+    let foreign: Vec<ForeignObject> = needed_names(&steps)
+        .into_iter()
+        .filter_map(|(kind, name)| input.observed.foreign.iter().find(|f| f.kind == kind && f.name == name).cloned())
+        .collect();
+    if !foreign.is_empty() {
+        return blocked(&d.name, Blocked::Conflict { objects: foreign });
+    }
     let change = if steps.is_empty() {
         ChangeKind::NoChange
     } else if o.containers.is_empty() && o.network.is_none() {
@@ -337,6 +343,71 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
         diffs,
         host_port,
         desired: Some(Arc::clone(d)),
+    }
+}
+
+/// The names `steps` give objects, by kind (`container`, `network`, `volume`), in step order
+/// without repeats.
+fn needed_names(steps: &[Step]) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    for s in steps {
+        let needed = match s {
+            Step::CreateNetwork { network } => ("network", network.name.clone()),
+            Step::CreateVolume { name } => ("volume", name.clone()),
+            Step::CreateContainer { name, .. } => ("container", name.clone()),
+            Step::ReplaceContainer { name, .. } => ("container", aside_name(name)),
+            Step::RenameContainer { to, .. } => ("container", to.clone()),
+            _ => continue,
+        };
+        if !out.contains(&needed) {
+            out.push(needed);
+        }
+    }
+    out
+}
+
+/// What brings a kept container's network attachments back to what it was created with:
+/// attached to its tenant's network, answering to its alias there, and to no other network.
+/// Each is done in place: the container keeps running.
+fn attachment_steps(
+    c: &DesiredContainer,
+    oc: &ObservedContainer,
+    network: &str,
+    reasons: &mut Vec<String>,
+    steps: &mut Vec<Step>,
+) {
+    let disconnect =
+        |from: &str| Step::DisconnectNetwork { id: oc.id.clone(), name: oc.name.clone(), network: from.to_string() };
+    for extra in oc.networks.iter().filter(|a| a.network != network) {
+        reasons.push(format!(
+            "container {} is attached to network {}, which is not its tenant's: disconnect (in place, no restart)",
+            c.name, extra.network
+        ));
+        steps.push(disconnect(&extra.network));
+    }
+    let connect = Step::ConnectNetwork {
+        id: oc.id.clone(),
+        name: oc.name.clone(),
+        network: network.to_string(),
+        aliases: vec![c.alias.clone()],
+    };
+    match oc.networks.iter().find(|a| a.network == network) {
+        None => {
+            reasons.push(format!(
+                "container {} is not attached to network {network}: connect (alias {}, in place, no restart)",
+                c.name, c.alias
+            ));
+            steps.push(connect);
+        }
+        Some(a) if !a.aliases.contains(&c.alias) => {
+            reasons.push(format!(
+                "container {} is on network {network} without its alias {}: reconnect (in place, no restart)",
+                c.name, c.alias
+            ));
+            steps.push(disconnect(network));
+            steps.push(connect);
+        }
+        Some(_) => {}
     }
 }
 

@@ -99,6 +99,12 @@ pub fn describe_step(s: &Step) -> String {
         Step::StartContainer { name, .. } => format!("start container {name}"),
         Step::StopContainer { name, .. } => format!("stop container {name}"),
         Step::UpdateLimits { name, .. } => format!("update limits of container {name} in place"),
+        Step::ConnectNetwork { name, network, aliases, .. } => {
+            format!("connect container {name} to network {network} (alias {}; no restart)", aliases.join(", "))
+        }
+        Step::DisconnectNetwork { name, network, .. } => {
+            format!("disconnect container {name} from network {network} (no restart)")
+        }
         Step::WriteFiles { files } => format!("write runtime files: {}", files.join(", ")),
         Step::RemoveFiles => "remove runtime files (plaintext secrets included)".into(),
         Step::SignalContainer { name, signal, .. } => format!("send {signal} to container {name} (reload its files)"),

@@ -18,4 +18,6 @@ pub use model::*;
 #[cfg(test)]
 mod cluster_tests;
 #[cfg(test)]
+mod drift_tests;
+#[cfg(test)]
 mod tests;

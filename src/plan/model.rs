@@ -117,6 +117,20 @@ pub enum Step {
         from: Limits,
         to: Limits,
     },
+    /// Attach a container to its tenant's network again, answering to `aliases` there; it
+    /// keeps running.
+    ConnectNetwork {
+        id: String,
+        name: String,
+        network: String,
+        aliases: Vec<String>,
+    },
+    /// Detach a container from a network; it keeps running.
+    DisconnectNetwork {
+        id: String,
+        name: String,
+        network: String,
+    },
     /// Write the tenant's runtime files (generated config, decrypted secrets) where its main
     /// container reads them. `files` names what changes (`openclaw.json`, `secret/<NAME>`),
     /// never a value.

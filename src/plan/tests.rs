@@ -11,7 +11,7 @@ use crate::runtime::fake::{Call, FakeRuntime};
 use crate::runtime::{ContainerState, ForeignObject, ObservedWorld, Runtime};
 use crate::spec::{LoadedSpec, TenantFile, TenantName};
 
-const ACME: &str = r#"
+pub(super) const ACME: &str = r#"
 apiVersion: tenantd/v1
 kind: Tenant
 metadata: { name: acme, labels: { plan: pro } }
@@ -24,22 +24,22 @@ spec:
   volumes: [ { name: workspace, mountPath: /home/node/.openclaw/workspaces } ]
 "#;
 
-fn t(s: &str) -> TenantName {
+pub(super) fn t(s: &str) -> TenantName {
     s.parse().unwrap()
 }
 
-fn instance() -> TenantName {
+pub(super) fn instance() -> TenantName {
     t("tenantd")
 }
 
-fn roots() -> crate::render::FileRoots {
+pub(super) fn roots() -> crate::render::FileRoots {
     crate::render::FileRoots {
         config: "/var/lib/tenantd/runtime-config".into(),
         secrets: "/run/tenantd/secrets".into(),
     }
 }
 
-fn spec(yaml: &str) -> LoadedSpec {
+pub(super) fn spec(yaml: &str) -> LoadedSpec {
     let file: TenantFile = serde_yaml::from_str(yaml).unwrap();
     LoadedSpec {
         path: PathBuf::from(format!("tenants.d/{}.yaml", file.metadata.name)),
@@ -48,12 +48,12 @@ fn spec(yaml: &str) -> LoadedSpec {
     }
 }
 
-fn edit(yaml: &str, from: &str, to: &str) -> String {
+pub(super) fn edit(yaml: &str, from: &str, to: &str) -> String {
     assert!(yaml.contains(from), "{from} not in spec");
     yaml.replace(from, to)
 }
 
-fn desired(specs: &[&str]) -> BTreeMap<TenantName, std::sync::Arc<crate::render::DesiredTenant>> {
+pub(super) fn desired(specs: &[&str]) -> BTreeMap<TenantName, std::sync::Arc<crate::render::DesiredTenant>> {
     specs
         .iter()
         .map(|y| render(&spec(y), &instance(), &roots()))
@@ -61,11 +61,11 @@ fn desired(specs: &[&str]) -> BTreeMap<TenantName, std::sync::Arc<crate::render:
         .collect()
 }
 
-fn plan_for(specs: &[&str], observed: &ObservedWorld) -> Plan {
+pub(super) fn plan_for(specs: &[&str], observed: &ObservedWorld) -> Plan {
     plan_with(specs, &BTreeMap::new(), None, observed)
 }
 
-fn plan_with(
+pub(super) fn plan_with(
     specs: &[&str],
     invalid: &BTreeMap<TenantName, Vec<String>>,
     hold: Option<&str>,
@@ -87,7 +87,7 @@ fn plan_with(
 }
 
 /// Applies `specs` to a fresh fake runtime and returns it.
-async fn converged(specs: &[&str]) -> FakeRuntime {
+pub(super) async fn converged(specs: &[&str]) -> FakeRuntime {
     let fake = FakeRuntime::new();
     let p = plan_for(specs, &ObservedWorld::default());
     let outcomes = apply(&fake, &p).await;
@@ -97,12 +97,12 @@ async fn converged(specs: &[&str]) -> FakeRuntime {
 }
 
 /// Applies a plan to the fake, without health waits.
-async fn apply(fake: &FakeRuntime, p: &Plan) -> BTreeMap<TenantName, crate::reconcile::TenantOutcome> {
+pub(super) async fn apply(fake: &FakeRuntime, p: &Plan) -> BTreeMap<TenantName, crate::reconcile::TenantOutcome> {
     let no_wait = WaitPolicy { enabled: false, max: std::time::Duration::ZERO };
     execute(fake, p, 4, &(19000..=19999), no_wait, None).await
 }
 
-async fn observe(fake: &FakeRuntime) -> ObservedWorld {
+pub(super) async fn observe(fake: &FakeRuntime) -> ObservedWorld {
     fake.observe(&[], &[]).await.unwrap()
 }
 

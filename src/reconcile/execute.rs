@@ -15,7 +15,7 @@ use crate::health::{probe, ProbeOutcome};
 use crate::plan::{Plan, Step, TenantPlan};
 use crate::ports::host_port_free;
 use crate::render::kubernetes::ObjectKind;
-use crate::render::{ContainerRole, DesiredContainer, Healthcheck};
+use crate::render::{aside_name, ContainerRole, DesiredContainer, Healthcheck};
 use crate::runtime::{Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 use crate::status::{ApplyFact, ProbeFact};
@@ -23,8 +23,7 @@ use crate::status::{ApplyFact, ProbeFact};
 /// Seconds a container gets to stop before it is killed.
 pub const STOP_TIMEOUT_SECS: u32 = 10;
 
-/// Suffix of the name an old container carries while its replacement proves itself.
-pub const ASIDE_SUFFIX: &str = ".previous";
+pub use crate::render::ASIDE_SUFFIX;
 
 /// How apply waits for a created or started runtime to answer its health check.
 #[derive(Debug, Clone, Copy)]
@@ -131,7 +130,8 @@ fn report(ctx: &ExecContext, event: ExecEvent<'_>) {
 }
 
 async fn run_steps(runtime: &dyn Runtime, tp: &TenantPlan, ctx: &ExecContext) -> TenantOutcome {
-    let mut run = TenantRun { runtime, tp, ctx, started_main_port: None, probe: None, rolled_out: false };
+    let mut run =
+        TenantRun { runtime, tp, ctx, started_main_port: None, probe: None, rolled_out: false, stopped: vec![] };
     let total = tp.steps.len();
     for (index, step) in tp.steps.iter().enumerate() {
         run.report(ExecEvent::Step { tenant: &tp.tenant, index: index + 1, total, step });
@@ -149,8 +149,13 @@ async fn run_steps(runtime: &dyn Runtime, tp: &TenantPlan, ctx: &ExecContext) ->
             Ok(Some(rolled_back)) => return TenantOutcome::new(rolled_back, Some(ProbeFact::Down), true),
             Err(e) => {
                 let image_pull = matches!(e, RuntimeError::ImagePull { .. } | RuntimeError::ImageMissing { .. });
-                let mut outcome =
-                    TenantOutcome::new(ApplyFact::Failed { message: e.to_string(), image_pull }, None, true);
+                // Whatever this run stopped on its way runs again before the tenant is given up.
+                let message = match run.restart_stopped().await {
+                    Ok(restarted) if restarted.is_empty() => e.to_string(),
+                    Ok(restarted) => format!("{e}; container {} runs again as it was", restarted.join(", ")),
+                    Err(again) => format!("{e}; starting what was stopped failed too: {again}"),
+                };
+                let mut outcome = TenantOutcome::new(ApplyFact::Failed { message, image_pull }, None, true);
                 outcome.engine_unreachable = e.is_unreachable();
                 return outcome;
             }
@@ -204,6 +209,15 @@ struct TenantRun<'a> {
     probe: Option<ProbeFact>,
     /// Set when a cluster was given a Deployment that runs a pod: its rollout is awaited.
     rolled_out: bool,
+    /// Containers this run stopped to replace them and has not removed: started again (under
+    /// their name) when a later step fails.
+    stopped: Vec<Stopped>,
+}
+
+/// A container stopped on the way, and the name it runs under.
+struct Stopped {
+    id: String,
+    name: String,
 }
 
 impl TenantRun<'_> {
@@ -241,6 +255,8 @@ impl TenantRun<'_> {
             }
             Step::StopContainer { id, .. } => rt.stop_container(id, STOP_TIMEOUT_SECS).await?,
             Step::UpdateLimits { id, to, .. } => rt.update_limits(id, to).await?,
+            Step::ConnectNetwork { id, network, aliases, .. } => rt.connect_network(id, network, aliases).await?,
+            Step::DisconnectNetwork { id, network, .. } => rt.disconnect_network(id, network).await?,
             Step::SignalContainer { id, signal, .. } => rt.signal_container(id, signal).await?,
             Step::RestartContainer { id, .. } => rt.restart_container(id, STOP_TIMEOUT_SECS).await?,
             // Host files, not engine calls: done by `files_step`.
@@ -290,7 +306,8 @@ impl TenantRun<'_> {
     }
 
     /// Stops the old container and sets it aside, starts the new one, and keeps the new one
-    /// only when it becomes healthy; otherwise the old one comes back as it was.
+    /// only when it becomes healthy; otherwise the old one comes back as it was. A step that
+    /// fails on the way leaves the old one in `stopped`, for [`Self::restart_stopped`].
     async fn replace_gated(
         &mut self,
         old_id: &str,
@@ -298,15 +315,11 @@ impl TenantRun<'_> {
         host_port: Option<u16>,
     ) -> Result<Option<ApplyFact>, RuntimeError> {
         let rt = self.runtime;
+        // Noted first: a stop that fails half-way may still have stopped it.
+        self.stopped.push(Stopped { id: old_id.to_string(), name: c.name.clone() });
         rt.stop_container(old_id, STOP_TIMEOUT_SECS).await?;
-        rt.rename_container(old_id, &format!("{}{ASIDE_SUFFIX}", c.name)).await?;
-        let (new_id, port) = match self.create_and_start(c, host_port, true).await {
-            Ok(created) => created,
-            Err(e) => {
-                self.restore(None, old_id, &c.name).await?;
-                return Err(e);
-            }
-        };
+        rt.rename_container(old_id, &aside_name(&c.name)).await?;
+        let (new_id, port) = self.create_and_start(c, host_port, true).await?;
         let gate = match (c.role == ContainerRole::Main, port, self.ctx.wait.enabled) {
             (true, Some(port), true) => {
                 self.report(ExecEvent::WaitingHealthy { tenant: &self.tp.tenant });
@@ -316,6 +329,9 @@ impl TenantRun<'_> {
         };
         match gate {
             Ok(()) => {
+                // From here on the new container is the tenant's: the old one is not brought
+                // back, whatever happens next.
+                self.stopped.retain(|s| s.id != old_id);
                 rt.remove_container(old_id).await?;
                 if c.role == ContainerRole::Main && port.is_some() && self.ctx.wait.enabled {
                     self.probe = Some(ProbeFact::Healthy);
@@ -323,20 +339,36 @@ impl TenantRun<'_> {
                 Ok(None)
             }
             Err(reason) => {
-                self.restore(Some(&new_id), old_id, &c.name).await?;
+                rt.stop_container(&new_id, STOP_TIMEOUT_SECS).await?;
+                rt.remove_container(&new_id).await?;
+                self.restart_stopped().await?;
                 Ok(Some(ApplyFact::RolledBack { message: reason }))
             }
         }
     }
 
-    /// Removes the new container (if any) and brings the old one back under its name.
-    async fn restore(&self, new_id: Option<&str>, old_id: &str, name: &str) -> Result<(), RuntimeError> {
-        if let Some(id) = new_id {
-            self.runtime.stop_container(id, STOP_TIMEOUT_SECS).await?;
-            self.runtime.remove_container(id).await?;
+    /// Brings every container this run stopped back under its name and starts it, each as far
+    /// as it goes: one that cannot get its name back still runs (a later plan renames it).
+    /// Returns their names; the first error of a start that failed.
+    async fn restart_stopped(&mut self) -> Result<Vec<String>, RuntimeError> {
+        let mut first_error = None;
+        let mut names = Vec::new();
+        for s in std::mem::take(&mut self.stopped).into_iter().rev() {
+            if let Err(e) = self.runtime.rename_container(&s.id, &s.name).await {
+                tracing::warn!(container = %s.name, error = %e, "cannot give a stopped container its name back");
+            }
+            match self.runtime.start_container(&s.id).await {
+                Ok(()) => names.push(s.name),
+                Err(e) => {
+                    tracing::warn!(container = %s.name, error = %e, "cannot start a stopped container again");
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        self.runtime.rename_container(old_id, name).await?;
-        self.runtime.start_container(old_id).await
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(names),
+        }
     }
 
     /// Creates and (optionally) starts a container; when its host port turns out to be taken,
@@ -357,10 +389,16 @@ impl TenantRun<'_> {
             if !start {
                 return Ok((id, port));
             }
-            match self.runtime.start_container(&id).await {
+            let started = self.runtime.start_container(&id).await;
+            if started.is_err() {
+                // A container that cannot start is of no use, and holds the name.
+                if let Err(e) = self.runtime.remove_container(&id).await {
+                    tracing::warn!(container = %c.name, error = %e, "cannot remove a container that did not start");
+                }
+            }
+            match started {
                 Ok(()) => return Ok((id, port)),
                 Err(RuntimeError::PortInUse { port: taken }) if tried.len() < 8 => {
-                    self.runtime.remove_container(&id).await?;
                     tried.insert(taken);
                     let range = self.ctx.port_range.clone();
                     let next = range

@@ -4,9 +4,12 @@ mod execute;
 mod files;
 mod lock;
 mod observe_after;
+pub mod owner;
 mod prepare;
 mod probe;
 mod progress;
+#[cfg(test)]
+mod recovery_tests;
 mod rollout;
 mod secrets_check;
 mod status;
@@ -42,6 +45,8 @@ pub enum ReconcileError {
     Runtime(RuntimeError),
     #[error(transparent)]
     Status(#[from] StatusError),
+    #[error(transparent)]
+    Owner(#[from] owner::OwnerError),
     #[error("{}: another tenantd (daemon or apply) holds the state directory lock; try again when it is done", path.display())]
     Locked { path: PathBuf },
     #[error("{}: cannot open the state directory lock: {source}", path.display())]

@@ -106,6 +106,14 @@ pub const REPLACE_FIELDS: &[&str] =
 /// one never changes the hashes of containers without it.
 pub const OPTIONAL_REPLACE_FIELDS: &[&str] = &["binds"];
 
+/// Suffix of the name an old container carries while its replacement proves itself.
+pub const ASIDE_SUFFIX: &str = ".previous";
+
+/// The name a container named `name` is set aside under while its replacement proves itself.
+pub fn aside_name(name: &str) -> String {
+    format!("{name}{ASIDE_SUFFIX}")
+}
+
 /// One container as it should exist.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -176,8 +184,10 @@ impl DesiredTenant {
         &self.containers[0]
     }
 
-    /// The names this tenant needs on its runtime, which an object of another owner must not
-    /// hold: its containers and network on an engine, its namespace on a cluster.
+    /// The names this tenant may need on its runtime, which an object of another owner must
+    /// not hold: on an engine its containers' names and the names they are set aside under
+    /// while a replacement proves itself, its network's and its volumes'; on a cluster its
+    /// namespace.
     pub fn wanted_names(&self) -> Vec<String> {
         match &self.cluster {
             Some(objects) => objects
@@ -185,7 +195,13 @@ impl DesiredTenant {
                 .filter(|o| o.kind == super::kubernetes::ObjectKind::Namespace)
                 .map(|o| o.name.clone())
                 .collect(),
-            None => self.containers.iter().map(|c| c.name.clone()).chain([self.network.name.clone()]).collect(),
+            None => self
+                .containers
+                .iter()
+                .flat_map(|c| [c.name.clone(), aside_name(&c.name)])
+                .chain([self.network.name.clone()])
+                .chain(self.volumes.iter().cloned())
+                .collect(),
         }
     }
 

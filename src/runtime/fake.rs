@@ -25,6 +25,11 @@ pub enum Call {
     RemoveContainer(String),
     UpdateLimits(String),
     RenameContainer(String, String),
+    /// The container and the network.
+    ConnectNetwork(String, String),
+    DisconnectNetwork(String, String),
+    /// The ownership marker was written (created or replaced) with this owner id.
+    RecordOwner(String),
     RestartContainer(String),
     SignalContainer(String, String),
     Stats(String),
@@ -50,7 +55,14 @@ struct State {
     failing_pulls: Vec<String>,
     /// What `logs` and `exec` answer per container id: the output and the exit code.
     output: std::collections::BTreeMap<String, (Vec<LogChunk>, i64)>,
+    /// Calls that fail (after being recorded), with the message they fail with.
+    failing: Vec<(CallMatcher, String)>,
+    /// The instance's ownership marker.
+    owner: Option<InstanceOwner>,
 }
+
+/// Says which calls an injected failure hits.
+type CallMatcher = Box<dyn Fn(&Call) -> bool + Send>;
 
 #[derive(Default)]
 pub struct FakeRuntime {
@@ -76,6 +88,17 @@ impl FakeRuntime {
         self.state.lock().expect("fake lock").failing_pulls.push(reference.to_string());
     }
 
+    /// Makes every call for which `matches` is true fail from now on, with an engine error
+    /// saying `message`; the call is recorded and changes nothing.
+    pub fn fail_calls(&self, matches: impl Fn(&Call) -> bool + Send + 'static, message: &str) {
+        self.state.lock().expect("fake lock").failing.push((Box::new(matches), message.to_string()));
+    }
+
+    /// The ownership marker as it is now.
+    pub fn recorded_owner(&self) -> Option<InstanceOwner> {
+        self.state.lock().expect("fake lock").owner.clone()
+    }
+
     /// What `logs` of container `id` yields and `exec` in it writes, and the exit code `exec`
     /// returns (else no output and 0).
     pub fn set_output(&self, id: &str, chunks: Vec<LogChunk>, exit_code: i64) {
@@ -85,6 +108,17 @@ impl FakeRuntime {
     /// Runs `f` on the world, e.g. to simulate a change behind tenantd's back.
     pub fn with_world<R>(&self, f: impl FnOnce(&mut ObservedWorld) -> R) -> R {
         f(&mut self.state.lock().expect("fake lock").world)
+    }
+
+    /// Records `call`, and fails it when an injected failure says so.
+    fn record(s: &mut State, call: Call) -> Result<(), RuntimeError> {
+        let failure = s.failing.iter().find(|(m, _)| m(&call)).map(|(_, message)| message.clone());
+        let operation = format!("{call:?}");
+        s.calls.push(call);
+        match failure {
+            Some(message) => Err(RuntimeError::Engine { operation, message }),
+            None => Ok(()),
+        }
     }
 
     fn find_container<'w>(world: &'w mut ObservedWorld, id: &str) -> Option<&'w mut ObservedContainer> {
@@ -125,7 +159,7 @@ impl Runtime for FakeRuntime {
 
     async fn create_network(&self, tenant: &TenantName, network: &DesiredNetwork) -> Result<String, RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls.push(Call::CreateNetwork(network.name.clone()));
+        Self::record(&mut s, Call::CreateNetwork(network.name.clone()))?;
         let t = s.world.tenants.entry(tenant.clone()).or_insert_with(|| ObservedTenant::empty(tenant.clone()));
         let id = format!("net-{}", network.name);
         t.network = Some(ObservedNetwork { id: id.clone(), name: network.name.clone(), internal: network.internal });
@@ -134,7 +168,7 @@ impl Runtime for FakeRuntime {
 
     async fn remove_network(&self, name: &str) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls.push(Call::RemoveNetwork(name.to_string()));
+        Self::record(&mut s, Call::RemoveNetwork(name.to_string()))?;
         for t in s.world.tenants.values_mut() {
             if t.network.as_ref().is_some_and(|n| n.name == name) {
                 t.network = None;
@@ -145,7 +179,7 @@ impl Runtime for FakeRuntime {
 
     async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls.push(Call::CreateVolume(name.to_string()));
+        Self::record(&mut s, Call::CreateVolume(name.to_string()))?;
         let t = s.world.tenants.entry(tenant.clone()).or_insert_with(|| ObservedTenant::empty(tenant.clone()));
         if !t.volumes.iter().any(|v| v == name) {
             t.volumes.push(name.to_string());
@@ -163,7 +197,7 @@ impl Runtime for FakeRuntime {
         host_port: Option<u16>,
     ) -> Result<String, RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls.push(Call::CreateContainer(c.name.clone()));
+        Self::record(&mut s, Call::CreateContainer(c.name.clone()))?;
         let generation = s.generations.entry(c.name.clone()).or_insert(0);
         *generation += 1;
         let id = format!("fake-{}-{}", c.name, generation);
@@ -191,7 +225,7 @@ impl Runtime for FakeRuntime {
             host_port: if c.publish_port.is_some() { host_port } else { None },
             restart_count: 0,
             started_at: None,
-            networks: vec![network.to_string()],
+            networks: vec![NetworkAttachment { network: network.to_string(), aliases: vec![c.alias.clone()] }],
             problem: None,
         });
         Ok(id)
@@ -199,7 +233,7 @@ impl Runtime for FakeRuntime {
 
     async fn start_container(&self, id: &str) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls.push(Call::StartContainer(id.to_string()));
+        Self::record(&mut s, Call::StartContainer(id.to_string()))?;
         if let Some(c) = Self::find_container(&mut s.world, id) {
             c.state = ContainerState::Running;
             if c.health != EngineHealth::None {
@@ -211,7 +245,7 @@ impl Runtime for FakeRuntime {
 
     async fn stop_container(&self, id: &str, _timeout_secs: u32) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls.push(Call::StopContainer(id.to_string()));
+        Self::record(&mut s, Call::StopContainer(id.to_string()))?;
         if let Some(c) = Self::find_container(&mut s.world, id) {
             c.state = ContainerState::Exited { code: 0 };
         }
@@ -220,7 +254,7 @@ impl Runtime for FakeRuntime {
 
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls.push(Call::RemoveContainer(id.to_string()));
+        Self::record(&mut s, Call::RemoveContainer(id.to_string()))?;
         for t in s.world.tenants.values_mut() {
             t.containers.retain(|c| c.id != id);
         }
@@ -229,11 +263,48 @@ impl Runtime for FakeRuntime {
 
     async fn update_limits(&self, id: &str, limits: &Limits) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls.push(Call::UpdateLimits(id.to_string()));
+        Self::record(&mut s, Call::UpdateLimits(id.to_string()))?;
         if let Some(c) = Self::find_container(&mut s.world, id) {
             c.limits = *limits;
         }
         Ok(())
+    }
+
+    async fn connect_network(&self, id: &str, network: &str, aliases: &[String]) -> Result<(), RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        Self::record(&mut s, Call::ConnectNetwork(id.to_string(), network.to_string()))?;
+        if let Some(c) = Self::find_container(&mut s.world, id) {
+            if !c.networks.iter().any(|a| a.network == network) {
+                c.networks.push(NetworkAttachment { network: network.to_string(), aliases: aliases.to_vec() });
+                c.networks.sort_by(|a, b| a.network.cmp(&b.network));
+            }
+        }
+        Ok(())
+    }
+
+    async fn disconnect_network(&self, id: &str, network: &str) -> Result<(), RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        Self::record(&mut s, Call::DisconnectNetwork(id.to_string(), network.to_string()))?;
+        if let Some(c) = Self::find_container(&mut s.world, id) {
+            c.networks.retain(|a| a.network != network);
+        }
+        Ok(())
+    }
+
+    async fn owner(&self) -> Result<Option<InstanceOwner>, RuntimeError> {
+        Ok(self.state.lock().expect("fake lock").owner.clone())
+    }
+
+    async fn claim_owner(&self, owner: &InstanceOwner, replace: bool) -> Result<InstanceOwner, RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        match s.owner.clone() {
+            Some(recorded) if recorded.id == owner.id || !replace => Ok(recorded),
+            _ => {
+                Self::record(&mut s, Call::RecordOwner(owner.id.clone()))?;
+                s.owner = Some(owner.clone());
+                Ok(owner.clone())
+            }
+        }
     }
 
     async fn observe_tenant(
@@ -249,7 +320,14 @@ impl Runtime for FakeRuntime {
 
     async fn rename_container(&self, id: &str, new_name: &str) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls.push(Call::RenameContainer(id.to_string(), new_name.to_string()));
+        Self::record(&mut s, Call::RenameContainer(id.to_string(), new_name.to_string()))?;
+        let taken = s.world.tenants.values().flat_map(|t| &t.containers).any(|c| c.name == new_name && c.id != id);
+        if taken {
+            return Err(RuntimeError::Engine {
+                operation: format!("rename container {id} to {new_name}"),
+                message: "name in use".into(),
+            });
+        }
         if let Some(c) = Self::find_container(&mut s.world, id) {
             c.name = new_name.to_string();
         }
@@ -258,7 +336,7 @@ impl Runtime for FakeRuntime {
 
     async fn restart_container(&self, id: &str, _timeout_secs: u32) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls.push(Call::RestartContainer(id.to_string()));
+        Self::record(&mut s, Call::RestartContainer(id.to_string()))?;
         if let Some(c) = Self::find_container(&mut s.world, id) {
             c.state = ContainerState::Running;
             c.restart_count += 1;
@@ -268,7 +346,7 @@ impl Runtime for FakeRuntime {
 
     async fn signal_container(&self, id: &str, signal: &str) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
-        s.calls.push(Call::SignalContainer(id.to_string(), signal.to_string()));
+        Self::record(&mut s, Call::SignalContainer(id.to_string(), signal.to_string()))?;
         match Self::find_container(&mut s.world, id) {
             Some(c) if c.state == ContainerState::Running => Ok(()),
             _ => {

@@ -46,7 +46,8 @@ pub trait Runtime: Send + Sync {
     async fn ping(&self) -> Result<(), RuntimeError>;
 
     /// Everything of this instance, plus the local ids of `images` and any foreign objects
-    /// that hold one of `names` (container and network names tenantd wants).
+    /// that hold one of `names` (names tenantd may give any of its objects), each with its
+    /// kind: a name is only taken from objects of the same kind.
     async fn observe(&self, images: &[String], names: &[String]) -> Result<ObservedWorld, RuntimeError>;
 
     /// Makes the image available locally: pulls (per its policy) or builds it.
@@ -82,6 +83,28 @@ pub trait Runtime: Send + Sync {
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError>;
     /// Changes limits in place: same container, no restart.
     async fn update_limits(&self, id: &str, limits: &Limits) -> Result<(), RuntimeError>;
+
+    /// Attaches a container of this instance to `network` (one of this instance's), answering
+    /// to `aliases` there; running or not, it is not restarted. Already attached is success.
+    async fn connect_network(&self, id: &str, network: &str, aliases: &[String]) -> Result<(), RuntimeError> {
+        let _ = aliases;
+        Err(self.unsupported(format!("connect container {id} to network {network}")))
+    }
+
+    /// Detaches a container of this instance from `network` (whoever owns the network). Not
+    /// attached is success.
+    async fn disconnect_network(&self, id: &str, network: &str) -> Result<(), RuntimeError> {
+        Err(self.unsupported(format!("disconnect container {id} from network {network}")))
+    }
+
+    /// The state directory recorded on the engine as this instance's owner, if any.
+    async fn owner(&self) -> Result<Option<InstanceOwner>, RuntimeError>;
+
+    /// Records `owner` as this instance's owner when none is recorded yet, and returns the owner
+    /// recorded afterwards: someone else's when another state directory holds the instance (or
+    /// got there first). With `replace`, whatever is recorded is replaced by `owner` (taking
+    /// over). Recording what is already recorded changes nothing on the engine.
+    async fn claim_owner(&self, owner: &InstanceOwner, replace: bool) -> Result<InstanceOwner, RuntimeError>;
 
     /// Like `observe`, but only the objects of one tenant (and the foreign objects holding
     /// `names`); the world holds that tenant or none.

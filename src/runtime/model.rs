@@ -23,6 +23,13 @@ pub mod labels {
     pub const USER_PREFIX: &str = "io.tenantd.label.";
     /// Canonical JSON of the container's replace-class settings when it was created.
     pub const APPLIED: &str = "io.tenantd.applied";
+    /// On the instance's ownership marker: the owning state directory's random id, its host
+    /// and its path.
+    pub const OWNER_ID: &str = "io.tenantd.owner-id";
+    pub const OWNER_HOST: &str = "io.tenantd.owner-host";
+    pub const OWNER_STATE_DIR: &str = "io.tenantd.owner-state-dir";
+    /// The role label value of the ownership marker (it has no tenant).
+    pub const OWNER_ROLE: &str = "owner";
 }
 
 /// A container's lifecycle state as the engine reports it.
@@ -74,11 +81,28 @@ pub struct ObservedContainer {
     pub restart_count: i64,
     /// RFC 3339, as the engine reports it.
     pub started_at: Option<String>,
-    /// Names of the networks the container is attached to.
-    pub networks: Vec<String>,
+    /// The networks the container is attached to, with its aliases on each, sorted by network.
+    pub networks: Vec<NetworkAttachment>,
     /// Why the engine holds the container back from running, when it says (clusters do).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<ContainerProblem>,
+}
+
+/// One network a container is attached to, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkAttachment {
+    /// The network's name.
+    pub network: String,
+    /// The names the container answers to on that network (the engine may add its own, such
+    /// as the short container id).
+    pub aliases: Vec<String>,
+}
+
+impl NetworkAttachment {
+    pub fn new(network: impl Into<String>, aliases: &[&str]) -> Self {
+        Self { network: network.into(), aliases: aliases.iter().map(|a| a.to_string()).collect() }
+    }
 }
 
 /// Why an engine holds a container back from running.
@@ -164,6 +188,26 @@ pub struct ForeignObject {
     pub name: String,
 }
 
+/// The state directory that converges an instance, as the instance's marker on the engine
+/// records it. Only `id` decides; host and path are there for messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceOwner {
+    /// A random id kept in the state directory.
+    pub id: String,
+    /// The host the state directory is on, as that host names itself.
+    pub host: String,
+    /// The state directory's path on that host.
+    pub state_dir: String,
+}
+
+impl std::fmt::Display for InstanceOwner {
+    /// `/var/lib/tenantd on host1 (id 3f…)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on {} (id {})", self.state_dir, self.host, self.id)
+    }
+}
+
 /// The runtime's view of this instance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -222,6 +266,12 @@ pub enum EngineEventKind {
     Stop,
     /// A container's settings were changed (`docker update`).
     Update,
+    /// A container was detached from its tenant's network; the event's id is the container's,
+    /// and its tenant is the network's (none when the engine does not name the network).
+    NetworkDisconnect,
+    /// A container of any owner was attached to a network that is no tenant's of this instance
+    /// (or to one the engine does not name): no tenant, only the container's id.
+    NetworkConnect,
     /// Anything else, by the engine's own action name.
     Other(String),
 }
@@ -233,7 +283,7 @@ pub struct EngineEvent {
     /// The tenant label of the object, when it has a valid one.
     pub tenant: Option<TenantName>,
     pub kind: EngineEventKind,
-    /// Container or network id.
+    /// Container or network id; the container's for the network events above.
     pub id: String,
 }
 

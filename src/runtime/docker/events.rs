@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
-use bollard::models::EventMessage;
+use bollard::models::{EventMessage, EventMessageTypeEnum};
 use bollard::query_parameters::EventsOptionsBuilder;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use time::format_description::well_known::Rfc3339;
@@ -14,6 +14,7 @@ use super::errors::{message, status, unreachable, unreachable_reason, within};
 use super::DockerRuntime;
 use crate::runtime::error::{RuntimeError, UnreachableReason};
 use crate::runtime::model::{labels, EngineEvent, EngineEventKind};
+use crate::spec::TenantName;
 
 /// What the stream's errors name as the failed operation.
 const OPERATION: &str = "watch engine events";
@@ -30,7 +31,13 @@ impl DockerRuntime {
     /// - Healthcheck execs (`exec_*`) are left out.
     ///
     /// Docker 20.10 puts only a network's name and driver on its events, not its labels, so the
-    /// instance filter lets no network event through there; a resync notices network changes.
+    /// instance filter lets no network event through there. Attachments are followed by a second
+    /// subscription, to every network's `connect` and `disconnect`: a container detached from
+    /// its tenant's network (named `<instance>_<tenant>`) is a [`EngineEventKind::NetworkDisconnect`]
+    /// of that tenant, and any container attached to a network that is no tenant's of this
+    /// instance a [`EngineEventKind::NetworkConnect`] without a tenant (Podman names no network:
+    /// there both are reported without a tenant). Other changes to networks are noticed by a
+    /// resync.
     pub(super) async fn subscribe(
         &self,
     ) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
@@ -59,35 +66,55 @@ impl DockerRuntime {
             ("label".to_string(), vec![format!("{}={}", labels::INSTANCE, self.instance)]),
             ("type".to_string(), vec!["container".to_string(), "network".to_string()]),
         ]);
-        let mut options = EventsOptionsBuilder::new().filters(&filters);
-        if let Some(since) = &since {
-            options = options.since(since);
-        }
-        let messages = docker.events(Some(options.build())).boxed();
+        let attachments = HashMap::from([
+            ("type".to_string(), vec!["network".to_string()]),
+            ("event".to_string(), vec!["connect".to_string(), "disconnect".to_string()]),
+        ]);
+        let subscription = |filters: &HashMap<String, Vec<String>>| {
+            let mut options = EventsOptionsBuilder::new().filters(filters);
+            if let Some(since) = &since {
+                options = options.since(since);
+            }
+            // Neither stream has an end of its own: its end (`None`) means the engine closed it.
+            docker.events(Some(options.build())).map(Some).chain(stream::once(async { None }))
+        };
+        let instance = self.instance.clone();
+        let labelled = subscription(&filters).map(|m| (Source::Labelled, m));
+        let networks = subscription(&attachments).map(|m| (Source::Attachments, m));
+        let messages = stream::select(labelled, networks).boxed();
 
         let events = stream::unfold(Some(messages), move |state| {
             let endpoint = endpoint.clone();
+            let instance = instance.clone();
             async move {
                 let mut messages = state?;
                 loop {
-                    match messages.next().await {
-                        Some(Ok(m)) => {
-                            if let Some(event) = engine_event(m) {
-                                return Some((Ok(event), Some(messages)));
-                            }
-                        }
-                        Some(Err(e)) => return Some((Err(broken(&endpoint, e)), None)),
-                        // The stream has no end of its own: the engine closed it.
-                        None => {
+                    let event = match messages.next().await {
+                        Some((Source::Labelled, Some(Ok(m)))) => engine_event(m),
+                        Some((Source::Attachments, Some(Ok(m)))) => attachment_event(m, &instance),
+                        Some((_, Some(Err(e)))) => return Some((Err(broken(&endpoint, e)), None)),
+                        Some((_, None)) | None => {
                             let reason = UnreachableReason::Other;
                             return Some((Err(unreachable(&endpoint, reason, None)), None));
                         }
+                    };
+                    if let Some(event) = event {
+                        return Some((Ok(event), Some(messages)));
                     }
                 }
             }
         });
         Ok(events.boxed())
     }
+}
+
+/// Which subscription a message came from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// This instance's containers and networks, by label.
+    Labelled,
+    /// Every network's `connect` and `disconnect`.
+    Attachments,
 }
 
 /// An error of the open stream: an engine that answered with an error, or sent what is not an
@@ -108,14 +135,45 @@ fn since_argument(system_time: &str) -> Option<String> {
     Some(format!("{}.{:09}", t.unix_timestamp(), t.nanosecond()))
 }
 
-/// The event `m` reports, or `None` for what callers do not watch (healthcheck execs) and
-/// messages without an actor.
+/// The event `m` reports, or `None` for what callers do not watch (healthcheck execs, and the
+/// attachments the other subscription reports) and messages without an actor.
 fn engine_event(m: EventMessage) -> Option<EngineEvent> {
+    if m.typ == Some(EventMessageTypeEnum::NETWORK) && matches!(m.action.as_deref(), Some("connect" | "disconnect")) {
+        return None;
+    }
     let action = m.action?;
     let kind = event_kind(&action)?;
     let actor = m.actor?;
     let tenant = actor.attributes.as_ref().and_then(|a| a.get(labels::TENANT)).and_then(|t| t.parse().ok());
     Some(EngineEvent { tenant, kind, id: actor.id? })
+}
+
+/// The attachment event `m` reports: a container detached from a tenant network of
+/// `instance`, or attached to a network that is none; `None` for anything else. Docker's event
+/// is the network's, naming it and the container; Podman's is the container's, naming no
+/// network: its detachments are reported without a tenant, and all its attachments.
+fn attachment_event(m: EventMessage, instance: &TenantName) -> Option<EngineEvent> {
+    if m.typ != Some(EventMessageTypeEnum::NETWORK) {
+        return None;
+    }
+    let actor = m.actor?;
+    let attributes = actor.attributes.unwrap_or_default();
+    let (container, network) = match attributes.get("container") {
+        Some(c) => (c.clone(), attributes.get("name").map(|n| tenant_of_network(n, instance))),
+        None => (actor.id?, None),
+    };
+    let (tenant, kind) = match (m.action.as_deref()?, network) {
+        ("disconnect", Some(Some(tenant))) => (Some(tenant), EngineEventKind::NetworkDisconnect),
+        ("disconnect", None) => (None, EngineEventKind::NetworkDisconnect),
+        ("connect", Some(None) | None) => (None, EngineEventKind::NetworkConnect),
+        _ => return None,
+    };
+    Some(EngineEvent { tenant, kind, id: container })
+}
+
+/// The tenant whose network `name` is, when it is one of `instance`'s (`<instance>_<tenant>`).
+fn tenant_of_network(name: &str, instance: &TenantName) -> Option<TenantName> {
+    name.strip_prefix(instance.as_str())?.strip_prefix('_')?.parse().ok()
 }
 
 /// The kind of an action as the engine names it (`die`, `health_status: healthy`, …); `None`
@@ -191,6 +249,61 @@ mod tests {
         assert_eq!(engine_event(message("exec_die", &[(labels::TENANT, "acme")])), None);
         let no_actor = EventMessage { action: Some("die".into()), ..Default::default() };
         assert_eq!(engine_event(no_actor), None);
+    }
+
+    fn network_message(action: &str, network: &str) -> EventMessage {
+        EventMessage {
+            typ: Some(EventMessageTypeEnum::NETWORK),
+            action: Some(action.into()),
+            actor: Some(EventActor {
+                id: Some("net1".into()),
+                attributes: Some(
+                    [("container", "c0ffee"), ("name", network), ("type", "bridge")]
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn attachments_name_the_tenant_by_its_network_or_the_container_alone() {
+        let instance: TenantName = "prod".parse().unwrap();
+        let detached = attachment_event(network_message("disconnect", "prod_acme"), &instance).unwrap();
+        assert_eq!(
+            (detached.tenant.as_ref().map(|t| t.as_str()), &detached.kind, detached.id.as_str()),
+            (Some("acme"), &EngineEventKind::NetworkDisconnect, "c0ffee")
+        );
+        let attached = attachment_event(network_message("connect", "bridge"), &instance).unwrap();
+        assert_eq!((attached.tenant, attached.kind), (None, EngineEventKind::NetworkConnect));
+        // Its own network being attached to is no drift, and other instances' are not looked at.
+        assert_eq!(attachment_event(network_message("connect", "prod_acme"), &instance), None);
+        assert_eq!(attachment_event(network_message("disconnect", "prod2_acme"), &instance), None);
+        assert_eq!(attachment_event(network_message("disconnect", "bridge"), &instance), None);
+        assert_eq!(attachment_event(network_message("disconnect", "prod_acme_x"), &instance), None);
+        // The labelled subscription leaves attachments to this one.
+        assert_eq!(engine_event(network_message("disconnect", "prod_acme")), None);
+
+        // Podman's are the container's, without the network: the container is named alone.
+        let podman = |action: &str| EventMessage {
+            typ: Some(EventMessageTypeEnum::NETWORK),
+            action: Some(action.into()),
+            actor: Some(EventActor {
+                id: Some("c0ffee".into()),
+                attributes: Some([("name".to_string(), "prod_acme".to_string())].into()),
+            }),
+            ..Default::default()
+        };
+        for (action, kind) in
+            [("disconnect", EngineEventKind::NetworkDisconnect), ("connect", EngineEventKind::NetworkConnect)]
+        {
+            assert_eq!(
+                attachment_event(podman(action), &instance),
+                Some(EngineEvent { tenant: None, kind, id: "c0ffee".into() })
+            );
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod lifecycle;
 mod logs;
 mod network;
 mod observe;
+mod owner;
 mod scope;
 mod stats;
 mod subnets;
@@ -45,7 +46,7 @@ use crate::config::RegistryAuth;
 use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
 use crate::runtime::engine::{EngineInfo, EngineKind};
 use crate::runtime::error::{RuntimeError, UnreachableReason};
-use crate::runtime::model::{EngineEvent, LimitUpdates, ObservedWorld, ResourceSample};
+use crate::runtime::model::{EngineEvent, InstanceOwner, LimitUpdates, ObservedWorld, ResourceSample};
 use crate::runtime::{ExecIo, ExecRequest, ImageOutcome, LogChunk, LogRequest, Runtime};
 use crate::spec::TenantName;
 
@@ -306,6 +307,22 @@ impl Runtime for DockerRuntime {
 
     async fn update_limits(&self, id: &str, limits: &Limits) -> Result<(), RuntimeError> {
         self.update(id, limits).await
+    }
+
+    async fn connect_network(&self, id: &str, network: &str, aliases: &[String]) -> Result<(), RuntimeError> {
+        self.attach(id, network, aliases).await
+    }
+
+    async fn disconnect_network(&self, id: &str, network: &str) -> Result<(), RuntimeError> {
+        self.detach(id, network).await
+    }
+
+    async fn owner(&self) -> Result<Option<InstanceOwner>, RuntimeError> {
+        self.recorded_owner().await
+    }
+
+    async fn claim_owner(&self, owner: &InstanceOwner, replace: bool) -> Result<InstanceOwner, RuntimeError> {
+        self.record_owner(owner, replace).await
     }
 
     async fn observe_tenant(

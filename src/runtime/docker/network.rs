@@ -1,9 +1,12 @@
 //! Tenant networks: one bridge per tenant on a subnet of tenantd's own pool, created and removed
-//! only when it is this instance's.
+//! only when it is this instance's; and attaching this instance's containers to them (again).
 
 use std::collections::BTreeSet;
 
-use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest, NetworkInspect};
+use bollard::models::{
+    EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
+    NetworkInspect,
+};
 use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
 use ipnet::Ipv4Net;
 
@@ -150,6 +153,45 @@ impl DockerRuntime {
         }
         // Its subnet leaves the host rules (the engine may hand it to another network).
         self.sync_host_firewall().await
+    }
+
+    /// Attaches a container of this instance to a network of this instance with `aliases`.
+    pub(super) async fn attach(&self, id: &str, network: &str, aliases: &[String]) -> Result<(), RuntimeError> {
+        let operation = format!("connect container {id} to network {network}");
+        self.require_owned(id, &operation).await?;
+        let existing = self
+            .network_named(network, &operation)
+            .await?
+            .ok_or_else(|| RuntimeError::Engine { operation: operation.clone(), message: "no such network".into() })?;
+        if !is_ours(existing.labels.as_ref(), &self.instance) {
+            return Err(RuntimeError::Conflict { kind: "network".into(), name: network.to_string() });
+        }
+        let request = NetworkConnectRequest {
+            container: id.to_string(),
+            endpoint_config: Some(EndpointSettings { aliases: Some(aliases.to_vec()), ..Default::default() }),
+        };
+        let docker = self.client().await?;
+        let by_id = existing.id.as_deref().unwrap_or(network);
+        match within(self.timeouts.call, docker.connect_network(by_id, request)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 403) && message(&e).contains("already exists") => Ok(()),
+            Err(e) => Err(self.fail(operation, e)),
+        }
+    }
+
+    /// Detaches a container of this instance from a network, whoever's it is.
+    pub(super) async fn detach(&self, id: &str, network: &str) -> Result<(), RuntimeError> {
+        let operation = format!("disconnect container {id} from network {network}");
+        self.require_owned(id, &operation).await?;
+        let request = NetworkDisconnectRequest { container: id.to_string(), force: Some(true) };
+        let docker = self.client().await?;
+        match within(self.timeouts.call, docker.disconnect_network(network, request)).await {
+            Ok(()) => Ok(()),
+            // The network is gone, or the container is not (or no longer) attached to it.
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) if message(&e).contains("is not connected") => Ok(()),
+            Err(e) => Err(self.fail(operation, e)),
+        }
     }
 
     /// The network named exactly `name`, if any. The engine also resolves ids and id prefixes,

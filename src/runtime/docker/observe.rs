@@ -11,13 +11,14 @@ use bollard::query_parameters::{
 use futures_util::{stream, StreamExt, TryStreamExt};
 
 use super::errors::{is_status, within};
+use super::owner::is_owner_marker;
 use super::scope::{bare_name, is_ours};
 use super::DockerRuntime;
 use crate::render::{ContainerRole, Limits};
 use crate::runtime::error::RuntimeError;
 use crate::runtime::model::{
-    labels, ContainerState, EngineHealth, ForeignObject, ObservedContainer, ObservedNetwork, ObservedTenant,
-    ObservedWorld,
+    labels, ContainerState, EngineHealth, ForeignObject, NetworkAttachment, ObservedContainer, ObservedNetwork,
+    ObservedTenant, ObservedWorld,
 };
 use crate::spec::TenantName;
 
@@ -87,6 +88,9 @@ impl DockerRuntime {
             }
         }
         for v in volumes.volumes.unwrap_or_default() {
+            if is_owner_marker(&v.labels) {
+                continue;
+            }
             match tenant_label(Some(&v.labels)) {
                 Some(t) => tenant(&mut world, t).volumes.push(v.name),
                 None => {
@@ -108,7 +112,8 @@ impl DockerRuntime {
         let containers = unheld(world.tenants.values().flat_map(|t| &t.containers).map(|c| c.name.as_str()).collect());
         let networks =
             unheld(world.tenants.values().filter_map(|t| t.network.as_ref()).map(|n| n.name.as_str()).collect());
-        world.foreign = self.foreign_holders(&containers, &networks).await?;
+        let volumes = unheld(world.tenants.values().flat_map(|t| &t.volumes).map(String::as_str).collect());
+        world.foreign = self.foreign_holders(&containers, &networks, &volumes).await?;
         Ok(world)
     }
 
@@ -125,12 +130,14 @@ impl DockerRuntime {
             .await
     }
 
-    /// Containers that hold one of `container_names`, and networks that hold one of
-    /// `network_names`, without this instance's label.
+    /// Containers that hold one of `container_names`, networks that hold one of
+    /// `network_names` and volumes that hold one of `volume_names`, without this instance's
+    /// label.
     async fn foreign_holders(
         &self,
         container_names: &[String],
         network_names: &[String],
+        volume_names: &[String],
     ) -> Result<Vec<ForeignObject>, RuntimeError> {
         let docker = self.client().await?;
         let call = self.timeouts.call;
@@ -139,7 +146,7 @@ impl DockerRuntime {
         let filter = |names: &[String]| {
             HashMap::from([("name".to_string(), names.iter().map(|n| regex_escape(n)).collect::<Vec<_>>())])
         };
-        let (containers, networks) = tokio::try_join!(
+        let (containers, networks, volumes) = tokio::try_join!(
             async {
                 if container_names.is_empty() {
                     return Ok(vec![]);
@@ -157,6 +164,16 @@ impl DockerRuntime {
                 within(call, docker.list_networks(Some(options)))
                     .await
                     .map_err(|e| self.fail("list networks by name", e))
+            },
+            async {
+                if volume_names.is_empty() {
+                    return Ok(vec![]);
+                }
+                let options = ListVolumesOptionsBuilder::new().filters(&filter(volume_names)).build();
+                within(call, docker.list_volumes(Some(options)))
+                    .await
+                    .map(|v| v.volumes.unwrap_or_default())
+                    .map_err(|e| self.fail("list volumes by name", e))
             },
         )?;
 
@@ -176,6 +193,11 @@ impl DockerRuntime {
                 if !is_ours(n.labels.as_ref(), &self.instance) {
                     foreign.insert(("network", name.to_string()));
                 }
+            }
+        }
+        for v in volumes {
+            if volume_names.contains(&v.name) && !is_ours(Some(&v.labels), &self.instance) {
+                foreign.insert(("volume", v.name));
             }
         }
         Ok(foreign.into_iter().map(|(kind, name)| ForeignObject { kind: kind.to_string(), name }).collect())
@@ -250,14 +272,21 @@ fn observed_container(c: &ContainerInspectResponse) -> Option<(TenantName, Obser
         restart_count: c.restart_count.unwrap_or(0),
         started_at: state.and_then(|s| s.started_at.clone()).filter(|t| !t.is_empty() && t != NEVER),
         networks: {
-            let mut names: Vec<String> = c
+            let mut attached: Vec<NetworkAttachment> = c
                 .network_settings
                 .as_ref()
                 .and_then(|n| n.networks.as_ref())
-                .map(|n| n.keys().cloned().collect())
-                .unwrap_or_default();
-            names.sort();
-            names
+                .into_iter()
+                .flatten()
+                .map(|(network, endpoint)| NetworkAttachment {
+                    network: network.clone(),
+                    // Newer engines list the names a container answers to as `DNSNames` as
+                    // well; `Aliases` keeps those given at create or connect on every version.
+                    aliases: endpoint.aliases.clone().unwrap_or_default(),
+                })
+                .collect();
+            attached.sort_by(|a, b| a.network.cmp(&b.network));
+            attached
         },
         problem: None,
     };

@@ -7,6 +7,7 @@ mod connect;
 mod errors;
 mod events;
 mod observe;
+mod owner;
 mod pods;
 mod secret;
 
@@ -21,7 +22,7 @@ use self::errors::{fail, within};
 use crate::config::KubernetesSettings;
 use crate::render::kubernetes::{DesiredObject, ObjectKind};
 use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
-use crate::runtime::model::{EngineEvent, ObservedWorld, ResourceSample};
+use crate::runtime::model::{EngineEvent, InstanceOwner, ObservedWorld, ResourceSample};
 use crate::runtime::{ExecIo, ExecRequest, ImageOutcome, LogChunk, LogRequest, Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 
@@ -88,6 +89,14 @@ impl Runtime for KubernetesRuntime {
         names: &[String],
     ) -> Result<ObservedWorld, RuntimeError> {
         self.observe_scope(Some(tenant), names).await
+    }
+
+    async fn owner(&self) -> Result<Option<InstanceOwner>, RuntimeError> {
+        self.recorded_owner().await
+    }
+
+    async fn claim_owner(&self, owner: &InstanceOwner, replace: bool) -> Result<InstanceOwner, RuntimeError> {
+        self.record_owner(owner, replace).await
     }
 
     async fn apply_object(

@@ -96,6 +96,9 @@ impl KubernetesRuntime {
     fn observed_object(&self, kind: ObjectKind, o: DynamicObject) -> Option<(TenantName, ObservedObject)> {
         let name = o.metadata.name.clone()?;
         let namespace = if kind.namespaced() { o.metadata.namespace.as_deref() } else { None };
+        if kind == ObjectKind::Namespace && super::owner::is_owner_marker(o.metadata.labels.as_ref()) {
+            return None;
+        }
         let Some(tenant) = self.tenant_of(o.metadata.labels.as_ref(), namespace) else {
             tracing::warn!(kind = %kind, name = %name, "object of this instance without a valid tenant label, or outside its tenant's namespace; ignored");
             return None;
