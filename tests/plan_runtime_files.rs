@@ -61,6 +61,7 @@ fn plan_of(f: &Files, desired: &BTreeMap<TenantName, Arc<DesiredTenant>>, observ
         rolled_back: &BTreeMap::new(),
         delivered: &f.delivery.delivered_all(),
         only: None,
+        earlier_builds: &BTreeMap::new(),
     })
 }
 

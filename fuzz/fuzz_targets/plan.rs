@@ -135,6 +135,7 @@ impl Context {
             rolled_back: &self.rolled_back,
             delivered: &self.delivered,
             only: self.only.as_ref(),
+            earlier_builds: &BTreeMap::new(),
         })
     }
 

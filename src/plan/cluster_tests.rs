@@ -107,6 +107,7 @@ fn plan_of(specs: &[Arc<DesiredTenant>], observed: &ObservedWorld) -> Plan {
         rolled_back: &BTreeMap::new(),
         delivered: &BTreeMap::new(),
         only: None,
+        earlier_builds: &BTreeMap::new(),
     })
 }
 

@@ -32,6 +32,9 @@ pub struct PlanInput<'a> {
     /// The tenants to plan; `None`: every tenant named anywhere above. The daemon plans only the
     /// tenants an event touched, against the whole instance's observed state.
     pub only: Option<&'a BTreeSet<TenantName>>,
+    /// For a tag built from a context, the tag an earlier release gave the same files (see
+    /// `spec::earlier_context_digest`): a container running that image needs no new one.
+    pub earlier_builds: &'a BTreeMap<String, String>,
 }
 
 /// A replacement that did not become healthy and was undone.
@@ -210,7 +213,7 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
             continue;
         };
         kept_ids.insert(oc.id.as_str());
-        let mut fields = replace_reasons(c, oc, port, network_recreated, input.observed);
+        let mut fields = replace_reasons(c, oc, port, network_recreated, input.observed, input.earlier_builds);
         if c.role == ContainerRole::Main && !files_changed.is_empty() && reload == ReloadPolicy::Recreate {
             fields.push("runtimeFiles".to_string());
         }
@@ -446,18 +449,21 @@ fn replace_reasons(
     host_port: Option<u16>,
     network_recreated: bool,
     world: &ObservedWorld,
+    earlier_builds: &BTreeMap<String, String>,
 ) -> Vec<String> {
     let mut fields = BTreeSet::new();
+    // Built by an earlier release from the files the context holds now: the same image.
+    let earlier_build = earlier_builds.get(c.image.reference()) == Some(&oc.image_ref);
     if oc.config_hash.as_deref() != Some(c.config_hash.as_str()) {
         if oc.field_hashes.is_empty() {
             fields.insert("unknown (no recorded settings)".to_string());
         }
         for (k, v) in &c.field_hashes {
-            if oc.field_hashes.get(k) != Some(v) {
+            if oc.field_hashes.get(k) != Some(v) && !(earlier_build && k == "image") {
                 fields.insert(k.clone());
             }
         }
-        if fields.is_empty() {
+        if fields.is_empty() && !earlier_build {
             fields.insert("settings".to_string());
         }
     }

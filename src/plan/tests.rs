@@ -83,6 +83,7 @@ pub(super) fn plan_with(
         rolled_back: &BTreeMap::new(),
         delivered: &BTreeMap::new(),
         only: None,
+        earlier_builds: &BTreeMap::new(),
     })
 }
 
@@ -381,6 +382,7 @@ async fn a_scoped_plan_covers_only_its_tenants_and_deletes_nothing_outside_them(
         rolled_back: &BTreeMap::new(),
         delivered: &BTreeMap::new(),
         only: Some(&scope),
+        earlier_builds: &BTreeMap::new(),
     });
     let names: Vec<&str> = p.tenants.iter().map(|tp| tp.tenant.as_str()).collect();
     assert_eq!(names, ["acme"], "a tenant named nowhere is skipped, one outside the scope too");
@@ -417,4 +419,67 @@ async fn a_sidecar_health_check_runs_on_its_port_and_adding_one_replaces_only_th
         })
         .collect();
     assert_eq!(replaced, ["tenantd_acme_cache"]);
+}
+
+/// A tenant built from a context whose digest gives `digest` (as a release would tag it).
+fn built(digest: &str) -> BTreeMap<TenantName, std::sync::Arc<crate::render::DesiredTenant>> {
+    let yaml = edit(ACME, "image: registry.example/openclaw:2026.11", "build: { context: ctx }");
+    let mut loaded = spec(&yaml);
+    let context = crate::spec::BuildContext {
+        dir: PathBuf::from("/srv/ctx"),
+        dockerfile: "Dockerfile".into(),
+        digest: digest.repeat(64 / digest.len()),
+    };
+    loaded.contexts.insert("/spec/build".into(), context);
+    let d = render(&loaded, &instance(), &roots());
+    [(d.name.clone(), std::sync::Arc::new(d))].into()
+}
+
+#[tokio::test]
+async fn a_container_an_earlier_release_built_from_the_same_files_is_kept() {
+    // What an earlier release created: the same settings, another digest in the tag.
+    let earlier = built("e");
+    let fake = FakeRuntime::new();
+    let observed = observe(&fake).await;
+    let ports = allocate(&earlier.keys().cloned().collect(), &observed.host_ports(), &(19000..=19999), |_| true);
+    let (none, invalid, rolled_back, delivered) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let input = |desired, observed, earlier_builds| PlanInput {
+        desired,
+        invalid: &invalid,
+        hold_deletions: None,
+        observed,
+        ports: &ports,
+        rolled_back: &rolled_back,
+        delivered: &delivered,
+        only: None,
+        earlier_builds,
+    };
+    apply(&fake, &plan(input(&earlier, &observed, &none))).await;
+    let observed = observe(&fake).await;
+
+    let now = built("a");
+    let (tag, earlier_tag) = (now[&t("acme")].main().image.reference(), earlier[&t("acme")].main().image.reference());
+    assert_ne!(tag, earlier_tag);
+    // The context's files give the earlier tag: nothing to do.
+    let same_files: BTreeMap<String, String> = [(tag.to_string(), earlier_tag.to_string())].into();
+    let p = plan(input(&now, &observed, &same_files));
+    assert_eq!(p.tenant("acme").unwrap().change, ChangeKind::NoChange, "{}", render_human(&p));
+    // They give another one (the context changed since): built and replaced.
+    let other_files: BTreeMap<String, String> = [(tag.to_string(), format!("{earlier_tag}0"))].into();
+    for earlier_builds in [&other_files, &none] {
+        let p = plan(input(&now, &observed, earlier_builds));
+        let acme = p.tenant("acme").unwrap();
+        assert_eq!(acme.change, ChangeKind::Replace, "{}", render_human(&p));
+        assert!(acme.reasons.iter().any(|r| r.contains("image changed")), "{:?}", acme.reasons);
+    }
+    // Another setting changed too: replaced for that setting.
+    let edited = built("a");
+    let mut d = (*edited[&t("acme")]).clone();
+    d.containers[0].field_hashes.insert("env".into(), "other".into());
+    d.containers[0].config_hash = "v1:other".into();
+    let edited: BTreeMap<_, _> = [(t("acme"), std::sync::Arc::new(d))].into();
+    let p = plan(input(&edited, &observed, &same_files));
+    let acme = p.tenant("acme").unwrap();
+    assert_eq!(acme.change, ChangeKind::Replace);
+    assert!(acme.reasons.iter().any(|r| r.contains("env changed") && !r.contains("image")), "{:?}", acme.reasons);
 }

@@ -10,9 +10,9 @@ use crate::config::DaemonConfig;
 use crate::plan::{plan, Plan, PlanInput, RolledBack};
 use crate::ports::{allocate, host_port_free, PortAssignments};
 use crate::render::kubernetes::KubeOptions;
-use crate::render::{render_for, DesiredTenant, FileHashes, FileRoots};
+use crate::render::{render_for, DesiredTenant, FileHashes, FileRoots, ImageSource};
 use crate::runtime::{ObservedWorld, Runtime};
-use crate::spec::{load_dir_reusing, FileStamp, InvalidSpec, SpecError, SpecSet, TenantName};
+use crate::spec::{earlier_context_digest, load_dir_reusing, FileStamp, InvalidSpec, SpecError, SpecSet, TenantName};
 use crate::status::{SpecFact, StatusStore, TenantStatus};
 
 /// Options of one pass.
@@ -281,6 +281,7 @@ pub fn plan_scoped(
         .map(|d| d.name.clone())
         .collect();
     let ports = allocate(&wanted, &observed.host_ports(), &cfg.port_range, host_port_free);
+    let earlier_builds = earlier_builds(desired, observed, only);
     let plan = plan(PlanInput {
         desired: &desired.tenants,
         invalid: &desired.invalid,
@@ -290,6 +291,34 @@ pub fn plan_scoped(
         rolled_back,
         delivered: &delivered,
         only,
+        earlier_builds: &earlier_builds,
     });
     Ok((ports, plan))
+}
+
+/// For each tag built from a context whose container runs another tag of the same repository,
+/// the tag an earlier release gave the context's present files: when the two agree, upgrading
+/// tenantd rebuilds and replaces nothing. Read from disk only for such containers.
+fn earlier_builds(
+    desired: &Desired,
+    observed: &ObservedWorld,
+    only: Option<&BTreeSet<TenantName>>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for d in desired.tenants.values().filter(|d| only.is_none_or(|o| o.contains(&d.name))) {
+        let Some(o) = observed.tenants.get(&d.name) else { continue };
+        for c in &d.containers {
+            let ImageSource::Build { context, dockerfile, tag, .. } = &c.image else { continue };
+            let Some((repo, _)) = tag.rsplit_once(':') else { continue };
+            let runs_other = o.containers.iter().any(|oc| {
+                oc.role == c.role && oc.image_ref != *tag && oc.image_ref.rsplit_once(':').map(|(r, _)| r) == Some(repo)
+            });
+            if runs_other && !out.contains_key(tag) {
+                if let Some(digest) = earlier_context_digest(context, dockerfile) {
+                    out.insert(tag.clone(), format!("{repo}:{}", &digest[..16]));
+                }
+            }
+        }
+    }
+    out
 }

@@ -45,6 +45,7 @@ fn plan_of(yaml: &str, observed: &ObservedWorld) -> Plan {
         rolled_back: &BTreeMap::new(),
         delivered: &BTreeMap::new(),
         only: None,
+        earlier_builds: &BTreeMap::new(),
     })
 }
 
