@@ -14,8 +14,11 @@ use support::podman::PodmanService;
 use support::*;
 
 const CONVERGE: Duration = Duration::from_secs(60);
-/// Tenant subnets on the test's Podman service: apart from the default pool Docker tests use.
+/// Tenant subnets on the tests' Podman services: apart from the default pool Docker tests use,
+/// and one for each test, since Podman checks a new network's subnet against the networks of
+/// every Podman service of the host (their CNI configurations are shared).
 const PODMAN_POOL: &str = "10.251.0.0/24";
+const PODMAN_POOL_ATTACHMENTS: &str = "10.251.2.0/24";
 
 #[test]
 fn podman_runs_tenants_through_the_compatible_api() {
@@ -151,7 +154,7 @@ fn podman_connects_a_detached_container_again_in_place() {
     podman.load_from_docker(&stub::stub_image());
     let env = Env::without_docker();
     podman.owns_instance(&env.instance);
-    env.write_config(&format!("[docker]\nhost = {:?}\nnetwork_pool = \"{PODMAN_POOL}\"\n", podman.host()));
+    env.write_config(&format!("[docker]\nhost = {:?}\nnetwork_pool = \"{PODMAN_POOL_ATTACHMENTS}\"\n", podman.host()));
     env.spec("acme.yaml", &stub_spec("acme", ""));
     env.apply_ok();
     let (name, network) = (env.container("acme"), env.network("acme"));
