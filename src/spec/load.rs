@@ -345,20 +345,7 @@ fn pointer_of_serde_path(dotted: &str) -> String {
 /// Reads the spec at `source` (the symlink target, or the file itself) into a string, refusing
 /// anything but a regular file of at most [`MAX_SPEC_BYTES`] before reading it. Errors name `shown`.
 fn read_spec(source: &Path, shown: &Path) -> Result<String, SpecError> {
-    let meta = fs::metadata(source).map_err(|e| read_error(shown, &e))?;
-    if !meta.is_file() {
-        return Err(SpecError::Read { path: shown.to_path_buf(), message: "not a regular file".to_string() });
-    }
-    if meta.len() > MAX_SPEC_BYTES {
-        return Err(SpecError::TooLarge { path: shown.to_path_buf(), size: meta.len(), limit: MAX_SPEC_BYTES });
-    }
-    let file = fs::File::open(source).map_err(|e| read_error(shown, &e))?;
-    // The file may grow between the check and the read: never hold more than the limit.
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes).map_err(|e| read_error(shown, &e))?;
-    if bytes.len() as u64 > MAX_SPEC_BYTES {
-        return Err(SpecError::TooLarge { path: shown.to_path_buf(), size: bytes.len() as u64, limit: MAX_SPEC_BYTES });
-    }
+    let bytes = read_spec_bytes(source, shown)?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = 1 + valid.iter().filter(|b| **b == b'\n').count();
@@ -368,6 +355,67 @@ fn read_spec(source: &Path, shown: &Path) -> Result<String, SpecError> {
                 .count();
         SpecError::Syntax { path: shown.to_path_buf(), line, column, message: "the file is not UTF-8 text".to_string() }
     })
+}
+
+/// The bytes of the regular file at `source`, at most [`MAX_SPEC_BYTES`] of them. Opening never
+/// blocks: the file is opened non-blocking (a FIFO or a device renamed over a spec between any
+/// check and the open would otherwise hold the caller in `open` or `read` for good) and without
+/// becoming a controlling terminal, and what was opened, not what the path named before, must be
+/// a regular file.
+fn read_spec_bytes(source: &Path, shown: &Path) -> Result<Vec<u8>, SpecError> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let not_a_file = |meta: &fs::Metadata| SpecError::Read {
+        path: shown.to_path_buf(),
+        message: format!("not a regular file ({})", kind_of(meta)),
+    };
+    let fd = rustix::fs::open(source, flags, Mode::empty()).map_err(|e| {
+        // A socket cannot be opened at all (ENXIO): say what it is rather than the errno.
+        match fs::metadata(source) {
+            Ok(meta) if !meta.is_file() => not_a_file(&meta),
+            _ => read_error(shown, &e.into()),
+        }
+    })?;
+    let file = fs::File::from(fd);
+    let meta = file.metadata().map_err(|e| read_error(shown, &e))?;
+    if !meta.is_file() {
+        return Err(not_a_file(&meta));
+    }
+    if meta.len() > MAX_SPEC_BYTES {
+        return Err(SpecError::TooLarge { path: shown.to_path_buf(), size: meta.len(), limit: MAX_SPEC_BYTES });
+    }
+    // The file may grow between the check and the read: never hold more than the limit.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes).map_err(|e| read_error(shown, &e))?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(SpecError::TooLarge { path: shown.to_path_buf(), size: bytes.len() as u64, limit: MAX_SPEC_BYTES });
+    }
+    Ok(bytes)
+}
+
+/// What a file that is not a regular file is, in words.
+fn kind_of(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a file"
+    }
+}
+
+/// The text of the spec file at `path` for showing excerpts of it, read as the loader reads it
+/// (never blocking, a regular file of at most [`MAX_SPEC_BYTES`]); `None` when it cannot be.
+pub fn read_source(path: &Path) -> Option<String> {
+    read_spec(path, path).ok()
 }
 
 fn read_error(path: &Path, e: &io::Error) -> SpecError {
@@ -430,8 +478,7 @@ fn stem_name(path: &Path) -> Option<TenantName> {
 /// example a secret that does not decrypt), placed at that value's line and column. The file is
 /// read again; when it cannot be, the error points at its start.
 pub fn error_at(path: &Path, pointer: &str, message: String) -> SpecError {
-    let pos =
-        std::fs::read_to_string(path).map(|text| PositionIndex::build(&text).value(pointer)).unwrap_or(Pos::START);
+    let pos = read_source(path).map(|text| PositionIndex::build(&text).value(pointer)).unwrap_or(Pos::START);
     SpecError::Invalid {
         path: path.to_path_buf(),
         line: pos.line,

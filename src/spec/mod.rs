@@ -18,8 +18,8 @@ mod validate;
 
 pub use error::SpecError;
 pub use load::{
-    error_at, load_dir, load_dir_reusing, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason,
-    SpecSet, MAX_SPEC_BYTES,
+    error_at, load_dir, load_dir_reusing, load_file, parse_str, read_source, BuildContext, InvalidSpec, LoadedSpec,
+    SkipReason, SpecSet, MAX_SPEC_BYTES,
 };
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
 pub use runtime_config::*;
