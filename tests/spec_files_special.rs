@@ -79,17 +79,22 @@ fn read_error(set: &SpecSet, path: &Path) -> String {
     }
 }
 
-/// Renames, over `target`, a FIFO and a regular spec in turn, until `stop` is set.
+/// Renames, over `target`, a FIFO and a regular spec in turn, until `stop` is set; fast (hard
+/// links of one FIFO and one file, no process per swap), so the swap lands between any two
+/// system calls of a reader sooner or later.
 fn swap_fifo_over(target: PathBuf, stop: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
+    let dir = target.parent().unwrap().to_path_buf();
+    let (fifo, file) = (dir.join(".swap-fifo"), dir.join(".swap-file"));
+    mkfifo(&fifo);
+    std::fs::write(&file, image_spec("swapped")).unwrap();
     thread::spawn(move || {
-        let dir = target.parent().unwrap().to_path_buf();
-        let (fifo, file) = (dir.join(".swap-fifo"), dir.join(".swap-file"));
+        let link = dir.join(".swap-link");
         let mut swaps = 0;
         while !stop.load(Ordering::SeqCst) {
-            mkfifo(&fifo);
-            std::fs::rename(&fifo, &target).unwrap();
-            std::fs::write(&file, image_spec("swapped")).unwrap();
-            std::fs::rename(&file, &target).unwrap();
+            for source in [&fifo, &file] {
+                std::fs::hard_link(source, &link).unwrap();
+                std::fs::rename(&link, &target).unwrap();
+            }
             swaps += 1;
         }
         swaps
