@@ -60,7 +60,7 @@ fn excerpt(source: &str, at: Pos, pointer: Option<&str>) -> Option<Excerpt> {
     let sensitive = match pointer {
         Some(p) => is_sensitive(p),
         // The index stops at a syntax error; the last node before it tells where the error is.
-        None => PositionIndex::build(source).pointer_at(at).is_some_and(is_sensitive),
+        None => PositionIndex::build(source).pointer_at(at).is_some_and(|p| is_sensitive(&p)),
     };
     if sensitive {
         return Some(redacted(line, start));

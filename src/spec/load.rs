@@ -15,6 +15,7 @@ use super::document::{located_message, to_json};
 use super::position::{escape_segment, LazyIndex, Pos, PositionIndex};
 use super::rules::rule_violations;
 use super::stamp::FileStamp;
+use super::structure;
 use super::validate::{schema_violations, Violation};
 use super::{SpecError, TenantFile, TenantName};
 
@@ -223,7 +224,7 @@ fn read_entry(entry: &fs::DirEntry, root: &Path, reuse: &dyn Fn(&Path, &FileStam
     let result = load_text(&text, &path);
     let declared = match &result {
         Ok(spec) => Some(spec.file.metadata.name.clone()),
-        Err(_) => declared_name(&text),
+        Err(_) => declared_name(&text, &path),
     };
     Entry::Spec(Box::new(Candidate { path, declared, result: result.map(|s| ReadSpec::Fresh(Box::new(s))), stamp }))
 }
@@ -251,6 +252,8 @@ fn parse<'t>(text: &'t str, path: &Path) -> Result<(TenantFile, LazyIndex<'t>), 
             limit: MAX_SPEC_BYTES,
         }]);
     }
+    // Before any parser that builds values: libyaml's cost grows with nesting depth × size.
+    structure::check(text, path).map_err(|e| vec![e])?;
     let index = LazyIndex::new(text);
     let json = to_json(text, path, &index)?;
     let violations = schema_violations(&json);
@@ -305,7 +308,7 @@ fn typed_error(e: &serde_yaml::Error, path: &Path, json: &Json, index: &Position
         }
         None => {
             let at = Pos { line, column };
-            (index.pointer_at(at).unwrap_or_default().to_string(), message, at)
+            (index.pointer_at(at).unwrap_or_default(), message, at)
         }
     };
     SpecError::Invalid { path: path.to_path_buf(), line: at.line, column: at.column, pointer, message }
@@ -460,7 +463,9 @@ fn skip_reason(name: &str) -> Option<SkipReason> {
 }
 
 /// The tenant an invalid spec declares, when `metadata.name` can be read from it at all.
-fn declared_name(text: &str) -> Option<TenantName> {
+fn declared_name(text: &str, path: &Path) -> Option<TenantName> {
+    // A file the structure check refuses is never given to serde_yaml.
+    structure::check(text, path).ok()?;
     let doc: serde_yaml::Value =
         serde_yaml::Deserializer::from_str(text).next().and_then(|d| serde::Deserialize::deserialize(d).ok())?;
     let name = doc.get("metadata")?.get("name")?.as_str()?;

@@ -13,6 +13,7 @@ mod rules;
 pub mod runtime_config;
 pub mod schema;
 mod stamp;
+mod structure;
 mod types;
 mod validate;
 
@@ -24,4 +25,5 @@ pub use load::{
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
 pub use runtime_config::*;
 pub use stamp::FileStamp;
+pub use structure::{MAX_ALIASED_NODES, MAX_NESTING_DEPTH};
 pub use types::*;
