@@ -12,6 +12,7 @@ use serde_json::Value as Json;
 
 use super::context::resolve_contexts;
 use super::document::{located_message, to_json};
+use super::error::capped;
 use super::position::{escape_segment, LazyIndex, Pos, PositionIndex};
 use super::rules::rule_violations;
 use super::stamp::FileStamp;
@@ -280,14 +281,17 @@ fn load_text(text: &str, path: &Path) -> Result<LoadedSpec, Vec<SpecError>> {
     Ok(LoadedSpec { path: path.to_path_buf(), file, contexts })
 }
 
-/// Violations as errors, in the order of the file.
+/// Violations as errors, in the order of the file, at most [`MAX_ERRORS_PER_FILE`] of them.
 fn located(violations: Vec<Violation>, path: &Path, index: &PositionIndex) -> Vec<SpecError> {
     let mut errors: Vec<SpecError> = violations.into_iter().map(|v| v.into_error(path, index)).collect();
-    errors.sort_by_key(|e| match e {
-        SpecError::Invalid { line, column, pointer, .. } => (*line, *column, pointer.clone()),
-        _ => (0, 0, String::new()),
+    errors.sort_by(|a, b| match (a, b) {
+        (
+            SpecError::Invalid { line, column, pointer, .. },
+            SpecError::Invalid { line: l, column: c, pointer: p, .. },
+        ) => (line, column, pointer).cmp(&(l, c, p)),
+        _ => std::cmp::Ordering::Equal,
     });
-    errors
+    capped(errors, 0, path)
 }
 
 /// A serde error on a schema-valid document, placed at the value serde_yaml names in its path

@@ -17,7 +17,7 @@ mod structure;
 mod types;
 mod validate;
 
-pub use error::SpecError;
+pub use error::{SpecError, MAX_ERRORS_PER_FILE};
 pub use load::{
     error_at, load_dir, load_dir_reusing, load_file, parse_str, read_source, BuildContext, InvalidSpec, LoadedSpec,
     SkipReason, SpecSet, MAX_SPEC_BYTES,
@@ -25,5 +25,5 @@ pub use load::{
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
 pub use runtime_config::*;
 pub use stamp::FileStamp;
-pub use structure::{MAX_ALIASED_NODES, MAX_NESTING_DEPTH};
+pub use structure::{MAX_ALIASED_BYTES, MAX_ALIASED_NODES, MAX_NESTING_DEPTH};
 pub use types::*;

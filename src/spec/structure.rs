@@ -27,6 +27,10 @@ pub const MAX_NESTING_DEPTH: usize = 64;
 /// names).
 pub const MAX_ALIASED_NODES: usize = 100_000;
 
+/// How many bytes of scalars aliases may repeat in all: as much as a spec file may hold, so that
+/// expanded, a spec holds at most twice what its file does.
+pub const MAX_ALIASED_BYTES: usize = super::load::MAX_SPEC_BYTES as usize;
+
 /// Checks `text` (every document in it) against the limits above and for duplicate mapping keys.
 /// Returns the first problem, placed where it is; a YAML syntax error is left to the parser that
 /// builds values, which reports it with more context, unless that parser could itself be slowed
@@ -132,8 +136,9 @@ struct Open {
     frame: Frame,
     /// The anchor of the collection (0 for none).
     anchor: usize,
-    /// `nodes` when it opened.
+    /// `nodes` and `bytes` when it opened.
     nodes_before: usize,
+    bytes_before: usize,
     /// How many levels the collection spans so far (1 for itself).
     height: usize,
     /// Whether the collection is a mapping key itself.
@@ -146,6 +151,7 @@ struct Open {
 #[derive(Debug, Clone, Copy, Default)]
 struct Anchored {
     nodes: usize,
+    bytes: usize,
     height: usize,
 }
 
@@ -153,14 +159,16 @@ struct Anchored {
 struct State {
     stack: Vec<Open>,
     anchors: Vec<Anchored>,
-    /// Nodes seen, counting those an alias repeats.
+    /// Nodes and bytes of scalars seen, counting those an alias repeats.
     nodes: usize,
-    aliased: usize,
+    bytes: usize,
+    /// What aliases repeat, in nodes and bytes.
+    aliased: (usize, usize),
 }
 
 enum Problem {
     TooDeep(Pos, Option<usize>),
-    TooManyAliased(Pos),
+    TooManyAliased(Pos, String),
     DuplicateKey { at: Pos, first: Pos, key: String },
 }
 
@@ -168,14 +176,12 @@ impl Problem {
     fn into_error(self, path: &Path, state: &State) -> SpecError {
         match self {
             Problem::TooDeep(at, depth) => state.too_deep(path, at, depth),
-            Problem::TooManyAliased(at) => SpecError::Invalid {
+            Problem::TooManyAliased(at, what) => SpecError::Invalid {
                 path: path.to_path_buf(),
                 line: at.line,
                 column: at.column,
                 pointer: state.pointer(),
-                message: format!(
-                    "with this alias, aliases repeat more than {MAX_ALIASED_NODES} nodes in all, the limit (an alias bomb?)"
-                ),
+                message: format!("with this alias, aliases repeat more than {what} in all, the limit (an alias bomb?)"),
             },
             Problem::DuplicateKey { at, first, key } => SpecError::Invalid {
                 path: path.to_path_buf(),
@@ -277,7 +283,8 @@ impl State {
             Event::StreamEnd => return Ok(false),
             Event::Scalar(value, style, anchor, tag) => {
                 self.nodes += 1;
-                self.set_anchor(anchor, Anchored { nodes: 1, height: 0 });
+                self.bytes += value.len();
+                self.set_anchor(anchor, Anchored { nodes: 1, bytes: value.len(), height: 0 });
                 if self.expecting_key() {
                     let id = (tag.is_none()).then(|| (KeyId::of(&value, style), value));
                     self.key(id, at)?;
@@ -288,9 +295,14 @@ impl State {
             Event::Alias(id) => {
                 let anchored = self.anchors.get(id).copied().unwrap_or_default();
                 self.nodes += anchored.nodes;
-                self.aliased += anchored.nodes;
-                if self.aliased > MAX_ALIASED_NODES {
-                    return Err(Problem::TooManyAliased(at));
+                self.bytes += anchored.bytes;
+                self.aliased.0 += anchored.nodes;
+                self.aliased.1 += anchored.bytes;
+                if self.aliased.0 > MAX_ALIASED_NODES {
+                    return Err(Problem::TooManyAliased(at, format!("{MAX_ALIASED_NODES} nodes")));
+                }
+                if self.aliased.1 > MAX_ALIASED_BYTES {
+                    return Err(Problem::TooManyAliased(at, format!("{MAX_ALIASED_BYTES} bytes of text")));
                 }
                 let depth = self.stack.len() + anchored.height;
                 if depth > MAX_NESTING_DEPTH {
@@ -317,11 +329,23 @@ impl State {
                 } else {
                     Frame::Sequence { next: 0 }
                 };
-                self.stack.push(Open { frame, anchor, nodes_before: self.nodes - 1, height: 1, is_key, in_key });
+                self.stack.push(Open {
+                    frame,
+                    anchor,
+                    nodes_before: self.nodes - 1,
+                    bytes_before: self.bytes,
+                    height: 1,
+                    is_key,
+                    in_key,
+                });
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 if let Some(open) = self.stack.pop() {
-                    let anchored = Anchored { nodes: self.nodes - open.nodes_before, height: open.height };
+                    let anchored = Anchored {
+                        nodes: self.nodes - open.nodes_before,
+                        bytes: self.bytes - open.bytes_before,
+                        height: open.height,
+                    };
                     self.set_anchor(open.anchor, anchored);
                     if open.is_key {
                         // The mapping now waits for the value of this key.
@@ -399,6 +423,11 @@ mod tests {
         let (line, column, pointer, message) = refused(&format!("a: &a [{list}]\nb: [{uses}]\n"));
         assert_eq!((line, column, pointer.as_str()), (2, 5 + 99 * 4, "/b/99"));
         assert!(message.contains("more than 100000 nodes in all, the limit"), "{message}");
+        // And what they repeat in bytes.
+        let big = "x".repeat(100_000);
+        let (line, column, pointer, message) = refused(&format!("a: &a {big}\nb: [{}]\n", vec!["*a"; 20].join(", ")));
+        assert_eq!((line, column, pointer.as_str()), (2, 5 + 10 * 4, "/b/10"));
+        assert!(message.contains("more than 1048576 bytes of text in all"), "{message}");
         // An alias of a deep collection counts its depth where it is used.
         let deep = format!("a: &a {}{}\n", "[".repeat(40), "]".repeat(40));
         let (line, _, _, message) = refused(&format!("{deep}b: {}*a{}\n", "[".repeat(30), "]".repeat(30)));
