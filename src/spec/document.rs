@@ -1,5 +1,5 @@
 //! YAML text → the one JSON value the schema validates: exactly one document, string keys only,
-//! no tags, finite numbers.
+//! no tags, finite numbers, no NUL character in any string.
 
 use std::path::Path;
 
@@ -123,7 +123,12 @@ fn convert(value: Yaml, at: &At<'_>, errors: &mut Found) -> Json {
     match value {
         Yaml::Null => Json::Null,
         Yaml::Bool(b) => Json::Bool(b),
-        Yaml::String(s) => Json::String(s),
+        Yaml::String(s) => {
+            if s.contains('\0') {
+                errors.push(at, || NUL_MESSAGE.to_string());
+            }
+            Json::String(s)
+        }
         Yaml::Number(n) => {
             let number = if let Some(u) = n.as_u64() {
                 Some(u.into())
@@ -145,6 +150,9 @@ fn convert(value: Yaml, at: &At<'_>, errors: &mut Found) -> Json {
             for (key, v) in entries {
                 match key {
                     Yaml::String(k) => {
+                        if k.contains('\0') {
+                            errors.push(&At::Key(at, &k), || format!("the key {NUL_MESSAGE}"));
+                        }
                         let child = convert(v, &At::Key(at, &k), errors);
                         object.insert(k, child);
                     }
@@ -159,6 +167,10 @@ fn convert(value: Yaml, at: &At<'_>, errors: &mut Found) -> Json {
         }
     }
 }
+
+/// Strings end at a NUL for the engine, the kernel and most of what reads a runtime's files: a
+/// value holding one would be cut short or refused when the tenant is created.
+const NUL_MESSAGE: &str = "contains a NUL character (\\0), which no container engine or program accepts";
 
 fn key_text(key: &Yaml) -> String {
     match key {

@@ -19,6 +19,10 @@ use super::names::{checked_string, is_dns_label, InvalidValue, DNS_LABEL_PATTERN
 /// tmpfs.
 pub const RUNTIME_SECRETS_DIR: &str = "/run/secrets/openclaw";
 
+/// Where the runtime reads its generated config (`openclaw.json`): a read-only bind mount of the
+/// tenant's config directory.
+pub const RUNTIME_CONFIG_DIR: &str = "/etc/openclaw";
+
 /// The first line of an age-armored ciphertext.
 pub const AGE_ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 
