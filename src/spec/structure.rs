@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::scanner::{Marker, ScanError, TScalarStyle};
 
 use super::position::escape_segment;
 use super::SpecError;
@@ -36,29 +36,47 @@ pub const MAX_ALIASED_BYTES: usize = super::load::MAX_SPEC_BYTES as usize;
 /// builds values, which reports it with more context, unless that parser could itself be slowed
 /// by what follows the error (then the syntax error is reported here).
 pub fn check(text: &str, path: &Path) -> Result<(), SpecError> {
+    let (e, pointer) = match scan(text, path) {
+        Ok(()) => return Ok(()),
+        Err(Stop::Found(e)) => return Err(e),
+        Err(Stop::Syntax(e, pointer)) => (e, pointer),
+    };
+    let at = Pos::of(*e.marker());
+    if e.info() == "recursion limit exceeded" {
+        // yaml-rust2 gives up at 256 nested flow collections, before its parser has said where
+        // the limit was crossed (the scanner reads a whole flow collection ahead while it may
+        // still be a key). The text up to there ends inside them, so its events do say it.
+        let end = text.char_indices().nth(e.marker().index()).map_or(text.len(), |(i, _)| i);
+        return match scan(&text[..end], path) {
+            Err(Stop::Found(found)) => Err(found),
+            _ => Err(too_deep(path, at, pointer, None)),
+        };
+    }
+    if opening_brackets(text) <= MAX_NESTING_DEPTH {
+        // libyaml cannot nest deeper than the text has brackets: let it say what is wrong, with
+        // its context.
+        Ok(())
+    } else {
+        Err(SpecError::Syntax {
+            path: path.to_path_buf(),
+            line: at.line,
+            column: at.column,
+            message: e.info().to_string(),
+        })
+    }
+}
+
+/// Why a scan stopped early: a problem found, or a syntax error (with the pointer reached).
+enum Stop {
+    Found(SpecError),
+    Syntax(ScanError, String),
+}
+
+fn scan(text: &str, path: &Path) -> Result<(), Stop> {
     let mut parser = Parser::new_from_str(text);
     let mut state = State::default();
     loop {
-        let (event, mark) = match parser.next_token() {
-            Ok(next) => next,
-            Err(e) => {
-                let at = Pos::of(*e.marker());
-                return if e.info() == "recursion limit exceeded" {
-                    Err(state.too_deep(path, at, None))
-                } else if opening_brackets(text) <= MAX_NESTING_DEPTH {
-                    // libyaml cannot nest deeper than the text has brackets: let it say what is
-                    // wrong, with its context.
-                    Ok(())
-                } else {
-                    Err(SpecError::Syntax {
-                        path: path.to_path_buf(),
-                        line: at.line,
-                        column: at.column,
-                        message: e.info().to_string(),
-                    })
-                };
-            }
-        };
+        let (event, mark) = parser.next_token().map_err(|e| Stop::Syntax(e, state.pointer()))?;
         let mapping = matches!(event, Event::MappingStart(..));
         match state.on_event(event, mark) {
             Ok(true) => {}
@@ -70,9 +88,9 @@ pub fn check(text: &str, path: &Path) -> Result<(), SpecError> {
                     Ok((Event::Scalar(..), key)) => at.min(Pos::of(key)),
                     _ => at,
                 };
-                return Err(state.too_deep(path, at, depth));
+                return Err(Stop::Found(too_deep(path, at, state.pointer(), depth)));
             }
-            Err(problem) => return Err(problem.into_error(path, &state)),
+            Err(problem) => return Err(Stop::Found(problem.into_error(path, &state))),
         }
     }
 }
@@ -175,7 +193,7 @@ enum Problem {
 impl Problem {
     fn into_error(self, path: &Path, state: &State) -> SpecError {
         match self {
-            Problem::TooDeep(at, depth) => state.too_deep(path, at, depth),
+            Problem::TooDeep(at, depth) => too_deep(path, at, state.pointer(), depth),
             Problem::TooManyAliased(at, what) => SpecError::Invalid {
                 path: path.to_path_buf(),
                 line: at.line,
@@ -197,21 +215,21 @@ impl Problem {
     }
 }
 
-impl State {
-    fn too_deep(&self, path: &Path, at: Pos, depth: Option<usize>) -> SpecError {
-        let depth = depth.map_or_else(|| "deeper".to_string(), |d| d.to_string());
-        SpecError::Invalid {
-            path: path.to_path_buf(),
-            line: at.line,
-            column: at.column,
-            pointer: self.pointer(),
-            message: format!(
-                "collections nest {depth} levels deep here; the limit is {MAX_NESTING_DEPTH} (lists and mappings \
-                 inside each other, aliases included)"
-            ),
-        }
+fn too_deep(path: &Path, at: Pos, pointer: String, depth: Option<usize>) -> SpecError {
+    let depth = depth.map_or_else(|| "more than 255".to_string(), |d| d.to_string());
+    SpecError::Invalid {
+        path: path.to_path_buf(),
+        line: at.line,
+        column: at.column,
+        pointer,
+        message: format!(
+            "collections nest {depth} levels deep here; the limit is {MAX_NESTING_DEPTH} (lists and mappings \
+             inside each other, aliases included)"
+        ),
     }
+}
 
+impl State {
     /// The pointer of the node being read (empty inside a mapping key).
     fn pointer(&self) -> String {
         let mut pointer = String::new();
@@ -399,8 +417,9 @@ mod tests {
         assert_eq!(pointer, format!("/a{}", "/0".repeat(MAX_NESTING_DEPTH - 1)));
         assert!(message.contains("nest 65 levels deep here; the limit is 64"), "{message}");
         // Far beyond yaml-rust2's own flow limit, and in block style.
-        let (line, ..) = refused(&format!("a: {}\n", "{a: ".repeat(100_000)));
-        assert_eq!(line, 1);
+        let (line, column, _, message) = refused(&format!("a: {}\n", "{a: ".repeat(100_000)));
+        assert_eq!((line, column), (1, 4 + (MAX_NESTING_DEPTH - 1) * 4));
+        assert!(message.contains("nest 65 levels deep here"), "{message}");
         let block: String = (0..100).map(|d| format!("{}k:\n", "  ".repeat(d))).collect();
         let (line, column, _, _) = refused(&block);
         assert_eq!((line, column), (65, 129));
