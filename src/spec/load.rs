@@ -17,7 +17,7 @@ use super::position::{escape_segment, LazyIndex, Pos, PositionIndex};
 use super::rules::rule_violations;
 use super::stamp::FileStamp;
 use super::structure;
-use super::validate::{schema_violations, Violation};
+use super::validate::{is_sensitive, schema_violations, Violation};
 use super::{SpecError, TenantFile, TenantName};
 
 /// Spec files larger than this are refused before parsing.
@@ -314,6 +314,11 @@ fn typed_error(e: &serde_yaml::Error, path: &Path, json: &Json, index: &Position
             let at = Pos { line, column };
             (index.pointer_at(at).unwrap_or_default(), message, at)
         }
+    };
+    // The newtypes' messages quote the value they refuse: not one written in a credential field.
+    let message = match json.pointer(&pointer) {
+        Some(Json::String(value)) if is_sensitive(&pointer) => message.replace(&format!("{value:?}"), "the value"),
+        _ => message,
     };
     SpecError::Invalid { path: path.to_path_buf(), line: at.line, column: at.column, pointer, message }
 }

@@ -124,6 +124,15 @@ impl PositionIndex {
         best.map(|(node, _, _)| self.pointer_of(node))
     }
 
+    /// The pointers of the value nodes that start on `line` under one of the keys `named`.
+    pub fn pointers_on_line(&self, line: usize, named: &[String]) -> Vec<String> {
+        let keyed = |n: &Node| n.parent.as_ref().is_some_and(|(_, key)| named.contains(key));
+        (0..self.nodes.len())
+            .filter(|n| self.nodes[*n].start.line == line && keyed(&self.nodes[*n]))
+            .map(|n| self.pointer_of(n))
+            .collect()
+    }
+
     /// The JSON pointer of `node`.
     fn pointer_of(&self, mut node: usize) -> String {
         let mut segments = Vec::new();

@@ -98,12 +98,16 @@ fn secrets(spec: &TenantSpec, out: &mut Vec<Violation>) {
 /// tool or share another's workspace; `redact-secrets` stays on; redaction patterns compile.
 fn runtime_config(spec: &TenantSpec, rc: &RuntimeConfig, out: &mut Vec<Violation>) {
     let base = "/spec/runtimeConfig";
+    let defined: Vec<&str> = spec.secrets.keys().map(|s| s.as_str()).collect();
     for (pointer, reference) in rc.secret_refs() {
         let name = reference.secret.as_str();
-        if !spec.secrets.keys().any(|s| s.as_str() == name) {
+        if !defined.contains(&name) {
+            // Not the name itself: what is written in a credential field is never shown (a token
+            // pasted there is a valid-looking name).
+            let known = if defined.is_empty() { "none".to_string() } else { defined.join(", ") };
             out.push(Violation::at(
                 format!("{pointer}/secret"),
-                format!("secret {name:?} is not defined in spec.secrets"),
+                format!("the secret named here is not defined in spec.secrets (defined: {known})"),
             ));
         }
     }
@@ -521,15 +525,15 @@ mod tests {
             [
                 (
                     "/spec/runtimeConfig/gatewayToken/secret".into(),
-                    r#"secret "NOPE" is not defined in spec.secrets"#.into()
+                    "the secret named here is not defined in spec.secrets (defined: none)".into()
                 ),
                 (
                     "/spec/runtimeConfig/channels/slack/accounts/ops/botToken/secret".into(),
-                    r#"secret "NOPE" is not defined in spec.secrets"#.into()
+                    "the secret named here is not defined in spec.secrets (defined: none)".into()
                 ),
                 (
                     "/spec/runtimeConfig/channels/slack/accounts/ops/appToken/secret".into(),
-                    r#"secret "ALSO" is not defined in spec.secrets"#.into()
+                    "the secret named here is not defined in spec.secrets (defined: none)".into()
                 ),
             ]
         );
