@@ -75,3 +75,21 @@ fn a_duplicate_key_is_reported_at_its_second_occurrence_naming_the_first() {
     assert!(out.contains("error: /spec/env/B: duplicate key \"B\": it is first given at line 8, column 5"), "{out}");
     assert!(out.contains("10 |     B: three"), "the excerpt shows the second occurrence:\n{out}");
 }
+
+#[test]
+fn a_file_of_many_mistakes_reports_the_first_50_and_counts_the_rest() {
+    // Thousands of unknown fields on one line: every excerpt would be the whole line.
+    let fields: Vec<String> = (0..20_000).map(|i| format!("k{i}: 1")).collect();
+    let (code, out, file) = validate(&format!("{HEAD}spec: {{image: x, {}}}\n", fields.join(", ")));
+    assert_eq!(code, Some(1), "{}", &out[..out.len().min(2000)]);
+    assert_eq!(out.matches("error: /spec/k").count(), 50, "{}", &out[..out.len().min(2000)]);
+    assert!(
+        out.contains(&format!(
+            "error: {file}: 19950 more problem(s) in this file not shown (at most 50 are reported per file)"
+        )),
+        "{}",
+        &out[out.len().saturating_sub(2000)..]
+    );
+    assert!(out.contains("51 problem(s) found"), "{}", &out[out.len().saturating_sub(500)..]);
+    assert!(out.len() < 200_000, "{} bytes of output", out.len());
+}

@@ -276,18 +276,28 @@ fn unknown_agent(name: &AgentName) -> String {
     format!("agent {:?} is not defined in /spec/runtimeConfig/agents", name.as_str())
 }
 
-/// The pointer of the first string below `value` that holds age armor.
+/// The pointer of the first string below `value` (at `pointer`) that holds age armor.
 fn armored_string(value: &serde_json::Value, pointer: String) -> Option<String> {
-    match value {
-        serde_json::Value::String(s) => s.contains(AGE_ARMOR_BEGIN).then_some(pointer),
-        serde_json::Value::Array(items) => {
-            items.iter().enumerate().find_map(|(i, v)| armored_string(v, format!("{pointer}/{i}")))
+    /// The path to it, innermost segment first: spelt out only once found, as a pointer per node
+    /// would cost the length of every key above it.
+    fn path(value: &serde_json::Value) -> Option<Vec<String>> {
+        match value {
+            serde_json::Value::String(s) => s.contains(AGE_ARMOR_BEGIN).then(Vec::new),
+            serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+                let mut p = path(v)?;
+                p.push(i.to_string());
+                Some(p)
+            }),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                let mut p = path(v)?;
+                p.push(escape_segment(k));
+                Some(p)
+            }),
+            _ => None,
         }
-        serde_json::Value::Object(map) => {
-            map.iter().find_map(|(k, v)| armored_string(v, format!("{pointer}/{}", escape_segment(k))))
-        }
-        _ => None,
     }
+    let segments = path(value)?;
+    Some(segments.iter().rev().fold(pointer, |p, s| p + "/" + s))
 }
 
 /// Exactly one image source (the schema says so too; typed callers may not have been through it),
