@@ -1,6 +1,8 @@
-//! Which files in `tenants.d/` are specs, and turning each into a `TenantFile` or errors:
-//! YAML (one document) → JSON → the published schema → `TenantFile` → the rules the schema
-//! cannot say → build contexts on disk.
+//! Which files in `tenants.d/` are specs, and turning each into a `TenantFile` or errors: a
+//! regular file of at most 1 MiB, opened without blocking → the YAML's structure (nesting depth,
+//! aliases, duplicate keys; linear, before anything builds values) → YAML (one document) → JSON →
+//! the published schema → `TenantFile` → the rules the schema cannot say → build contexts on
+//! disk. A file reports at most [`MAX_ERRORS_PER_FILE`] problems.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,7 +14,7 @@ use serde_json::Value as Json;
 
 use super::context::resolve_contexts;
 use super::document::{located_message, to_json};
-use super::error::capped;
+use super::error::{capped, MAX_ERRORS_PER_FILE};
 use super::position::{escape_segment, LazyIndex, Pos, PositionIndex};
 use super::rules::rule_violations;
 use super::stamp::FileStamp;
