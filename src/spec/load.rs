@@ -2,7 +2,7 @@
 //! regular file of at most 1 MiB, opened without blocking → the YAML's structure (nesting depth,
 //! aliases, duplicate keys; linear, before anything builds values) → YAML (one document) → JSON →
 //! the published schema → `TenantFile` → the rules the schema cannot say → build contexts on
-//! disk. A file reports at most [`MAX_ERRORS_PER_FILE`] problems.
+//! disk. A file reports at most `MAX_ERRORS_PER_FILE` problems.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 
 use super::context::resolve_contexts;
 use super::document::{located_message, to_json};
-use super::error::{capped, MAX_ERRORS_PER_FILE};
+use super::error::capped;
 use super::position::{escape_segment, LazyIndex, Pos, PositionIndex};
 use super::rules::rule_violations;
 use super::stamp::FileStamp;
@@ -283,7 +283,7 @@ fn load_text(text: &str, path: &Path) -> Result<LoadedSpec, Vec<SpecError>> {
     Ok(LoadedSpec { path: path.to_path_buf(), file, contexts })
 }
 
-/// Violations as errors, in the order of the file, at most [`MAX_ERRORS_PER_FILE`] of them.
+/// Violations as errors, in the order of the file, at most `MAX_ERRORS_PER_FILE` of them.
 fn located(violations: Vec<Violation>, path: &Path, index: &PositionIndex) -> Vec<SpecError> {
     let mut errors: Vec<SpecError> = violations.into_iter().map(|v| v.into_error(path, index)).collect();
     errors.sort_by(|a, b| match (a, b) {
