@@ -11,9 +11,15 @@ pub fn closest<'a, S: AsRef<str>>(key: &str, known: &'a [S]) -> Option<&'a str> 
         return Some(k.as_ref());
     }
     let limit = (key.chars().count() / 3).max(1);
+    let folded = fold(key);
+    let length = folded.chars().count();
     known
         .iter()
-        .map(|k| (strsim::damerau_levenshtein(&fold(key), &fold(k.as_ref())), k))
+        .map(|k| (fold(k.as_ref()), k))
+        // The distance is at least the difference in length: a name that far off is not compared
+        // at all (the comparison costs the product of the lengths, and a key may be a megabyte).
+        .filter(|(f, _)| f.chars().count().abs_diff(length) <= limit)
+        .map(|(f, k)| (strsim::damerau_levenshtein(&folded, &f), k))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k.as_ref())

@@ -166,7 +166,7 @@ fn the_loader_refuses_what_the_config_cannot_be_generated_from() {
         errors("    channels: {telegram: {accounts: {default: {botToken: {secret: MISSING}}}}}\n"),
         [(
             "/spec/runtimeConfig/channels/telegram/accounts/default/botToken/secret".to_string(),
-            r#"secret "MISSING" is not defined in spec.secrets"#.to_string()
+            "the secret named here is not defined in spec.secrets (defined: APP, BOT, GW)".to_string()
         )]
     );
     assert_eq!(

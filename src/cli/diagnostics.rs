@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::spec::{diagnostic, SpecError, MAX_SPEC_BYTES};
+use crate::spec::{diagnostic, read_source, SpecError};
 
 /// Where diagnostics go.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +34,8 @@ impl SpecErrorPrinter {
 
     pub fn print(&mut self, error: &SpecError) {
         let source = self.sources.entry(error.path().to_path_buf()).or_insert_with_key(|path| read_source(path));
+        // None when the file cannot be read (again), as the loader reads it: then the error is
+        // printed in its one-line form.
         // A blank line after each, as rustc and cargo do, so excerpts do not run together.
         let text = diagnostic::render(error, source.as_deref(), self.colour) + "\n";
         match self.stream {
@@ -41,14 +43,4 @@ impl SpecErrorPrinter {
             Stream::Stderr => eprint!("{text}"),
         }
     }
-}
-
-/// The file's text for excerpts; none when it cannot be read (again) or is over the spec limit,
-/// in which case the error is printed in its one-line form.
-fn read_source(path: &std::path::Path) -> Option<String> {
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() || meta.len() > MAX_SPEC_BYTES {
-        return None;
-    }
-    std::fs::read_to_string(path).ok()
 }

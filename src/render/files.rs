@@ -10,9 +10,7 @@ use serde::Serialize;
 use super::openclaw::{render_config, render_pretty};
 use crate::spec::{AgeArmored, ReloadPolicy, SecretName, TenantName, TenantSpec, RUNTIME_SECRETS_DIR};
 
-/// Where the runtime reads its generated config: a read-only bind mount of the tenant's config
-/// directory.
-pub const RUNTIME_CONFIG_DIR: &str = "/etc/openclaw";
+pub use crate::spec::RUNTIME_CONFIG_DIR;
 /// The generated config's file name, on the host and in the container.
 pub const CONFIG_FILE: &str = "openclaw.json";
 /// The environment variable that tells the runtime where its config is.

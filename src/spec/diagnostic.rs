@@ -8,7 +8,7 @@ use std::ops::Range;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
 use super::position::{Pos, PositionIndex};
-use super::validate::is_sensitive;
+use super::validate::{is_sensitive, sensitive_field_names};
 use super::SpecError;
 
 /// Stands in, in a shown source line, for text that may be a secret.
@@ -52,21 +52,31 @@ struct Excerpt {
 }
 
 /// The line at `at` and the token starting at its column. A line that may hold a secret (the
-/// error concerns something under `spec.secrets`, or a syntax error lies there) is shown with
-/// everything but its key replaced by [`REDACTED`]: a user may have put plaintext there.
+/// error concerns a credential field, a syntax error lies in one, or a credential field's value
+/// starts on that line) is shown with everything but its key replaced by [`REDACTED`]: a user may
+/// have put plaintext there.
 fn excerpt(source: &str, at: Pos, pointer: Option<&str>) -> Option<Excerpt> {
     let line = source.lines().nth(at.line.checked_sub(1)?)?.trim_end_matches('\r');
     let start = line.char_indices().nth(at.column.saturating_sub(1)).map_or(line.len(), |(i, _)| i);
+    // Built only when needed: for a syntax error, or a line that may hold a credential.
+    let index = std::cell::OnceCell::new();
+    let index = || index.get_or_init(|| PositionIndex::build(source));
     let sensitive = match pointer {
         Some(p) => is_sensitive(p),
         // The index stops at a syntax error; the last node before it tells where the error is.
-        None => PositionIndex::build(source).pointer_at(at).is_some_and(is_sensitive),
+        None => index().pointer_at(at).is_some_and(|p| is_sensitive(&p)),
     };
-    if sensitive {
-        return Some(redacted(line, start));
-    }
-    let end = token_end(line, start);
-    Some(Excerpt { line: line.to_string(), span: start..end })
+    // Another value on the same line may be a credential (a flow mapping on one line).
+    let names = sensitive_field_names();
+    let mentions_credentials = || names.iter().any(|name| line.contains(name.as_str()));
+    let sensitive = sensitive
+        || (mentions_credentials() && index().pointers_on_line(at.line, names).iter().any(|p| is_sensitive(p)));
+    let excerpt = if sensitive {
+        redacted(line, start)
+    } else {
+        Excerpt { line: line.to_string(), span: start..token_end(line, start) }
+    };
+    Some(excerpt)
 }
 
 /// Where the YAML token starting at byte `start` of `line` ends: a quoted string at its closing
@@ -211,6 +221,15 @@ spec:
         assert_eq!(line, "        (redacted)");
         let (under, line) = underlined(10, 5, Some("/spec/secrets/apiKey"));
         assert_eq!((under.as_str(), line.as_str()), ("apiKey", "    apiKey:"));
+    }
+
+    #[test]
+    fn a_line_holding_a_credential_is_redacted_whatever_the_error_on_it() {
+        let source = "spec:\n  runtimeConfig: {gatewayToken: sk-live-PLAINTEXT, agents: [{name: Bad}]}\n";
+        let e = excerpt(source, Pos { line: 2, column: 69 }, Some("/spec/runtimeConfig/agents/0/name")).unwrap();
+        assert_eq!(e.line, "  runtimeConfig: (redacted)");
+        let e = excerpt("spec:\n  env: {A: b}\n  x: 1\n", Pos { line: 2, column: 8 }, Some("/spec/env")).unwrap();
+        assert_eq!(e.line, "  env: {A: b}");
     }
 
     #[test]

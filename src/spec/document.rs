@@ -1,5 +1,5 @@
 //! YAML text → the one JSON value the schema validates: exactly one document, string keys only,
-//! no tags, finite numbers.
+//! no tags, finite numbers, no NUL character in any string.
 
 use std::path::Path;
 
@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
+use super::error::{capped, MAX_ERRORS_PER_FILE};
 use super::position::{escape_segment, LazyIndex, Pos};
 use super::validate::Violation;
 use super::SpecError;
@@ -33,12 +34,31 @@ pub fn to_json(text: &str, path: &Path, index: &LazyIndex<'_>) -> Result<Json, V
         }
     }
     let document = documents.pop().unwrap_or(Yaml::Null);
-    let mut errors = Vec::new();
-    let json = convert(document, &At::Root, &mut errors);
-    if errors.is_empty() {
+    let mut found = Found::default();
+    let json = convert(document, &At::Root, &mut found);
+    if found.errors.is_empty() {
         Ok(json)
     } else {
-        Err(errors.into_iter().map(|v| v.into_error(path, index.get())).collect())
+        let errors = found.errors.into_iter().map(|v| v.into_error(path, index.get())).collect();
+        Err(capped(errors, found.more, path))
+    }
+}
+
+/// Conversion errors: the first [`MAX_ERRORS_PER_FILE`] (spelling out a pointer costs the depth
+/// of the node), then only a count.
+#[derive(Default)]
+struct Found {
+    errors: Vec<Violation>,
+    more: usize,
+}
+
+impl Found {
+    fn push(&mut self, at: &At<'_>, message: impl FnOnce() -> String) {
+        if self.errors.len() < MAX_ERRORS_PER_FILE {
+            self.errors.push(Violation::at(at.pointer(), message()));
+        } else {
+            self.more += 1;
+        }
     }
 }
 
@@ -99,11 +119,16 @@ impl At<'_> {
     }
 }
 
-fn convert(value: Yaml, at: &At<'_>, errors: &mut Vec<Violation>) -> Json {
+fn convert(value: Yaml, at: &At<'_>, errors: &mut Found) -> Json {
     match value {
         Yaml::Null => Json::Null,
         Yaml::Bool(b) => Json::Bool(b),
-        Yaml::String(s) => Json::String(s),
+        Yaml::String(s) => {
+            if s.contains('\0') {
+                errors.push(at, || NUL_MESSAGE.to_string());
+            }
+            Json::String(s)
+        }
         Yaml::Number(n) => {
             let number = if let Some(u) = n.as_u64() {
                 Some(u.into())
@@ -113,7 +138,7 @@ fn convert(value: Yaml, at: &At<'_>, errors: &mut Vec<Violation>) -> Json {
                 n.as_f64().and_then(serde_json::Number::from_f64)
             };
             number.map(Json::Number).unwrap_or_else(|| {
-                errors.push(Violation::at(at.pointer(), format!("{n} is not a finite number")));
+                errors.push(at, || format!("{n} is not a finite number"));
                 Json::Null
             })
         }
@@ -125,23 +150,27 @@ fn convert(value: Yaml, at: &At<'_>, errors: &mut Vec<Violation>) -> Json {
             for (key, v) in entries {
                 match key {
                     Yaml::String(k) => {
+                        if k.contains('\0') {
+                            errors.push(&At::Key(at, &k), || format!("the key {NUL_MESSAGE}"));
+                        }
                         let child = convert(v, &At::Key(at, &k), errors);
                         object.insert(k, child);
                     }
-                    other => errors.push(Violation::at(
-                        at.pointer(),
-                        format!("mapping key {} is not a string; quote it", key_text(&other)),
-                    )),
+                    other => errors.push(at, || format!("mapping key {} is not a string; quote it", key_text(&other))),
                 }
             }
             Json::Object(object)
         }
         Yaml::Tagged(tagged) => {
-            errors.push(Violation::at(at.pointer(), format!("YAML tags such as {} are not supported", tagged.tag)));
+            errors.push(at, || format!("YAML tags such as {} are not supported", tagged.tag));
             Json::Null
         }
     }
 }
+
+/// Strings end at a NUL for the engine, the kernel and most of what reads a runtime's files: a
+/// value holding one would be cut short or refused when the tenant is created.
+const NUL_MESSAGE: &str = "contains a NUL character (\\0), which no container engine or program accepts";
 
 fn key_text(key: &Yaml) -> String {
     match key {

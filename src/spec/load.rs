@@ -1,6 +1,8 @@
-//! Which files in `tenants.d/` are specs, and turning each into a `TenantFile` or errors:
-//! YAML (one document) → JSON → the published schema → `TenantFile` → the rules the schema
-//! cannot say → build contexts on disk.
+//! Which files in `tenants.d/` are specs, and turning each into a `TenantFile` or errors: a
+//! regular file of at most 1 MiB, opened without blocking → the YAML's structure (nesting depth,
+//! aliases, duplicate keys; linear, before anything builds values) → YAML (one document) → JSON →
+//! the published schema → `TenantFile` → the rules the schema cannot say → build contexts on
+//! disk. A file reports at most `MAX_ERRORS_PER_FILE` problems.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,10 +14,12 @@ use serde_json::Value as Json;
 
 use super::context::resolve_contexts;
 use super::document::{located_message, to_json};
+use super::error::capped;
 use super::position::{escape_segment, LazyIndex, Pos, PositionIndex};
 use super::rules::rule_violations;
 use super::stamp::FileStamp;
-use super::validate::{schema_violations, Violation};
+use super::structure;
+use super::validate::{is_sensitive, schema_violations, Violation};
 use super::{SpecError, TenantFile, TenantName};
 
 /// Spec files larger than this are refused before parsing.
@@ -224,7 +228,7 @@ fn read_entry(entry: &fs::DirEntry, root: &Path, reuse: &dyn Fn(&Path, &FileStam
     let result = load_text(&text, &path);
     let declared = match &result {
         Ok(spec) => Some(spec.file.metadata.name.clone()),
-        Err(_) => declared_name(&text),
+        Err(_) => declared_name(&text, &path),
     };
     Entry::Spec(Box::new(Candidate { path, declared, result: result.map(|s| ReadSpec::Fresh(Box::new(s))), stamp }))
 }
@@ -252,6 +256,8 @@ fn parse<'t>(text: &'t str, path: &Path) -> Result<(TenantFile, LazyIndex<'t>), 
             limit: MAX_SPEC_BYTES,
         }]);
     }
+    // Before any parser that builds values: libyaml's cost grows with nesting depth × size.
+    structure::check(text, path).map_err(|e| vec![e])?;
     let index = LazyIndex::new(text);
     let json = to_json(text, path, &index)?;
     let violations = schema_violations(&json);
@@ -278,14 +284,17 @@ fn load_text(text: &str, path: &Path) -> Result<LoadedSpec, Vec<SpecError>> {
     Ok(LoadedSpec { path: path.to_path_buf(), file, contexts })
 }
 
-/// Violations as errors, in the order of the file.
+/// Violations as errors, in the order of the file, at most `MAX_ERRORS_PER_FILE` of them.
 fn located(violations: Vec<Violation>, path: &Path, index: &PositionIndex) -> Vec<SpecError> {
     let mut errors: Vec<SpecError> = violations.into_iter().map(|v| v.into_error(path, index)).collect();
-    errors.sort_by_key(|e| match e {
-        SpecError::Invalid { line, column, pointer, .. } => (*line, *column, pointer.clone()),
-        _ => (0, 0, String::new()),
+    errors.sort_by(|a, b| match (a, b) {
+        (
+            SpecError::Invalid { line, column, pointer, .. },
+            SpecError::Invalid { line: l, column: c, pointer: p, .. },
+        ) => (line, column, pointer).cmp(&(l, c, p)),
+        _ => std::cmp::Ordering::Equal,
     });
-    errors
+    capped(errors, 0, path)
 }
 
 /// A serde error on a schema-valid document, placed at the value serde_yaml names in its path
@@ -306,8 +315,13 @@ fn typed_error(e: &serde_yaml::Error, path: &Path, json: &Json, index: &Position
         }
         None => {
             let at = Pos { line, column };
-            (index.pointer_at(at).unwrap_or_default().to_string(), message, at)
+            (index.pointer_at(at).unwrap_or_default(), message, at)
         }
+    };
+    // The newtypes' messages quote the value they refuse: not one written in a credential field.
+    let message = match json.pointer(&pointer) {
+        Some(Json::String(value)) if is_sensitive(&pointer) => message.replace(&format!("{value:?}"), "the value"),
+        _ => message,
     };
     SpecError::Invalid { path: path.to_path_buf(), line: at.line, column: at.column, pointer, message }
 }
@@ -346,20 +360,7 @@ fn pointer_of_serde_path(dotted: &str) -> String {
 /// Reads the spec at `source` (the symlink target, or the file itself) into a string, refusing
 /// anything but a regular file of at most [`MAX_SPEC_BYTES`] before reading it. Errors name `shown`.
 fn read_spec(source: &Path, shown: &Path) -> Result<String, SpecError> {
-    let meta = fs::metadata(source).map_err(|e| read_error(shown, &e))?;
-    if !meta.is_file() {
-        return Err(SpecError::Read { path: shown.to_path_buf(), message: "not a regular file".to_string() });
-    }
-    if meta.len() > MAX_SPEC_BYTES {
-        return Err(SpecError::TooLarge { path: shown.to_path_buf(), size: meta.len(), limit: MAX_SPEC_BYTES });
-    }
-    let file = fs::File::open(source).map_err(|e| read_error(shown, &e))?;
-    // The file may grow between the check and the read: never hold more than the limit.
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes).map_err(|e| read_error(shown, &e))?;
-    if bytes.len() as u64 > MAX_SPEC_BYTES {
-        return Err(SpecError::TooLarge { path: shown.to_path_buf(), size: bytes.len() as u64, limit: MAX_SPEC_BYTES });
-    }
+    let bytes = read_spec_bytes(source, shown)?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = 1 + valid.iter().filter(|b| **b == b'\n').count();
@@ -369,6 +370,67 @@ fn read_spec(source: &Path, shown: &Path) -> Result<String, SpecError> {
                 .count();
         SpecError::Syntax { path: shown.to_path_buf(), line, column, message: "the file is not UTF-8 text".to_string() }
     })
+}
+
+/// The bytes of the regular file at `source`, at most [`MAX_SPEC_BYTES`] of them. Opening never
+/// blocks: the file is opened non-blocking (a FIFO or a device renamed over a spec between any
+/// check and the open would otherwise hold the caller in `open` or `read` for good) and without
+/// becoming a controlling terminal, and what was opened, not what the path named before, must be
+/// a regular file.
+fn read_spec_bytes(source: &Path, shown: &Path) -> Result<Vec<u8>, SpecError> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let not_a_file = |meta: &fs::Metadata| SpecError::Read {
+        path: shown.to_path_buf(),
+        message: format!("not a regular file ({})", kind_of(meta)),
+    };
+    let fd = rustix::fs::open(source, flags, Mode::empty()).map_err(|e| {
+        // A socket cannot be opened at all (ENXIO): say what it is rather than the errno.
+        match fs::metadata(source) {
+            Ok(meta) if !meta.is_file() => not_a_file(&meta),
+            _ => read_error(shown, &e.into()),
+        }
+    })?;
+    let file = fs::File::from(fd);
+    let meta = file.metadata().map_err(|e| read_error(shown, &e))?;
+    if !meta.is_file() {
+        return Err(not_a_file(&meta));
+    }
+    if meta.len() > MAX_SPEC_BYTES {
+        return Err(SpecError::TooLarge { path: shown.to_path_buf(), size: meta.len(), limit: MAX_SPEC_BYTES });
+    }
+    // The file may grow between the check and the read: never hold more than the limit.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes).map_err(|e| read_error(shown, &e))?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(SpecError::TooLarge { path: shown.to_path_buf(), size: bytes.len() as u64, limit: MAX_SPEC_BYTES });
+    }
+    Ok(bytes)
+}
+
+/// What a file that is not a regular file is, in words.
+fn kind_of(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a file"
+    }
+}
+
+/// The text of the spec file at `path` for showing excerpts of it, read as the loader reads it
+/// (never blocking, a regular file of at most [`MAX_SPEC_BYTES`]); `None` when it cannot be.
+pub fn read_source(path: &Path) -> Option<String> {
+    read_spec(path, path).ok()
 }
 
 fn read_error(path: &Path, e: &io::Error) -> SpecError {
@@ -413,7 +475,9 @@ fn skip_reason(name: &str) -> Option<SkipReason> {
 }
 
 /// The tenant an invalid spec declares, when `metadata.name` can be read from it at all.
-fn declared_name(text: &str) -> Option<TenantName> {
+fn declared_name(text: &str, path: &Path) -> Option<TenantName> {
+    // A file the structure check refuses is never given to serde_yaml.
+    structure::check(text, path).ok()?;
     let doc: serde_yaml::Value =
         serde_yaml::Deserializer::from_str(text).next().and_then(|d| serde::Deserialize::deserialize(d).ok())?;
     let name = doc.get("metadata")?.get("name")?.as_str()?;
@@ -431,8 +495,7 @@ fn stem_name(path: &Path) -> Option<TenantName> {
 /// example a secret that does not decrypt), placed at that value's line and column. The file is
 /// read again; when it cannot be, the error points at its start.
 pub fn error_at(path: &Path, pointer: &str, message: String) -> SpecError {
-    let pos =
-        std::fs::read_to_string(path).map(|text| PositionIndex::build(&text).value(pointer)).unwrap_or(Pos::START);
+    let pos = read_source(path).map(|text| PositionIndex::build(&text).value(pointer)).unwrap_or(Pos::START);
     SpecError::Invalid {
         path: path.to_path_buf(),
         line: pos.line,

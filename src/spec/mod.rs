@@ -16,6 +16,7 @@ mod rules;
 pub mod runtime_config;
 pub mod schema;
 mod stamp;
+mod structure;
 mod types;
 mod validate;
 
@@ -24,12 +25,13 @@ pub use context_files::{
     MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH,
 };
 pub use context_legacy::earlier_context_digest;
-pub use error::SpecError;
+pub use error::{SpecError, MAX_ERRORS_PER_FILE};
 pub use load::{
-    error_at, load_dir, load_dir_reusing, load_file, parse_str, BuildContext, InvalidSpec, LoadedSpec, SkipReason,
-    SpecSet, MAX_SPEC_BYTES,
+    error_at, load_dir, load_dir_reusing, load_file, parse_str, read_source, BuildContext, InvalidSpec, LoadedSpec,
+    SkipReason, SpecSet, MAX_SPEC_BYTES,
 };
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
 pub use runtime_config::*;
 pub use stamp::FileStamp;
+pub use structure::{MAX_ALIASED_BYTES, MAX_ALIASED_NODES, MAX_NESTING_DEPTH};
 pub use types::*;

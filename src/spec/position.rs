@@ -2,7 +2,7 @@
 //! of a spec (schema violations, rule violations) can point at the YAML the human wrote.
 
 use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
@@ -30,23 +30,35 @@ pub fn escape_segment(segment: &str) -> String {
 }
 
 /// Where each node of the first document of a YAML text starts. Built without resolving aliases,
-/// so it is linear in the size of the text even for an alias bomb. Nodes reached only through an
-/// alias have no entry of their own; lookups fall back to the nearest indexed ancestor.
+/// so it is linear in the size of the text even for an alias bomb; each node holds its parent and
+/// its own key or index, never its whole pointer, so a long key above many nodes costs once.
+/// Nodes reached only through an alias have no entry of their own; lookups fall back to the
+/// nearest indexed ancestor.
 #[derive(Debug, Default)]
 pub struct PositionIndex {
-    /// Start of each value node, by JSON pointer (`""` is the document root).
-    values: BTreeMap<String, Pos>,
-    /// Start of the key of each mapping entry whose key is a plain string.
-    keys: BTreeMap<String, Pos>,
+    /// Every value node, in the order they start; the root, if any, is the first.
+    nodes: Vec<Node>,
+    /// Each node's children by key (a sequence item's key is its index in decimal).
+    children: HashMap<(usize, String), usize>,
+    /// Start of the key of each mapping entry whose key is a plain string, by (mapping, key).
+    keys: HashMap<(usize, String), Pos>,
     /// Start of each document in the stream.
     documents: Vec<Pos>,
+}
+
+#[derive(Debug)]
+struct Node {
+    /// The parent node and this node's key in it; `None` for the root.
+    parent: Option<(usize, String)>,
+    start: Pos,
+    depth: usize,
 }
 
 impl PositionIndex {
     /// Indexes `text`. A YAML syntax error ends indexing where it occurs; what was seen before
     /// stays usable (the syntax error itself is reported by the parser that builds values).
     pub fn build(text: &str) -> PositionIndex {
-        let mut builder = Builder { lines: text.lines().collect(), ..Builder::default() };
+        let mut builder = Builder { offsets: CharOffsets::new(text), text, ..Builder::default() };
         let mut parser = Parser::new_from_str(text);
         // A syntax error is reported elsewhere, with serde_yaml's position; keep what was indexed.
         if parser.load(&mut builder, true).is_err() {
@@ -55,29 +67,39 @@ impl PositionIndex {
         builder.index
     }
 
-    /// Where the value at `pointer` starts, or where its nearest indexed ancestor starts.
-    pub fn value(&self, pointer: &str) -> Pos {
-        let mut p = pointer;
-        loop {
-            if let Some(pos) = self.values.get(p) {
-                return *pos;
-            }
-            match p.rfind('/') {
-                Some(i) => p = &p[..i],
-                None => return Pos::START,
+    /// The node at `pointer`, or its nearest indexed ancestor; with whether it is exact.
+    fn find(&self, pointer: &str) -> Option<(usize, bool)> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        let mut node = 0;
+        for segment in pointer.split('/').skip(1) {
+            match self.children.get(&(node, unescape_segment(segment))) {
+                Some(child) => node = *child,
+                None => return Some((node, false)),
             }
         }
+        Some((node, true))
+    }
+
+    /// Where the value at `pointer` starts, or where its nearest indexed ancestor starts.
+    pub fn value(&self, pointer: &str) -> Pos {
+        self.find(pointer).map_or(Pos::START, |(node, _)| self.nodes[node].start)
     }
 
     /// Whether the value at `pointer` has a position of its own.
     pub fn contains(&self, pointer: &str) -> bool {
-        self.values.contains_key(pointer)
+        self.find(pointer).is_some_and(|(_, exact)| exact)
     }
 
     /// Where the key of the entry at `pointer` starts; the value's position when the key is not
     /// indexed.
     pub fn key(&self, pointer: &str) -> Pos {
-        self.keys.get(pointer).copied().unwrap_or_else(|| self.value(pointer))
+        let found = pointer.rsplit_once('/').and_then(|(parent, key)| match self.find(parent) {
+            Some((node, true)) => self.keys.get(&(node, unescape_segment(key))).copied(),
+            _ => None,
+        });
+        found.unwrap_or_else(|| self.value(pointer))
     }
 
     /// The starts of the documents in the stream, in order.
@@ -87,18 +109,65 @@ impl PositionIndex {
 
     /// The pointer of the outermost value node starting exactly at `pos`, else of the last node
     /// starting before it.
-    pub fn pointer_at(&self, pos: Pos) -> Option<&str> {
-        let mut best: Option<(&str, Pos)> = None;
-        for (pointer, p) in &self.values {
-            let better = match best {
-                None => *p <= pos,
-                Some((bp, b)) => *p <= pos && (*p > b || (*p == b && pointer.len() < bp.len())),
-            };
+    pub fn pointer_at(&self, pos: Pos) -> Option<String> {
+        let mut best: Option<(usize, Pos, usize)> = None;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let better = node.start <= pos
+                && match best {
+                    None => true,
+                    Some((_, b, depth)) => node.start > b || (node.start == b && node.depth < depth),
+                };
             if better {
-                best = Some((pointer, *p));
+                best = Some((i, node.start, node.depth));
             }
         }
-        best.map(|(p, _)| p)
+        best.map(|(node, _, _)| self.pointer_of(node))
+    }
+
+    /// The pointers of the value nodes that start on `line` under one of the keys `named`.
+    pub fn pointers_on_line(&self, line: usize, named: &[String]) -> Vec<String> {
+        let keyed = |n: &Node| n.parent.as_ref().is_some_and(|(_, key)| named.contains(key));
+        (0..self.nodes.len())
+            .filter(|n| self.nodes[*n].start.line == line && keyed(&self.nodes[*n]))
+            .map(|n| self.pointer_of(n))
+            .collect()
+    }
+
+    /// The JSON pointer of `node`.
+    fn pointer_of(&self, mut node: usize) -> String {
+        let mut segments = Vec::new();
+        while let Some((parent, key)) = &self.nodes[node].parent {
+            segments.push(escape_segment(key));
+            node = *parent;
+        }
+        segments.iter().rev().fold(String::new(), |pointer, s| pointer + "/" + s)
+    }
+}
+
+/// Undoes [`escape_segment`].
+fn unescape_segment(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
+}
+
+/// Byte offsets of character indices (yaml-rust2's markers count characters), from a checkpoint
+/// every 64 characters: a lookup walks at most 63 characters.
+#[derive(Debug, Default)]
+struct CharOffsets {
+    checkpoints: Vec<usize>,
+}
+
+impl CharOffsets {
+    const EVERY: usize = 64;
+
+    fn new(text: &str) -> Self {
+        Self { checkpoints: text.char_indices().step_by(Self::EVERY).map(|(i, _)| i).collect() }
+    }
+
+    fn byte(&self, text: &str, char_index: usize) -> usize {
+        let Some(start) = self.checkpoints.get(char_index / Self::EVERY) else {
+            return text.len();
+        };
+        text[*start..].char_indices().nth(char_index % Self::EVERY).map_or(text.len(), |(i, _)| start + i)
     }
 }
 
@@ -123,15 +192,15 @@ impl<'a> LazyIndex<'a> {
 
 #[derive(Debug)]
 enum Frame {
-    /// `pointer` is `None` inside a non-string mapping key, which has no pointer. `key` is the
-    /// key whose value comes next (`Some(None)` for a key that is not a string).
+    /// `node` is `None` inside a non-string mapping key, which has no pointer. `key` is the key
+    /// whose value comes next (`Some(None)` for a key that is not a string).
     Mapping {
-        pointer: Option<String>,
+        node: Option<usize>,
         key: Option<Option<String>>,
         is_key: bool,
     },
     Sequence {
-        pointer: Option<String>,
+        node: Option<usize>,
         next: usize,
         is_key: bool,
     },
@@ -139,7 +208,8 @@ enum Frame {
 
 #[derive(Debug, Default)]
 struct Builder<'a> {
-    lines: Vec<&'a str>,
+    text: &'a str,
+    offsets: CharOffsets,
     index: PositionIndex,
     stack: Vec<Frame>,
     /// Events after the first document are counted but not indexed.
@@ -147,16 +217,14 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// The pointer a value starting now gets, or `None` when it is a mapping key (`Err` carries
-    /// the mapping frame so the caller can record the key).
-    fn next_value_pointer(&self) -> Option<String> {
+    /// Where a value starting now goes: its parent node and key (`None` for the root), or
+    /// `Err(())` when it has no pointer (inside a mapping key).
+    fn next_value_slot(&self) -> Result<Option<(usize, String)>, ()> {
         match self.stack.last() {
-            None => Some(String::new()),
-            Some(Frame::Mapping { pointer, key, .. }) => match (pointer, key) {
-                (Some(p), Some(Some(k))) => Some(format!("{p}/{}", escape_segment(k))),
-                _ => None,
-            },
-            Some(Frame::Sequence { pointer, next, .. }) => pointer.as_ref().map(|p| format!("{p}/{next}")),
+            None => Ok(None),
+            Some(Frame::Mapping { node: Some(n), key: Some(Some(k)), .. }) => Ok(Some((*n, k.clone()))),
+            Some(Frame::Sequence { node: Some(n), next, .. }) => Ok(Some((*n, next.to_string()))),
+            _ => Err(()),
         }
     }
 
@@ -176,16 +244,15 @@ impl Builder<'_> {
     /// Records a key (`Some` for a string key) in the mapping on top of the stack.
     fn set_key(&mut self, k: Option<String>, mark: Marker) {
         let at = Pos::from_marker(mark);
-        if let Some(Frame::Mapping { pointer: Some(p), .. }) = self.stack.last() {
+        if let Some(Frame::Mapping { node: Some(n), .. }) = self.stack.last() {
             // The parser marks a block mapping one column after its first key; the key is where
             // a human sees the mapping start.
-            if let Some(start) = self.index.values.get_mut(p) {
-                if at < *start {
-                    *start = at;
-                }
+            let start = &mut self.index.nodes[*n].start;
+            if at < *start {
+                *start = at;
             }
             if let Some(name) = &k {
-                self.index.keys.entry(format!("{p}/{}", escape_segment(name))).or_insert(at);
+                self.index.keys.entry((*n, name.clone())).or_insert(at);
             }
         }
         if let Some(Frame::Mapping { key, .. }) = self.stack.last_mut() {
@@ -195,23 +262,34 @@ impl Builder<'_> {
 
     /// Where a sequence starting at `mark` starts for a human: the parser marks a block sequence
     /// at its first item, after the `- ` that opens it.
-    fn sequence_start(&self, at: Pos) -> Pos {
-        let Some(line) = self.lines.get(at.line - 1) else {
-            return at;
-        };
-        let before: Vec<char> = line.chars().take(at.column - 1).collect();
-        let kept = before.len() - before.iter().rev().take_while(|c| **c == ' ').count();
-        if kept > 0 && before[kept - 1] == '-' {
+    fn sequence_start(&self, mark: Marker) -> Pos {
+        let at = Pos::from_marker(mark);
+        let before = &self.text.as_bytes()[..self.offsets.byte(self.text, mark.index())];
+        let spaces = before.iter().rev().take_while(|b| **b == b' ').count();
+        let kept = at.column - 1 - spaces.min(at.column - 1);
+        if kept > 0 && before.len() > spaces && before[before.len() - spaces - 1] == b'-' {
             Pos { line: at.line, column: kept }
         } else {
             at
         }
     }
 
-    fn record(&mut self, pointer: &Option<String>, at: Pos) {
-        if let Some(p) = pointer {
-            self.index.values.entry(p.clone()).or_insert(at);
+    /// Records a value node in `slot`, keeping the first when a key repeats; returns its id.
+    fn record(&mut self, slot: Result<Option<(usize, String)>, ()>, at: Pos) -> Option<usize> {
+        let slot = slot.ok()?;
+        if let Some(existing) = slot.as_ref().and_then(|s| self.index.children.get(s)) {
+            return Some(*existing);
         }
+        if slot.is_none() && !self.index.nodes.is_empty() {
+            return Some(0);
+        }
+        let id = self.index.nodes.len();
+        let depth = slot.as_ref().map_or(0, |(parent, _)| self.index.nodes[*parent].depth + 1);
+        if let Some(s) = &slot {
+            self.index.children.insert(s.clone(), id);
+        }
+        self.index.nodes.push(Node { parent: slot, start: at, depth });
+        Some(id)
     }
 }
 
@@ -230,8 +308,8 @@ impl MarkedEventReceiver for Builder<'_> {
                 if self.expecting_key() {
                     self.set_key(Some(value), mark);
                 } else {
-                    let p = self.next_value_pointer();
-                    self.record(&p, Pos::from_marker(mark));
+                    let slot = self.next_value_slot();
+                    self.record(slot, Pos::from_marker(mark));
                     self.finish_node();
                 }
             }
@@ -239,28 +317,27 @@ impl MarkedEventReceiver for Builder<'_> {
                 if self.expecting_key() {
                     self.set_key(None, mark);
                 } else {
-                    let p = self.next_value_pointer();
-                    self.record(&p, Pos::from_marker(mark));
+                    let slot = self.next_value_slot();
+                    self.record(slot, Pos::from_marker(mark));
                     self.finish_node();
                 }
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let is_key = self.expecting_key();
-                let at = Pos::from_marker(mark);
-                let at = if matches!(ev, Event::SequenceStart(..)) { self.sequence_start(at) } else { at };
-                let pointer = if is_key {
+                let sequence = matches!(ev, Event::SequenceStart(..));
+                let at = if sequence { self.sequence_start(mark) } else { Pos::from_marker(mark) };
+                let node = if is_key {
                     // A collection as a mapping key: nothing inside it has a pointer.
                     self.set_key(None, mark);
                     None
                 } else {
-                    let p = self.next_value_pointer();
-                    self.record(&p, at);
-                    p
+                    let slot = self.next_value_slot();
+                    self.record(slot, at)
                 };
-                self.stack.push(if matches!(ev, Event::MappingStart(..)) {
-                    Frame::Mapping { pointer, key: None, is_key }
+                self.stack.push(if sequence {
+                    Frame::Sequence { node, next: 0, is_key }
                 } else {
-                    Frame::Sequence { pointer, next: 0, is_key }
+                    Frame::Mapping { node, key: None, is_key }
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
@@ -333,8 +410,8 @@ spec:
     #[test]
     fn reverse_lookup_finds_the_node_at_a_position() {
         let idx = PositionIndex::build(DOC);
-        assert_eq!(idx.pointer_at(pos(10, 14)), Some("/spec/sidecars/0/image"));
-        assert_eq!(idx.pointer_at(pos(4, 9)), Some("/metadata/name"));
+        assert_eq!(idx.pointer_at(pos(10, 14)).as_deref(), Some("/spec/sidecars/0/image"));
+        assert_eq!(idx.pointer_at(pos(4, 9)).as_deref(), Some("/metadata/name"));
     }
 
     #[test]
@@ -353,6 +430,6 @@ spec:
         let idx = PositionIndex::build("a: 1\n---\nb: 2\n");
         assert_eq!(idx.documents().len(), 2);
         assert_eq!(idx.documents()[1].line, 2);
-        assert_eq!(idx.pointer_at(pos(3, 4)), Some("/a"));
+        assert_eq!(idx.pointer_at(pos(3, 4)).as_deref(), Some("/a"));
     }
 }

@@ -8,8 +8,9 @@ use super::names::ByteSize;
 use super::position::escape_segment;
 use super::runtime_config::{
     AccountId, AgentName, ChannelKind, RuntimeConfig, AGE_ARMOR_BEGIN, ELEVATED_TOOL, REDACT_SECRETS_EXTENSION,
+    RUNTIME_CONFIG_DIR, RUNTIME_SECRETS_DIR,
 };
-use super::types::{BuildSpec, Resources, TenantFile, TenantSpec, TmpfsMount, VolumeMount};
+use super::types::{BuildSpec, Health, Resources, TenantFile, TenantSpec, TmpfsMount, VolumeMount};
 use super::validate::Violation;
 
 /// The sidecar name taken by the tenant's main container (its network alias).
@@ -18,12 +19,43 @@ pub const RESERVED_SIDECAR_NAME: &str = "runtime";
 /// The smallest memory limit a container may have, in bytes (8Mi).
 pub const MIN_MEMORY_BYTES: u64 = 8 << 20;
 
+/// The longest string Linux passes to a program (`MAX_ARG_STRLEN`: 32 pages of 4 KiB), counting
+/// its terminating NUL: each argument, and each variable of the environment as `NAME=value`.
+/// A longer one makes `execve` fail with E2BIG, so the container would never start.
+pub const MAX_ARG_STRLEN: usize = 128 << 10;
+
+/// The most a container's arguments and environment may hold together, in bytes (each string with
+/// its NUL). `execve` refuses more than a quarter of the stack limit (2 MiB under the usual 8 MiB),
+/// which must also hold the image's own environment, the variables the engine adds and the
+/// pointers to every string: half of it is left for those.
+pub const MAX_ARGS_AND_ENV_BYTES: usize = 1 << 20;
+
+/// The largest uid or gid a container may run as: 4294967295 is `(uid_t)-1`, which the kernel
+/// reads as "no user".
+pub const MAX_ID: u64 = u32::MAX as u64 - 1;
+
+/// Where no volume or tmpfs may be mounted, nor below: the kernel's filesystems (a mount there
+/// would hide or replace what the kernel shows the container, and the engine mounts its own) and
+/// the directories tenantd mounts the runtime's files on.
+const RESERVED_MOUNTS: [(&str, &str); 5] = [
+    ("/proc", "the kernel's process filesystem"),
+    ("/sys", "the kernel's sysfs"),
+    ("/dev", "the container's devices, which the engine provides"),
+    (RUNTIME_CONFIG_DIR, "where tenantd mounts the runtime's generated config"),
+    (RUNTIME_SECRETS_DIR, "where tenantd mounts the tenant's secrets"),
+];
+
+/// The scratch directory every container gets as a tmpfs of its own.
+const TMP: &str = "/tmp";
+
 /// Every rule `file` breaks, each at the pointer of the offending value.
 pub fn rule_violations(file: &TenantFile) -> Vec<Violation> {
     let mut out = Vec::new();
     let spec = &file.spec;
     source(spec.image.as_deref(), spec.build.as_ref(), "/spec", &mut out);
     container(&spec.volumes, &spec.tmpfs, &spec.resources, "/spec", &mut out);
+    process(spec.args.as_deref(), &spec.env, Some(&spec.health), "/spec", &mut out);
+    user(spec.user.as_deref(), "/spec", &mut out);
 
     let mut sidecar_names: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, sidecar) in spec.sidecars.iter().enumerate() {
@@ -43,6 +75,8 @@ pub fn rule_violations(file: &TenantFile) -> Vec<Violation> {
         }
         source(sidecar.image.as_deref(), sidecar.build.as_ref(), &at, &mut out);
         container(&sidecar.volumes, &sidecar.tmpfs, &sidecar.resources, &at, &mut out);
+        process(sidecar.args.as_deref(), &sidecar.env, sidecar.health.as_ref(), &at, &mut out);
+        user(sidecar.user.as_deref(), &at, &mut out);
     }
     secrets(spec, &mut out);
     if let Some(rc) = &spec.runtime_config {
@@ -64,12 +98,16 @@ fn secrets(spec: &TenantSpec, out: &mut Vec<Violation>) {
 /// tool or share another's workspace; `redact-secrets` stays on; redaction patterns compile.
 fn runtime_config(spec: &TenantSpec, rc: &RuntimeConfig, out: &mut Vec<Violation>) {
     let base = "/spec/runtimeConfig";
+    let defined: Vec<&str> = spec.secrets.keys().map(|s| s.as_str()).collect();
     for (pointer, reference) in rc.secret_refs() {
         let name = reference.secret.as_str();
-        if !spec.secrets.keys().any(|s| s.as_str() == name) {
+        if !defined.contains(&name) {
+            // Not the name itself: what is written in a credential field is never shown (a token
+            // pasted there is a valid-looking name).
+            let known = if defined.is_empty() { "none".to_string() } else { defined.join(", ") };
             out.push(Violation::at(
                 format!("{pointer}/secret"),
-                format!("secret {name:?} is not defined in spec.secrets"),
+                format!("the secret named here is not defined in spec.secrets (defined: {known})"),
             ));
         }
     }
@@ -238,18 +276,28 @@ fn unknown_agent(name: &AgentName) -> String {
     format!("agent {:?} is not defined in /spec/runtimeConfig/agents", name.as_str())
 }
 
-/// The pointer of the first string below `value` that holds age armor.
+/// The pointer of the first string below `value` (at `pointer`) that holds age armor.
 fn armored_string(value: &serde_json::Value, pointer: String) -> Option<String> {
-    match value {
-        serde_json::Value::String(s) => s.contains(AGE_ARMOR_BEGIN).then_some(pointer),
-        serde_json::Value::Array(items) => {
-            items.iter().enumerate().find_map(|(i, v)| armored_string(v, format!("{pointer}/{i}")))
+    /// The path to it, innermost segment first: spelt out only once found, as a pointer per node
+    /// would cost the length of every key above it.
+    fn path(value: &serde_json::Value) -> Option<Vec<String>> {
+        match value {
+            serde_json::Value::String(s) => s.contains(AGE_ARMOR_BEGIN).then(Vec::new),
+            serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+                let mut p = path(v)?;
+                p.push(i.to_string());
+                Some(p)
+            }),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                let mut p = path(v)?;
+                p.push(escape_segment(k));
+                Some(p)
+            }),
+            _ => None,
         }
-        serde_json::Value::Object(map) => {
-            map.iter().find_map(|(k, v)| armored_string(v, format!("{pointer}/{}", escape_segment(k))))
-        }
-        _ => None,
     }
+    let segments = path(value)?;
+    Some(segments.iter().rev().fold(pointer, |p, s| p + "/" + s))
 }
 
 /// Exactly one image source (the schema says so too; typed callers may not have been through it),
@@ -301,8 +349,17 @@ fn container(volumes: &[VolumeMount], tmpfs: &[TmpfsMount], resources: &Resource
             continue;
         }
         let normal = normal_mount_path(path);
+        let reserved = RESERVED_MOUNTS.iter().find(|(dir, _)| normal == *dir || normal.starts_with(&format!("{dir}/")));
         if normal == "/" {
             out.push(Violation::at(pointer, "cannot mount over the container's root directory"));
+        } else if let Some((dir, what)) = reserved {
+            let place = if normal == *dir { "is".to_string() } else { format!("is under {dir},") };
+            out.push(Violation::at(pointer, format!("mount path {normal:?} {place} {what}; mount it elsewhere")));
+        } else if normal == TMP {
+            out.push(Violation::at(
+                pointer,
+                format!("{TMP} is already a tmpfs of every container (64Mi); mount below it or elsewhere"),
+            ));
         } else if let Some(first) = targets.get(&normal) {
             out.push(Violation::at(pointer, format!("mount path {normal:?} is already used by {first}")));
         } else {
@@ -321,6 +378,73 @@ fn container(volumes: &[VolumeMount], tmpfs: &[TmpfsMount], resources: &Resource
             ));
         } else {
             seen.insert(v.name.as_str(), i);
+        }
+    }
+}
+
+/// What the container's process is started with fits what the kernel passes to a program: each
+/// argument and variable at most [`MAX_ARG_STRLEN`], all of them at most
+/// [`MAX_ARGS_AND_ENV_BYTES`]. The health probe command is run the same way.
+fn process(
+    args: Option<&[String]>,
+    env: &BTreeMap<String, String>,
+    health: Option<&Health>,
+    at: &str,
+    out: &mut Vec<Violation>,
+) {
+    let too_long = |what: &str, bytes: usize| {
+        format!(
+            "{what} is {bytes} bytes; a program is given at most {MAX_ARG_STRLEN} bytes per argument or variable \
+             (Linux's MAX_ARG_STRLEN, counting the terminating NUL), so the container would not start"
+        )
+    };
+    let mut total = 0;
+    for (i, arg) in args.unwrap_or_default().iter().enumerate() {
+        let bytes = arg.len() + 1;
+        total += bytes;
+        if bytes > MAX_ARG_STRLEN {
+            out.push(Violation::at(format!("{at}/args/{i}"), too_long("the argument", bytes)));
+        }
+    }
+    for (name, value) in env {
+        let bytes = name.len() + 1 + value.len() + 1;
+        total += bytes;
+        if bytes > MAX_ARG_STRLEN {
+            let pointer = format!("{at}/env/{}", escape_segment(name));
+            out.push(Violation::at(pointer, too_long("the variable, as NAME=value,", bytes)));
+        }
+    }
+    if total > MAX_ARGS_AND_ENV_BYTES {
+        let pointer = if env.is_empty() { format!("{at}/args") } else { format!("{at}/env") };
+        out.push(Violation::at(
+            pointer,
+            format!(
+                "the arguments and environment total {total} bytes; at most {MAX_ARGS_AND_ENV_BYTES} are allowed \
+                 (the kernel refuses a program more than 2 MiB of them, which must also hold the image's own \
+                 environment)"
+            ),
+        ));
+    }
+    for (i, word) in health.map(|h| h.probe_command.as_slice()).unwrap_or_default().iter().enumerate() {
+        let bytes = word.len() + 1;
+        if bytes > MAX_ARG_STRLEN {
+            out.push(Violation::at(format!("{at}/health/probeCommand/{i}"), too_long("the argument", bytes)));
+        }
+    }
+}
+
+/// A uid and gid that fit the kernel's 32 bits (the schema's pattern already refuses root).
+fn user(user: Option<&str>, at: &str, out: &mut Vec<Violation>) {
+    let Some(user) = user else { return };
+    for (what, id) in ["uid", "gid"].into_iter().zip(user.split(':')) {
+        if id.parse::<u64>().is_ok_and(|n| n > MAX_ID) {
+            out.push(Violation::at(
+                format!("{at}/user"),
+                format!(
+                    "{what} {id} is out of range: uids and gids are at most {MAX_ID} (32 bits, and {} means no user)",
+                    MAX_ID + 1
+                ),
+            ));
         }
     }
 }
@@ -411,15 +535,15 @@ mod tests {
             [
                 (
                     "/spec/runtimeConfig/gatewayToken/secret".into(),
-                    r#"secret "NOPE" is not defined in spec.secrets"#.into()
+                    "the secret named here is not defined in spec.secrets (defined: none)".into()
                 ),
                 (
                     "/spec/runtimeConfig/channels/slack/accounts/ops/botToken/secret".into(),
-                    r#"secret "NOPE" is not defined in spec.secrets"#.into()
+                    "the secret named here is not defined in spec.secrets (defined: none)".into()
                 ),
                 (
                     "/spec/runtimeConfig/channels/slack/accounts/ops/appToken/secret".into(),
-                    r#"secret "ALSO" is not defined in spec.secrets"#.into()
+                    "the secret named here is not defined in spec.secrets (defined: none)".into()
                 ),
             ]
         );

@@ -19,6 +19,10 @@ use super::names::{checked_string, is_dns_label, InvalidValue, DNS_LABEL_PATTERN
 /// tmpfs.
 pub const RUNTIME_SECRETS_DIR: &str = "/run/secrets/openclaw";
 
+/// Where the runtime reads its generated config (`openclaw.json`): a read-only bind mount of the
+/// tenant's config directory.
+pub const RUNTIME_CONFIG_DIR: &str = "/etc/openclaw";
+
 /// The first line of an age-armored ciphertext.
 pub const AGE_ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 
@@ -121,6 +125,9 @@ impl JsonSchema for SecretName {
 /// `/run/secrets/openclaw/<name>`; the value itself never appears in generated config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+// `writeOnly` (JSON Schema's mark for a password field) makes every field of this type a
+// credential field: nothing written in one is ever shown back (see `validate::is_sensitive`).
+#[schemars(extend("writeOnly" = true))]
 pub struct SecretRef {
     /// The name of an entry of `spec.secrets`.
     #[schemars(extend("examples" = ["GATEWAY_TOKEN", "telegram_bot"]))]

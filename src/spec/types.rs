@@ -406,6 +406,8 @@ pub struct TenantSpec {
     /// (`{secret: <name>}`); the runtime reads each from `/run/secrets/openclaw/<name>`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = {"minLength": 1, "maxLength": 64}))]
+    // Nothing written here is ever shown back, even plaintext put here by mistake.
+    #[schemars(extend("writeOnly" = true))]
     pub secrets: BTreeMap<SecretName, Secret>,
     /// How a change to the generated runtime config or to a secret reaches the running tenant.
     #[serde(default, skip_serializing_if = "ReloadPolicy::is_default")]

@@ -258,15 +258,87 @@ fn suggestion<'a>(value: &Json, options: impl IntoIterator<Item = &'a Json>) -> 
     }
 }
 
-/// Stands for a value that must not appear in an error: anything under `spec.secrets` may be
+/// Stands for a value that must not appear in an error: anything in a credential field may be
 /// plaintext a user put there by mistake. [`show`] prints it as `(sensitive)`.
 const SENSITIVE: &str = "\u{0}(sensitive)";
 /// [`SENSITIVE`] for a number, so a type error still names the type found.
 const SENSITIVE_NUMBER: &str = "\u{0}(sensitive number)";
 
-/// Whether the value at `pointer` is (inside) a secret.
+/// Whether the value at `pointer` is (inside) a credential field: one the published schema marks
+/// `writeOnly` (`spec.secrets`, and every secret reference such as `runtimeConfig.gatewayToken`
+/// or a channel's `botToken`). The schema is the one list of them.
 pub(crate) fn is_sensitive(pointer: &str) -> bool {
-    pointer == "/spec/secrets" || pointer.starts_with("/spec/secrets/")
+    let mut schema = Some(&*SCHEMA);
+    for segment in std::iter::once(None).chain(pointer.split('/').skip(1).map(Some)) {
+        if let Some(segment) = segment {
+            let key = segment.replace("~1", "/").replace("~0", "~");
+            schema = schema.and_then(|s| child_schema(s, &key));
+        }
+        match schema {
+            None => return false,
+            Some(s) if write_only(s) => return true,
+            Some(_) => {}
+        }
+    }
+    false
+}
+
+/// The names of the fields the schema marks `writeOnly`, wherever they are: a line of YAML that
+/// mentions none of them holds no credential.
+pub(crate) fn sensitive_field_names() -> &'static [String] {
+    static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        fn walk(v: &Json, out: &mut Vec<String>) {
+            match v {
+                Json::Object(map) => {
+                    if let Some(Json::Object(properties)) = map.get("properties") {
+                        for (name, field) in properties {
+                            if write_only(field) && !out.contains(name) {
+                                out.push(name.clone());
+                            }
+                        }
+                    }
+                    map.values().for_each(|child| walk(child, out));
+                }
+                Json::Array(items) => items.iter().for_each(|child| walk(child, out)),
+                _ => {}
+            }
+        }
+        let mut names = Vec::new();
+        walk(&SCHEMA, &mut names);
+        names
+    });
+    &NAMES
+}
+
+/// `schema` with its `$ref` followed (within the published schema).
+fn resolved(schema: &Json) -> &Json {
+    match schema.get("$ref").and_then(Json::as_str).and_then(|r| r.strip_prefix('#')) {
+        Some(target) => SCHEMA.pointer(target).unwrap_or(schema),
+        None => schema,
+    }
+}
+
+fn write_only(schema: &Json) -> bool {
+    let marked = |s: &Json| s.get("writeOnly").and_then(Json::as_bool) == Some(true);
+    marked(schema) || marked(resolved(schema))
+}
+
+/// The schema of the value under `key` (a property, a map entry or a list item) of a value of
+/// `schema`, trying each branch of an `anyOf`/`oneOf`.
+fn child_schema<'a>(schema: &'a Json, key: &str) -> Option<&'a Json> {
+    let s = resolved(schema);
+    let direct = s
+        .get("properties")
+        .and_then(|p| p.get(key))
+        .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
+        .or_else(|| s.get("items").filter(|_| key.parse::<usize>().is_ok()));
+    direct.or_else(|| {
+        ["anyOf", "oneOf", "allOf"]
+            .iter()
+            .filter_map(|k| s.get(*k).and_then(Json::as_array))
+            .flatten()
+            .find_map(|branch| child_schema(branch, key))
+    })
 }
 
 /// `value` with every string and number inside replaced by [`SENSITIVE`], keeping its shape (so
@@ -505,6 +577,33 @@ mod tests {
         assert!(v.message.ends_with(r#"(did you mean "Always"?)"#), "{}", v.message);
         let v = one(&with("/spec/pullPolicy", json!("sometimes")));
         assert!(!v.message.contains("did you mean"), "{}", v.message);
+    }
+
+    #[test]
+    fn credential_fields_are_the_ones_the_schema_marks_write_only() {
+        for pointer in [
+            "/spec/secrets",
+            "/spec/secrets/A/value",
+            "/spec/runtimeConfig/gatewayToken",
+            "/spec/runtimeConfig/gatewayToken/secret",
+            "/spec/runtimeConfig/channels/slack/accounts/ops/botToken",
+            "/spec/runtimeConfig/channels/teams/accounts/default/appToken/x",
+        ] {
+            assert!(is_sensitive(pointer), "{pointer}");
+        }
+        for pointer in [
+            "",
+            "/spec",
+            "/spec/env/TOKEN",
+            "/spec/runtimeConfig",
+            "/spec/runtimeConfig/channels/slack/accounts/ops/dmPolicy",
+            "/spec/nope/x",
+        ] {
+            assert!(!is_sensitive(pointer), "{pointer}");
+        }
+        let mut names = sensitive_field_names().to_vec();
+        names.sort();
+        assert_eq!(names, ["appToken", "botToken", "gatewayToken", "secrets"]);
     }
 
     #[test]
