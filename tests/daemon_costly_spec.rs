@@ -16,12 +16,29 @@ const PROMPT: Duration = Duration::from_secs(20);
 const STOP: Duration = Duration::from_secs(25);
 const SIZE_LIMIT: usize = 1 << 20;
 
-/// A spec of `prefix` followed by nesting that fills the file to the size limit: `open` repeated,
-/// then `close` repeated.
+fn head(name: &str) -> String {
+    format!("apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{ name: {name} }}\nspec: ")
+}
+
+/// A spec whose `spec` is nesting that fills the file to the size limit: `open` repeated, then
+/// `close` repeated.
 fn nesting_bomb(name: &str, open: &str, close: &str) -> String {
-    let head = format!("apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{ name: {name} }}\nspec: ");
+    let head = head(name);
     let n = (SIZE_LIMIT - head.len() - 1) / (open.len() + close.len());
     format!("{head}{}{}\n", open.repeat(n), close.repeat(n))
+}
+
+/// A spec whose `spec` is one line of as many unknown fields as the size limit holds: the
+/// costliest file to find invalid known.
+fn unknown_fields(name: &str) -> String {
+    let mut text = format!("{}{{", head(name));
+    let mut i = 0;
+    while text.len() < SIZE_LIMIT - 32 {
+        text.push_str(&format!("k{i}: 1, "));
+        i += 1;
+    }
+    text.push_str("image: x}\n");
+    text
 }
 
 #[test]
@@ -37,9 +54,11 @@ fn a_costly_spec_file_delays_neither_other_tenants_nor_sigterm() {
 
     let flow = nesting_bomb("flow", "[", "]");
     let mapping = nesting_bomb("mapping", "{a: ", "}");
-    assert!(flow.len() <= SIZE_LIMIT && mapping.len() <= SIZE_LIMIT);
+    let keys = unknown_fields("keys");
+    assert!([&flow, &mapping, &keys].iter().all(|f| f.len() <= SIZE_LIMIT));
     env.spec("flow.yaml", &flow);
     env.spec("mapping.yaml", &mapping);
+    env.spec("keys.yaml", &keys);
 
     // An edit of another tenant right behind them converges as if they were not there.
     let started = Instant::now();
@@ -52,7 +71,7 @@ fn a_costly_spec_file_delays_neither_other_tenants_nor_sigterm() {
     daemon.await_running(&env, "beta", CONVERGE);
 
     // Each costly file is its own tenant's problem, said where it is.
-    for tenant in ["flow", "mapping"] {
+    for tenant in ["flow", "mapping", "keys"] {
         let s = daemon.await_phase(&env, tenant, "Invalid", PROMPT);
         let error = s["lastError"].as_str().unwrap_or_default();
         assert!(error.contains(&format!("{tenant}.yaml:4:")), "{tenant}: {error}");
@@ -75,7 +94,7 @@ fn a_costly_spec_file_delays_neither_other_tenants_nor_sigterm() {
     let stop = started.elapsed();
     assert!(status.success(), "exit status {status:?}; logs:\n{}", daemon.logs());
     eprintln!(
-        "with two 1 MiB nesting files in tenants.d: env edit of another tenant converged in {} ms, a stopped \
+        "with three costly 1 MiB files in tenants.d: env edit of another tenant converged in {} ms, a stopped \
          container restarted in {} ms, SIGTERM exited in {} ms",
         edit.as_millis(),
         repair.as_millis(),

@@ -84,3 +84,44 @@ fn a_spec_with_a_build_context_is_always_read_again() {
     let tag = |d: &Desired| d.tenants[&"built".parse().unwrap()].main().image.reference().to_string();
     assert_ne!(tag(&first), tag(&second));
 }
+
+#[test]
+fn a_file_invalid_by_its_text_is_not_read_again_while_its_stamp_stays_the_same() {
+    use tenantd::spec::{load_dir_reusing, Known, SpecError};
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.d");
+    fs::create_dir_all(&tenants).unwrap();
+    fs::write(
+        tenants.join("bad.yaml"),
+        "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: bad }\nspec: { imagee: x }\n",
+    )
+    .unwrap();
+    let no_context =
+        "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: ctx }\nspec:\n  build: { context: missing }\n";
+    fs::write(tenants.join("ctx.yaml"), no_context).unwrap();
+    let first = load_dir_reusing(&tenants, &|_, _| None).unwrap();
+    assert_eq!(first.invalid.len(), 2, "{:?}", first.invalid);
+    // Only the file whose text is invalid is remembered: a missing build context may appear.
+    let known: Vec<&str> = first.invalid_texts.keys().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
+    assert_eq!(known, ["bad.yaml"]);
+    let remembered = first.invalid_texts.values().next().unwrap().clone();
+    assert_eq!(remembered.declared.as_ref().map(|n| n.as_str()), Some("bad"));
+
+    // Taken over as it was remembered (a marker error shows it was not read), while the stamp
+    // is the same; read again once it changes.
+    let marker = SpecError::Read { path: tenants.join("bad.yaml"), message: "remembered".into() };
+    let mut taken = remembered.clone();
+    taken.errors = vec![marker];
+    let reuse = |path: &Path, stamp: &tenantd::spec::FileStamp| {
+        (path.ends_with("bad.yaml") && *stamp == taken.stamp).then(|| Known::Invalid(taken.clone()))
+    };
+    let second = load_dir_reusing(&tenants, &reuse).unwrap();
+    let bad = second.invalid.iter().find(|i| i.path.ends_with("bad.yaml")).unwrap();
+    assert_eq!(bad.tenant.as_ref().map(|n| n.as_str()), Some("bad"));
+    assert!(bad.errors.iter().all(|e| e.to_string().contains("remembered")), "{:?}", bad.errors);
+    fs::write(tenants.join("bad.yaml"), "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: bad }\nspec: [\n")
+        .unwrap();
+    let third = load_dir_reusing(&tenants, &reuse).unwrap();
+    let bad = third.invalid.iter().find(|i| i.path.ends_with("bad.yaml")).unwrap();
+    assert!(bad.errors.iter().all(|e| !e.to_string().contains("remembered")), "{:?}", bad.errors);
+}

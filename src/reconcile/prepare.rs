@@ -12,7 +12,10 @@ use crate::ports::{allocate, host_port_free, PortAssignments};
 use crate::render::kubernetes::KubeOptions;
 use crate::render::{render_for, DesiredTenant, FileHashes, FileRoots, ImageSource};
 use crate::runtime::{ObservedWorld, Runtime};
-use crate::spec::{earlier_context_digest, load_dir_reusing, FileStamp, InvalidSpec, SpecError, SpecSet, TenantName};
+use crate::spec::{
+    earlier_context_digest, load_dir_reusing, FileStamp, InvalidSpec, InvalidText, Known, SpecError, SpecSet,
+    TenantName,
+};
 use crate::status::{SpecFact, StatusStore, TenantStatus};
 
 /// Options of one pass.
@@ -38,6 +41,9 @@ pub struct Desired {
     /// file (tenants with a build context are left out: their context can change on its own),
     /// and what the tenants were rendered for.
     reusable: BTreeMap<TenantName, FileStamp>,
+    /// Files invalid by their text alone: taken over too while their stamp stays the same, so
+    /// a file that costs a lot to read is read once, not on every pass.
+    invalid_texts: BTreeMap<PathBuf, InvalidText>,
     rendered_for: Option<(TenantName, FileRoots, Option<KubeOptions>)>,
 }
 
@@ -61,9 +67,13 @@ impl Desired {
         let by_path: std::collections::HashMap<&Path, &TenantName> = previous
             .map(|p| p.reusable.keys().filter_map(|t| Some((p.sources.get(t)?.as_path(), t))).collect())
             .unwrap_or_default();
-        let reuse = |path: &Path, stamp: &FileStamp| -> Option<TenantName> {
+        let reuse = |path: &Path, stamp: &FileStamp| -> Option<Known> {
+            let previous = previous?;
+            if let Some(known) = previous.invalid_texts.get(path).filter(|k| k.stamp == *stamp) {
+                return Some(Known::Invalid(known.clone()));
+            }
             let name = *by_path.get(path)?;
-            (previous?.reusable.get(name) == Some(stamp)).then(|| name.clone())
+            (previous.reusable.get(name) == Some(stamp)).then(|| Known::Valid(name.clone()))
         };
         let specs = load_specs(&cfg.tenants_dir, opts, &reuse)?;
         let mut tenants: BTreeMap<TenantName, Arc<DesiredTenant>> = specs
@@ -97,6 +107,7 @@ impl Desired {
             sources,
             invalid_files: specs.invalid,
             reusable,
+            invalid_texts: specs.invalid_texts,
             rendered_for: Some(rendered_for),
         };
         desired.check_secrets(cfg);
@@ -165,7 +176,7 @@ pub struct Prepared {
 pub fn load_specs(
     dir: &Path,
     opts: PassOptions,
-    reuse: &dyn Fn(&Path, &FileStamp) -> Option<TenantName>,
+    reuse: &dyn Fn(&Path, &FileStamp) -> Option<Known>,
 ) -> Result<SpecSet, ReconcileError> {
     match load_dir_reusing(dir, reuse) {
         Ok(set) => Ok(set),

@@ -78,6 +78,29 @@ pub struct SpecSet {
     pub skipped: Vec<(PathBuf, SkipReason)>,
     /// The stamp of each valid or reused file, taken before it was read.
     pub stamps: BTreeMap<PathBuf, FileStamp>,
+    /// Files invalid by their text alone (read now or taken over), with what a later read may
+    /// take over from them while their stamp stays the same.
+    pub invalid_texts: BTreeMap<PathBuf, InvalidText>,
+}
+
+/// A file whose text alone makes it invalid: the same text gives the same errors, so a later
+/// read with the same stamp need not parse it again (a file can cost a lot to find invalid).
+#[derive(Debug, Clone)]
+pub struct InvalidText {
+    /// Taken before the file was read.
+    pub stamp: FileStamp,
+    /// The tenant it declares, when that could be read.
+    pub declared: Option<TenantName>,
+    pub errors: Vec<SpecError>,
+}
+
+/// What the caller of [`load_dir_reusing`] already knows of a file with a given stamp.
+#[derive(Debug, Clone)]
+pub enum Known {
+    /// A valid spec of this tenant.
+    Valid(TenantName),
+    /// Invalid by its text alone.
+    Invalid(InvalidText),
 }
 
 impl SpecSet {
@@ -97,13 +120,11 @@ pub fn load_dir(dir: &Path) -> Result<SpecSet, SpecError> {
     load_dir_reusing(dir, &|_, _| None)
 }
 
-/// Like [`load_dir`], but a file for which `reuse(path, stamp)` names a tenant is not read: the
-/// caller vouches that a file with this stamp said exactly that (it read it before). Such files
-/// are listed in [`SpecSet::reused`], and take part in the check for duplicate names as usual.
-pub fn load_dir_reusing(
-    dir: &Path,
-    reuse: &dyn Fn(&Path, &FileStamp) -> Option<TenantName>,
-) -> Result<SpecSet, SpecError> {
+/// Like [`load_dir`], but a file for which `reuse(path, stamp)` knows something is not read:
+/// the caller vouches that a file with this stamp said exactly that (it read it before). A valid
+/// one is listed in [`SpecSet::reused`], an invalid one among the invalid as if it was read;
+/// both take part in the check for duplicate names as usual.
+pub fn load_dir_reusing(dir: &Path, reuse: &dyn Fn(&Path, &FileStamp) -> Option<Known>) -> Result<SpecSet, SpecError> {
     let dir_error = |e: io::Error| SpecError::Dir { dir: dir.to_path_buf(), message: e.to_string() };
     let root = fs::canonicalize(dir).map_err(dir_error)?;
     let mut entries: Vec<fs::DirEntry> =
@@ -126,7 +147,11 @@ pub fn load_dir_reusing(
             claims.entry(name.clone()).or_default().push(c.path.clone());
         }
     }
-    for Candidate { path, declared, result, stamp } in loaded {
+    for Candidate { path, declared, result, stamp, text_invalid } in loaded {
+        if let (true, Some(stamp), Err(errors)) = (text_invalid, stamp, &result) {
+            let known = InvalidText { stamp, declared: declared.clone(), errors: errors.clone() };
+            set.invalid_texts.insert(path.clone(), known);
+        }
         let mut duplicates = Vec::new();
         if let Some(name) = &declared {
             for other in claims[name].iter().filter(|other| **other != path) {
@@ -176,6 +201,8 @@ struct Candidate {
     result: Result<ReadSpec, Vec<SpecError>>,
     /// Taken before reading, so that a change while reading shows as a change next time.
     stamp: Option<FileStamp>,
+    /// `result` is the errors of the file's text alone (nothing outside the file was looked at).
+    text_invalid: bool,
 }
 
 /// A valid file: read now, or vouched for by the caller.
@@ -184,10 +211,16 @@ enum ReadSpec {
     Reused(TenantName),
 }
 
-fn read_entry(entry: &fs::DirEntry, root: &Path, reuse: &dyn Fn(&Path, &FileStamp) -> Option<TenantName>) -> Entry {
+fn read_entry(entry: &fs::DirEntry, root: &Path, reuse: &dyn Fn(&Path, &FileStamp) -> Option<Known>) -> Entry {
     let path = entry.path();
     let failed = |path: PathBuf, e: SpecError| {
-        Entry::Spec(Box::new(Candidate { path, declared: None, result: Err(vec![e]), stamp: None }))
+        Entry::Spec(Box::new(Candidate {
+            path,
+            declared: None,
+            result: Err(vec![e]),
+            stamp: None,
+            text_invalid: false,
+        }))
     };
     let name = entry.file_name().to_string_lossy().into_owned();
     if let Some(reason) = skip_reason(&name) {
@@ -213,24 +246,41 @@ fn read_entry(entry: &fs::DirEntry, root: &Path, reuse: &dyn Fn(&Path, &FileStam
         path.clone()
     };
     let stamp = FileStamp::of(&target);
-    if let Some(name) = stamp.as_ref().and_then(|s| reuse(&path, s)) {
-        return Entry::Spec(Box::new(Candidate {
-            path,
-            declared: Some(name.clone()),
-            result: Ok(ReadSpec::Reused(name)),
-            stamp,
-        }));
+    match stamp.as_ref().and_then(|s| reuse(&path, s)) {
+        Some(Known::Valid(name)) => {
+            return Entry::Spec(Box::new(Candidate {
+                path,
+                declared: Some(name.clone()),
+                result: Ok(ReadSpec::Reused(name)),
+                stamp,
+                text_invalid: false,
+            }))
+        }
+        Some(Known::Invalid(known)) => {
+            return Entry::Spec(Box::new(Candidate {
+                path,
+                declared: known.declared,
+                result: Err(known.errors),
+                stamp,
+                text_invalid: true,
+            }))
+        }
+        None => {}
     }
     let text = match read_spec(&target, &path) {
         Ok(text) => text,
         Err(e) => return failed(path, e),
     };
-    let result = load_text(&text, &path);
+    let (result, text_invalid) = match parse(&text, &path) {
+        Ok((file, index)) => (with_contexts(file, &index, &path), false),
+        Err(errors) => (Err(errors), true),
+    };
     let declared = match &result {
         Ok(spec) => Some(spec.file.metadata.name.clone()),
         Err(_) => declared_name(&text, &path),
     };
-    Entry::Spec(Box::new(Candidate { path, declared, result: result.map(|s| ReadSpec::Fresh(Box::new(s))), stamp }))
+    let result = result.map(|s| ReadSpec::Fresh(Box::new(s)));
+    Entry::Spec(Box::new(Candidate { path, declared, result, stamp, text_invalid }))
 }
 
 /// Reads one file at any path (no extension needed), as `tenantd validate FILE` does: it must be
@@ -280,6 +330,11 @@ fn parse<'t>(text: &'t str, path: &Path) -> Result<(TenantFile, LazyIndex<'t>), 
 
 fn load_text(text: &str, path: &Path) -> Result<LoadedSpec, Vec<SpecError>> {
     let (file, index) = parse(text, path)?;
+    with_contexts(file, &index, path)
+}
+
+/// A parsed file with its build contexts resolved on disk.
+fn with_contexts(file: TenantFile, index: &LazyIndex<'_>, path: &Path) -> Result<LoadedSpec, Vec<SpecError>> {
     let contexts = resolve_contexts(&file, path).map_err(|v| located(v, path, index.get()))?;
     Ok(LoadedSpec { path: path.to_path_buf(), file, contexts })
 }

@@ -8,6 +8,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{JsonType, ValidationError, Validator};
 use serde_json::Value as Json;
 
+use super::error::MAX_ERRORS_PER_FILE;
 use super::names::{BYTE_SIZE_PATTERN, DNS_LABEL_PATTERN, DURATION_PATTERN};
 use super::position::{escape_segment, PositionIndex};
 use super::schema::PUBLISHED;
@@ -82,8 +83,13 @@ fn describe(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
             let known = known_fields(schema_path);
-            for key in unexpected {
-                out.push(Violation::at_key(format!("{pointer}/{}", escape_segment(key)), unknown_field(key, &known)));
+            // Keys come in the order of the file, and a file shows its first errors only: the
+            // ones after those are counted, not described (a suggestion for each of a hundred
+            // thousand keys would cost seconds).
+            for (i, key) in unexpected.iter().enumerate() {
+                let message =
+                    if i < MAX_ERRORS_PER_FILE { unknown_field(key, &known) } else { "unknown field".to_string() };
+                out.push(Violation::at_key(format!("{pointer}/{}", escape_segment(key)), message));
             }
             return;
         }
