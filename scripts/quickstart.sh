@@ -9,12 +9,22 @@ cargo build --release --quiet
 mkdir -p .tenantd-local/empty.d
 tenantd=./target/release/tenantd
 
+# tenantd keeps tenants off the host's own services with nftables rules, which only root (or
+# CAP_NET_ADMIN) with `nft` can install. Elsewhere the quickstart runs without them, and says so.
+network=""
+if [ "$(id -u)" != 0 ] || ! command -v nft >/dev/null; then
+    network=$'[network]\nhost_firewall = "external"'
+    echo "warning: not root or no nft: the sample tenants run WITHOUT tenantd's host rules" \
+        "(host_firewall = \"external\"; see README, Safety)" >&2
+fi
+
 if [ "${1:-}" = "down" ]; then
     # An empty tenants directory, explicitly allowed: every quickstart tenant is deleted.
     cat > .tenantd-local/down.toml <<TOML
 tenants_dir = "empty.d"
 state_dir = "state"
 instance = "quickstart"
+$network
 TOML
     "$tenantd" --config .tenantd-local/down.toml apply --allow-empty
     echo "Volumes are kept; remove them with: docker volume rm \$(docker volume ls -q --filter label=io.tenantd.instance=quickstart)"
@@ -26,6 +36,7 @@ cat > .tenantd-local/tenantd.toml <<TOML
 tenants_dir = "../tenants.d"
 state_dir = "state"
 instance = "quickstart"
+$network
 TOML
 
 "$tenantd" --config .tenantd-local/tenantd.toml apply
