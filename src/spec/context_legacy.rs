@@ -84,11 +84,9 @@ fn walk(
         }
         relative.extend_from_slice(&name);
         match FileType::from_raw_mode(stat.st_mode) {
-            FileType::Directory => {
-                if name != b"target" && !name.starts_with(b".") {
-                    let child = open_dir(dir, &name).ok()?;
-                    walk(&child, relative, depth + 1, out, total)?;
-                }
+            FileType::Directory if name != b"target" && !name.starts_with(b".") => {
+                let child = open_dir(dir, &name).ok()?;
+                walk(&child, relative, depth + 1, out, total)?;
             }
             FileType::RegularFile => {
                 *total += u64::try_from(stat.st_size).ok()?;
