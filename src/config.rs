@@ -288,13 +288,35 @@ pub enum ConfigError {
     Value { field: String, message: String },
 }
 
+/// The largest config file read.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The config file's text. Opened without blocking (a FIFO put in its place must not hang the
+/// daemon's reload) and read only when, once open, it is a regular file of a sane size.
+fn read_config(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits();
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(flags as i32).open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        let message = format!("larger than {} KiB", MAX_CONFIG_BYTES >> 10);
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, message));
+    }
+    Ok(text)
+}
+
 impl DaemonConfig {
     /// Reads and validates `path`; `CONTAINER_RUNTIME` in `env_runtime` overrides `runtime`.
     /// Relative paths in the file are taken from the real directory the file is in, so the
     /// result is the same whichever way `path` names it (see [`config_dir`]).
     pub fn load(path: &Path, env_runtime: Option<&str>) -> Result<Self, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = read_config(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let read = |source| ConfigError::Read { path: path.to_path_buf(), source };
         let dir = config_dir(path).map_err(read)?;
         let file =
@@ -405,6 +427,17 @@ impl DaemonConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_that_is_not_a_regular_file_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("tenantd.toml");
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, 0o600.into(), 0).unwrap();
+        let e = DaemonConfig::load(&fifo, None).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = DaemonConfig::load(dir.path(), None).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
 
     #[test]
     fn minimal_config_gets_defaults_and_resolves_paths() {
