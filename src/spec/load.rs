@@ -25,6 +25,9 @@ use super::{SpecError, TenantFile, TenantName};
 /// Spec files larger than this are refused before parsing.
 pub const MAX_SPEC_BYTES: u64 = 1 << 20;
 
+// Expanded aliases may add as much again as the file holds, no more.
+const _: () = assert!(structure::MAX_ALIASED_BYTES as u64 == MAX_SPEC_BYTES);
+
 /// A valid spec and where it came from.
 #[derive(Debug, Clone)]
 pub struct LoadedSpec {

@@ -27,9 +27,10 @@ pub const MAX_NESTING_DEPTH: usize = 64;
 /// names).
 pub const MAX_ALIASED_NODES: usize = 100_000;
 
-/// How many bytes of scalars aliases may repeat in all: as much as a spec file may hold, so that
-/// expanded, a spec holds at most twice what its file does.
-pub const MAX_ALIASED_BYTES: usize = super::load::MAX_SPEC_BYTES as usize;
+/// How many bytes of scalars aliases may repeat in all: as much as a spec file may hold (the
+/// loader checks that the two agree), so that expanded, a spec holds at most twice what its file
+/// does.
+pub const MAX_ALIASED_BYTES: usize = 1 << 20;
 
 /// Checks `text` (every document in it) against the limits above and for duplicate mapping keys.
 /// Returns the first problem, placed where it is; a YAML syntax error is left to the parser that
