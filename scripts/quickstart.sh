@@ -28,6 +28,9 @@ $network
 TOML
     "$tenantd" --config .tenantd-local/down.toml apply --allow-empty
     echo "Volumes are kept; remove them with: docker volume rm \$(docker volume ls -q --filter label=io.tenantd.instance=quickstart)"
+    if [ -z "$network" ]; then
+        echo "The host rules stay, now empty; remove them with: nft delete table inet tenantd_quickstart"
+    fi
     exit 0
 fi
 
