@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::host_firewall::{NetworkSettings, RawNetwork};
 use crate::render::kubernetes::KubeOptions;
 use crate::runtime::docker::{SubnetPool, DEFAULT_NETWORK_POOL, DEFAULT_NETWORK_PREFIX};
+use crate::runtime::registry::RegistryAuth;
 use crate::spec::TenantName;
 
 /// Default location of the config file.
@@ -35,16 +36,6 @@ impl std::str::FromStr for RuntimeKind {
             }),
         }
     }
-}
-
-/// Credentials for one registry, used when pulling images. Kept in the daemon config, never in specs.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegistryAuth {
-    /// Registry host (and port), e.g. `registry.example:5000`.
-    pub server: String,
-    pub username: String,
-    pub password: crate::secret::Secret,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

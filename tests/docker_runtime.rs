@@ -18,13 +18,14 @@ use docker_support::{
 };
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
+use tenantd::render::labels;
 use tenantd::render::{
     ContainerRole, DesiredContainer, DesiredNetwork, Healthcheck, ImageSource, Limits, VolumeMountPlan,
 };
 use tenantd::runtime::docker::{DockerRuntime, Timeouts};
 use tenantd::runtime::error::UnreachableReason;
 use tenantd::runtime::{
-    labels, ContainerState, EngineEvent, EngineEventKind, EngineHealth, ImageOutcome, Runtime, RuntimeError,
+    ContainerState, EngineEvent, EngineEventKind, EngineHealth, ImageOutcome, Runtime, RuntimeError,
 };
 use tenantd::spec::{PullPolicy, TenantName};
 

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::compare::{differences, project};
-use super::compute::stepless;
 use super::model::*;
 use crate::render::kubernetes::{DesiredObject, ObjectKind, FILES_HASH};
 use crate::render::DesiredTenant;
@@ -160,11 +159,11 @@ pub(super) fn plan_delete(o: &ObservedTenant) -> TenantPlan {
         reasons.push(format!("kept (they hold data): {}", kept.join(", ")));
     }
     let change = if steps.is_empty() { ChangeKind::NoChange } else { ChangeKind::Delete };
-    TenantPlan { reasons, steps, ..stepless(&o.name, change, None) }
+    TenantPlan { reasons, steps, ..TenantPlan::stepless(&o.name, change, None) }
 }
 
 fn empty(d: &Arc<DesiredTenant>, change: ChangeKind) -> TenantPlan {
-    TenantPlan { desired: Some(Arc::clone(d)), ..stepless(&d.name, change, None) }
+    TenantPlan { desired: Some(Arc::clone(d)), ..TenantPlan::stepless(&d.name, change, None) }
 }
 
 fn apply_step(want: &DesiredObject) -> Step {

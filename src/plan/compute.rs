@@ -82,22 +82,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
 }
 
 fn blocked(name: &TenantName, why: Blocked) -> TenantPlan {
-    stepless(name, ChangeKind::Blocked, Some(why))
-}
-
-/// A plan that does nothing.
-pub(super) fn stepless(name: &TenantName, change: ChangeKind, blocked: Option<Blocked>) -> TenantPlan {
-    TenantPlan {
-        tenant: name.clone(),
-        change,
-        blocked,
-        replace_fields: vec![],
-        reasons: vec![],
-        steps: vec![],
-        diffs: vec![],
-        host_port: None,
-        desired: None,
-    }
+    TenantPlan::stepless(name, ChangeKind::Blocked, Some(why))
 }
 
 fn plan_delete(o: &ObservedTenant, has_files: bool) -> TenantPlan {
@@ -137,7 +122,7 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
         return TenantPlan {
             reasons: vec![format!("container {} is being removed; waiting for it to go", going.name)],
             desired: Some(Arc::clone(d)),
-            ..stepless(&d.name, ChangeKind::NoChange, None)
+            ..TenantPlan::stepless(&d.name, ChangeKind::NoChange, None)
         };
     }
 

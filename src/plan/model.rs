@@ -205,6 +205,23 @@ pub struct TenantPlan {
     pub desired: Option<Arc<DesiredTenant>>,
 }
 
+impl TenantPlan {
+    /// A plan for `tenant` that does nothing (yet): no steps, reasons or diffs.
+    pub(super) fn stepless(tenant: &TenantName, change: ChangeKind, blocked: Option<Blocked>) -> TenantPlan {
+        TenantPlan {
+            tenant: tenant.clone(),
+            change,
+            blocked,
+            replace_fields: vec![],
+            reasons: vec![],
+            steps: vec![],
+            diffs: vec![],
+            host_port: None,
+            desired: None,
+        }
+    }
+}
+
 /// The whole plan: every tenant known from specs or the runtime, sorted by name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

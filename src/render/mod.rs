@@ -3,6 +3,7 @@
 mod files;
 mod hash;
 pub mod kubernetes;
+pub mod labels;
 mod model;
 pub mod openclaw;
 mod tenant;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod fake;
 pub mod kubernetes;
 pub mod model;
+pub mod registry;
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use tenantd::render::labels;
 use tenantd::runtime::docker::DockerRuntime;
-use tenantd::runtime::{labels, Runtime};
+use tenantd::runtime::Runtime;
 use tenantd::spec::TenantName;
 
 /// Label put on objects a test creates behind tenantd's back (foreign objects), so the guard

@@ -18,20 +18,12 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::names::{kube_name, namespace_name, CONFIG_MAP, FIELD_MANAGER, RUNTIME, SECRET};
 use super::pod::deployment;
+use crate::render::labels;
 use crate::render::{DesiredTenant, CONFIG_FILE};
-use crate::runtime::model::labels;
 use crate::spec::TenantName;
 
-/// The field manager of server-side apply, and the `app.kubernetes.io/managed-by` value.
-pub const FIELD_MANAGER: &str = "tenantd";
-/// The name of the Deployment, Service and ServiceAccount of a tenant's runtime, and of its
-/// main container.
-pub const RUNTIME: &str = "runtime";
-/// The ConfigMap holding the generated `openclaw.json`.
-pub const CONFIG_MAP: &str = "runtime-config";
-/// The Secret holding the runtime's decrypted secrets.
-pub const SECRET: &str = "runtime-secrets";
 /// The port the runtime serves when its spec names none.
 const DEFAULT_PORT: u16 = 18789;
 
@@ -153,17 +145,6 @@ pub fn manifests(d: &DesiredTenant, instance: &TenantName, opts: &KubeOptions) -
         },
         deployment: deployment(meta(RUNTIME), d, instance, &selector),
     }
-}
-
-/// A tenant object's engine name (`<instance>_<tenant>_vol-data`) as a name within the tenant's
-/// namespace (`vol-data`).
-pub(super) fn kube_name(engine_name: &str, instance: &TenantName, tenant: &TenantName) -> String {
-    engine_name.strip_prefix(&format!("{instance}_{tenant}_")).unwrap_or(engine_name).to_string()
-}
-
-/// `<instance>-<tenant>`: both are DNS labels, and the instance is at most 30 characters.
-pub fn namespace_name(instance: &TenantName, tenant: &TenantName) -> String {
-    format!("{instance}-{tenant}")
 }
 
 fn object_labels(instance: &TenantName, tenant: &TenantName) -> BTreeMap<String, String> {

@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::manifests::{kube_name, CONFIG_MAP, RUNTIME, SECRET};
+use super::names::{kube_name, CONFIG_MAP, RUNTIME, SECRET};
 use crate::render::{numeric_owner, ContainerRole, DesiredContainer, DesiredTenant, ImageSource, RUNTIME_CONFIG_DIR};
 use crate::spec::{PullPolicy, TenantName, RUNTIME_SECRETS_DIR};
 

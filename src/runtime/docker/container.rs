@@ -9,8 +9,8 @@ use bollard::models::{
 
 use super::scope::object_labels;
 use super::ulimits::ContainerUlimits;
+use crate::render::labels;
 use crate::render::{DesiredContainer, Healthcheck};
-use crate::runtime::model::labels;
 use crate::spec::TenantName;
 
 /// IPv6 off inside the container. Tenant networks are IPv4 only; Docker then switches IPv6 off

@@ -12,8 +12,9 @@ use time::OffsetDateTime;
 
 use super::errors::{message, status, unreachable, unreachable_reason, within};
 use super::DockerRuntime;
+use crate::render::labels;
 use crate::runtime::error::{RuntimeError, UnreachableReason};
-use crate::runtime::model::{labels, EngineEvent, EngineEventKind};
+use crate::runtime::model::{EngineEvent, EngineEventKind};
 use crate::spec::TenantName;
 
 /// What the stream's errors name as the failed operation.

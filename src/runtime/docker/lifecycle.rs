@@ -13,9 +13,10 @@ use super::container::create_body;
 use super::errors::{is_status, message, within};
 use super::scope::bare_name;
 use super::DockerRuntime;
+use crate::render::labels;
 use crate::render::{DesiredContainer, Limits};
 use crate::runtime::error::RuntimeError;
-use crate::runtime::model::{labels, LimitUpdates};
+use crate::runtime::model::LimitUpdates;
 use crate::runtime::Runtime;
 use crate::spec::TenantName;
 

@@ -42,11 +42,11 @@ pub use ulimits::{ContainerUlimits, DEFAULT_NOFILE, DEFAULT_NPROC};
 use self::endpoint::{Endpoint, SocketCandidates};
 use self::errors::{unreachable, within};
 use self::scope::{instance_filter, tenant_filter};
-use crate::config::RegistryAuth;
 use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
 use crate::runtime::engine::{EngineInfo, EngineKind};
 use crate::runtime::error::{RuntimeError, UnreachableReason};
 use crate::runtime::model::{EngineEvent, InstanceOwner, LimitUpdates, ObservedWorld, ResourceSample};
+use crate::runtime::registry::RegistryAuth;
 use crate::runtime::{ExecIo, ExecRequest, ImageOutcome, LogChunk, LogRequest, Runtime};
 use crate::spec::TenantName;
 

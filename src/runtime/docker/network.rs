@@ -15,9 +15,9 @@ use super::errors::{is_status, message, within};
 use super::host_routes;
 use super::scope::{is_ours, object_labels};
 use super::DockerRuntime;
+use crate::render::labels;
 use crate::render::DesiredNetwork;
 use crate::runtime::error::RuntimeError;
-use crate::runtime::model::labels;
 use crate::spec::TenantName;
 
 /// Subnets tried for one network before giving up.

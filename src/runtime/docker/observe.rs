@@ -14,11 +14,12 @@ use super::errors::{is_status, within};
 use super::owner::is_owner_marker;
 use super::scope::{bare_name, is_ours};
 use super::DockerRuntime;
+use crate::render::labels;
 use crate::render::{ContainerRole, Limits};
 use crate::runtime::error::RuntimeError;
 use crate::runtime::model::{
-    labels, ContainerState, EngineHealth, ForeignObject, NetworkAttachment, ObservedContainer, ObservedNetwork,
-    ObservedTenant, ObservedWorld,
+    ContainerState, EngineHealth, ForeignObject, NetworkAttachment, ObservedContainer, ObservedNetwork, ObservedTenant,
+    ObservedWorld,
 };
 use crate::spec::TenantName;
 

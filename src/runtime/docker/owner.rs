@@ -11,8 +11,9 @@ use bollard::query_parameters::RemoveVolumeOptions;
 use super::errors::{is_status, within};
 use super::scope::is_ours;
 use super::DockerRuntime;
+use crate::render::labels;
 use crate::runtime::error::RuntimeError;
-use crate::runtime::model::{labels, InstanceOwner};
+use crate::runtime::model::InstanceOwner;
 
 /// True for the labels of an ownership marker (which belongs to no tenant).
 pub(super) fn is_owner_marker(l: &HashMap<String, String>) -> bool {

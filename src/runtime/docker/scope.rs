@@ -8,8 +8,8 @@ use bollard::query_parameters::InspectContainerOptions;
 
 use super::errors::{is_status, within};
 use super::DockerRuntime;
+use crate::render::labels;
 use crate::runtime::error::RuntimeError;
-use crate::runtime::model::labels;
 use crate::spec::TenantName;
 
 /// The labels that mark an object as this instance's and this tenant's.

@@ -9,7 +9,8 @@ use kube::Resource;
 
 use super::KubernetesRuntime;
 use crate::render::kubernetes::ObjectKind;
-use crate::runtime::model::{labels, EngineEvent, EngineEventKind};
+use crate::render::labels;
+use crate::runtime::model::{EngineEvent, EngineEventKind};
 use crate::runtime::RuntimeError;
 
 impl KubernetesRuntime {

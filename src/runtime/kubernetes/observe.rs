@@ -13,7 +13,8 @@ use super::errors::{fail, within};
 use super::secret::values_intact;
 use super::KubernetesRuntime;
 use crate::render::kubernetes::{namespace_name, ObjectKind, APPLIED_HASH};
-use crate::runtime::model::{labels, ForeignObject, ObservedObject, ObservedTenant, ObservedWorld};
+use crate::render::labels;
+use crate::runtime::model::{ForeignObject, ObservedObject, ObservedTenant, ObservedWorld};
 use crate::runtime::RuntimeError;
 use crate::spec::TenantName;
 

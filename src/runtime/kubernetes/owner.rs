@@ -11,7 +11,8 @@ use kube::api::{DynamicObject, ObjectMeta, Patch, PatchParams, PostParams};
 use super::errors::{fail, within};
 use super::{api_resource, KubernetesRuntime};
 use crate::render::kubernetes::{ObjectKind, FIELD_MANAGER};
-use crate::runtime::model::{labels, InstanceOwner};
+use crate::render::labels;
+use crate::runtime::model::InstanceOwner;
 use crate::runtime::RuntimeError;
 use crate::spec::TenantName;
 
