@@ -11,9 +11,9 @@ mod error;
 pub mod explain;
 mod load;
 pub mod names;
+pub mod openclaw_config;
 mod position;
 mod rules;
-pub mod runtime_config;
 pub mod schema;
 mod stamp;
 mod structure;
@@ -31,7 +31,7 @@ pub use load::{
     Known, LoadedSpec, SkipReason, SpecSet, MAX_SPEC_BYTES,
 };
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
-pub use runtime_config::*;
+pub use openclaw_config::*;
 pub use stamp::FileStamp;
 pub use structure::{MAX_ALIASED_BYTES, MAX_ALIASED_NODES, MAX_NESTING_DEPTH};
 pub use types::*;

@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::names::ByteSize;
-use super::position::escape_segment;
-use super::runtime_config::{
+use super::openclaw_config::{
     AccountId, AgentName, ChannelKind, RuntimeConfig, AGE_ARMOR_BEGIN, ELEVATED_TOOL, REDACT_SECRETS_EXTENSION,
     RUNTIME_CONFIG_DIR, RUNTIME_SECRETS_DIR,
 };
+use super::position::escape_segment;
 use super::types::{BuildSpec, Health, Resources, TenantFile, TenantSpec, TmpfsMount, VolumeMount};
 use super::validate::Violation;
 

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
-use super::runtime_config::{ReloadPolicy, RuntimeConfig, Secret, SecretName};
+use super::openclaw_config::{ReloadPolicy, RuntimeConfig, SecretEntry, SecretName};
 
 /// The only API version this build understands.
 pub const API_VERSION: &str = "tenantd/v1";
@@ -408,7 +408,7 @@ pub struct TenantSpec {
     #[schemars(extend("propertyNames" = {"minLength": 1, "maxLength": 64}))]
     // Nothing written here is ever shown back, even plaintext put here by mistake.
     #[schemars(extend("writeOnly" = true))]
-    pub secrets: BTreeMap<SecretName, Secret>,
+    pub secrets: BTreeMap<SecretName, SecretEntry>,
     /// How a change to the generated runtime config or to a secret reaches the running tenant.
     #[serde(default, skip_serializing_if = "ReloadPolicy::is_default")]
     #[schemars(extend("examples" = ["signal", "restart"]))]
