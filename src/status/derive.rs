@@ -1,5 +1,5 @@
 //! Status from facts: what the spec said, what the runtime shows, and how the apply went. Pure;
-//! the clock is a parameter. The one status policy: `apply`, `plan` and the daemon all derive
+//! the clock is a parameter. The one status policy: `apply` and the daemon both derive
 //! statuses here.
 
 use time::OffsetDateTime;

@@ -68,7 +68,9 @@ impl Transition<'_> {
             Phase::Removed => "tenant removed (volumes kept)",
             Phase::ImagePullBackOff => "tenant image cannot be pulled",
             Phase::Conflict => "tenant names are held by objects of another owner",
-            Phase::RolledBack => "tenant replacement rolled back; the previous container runs",
+            Phase::RolledBack => {
+                "tenant rolled back to its previous container; this spec is not tried again until it changes"
+            }
             Phase::CrashLoopBackOff => "tenant runtime keeps failing; waiting before the next start",
         }
     }
