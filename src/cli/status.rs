@@ -112,11 +112,14 @@ fn age(s: &TenantStatus, now: OffsetDateTime) -> Option<time::Duration> {
 /// A duration as `kubectl` shows ages: `45s`, `12m`, `5h`, `3d`.
 fn short_duration(d: time::Duration) -> String {
     let secs = d.whole_seconds();
-    match secs {
-        ..120 => format!("{secs}s"),
-        ..7_200 => format!("{}m", secs / 60),
-        ..172_800 => format!("{}h", secs / 3_600),
-        _ => format!("{}d", secs / 86_400),
+    if secs < 120 {
+        format!("{secs}s")
+    } else if secs < 7_200 {
+        format!("{}m", secs / 60)
+    } else if secs < 172_800 {
+        format!("{}h", secs / 3_600)
+    } else {
+        format!("{}d", secs / 86_400)
     }
 }
 

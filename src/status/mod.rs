@@ -2,12 +2,14 @@
 //! tenant, each change of phase logged once.
 
 mod derive;
+mod facts;
 mod model;
 mod policy;
 mod store;
 mod transition;
 
-pub use derive::{derive, ApplyFact, BackoffFact, DaemonFacts, Facts, ProbeFact, SpecFact};
+pub use derive::derive;
+pub use facts::{ApplyFact, BackoffFact, DaemonFacts, Facts, ProbeFact, SpecFact};
 pub use model::*;
 pub use policy::settle;
 pub use store::{StatusError, StatusListing, StatusStore};

@@ -2,7 +2,7 @@
 //! failed apply the daemon is waiting to retry, or a replacement that was rolled back. Pure;
 //! [`super::derive`] applies it, so the CLI and the daemon keep verdicts alike.
 
-use super::derive::{ApplyFact, SpecFact};
+use super::facts::{ApplyFact, SpecFact};
 use super::model::{Phase, TenantStatus};
 use crate::plan::Blocked;
 
