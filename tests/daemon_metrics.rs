@@ -1,5 +1,5 @@
 //! The metrics endpoint of a running `tenantd run`: what it counts once a tenant converged and
-//! its runtime has been probed.
+//! its runtime has been probed, and that a tenant that goes leaves no series behind.
 
 mod support;
 
@@ -41,7 +41,8 @@ fn a_running_daemon_counts_tenants_reconciles_and_probes() {
     let port = free_port();
     env.write_config(&format!("[daemon]\nmetrics_address = \"127.0.0.1:{port}\"\n"));
     env.spec("acme.yaml", &stub_spec("acme", ""));
-    let daemon = Daemon::start(&env);
+    // acme goes at the end, leaving no spec: that is allowed.
+    let daemon = Daemon::start_with(&env, &["--allow-empty"], &[]);
     daemon.await_running(&env, "acme", CONVERGE);
 
     // The gauge follows the status files; the probe counter follows the 2 s probe interval.
@@ -56,4 +57,19 @@ fn a_running_daemon_counts_tenants_reconciles_and_probes() {
     assert!(successes >= 1.0, "no successful reconcile counted:\n{body}");
     let healthy = sample(&body, "tenantd_health_probes_total{tenant=\"acme\",verdict=\"healthy\"}");
     assert!(healthy.is_some_and(|n| n >= 1.0), "no healthy probe of acme counted:\n{body}");
+    // Every phase is there, an empty one at 0.
+    assert_eq!(sample(&body, "tenantd_tenants{phase=\"Failed\"}"), Some(0.0), "{body}");
+
+    // acme goes: its own series go with it, and its phase reads 0.
+    env.remove_spec("acme.yaml");
+    daemon.await_phase(&env, "acme", "Removed", CONVERGE);
+    let body = eventually("metrics without acme", Duration::from_secs(20), || {
+        let (_, body) = scrape(port)?;
+        (sample(&body, "tenantd_tenants{phase=\"Running\"}") == Some(0.0)).then_some(body)
+    });
+    assert!(!body.contains("tenant=\"acme\""), "acme's series outlived it:\n{body}");
+    assert_eq!(sample(&body, "tenantd_engine_up"), Some(1.0), "{body}");
+    let info =
+        format!("tenantd_build_info{{version=\"{}\",arch=\"{}\"}}", env!("CARGO_PKG_VERSION"), std::env::consts::ARCH);
+    assert_eq!(sample(&body, &info), Some(1.0), "{body}");
 }

@@ -6,6 +6,8 @@ mod completions;
 mod diagnostics;
 mod exec;
 mod explain;
+mod liveness;
+mod logging;
 mod logs;
 mod plan;
 mod render;
@@ -31,6 +33,7 @@ use crate::host_firewall::{FirewallMode, HostFirewall};
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::kubernetes::KubernetesRuntime;
 use crate::runtime::Runtime;
+pub use logging::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,6 +45,9 @@ pub struct Cli {
     /// The daemon config file.
     #[arg(long, global = true, env = "TENANTD_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
     pub config: PathBuf,
+    /// How log lines on stderr read: text, or one JSON object per line (for log shippers).
+    #[arg(long, global = true, value_enum, env = "TENANTD_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -237,7 +243,7 @@ pub enum SecretsCommand {
 /// Parses arguments, runs the command, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, Command::Run { .. }));
+    logging::init(matches!(cli.command, Command::Run { .. }), cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -320,20 +326,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
-}
-
-/// Logs go to stderr: `warn` and up for one-shot commands, `info` for the daemon (`TENANTD_LOG`
-/// overrides). Under systemd (`JOURNAL_STREAM` set) lines carry no timestamp or colour, since
-/// the journal adds its own.
-fn init_tracing(daemon: bool) {
-    let default = if daemon { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTD_LOG").unwrap_or_else(|_| default.into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if std::env::var_os("JOURNAL_STREAM").is_some() {
-        builder.without_time().with_ansi(false).try_init()
-    } else {
-        builder.try_init()
-    };
 }
 
 pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<DaemonConfig> {

@@ -656,28 +656,22 @@ impl Controller {
             usage: sup.usage,
             pressure: sup.pressure.clone(),
             engine: self.runtime.engine(),
+            // A failure stays visible until something else happens to the tenant (status policy).
+            retrying: sup.failed_hash.clone(),
         };
         let probe = probe.or(sup.health.last);
         let previous = self.statuses.get(name);
-        // A failure stays visible until something else happens to the tenant.
-        let apply = match (apply, previous) {
-            (ApplyFact::NothingToDo, Some(p)) if keeps_failure(p, &sup.failed_hash) => ApplyFact::Failed {
-                message: p.last_error.clone().unwrap_or_default(),
-                image_pull: p.phase == Phase::ImagePullBackOff,
-            },
-            // A probe or sample of the restored runtime is no news about the spec: the plan never
-            // says "nothing to do" for a spec that was rolled back, so that verdict stands.
-            (ApplyFact::NothingToDo, Some(p)) if keeps_rollback(p, &spec) => {
-                ApplyFact::Blocked(Blocked::RolledBack { message: p.last_error.clone().unwrap_or_default() })
-            }
-            (a, _) => a,
-        };
         let status = derive(previous, Facts { tenant: name.as_str(), spec, observed, apply, probe, daemon }, wall);
         if previous == Some(&status) {
             return;
         }
+        // The store logs the change of phase, if any, once written.
         match self.store.write(&status) {
             Ok(_) => {
+                // A tenant that is gone leaves no metric series behind.
+                if status.phase == Phase::Removed {
+                    self.metrics.forget_tenant(name.as_str());
+                }
                 self.statuses.insert(name.clone(), status);
             }
             Err(e) => {
@@ -699,6 +693,7 @@ impl Controller {
             *phases.entry(format!("{:?}", s.phase)).or_default() += 1;
         }
         self.metrics.set_tenant_phases(&phases);
+        self.metrics.set_engine_up(self.engine_down.is_none());
         let total: u64 = phases.values().sum();
         let parts: Vec<String> = phases.iter().map(|(p, n)| format!("{n} {}", p.to_lowercase())).collect();
         let mut line = format!("{total} tenants: {}", if parts.is_empty() { "none".into() } else { parts.join(", ") });
@@ -740,18 +735,4 @@ fn restarts_main(tp: &TenantPlan) -> bool {
     let Some(d) = &tp.desired else { return false };
     tp.steps.iter().any(|s| matches!(s, Step::StartContainer { name, .. } if *name == d.main().name))
         && !matches!(tp.blocked, Some(Blocked::DeletionHeld { .. }))
-}
-
-/// Whether the spec asking for it now is the one whose replacement was rolled back.
-fn keeps_rollback(previous: &TenantStatus, spec: &SpecFact) -> bool {
-    match spec {
-        SpecFact::Valid { spec_hash, .. } => previous.rolled_back.as_ref().is_some_and(|rb| rb.spec_hash == *spec_hash),
-        SpecFact::Invalid { .. } | SpecFact::Absent => false,
-    }
-}
-
-fn keeps_failure(previous: &TenantStatus, failed_hash: &Option<String>) -> bool {
-    failed_hash.is_some()
-        && failed_hash.as_deref() == previous.spec_hash.as_deref()
-        && matches!(previous.phase, Phase::Failed | Phase::ImagePullBackOff)
 }

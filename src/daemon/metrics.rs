@@ -1,5 +1,8 @@
 //! The daemon's Prometheus metrics and the optional HTTP endpoint that exposes them
 //! (`GET /metrics`, OpenMetrics text).
+//!
+//! Every series tells what is true now: each phase of `tenantd_tenants` is present (0 when no
+//! tenant is in it), and a tenant's own series go when the tenant does.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -19,8 +22,11 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::status::Phase;
 
 /// The content type of [`Metrics::encode`]'s output, as Prometheus negotiates it.
 pub const CONTENT_TYPE_OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -93,6 +99,16 @@ struct ProbeLabels {
     verdict: String,
 }
 
+/// The verdicts [`Metrics::health_probe`] is given.
+const PROBE_VERDICTS: [&str; 3] = ["healthy", "degraded", "down"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    /// The CPU architecture the binary was built for (`x86_64`, `aarch64`).
+    arch: &'static str,
+}
+
 /// The daemon's metrics. Cheap to clone (an `Arc` inside; clones share the same values);
 /// every method is safe to call from any task or thread and never blocks for long.
 #[derive(Clone)]
@@ -112,6 +128,7 @@ struct Inner {
     probes: Family<ProbeLabels, Counter>,
     restarts: Family<TenantLabel, Counter>,
     status_write_errors: Counter,
+    engine_up: Gauge,
 }
 
 impl Default for Metrics {
@@ -122,8 +139,10 @@ impl Default for Metrics {
 
 impl Metrics {
     /// All metrics, registered under the `tenantd_` prefix. `tenantd_reconciles_total` starts
-    /// at 0 for each result, so rates are defined from the first scrape; the per-tenant series
-    /// appear at their first observation.
+    /// at 0 for each result and `tenantd_tenants` at 0 for each phase, so rates and counts are
+    /// defined from the first scrape; the per-tenant series appear at their first observation.
+    /// `tenantd_build_info` is 1 with the version; `tenantd_engine_up` is 0 until
+    /// [`Metrics::set_engine_up`] says otherwise.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("tenantd");
         let reconciles = Family::<ResultLabel, Counter>::default();
@@ -133,11 +152,15 @@ impl Metrics {
         }
         let reconcile_duration = Histogram::new(RECONCILE_BUCKETS);
         let tenants = Family::<PhaseLabel, Gauge>::default();
+        for phase in Phase::ALL {
+            drop(tenants.get_or_create(&PhaseLabel { phase: phase.as_str().to_owned() }));
+        }
         let probe_duration: Family<TenantLabel, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(PROBE_BUCKETS));
         let probes = Family::<ProbeLabels, Counter>::default();
         let restarts = Family::<TenantLabel, Counter>::default();
         let status_write_errors = Counter::default();
+        let engine_up = Gauge::default();
 
         registry.register("reconciles", "Reconciles of one tenant, by result", reconciles.clone());
         registry.register_with_unit(
@@ -164,6 +187,16 @@ impl Metrics {
             "Status files that could not be written (read-only or full status directory)",
             status_write_errors.clone(),
         );
+        registry.register(
+            "build",
+            "This tenantd's version and architecture",
+            Info::new(BuildLabels { version: env!("CARGO_PKG_VERSION"), arch: std::env::consts::ARCH }),
+        );
+        registry.register(
+            "engine_up",
+            "1 while the container engine or cluster answers, 0 while it does not",
+            engine_up.clone(),
+        );
 
         Metrics {
             inner: Arc::new(Inner {
@@ -176,6 +209,7 @@ impl Metrics {
                 probes,
                 restarts,
                 status_write_errors,
+                engine_up,
             }),
         }
     }
@@ -187,12 +221,16 @@ impl Metrics {
         self.inner.reconcile_duration.observe(duration.as_secs_f64());
     }
 
-    /// Replaces the whole `tenantd_tenants{phase}` gauge with `counts` (phases as strings, e.g.
-    /// `"Running"`). A phase absent from `counts` disappears from the exposition; a phase given
-    /// with 0 is shown as 0. Counts above `i64::MAX` read as `i64::MAX`.
+    /// Replaces the whole `tenantd_tenants{phase}` gauge with `counts` (phases as strings, as
+    /// [`Phase::as_str`] spells them). Every phase is present: one absent from `counts` reads
+    /// 0. A name that is no phase is shown while it is given. Counts above `i64::MAX` read as
+    /// `i64::MAX`.
     pub fn set_tenant_phases(&self, counts: &BTreeMap<String, u64>) {
         let _replacing = self.inner.phases.lock().unwrap_or_else(PoisonError::into_inner);
         self.inner.tenants.clear();
+        for phase in Phase::ALL {
+            drop(self.inner.tenants.get_or_create(&PhaseLabel { phase: phase.as_str().to_owned() }));
+        }
         for (phase, count) in counts {
             let label = PhaseLabel { phase: phase.clone() };
             self.inner.tenants.get_or_create(&label).set(i64::try_from(*count).unwrap_or(i64::MAX));
@@ -200,7 +238,8 @@ impl Metrics {
     }
 
     /// One health probe of a tenant: counts it under its verdict (`"healthy"`, `"degraded"`,
-    /// `"down"`) and records its latency in `tenantd_health_probe_duration_seconds`.
+    /// `"down"`: the verdicts [`Metrics::forget_tenant`] removes) and records its latency in
+    /// `tenantd_health_probe_duration_seconds`.
     pub fn health_probe(&self, tenant: &str, verdict: &str, latency: Duration) {
         self.inner.probes.get_or_create(&ProbeLabels { tenant: tenant.to_owned(), verdict: verdict.to_owned() }).inc();
         self.inner
@@ -217,6 +256,23 @@ impl Metrics {
     /// A status file could not be written.
     pub fn status_write_failed(&self) {
         self.inner.status_write_errors.inc();
+    }
+
+    /// The tenant is gone (its status says `Removed`): its probe, probe latency and restart
+    /// series are removed from the exposition. A later observation of the same name starts
+    /// them anew.
+    pub fn forget_tenant(&self, tenant: &str) {
+        let label = TenantLabel { tenant: tenant.to_owned() };
+        self.inner.probe_duration.remove(&label);
+        self.inner.restarts.remove(&label);
+        for verdict in PROBE_VERDICTS {
+            self.inner.probes.remove(&ProbeLabels { tenant: tenant.to_owned(), verdict: verdict.to_owned() });
+        }
+    }
+
+    /// Whether the engine (or cluster) answers: `tenantd_engine_up` 1 or 0.
+    pub fn set_engine_up(&self, up: bool) {
+        self.inner.engine_up.set(i64::from(up));
     }
 
     /// The whole exposition in the OpenMetrics text format ([`CONTENT_TYPE_OPENMETRICS`]),
@@ -330,8 +386,12 @@ mod tests {
             assert!(lines.contains(&line.as_str()), "{line} missing:\n{text}");
         }
         assert!(lines.contains(&"# TYPE tenantd_reconciles counter"));
-        // No phase set yet: the gauge has no series.
-        assert!(!text.contains("tenantd_tenants{"));
+        // No phase set yet: every phase reads 0.
+        for phase in Phase::ALL {
+            let line = format!("tenantd_tenants{{phase=\"{phase}\"}} 0");
+            assert!(lines.contains(&line.as_str()), "{line} missing:\n{text}");
+        }
+        assert!(lines.contains(&"tenantd_engine_up 0"), "{text}");
         assert!(lines.contains(&"# TYPE tenantd_reconcile_duration_seconds histogram"));
         assert!(lines.contains(&"# UNIT tenantd_reconcile_duration_seconds seconds"));
         assert_eq!(lines.last(), Some(&"# EOF"));
@@ -386,25 +446,80 @@ mod tests {
         assert!(lines.contains(&"tenantd_health_probe_duration_seconds_bucket{le=\"5.0\",tenant=\"acme\"} 3"));
     }
 
+    /// The `tenantd_tenants` samples, sorted.
+    fn tenant_lines(metrics: &Metrics) -> Vec<String> {
+        let mut v: Vec<String> =
+            metrics.encode().lines().filter(|l| l.starts_with("tenantd_tenants{")).map(str::to_string).collect();
+        v.sort();
+        v
+    }
+
     #[test]
-    fn set_tenant_phases_replaces_the_whole_set() {
+    fn set_tenant_phases_replaces_the_whole_set_and_every_phase_reads_at_least_0() {
         let metrics = Metrics::new();
-        metrics.set_tenant_phases(&phases(&[("Running", 3), ("Failed", 1), ("Pending", 0)]));
+        metrics.set_tenant_phases(&phases(&[("Running", 3), ("CrashLoopBackOff", 1), ("Pending", 0)]));
         let text = metrics.encode();
         let lines = lines(&text);
         assert!(lines.contains(&"tenantd_tenants{phase=\"Running\"} 3"));
-        assert!(lines.contains(&"tenantd_tenants{phase=\"Failed\"} 1"));
-        // A phase given with 0 is shown as 0.
+        assert!(lines.contains(&"tenantd_tenants{phase=\"CrashLoopBackOff\"} 1"));
         assert!(lines.contains(&"tenantd_tenants{phase=\"Pending\"} 0"));
 
+        // The crash-looping tenant is gone: its phase reads 0 rather than vanishing.
         metrics.set_tenant_phases(&phases(&[("Running", 4)]));
-        let text = metrics.encode();
-        let tenant_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("tenantd_tenants{")).collect();
-        // A phase absent from the new set disappears.
-        assert_eq!(tenant_lines, ["tenantd_tenants{phase=\"Running\"} 4"]);
+        let mut expected: Vec<String> = Phase::ALL
+            .iter()
+            .map(|p| format!("tenantd_tenants{{phase=\"{p}\"}} {}", if *p == Phase::Running { 4 } else { 0 }))
+            .collect();
+        expected.sort();
+        assert_eq!(tenant_lines(&metrics), expected);
 
         metrics.set_tenant_phases(&BTreeMap::new());
-        assert!(!metrics.encode().contains("tenantd_tenants{"));
+        assert!(tenant_lines(&metrics).iter().all(|l| l.ends_with(" 0")));
+        assert_eq!(tenant_lines(&metrics).len(), Phase::ALL.len());
+    }
+
+    #[test]
+    fn a_removed_tenant_leaves_no_series_and_the_others_keep_theirs() {
+        let metrics = Metrics::new();
+        for tenant in ["acme", "globex"] {
+            metrics.health_probe(tenant, "healthy", Duration::from_millis(3));
+            metrics.health_probe(tenant, "degraded", Duration::from_millis(3));
+            metrics.health_probe(tenant, "down", Duration::from_secs(1));
+            metrics.restart(tenant);
+        }
+        metrics.forget_tenant("acme");
+        let text = metrics.encode();
+        assert!(!text.contains("tenant=\"acme\""), "acme's series are gone:\n{text}");
+        let lines = lines(&text);
+        assert!(lines.contains(&"tenantd_health_probes_total{tenant=\"globex\",verdict=\"down\"} 1"));
+        assert!(lines.contains(&"tenantd_restarts_total{tenant=\"globex\"} 1"));
+        assert!(lines.contains(&"tenantd_health_probe_duration_seconds_count{tenant=\"globex\"} 3"));
+
+        // A tenant of the same name later starts from nothing.
+        metrics.restart("acme");
+        assert!(lines_of(&metrics).contains(&"tenantd_restarts_total{tenant=\"acme\"} 1".to_string()));
+    }
+
+    fn lines_of(metrics: &Metrics) -> Vec<String> {
+        metrics.encode().lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn build_info_and_engine_up_are_exposed() {
+        let metrics = Metrics::new();
+        let text = metrics.encode();
+        let info = format!(
+            "tenantd_build_info{{version=\"{}\",arch=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::ARCH
+        );
+        assert!(lines(&text).contains(&info.as_str()), "{info} missing:\n{text}");
+        assert!(lines(&text).contains(&"# TYPE tenantd_build info"), "{text}");
+        assert!(lines(&text).contains(&"# TYPE tenantd_engine_up gauge"), "{text}");
+        metrics.set_engine_up(true);
+        assert!(lines_of(&metrics).contains(&"tenantd_engine_up 1".to_string()));
+        metrics.set_engine_up(false);
+        assert!(lines_of(&metrics).contains(&"tenantd_engine_up 0".to_string()));
     }
 
     #[test]

@@ -151,6 +151,7 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
     let mut replace_fields = BTreeSet::new();
     let mut diffs = Vec::new();
     let mut any_replaced = false;
+    let mut any_created = false;
 
     let network_recreated = match &o.network {
         None => {
@@ -189,6 +190,7 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
         let observed = pick_observed(o, &c.role, &c.config_hash);
         let port = if c.role == ContainerRole::Main { host_port } else { None };
         let Some(oc) = observed else {
+            any_created = true;
             push_image_step(&mut image_steps, &c.image);
             container_steps.push(create_step(c, port, !d.suspended));
             if !o.containers.is_empty() {
@@ -314,10 +316,11 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
     }
     let change = if steps.is_empty() {
         ChangeKind::NoChange
-    } else if o.containers.is_empty() && o.network.is_none() {
-        ChangeKind::Create
     } else if any_replaced {
         ChangeKind::Replace
+    } else if any_created || (o.containers.is_empty() && o.network.is_none()) {
+        // A missing container is created, whatever else of the tenant is there.
+        ChangeKind::Create
     } else {
         ChangeKind::UpdateInPlace
     };

@@ -254,6 +254,26 @@ async fn a_container_removed_behind_our_back_is_recreated_on_its_port() {
 }
 
 #[tokio::test]
+async fn re_creating_a_missing_container_is_counted_and_named_as_a_create() {
+    let sidecar = format!("{ACME}  sidecars: [ {{ name: cache, image: redis:7 }} ]\n");
+    let fake = converged(&[&sidecar]).await;
+    // The runtime container is gone (`docker rm`); its network, volume and sidecar are there.
+    fake.with_world(|w| {
+        w.tenants.get_mut(&t("acme")).unwrap().containers.retain(|c| c.role != crate::render::ContainerRole::Main)
+    });
+    let p = plan_for(&[&sidecar], &observe(&fake).await);
+    let acme = p.tenant("acme").unwrap();
+    assert_eq!(acme.change, ChangeKind::Create, "{:?}", acme.steps);
+    assert!(acme.reasons.iter().any(|r| r.contains("tenantd_acme is missing: create")), "{:?}", acme.reasons);
+    let human = render_human(&p);
+    assert!(human.starts_with("Plan: 1 to create, 0 to update in place,"), "{human}");
+    assert!(human.contains("+ acme: create"), "{human}");
+    let json: serde_json::Value = serde_json::from_str(&render_json(&p)).unwrap();
+    assert_eq!((json["summary"]["create"].as_u64(), json["summary"]["updateInPlace"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(json["tenants"][0]["change"], "create");
+}
+
+#[tokio::test]
 async fn suspend_stops_and_unsuspend_starts() {
     let fake = converged(&[ACME]).await;
     let suspended = format!("{ACME}  suspend: true\n");

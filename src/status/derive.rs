@@ -1,91 +1,22 @@
 //! Status from facts: what the spec said, what the runtime shows, and how the apply went. Pure;
-//! the clock is a parameter.
+//! the clock is a parameter. The one status policy: `apply` and the daemon both derive
+//! statuses here.
 
 use time::OffsetDateTime;
 
+use super::facts::*;
 use super::model::*;
+use super::policy;
 use crate::plan::Blocked;
 use crate::render::ContainerRole;
-use crate::runtime::{ContainerProblem, ContainerState, EngineHealth, EngineInfo, ObservedTenant};
+use crate::runtime::{ContainerProblem, ContainerState, EngineHealth};
 
-/// What the spec files say about a tenant.
-#[derive(Debug, Clone)]
-pub enum SpecFact {
-    Valid {
-        spec_hash: String,
-        source: String,
-        suspended: bool,
-    },
-    Invalid {
-        messages: Vec<String>,
-        source: Option<String>,
-    },
-    /// No file names the tenant.
-    Absent,
-}
-
-/// How this pass went for the tenant.
-#[derive(Debug, Clone)]
-pub enum ApplyFact {
-    /// Nothing needed doing (or `plan` only looked).
-    NothingToDo,
-    /// Every step succeeded.
-    Applied,
-    Blocked(Blocked),
-    /// A step failed; the message never holds a secret.
-    Failed {
-        message: String,
-        image_pull: bool,
-    },
-    /// A replacement never became healthy; the old container was restored.
-    RolledBack {
-        message: String,
-    },
-}
-
-/// What the daemon knows beyond one pass: backoff, supervision and resource samples.
-#[derive(Debug, Clone, Default)]
-pub struct DaemonFacts {
-    /// Set while the tenant waits out a backoff.
-    pub backoff: Option<BackoffFact>,
-    pub probe_latency_ms: Option<u64>,
-    pub supervisor_restarts: u64,
-    pub usage: Option<Usage>,
-    /// Resource use has stayed high for more than one sample.
-    pub pressure: Option<String>,
-    /// The engine the daemon is connected to.
-    pub engine: Option<EngineInfo>,
-}
-
-#[derive(Debug, Clone)]
-pub struct BackoffFact {
-    pub until: OffsetDateTime,
-    /// True when the runtime keeps dying, not when an apply step keeps failing.
-    pub crash_loop: bool,
-}
-
-/// The result of tenantd's own HTTP probe, when one was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProbeFact {
-    /// Answered 2xx.
-    Healthy,
-    /// Answered, but not 2xx (e.g. 503 while degraded).
-    Degraded,
-    /// No answer in time.
-    Down,
-}
-
-pub struct Facts<'a> {
-    pub tenant: &'a str,
-    pub spec: SpecFact,
-    pub observed: Option<&'a ObservedTenant>,
-    pub apply: ApplyFact,
-    pub probe: Option<ProbeFact>,
-    pub daemon: DaemonFacts,
-}
-
-/// Builds the new status, keeping transition times and the applied hash from `previous`.
+/// Builds the new status, keeping transition times, the generation and the applied hash from
+/// `previous`. When nothing but the time would differ, the result equals `previous` (so it is
+/// not written again).
 pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDateTime) -> TenantStatus {
+    let apply = policy::settle(facts.apply, previous, &facts.spec, facts.daemon.retrying.as_deref());
+    let facts = Facts { apply, ..facts };
     let main = facts.observed.and_then(|o| o.container(&ContainerRole::Main));
     let sidecars_down = facts
         .observed
@@ -99,11 +30,16 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
     let suspended = matches!(facts.spec, SpecFact::Valid { suspended: true, .. });
     let problem = facts.observed.and_then(|o| o.containers.iter().find_map(|c| c.problem.as_ref()));
 
+    // tenantd probes a runtime from the host, on its published port. One that publishes none
+    // (`egress: deny`) on a container engine is never probed: the engine's own healthcheck is
+    // all there is to know, and it is no reason to hold the phase back. (On a cluster the
+    // engine's verdict is the pod's readiness, which the phase follows.)
+    let unprobed = main.is_some_and(|c| c.host_port.is_none()) && facts.observed.is_some_and(|o| o.objects.is_empty());
     let health = match main {
         None => Health::Down,
         Some(c) if c.state != ContainerState::Running => Health::Down,
         // Both verdicts count: the engine's check from inside, tenantd's probe from outside.
-        Some(c) => match (facts.probe, c.health) {
+        Some(c) => match (facts.probe.filter(|_| !unprobed), c.health) {
             (_, EngineHealth::Unhealthy) => Health::Unhealthy,
             (Some(ProbeFact::Healthy), _) => Health::Healthy,
             (Some(ProbeFact::Degraded | ProbeFact::Down), _) => Health::Unhealthy,
@@ -148,12 +84,13 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         }
         (SpecFact::Absent, _) if main.is_none() => (Phase::Removed, None),
         _ if suspended => (Phase::Suspended, None),
-        _ => (runtime_phase(main.map(|c| c.state), health, sidecars_down), exit_error(main.map(|c| c.state))),
+        _ => (runtime_phase(main.map(|c| c.state), health, sidecars_down, unprobed), exit_error(main.map(|c| c.state))),
     };
 
     let spec_ok = !matches!(facts.spec, SpecFact::Invalid { .. });
     let converged = matches!(facts.apply, ApplyFact::Applied | ApplyFact::NothingToDo)
         && !matches!(facts.spec, SpecFact::Invalid { .. });
+    let converge_reason = converge_reason(&facts.apply, spec_ok);
     let mut conditions = vec![
         condition(
             ConditionType::SpecValid,
@@ -165,12 +102,7 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
                 SpecFact::Valid { .. } => String::new(),
             },
         ),
-        condition(
-            ConditionType::Converged,
-            converged,
-            converge_reason(&facts.apply, spec_ok),
-            last_error.clone().unwrap_or_default(),
-        ),
+        condition(ConditionType::Converged, converged, converge_reason, last_error.clone().unwrap_or_default()),
         condition(
             ConditionType::Healthy,
             health == Health::Healthy,
@@ -181,7 +113,11 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
                 Health::Down => "NotRunning",
                 Health::Unknown => "NoHealthcheck",
             },
-            String::new(),
+            if unprobed && health != Health::Down {
+                "not probed by tenantd: it publishes no port on the host; this is the engine's healthcheck".into()
+            } else {
+                String::new()
+            },
         ),
     ];
     conditions.push(condition(
@@ -190,6 +126,7 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         if facts.daemon.pressure.is_some() { "HighUsage" } else { "Normal" },
         facts.daemon.pressure.clone().unwrap_or_default(),
     ));
+    conditions.extend(kstatus(phase, health, converge_reason, last_error.as_deref().unwrap_or_default()));
     for c in &mut conditions {
         c.last_transition_time = previous
             .and_then(|p| p.conditions.iter().find(|pc| pc.kind == c.kind))
@@ -227,9 +164,20 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         }
         _ => None,
     };
-    TenantStatus {
+    let generation = match (&facts.spec, previous) {
+        (SpecFact::Valid { spec_hash, .. }, Some(p)) if p.spec_hash.as_ref() != Some(spec_hash) => p.generation + 1,
+        (SpecFact::Valid { .. }, Some(p)) => p.generation.max(1),
+        (SpecFact::Valid { .. }, None) => 1,
+        (SpecFact::Invalid { .. } | SpecFact::Absent, p) => p.map_or(0, |p| p.generation),
+    };
+    let status = TenantStatus {
+        format_version: STATUS_FORMAT_VERSION,
         tenant: facts.tenant.to_string(),
         phase,
+        generation,
+        // Every status is derived once a pass has dealt with the spec it names.
+        observed_generation: generation,
+        last_update_time: Some(now),
         source,
         spec_hash,
         applied_hash,
@@ -255,14 +203,27 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         rolled_back,
         usage: facts.daemon.usage,
         engine: facts.daemon.engine.clone(),
+    };
+    // Only a change moves the update time.
+    match previous {
+        Some(p)
+            if p.last_update_time.is_some()
+                && TenantStatus { last_update_time: p.last_update_time, ..status.clone() } == *p =>
+        {
+            p.clone()
+        }
+        _ => status,
     }
 }
 
-fn runtime_phase(state: Option<ContainerState>, health: Health, sidecars_down: bool) -> Phase {
+/// `unprobed`: tenantd cannot probe the runtime from the host, so the engine's "starting" does
+/// not hold the phase back.
+fn runtime_phase(state: Option<ContainerState>, health: Health, sidecars_down: bool, unprobed: bool) -> Phase {
     match state {
         None | Some(ContainerState::Created) => Phase::Pending,
         Some(ContainerState::Running) => match health {
             Health::Healthy | Health::Unknown if !sidecars_down => Phase::Running,
+            Health::Starting if unprobed && !sidecars_down => Phase::Running,
             Health::Starting => Phase::Pending,
             _ => Phase::Degraded,
         },
@@ -303,6 +264,45 @@ fn converge_reason(apply: &ApplyFact, spec_ok: bool) -> &'static str {
         ApplyFact::Failed { .. } => "ApplyFailed",
         ApplyFact::RolledBack { .. } | ApplyFact::Blocked(Blocked::RolledBack { .. }) => "RolledBack",
     }
+}
+
+/// The kstatus conditions (`Ready`, and the abnormal-true `Reconciling` and `Stalled`), from
+/// the phase: at most one of the three is true. A false one's reason is the phase.
+fn kstatus(phase: Phase, health: Health, converge_reason: &str, last_error: &str) -> [Condition; 3] {
+    let stalled = match phase {
+        Phase::Failed
+        | Phase::Invalid
+        | Phase::ImagePullBackOff
+        | Phase::Conflict
+        | Phase::RolledBack
+        | Phase::CrashLoopBackOff => Some(phase.as_str()),
+        // Its spec is gone but its containers stay until the unreadable spec file is fixed.
+        _ if converge_reason == "DeletionHeld" => Some("DeletionHeld"),
+        Phase::Pending | Phase::Running | Phase::Degraded | Phase::Suspended | Phase::Removed => None,
+    };
+    let reconciling = match (stalled, phase) {
+        (Some(_), _) => None,
+        (None, Phase::Pending | Phase::Degraded) => Some(phase.as_str()),
+        (None, Phase::Running) if health == Health::Starting => Some("Starting"),
+        _ => None,
+    };
+    let ready = stalled.is_none() && reconciling.is_none() && matches!(phase, Phase::Running | Phase::Suspended);
+    let message = |on: bool| if on { last_error.to_string() } else { String::new() };
+    [
+        condition(ConditionType::Ready, ready, stalled.or(reconciling).unwrap_or(phase.as_str()), String::new()),
+        condition(
+            ConditionType::Reconciling,
+            reconciling.is_some(),
+            reconciling.unwrap_or(phase.as_str()),
+            message(reconciling.is_some()),
+        ),
+        condition(
+            ConditionType::Stalled,
+            stalled.is_some(),
+            stalled.unwrap_or(phase.as_str()),
+            message(stalled.is_some()),
+        ),
+    ]
 }
 
 fn condition(kind: ConditionType, status: bool, reason: &str, message: String) -> Condition {

@@ -6,12 +6,19 @@ use time::OffsetDateTime;
 
 use crate::runtime::EngineInfo;
 
+/// The format of the status files this version writes (`formatVersion`). Fields are only ever
+/// added within a format version; a field whose meaning changes takes a new one. Files written
+/// before the field existed read as version 0 and are rewritten as this version on the next
+/// pass.
+pub const STATUS_FORMAT_VERSION: u32 = 1;
+
 /// Where a tenant stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Phase {
     /// Created or starting; not yet healthy.
     Pending,
-    /// Running and healthy (or running with no healthcheck).
+    /// Running and healthy, running with no healthcheck, or running where tenantd cannot probe
+    /// it from the host (no published port: `health` is then the engine's own verdict).
     Running,
     /// Running but unhealthy, or a sidecar is down.
     Degraded,
@@ -34,6 +41,46 @@ pub enum Phase {
     CrashLoopBackOff,
 }
 
+impl Phase {
+    /// Every phase, in declaration order.
+    pub const ALL: [Phase; 11] = [
+        Phase::Pending,
+        Phase::Running,
+        Phase::Degraded,
+        Phase::Failed,
+        Phase::Invalid,
+        Phase::Suspended,
+        Phase::Removed,
+        Phase::ImagePullBackOff,
+        Phase::Conflict,
+        Phase::RolledBack,
+        Phase::CrashLoopBackOff,
+    ];
+
+    /// The name as status files, logs and metrics spell it (`Running`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Running => "Running",
+            Phase::Degraded => "Degraded",
+            Phase::Failed => "Failed",
+            Phase::Invalid => "Invalid",
+            Phase::Suspended => "Suspended",
+            Phase::Removed => "Removed",
+            Phase::ImagePullBackOff => "ImagePullBackOff",
+            Phase::Conflict => "Conflict",
+            Phase::RolledBack => "RolledBack",
+            Phase::CrashLoopBackOff => "CrashLoopBackOff",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a condition is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ConditionType {
@@ -45,6 +92,16 @@ pub enum ConditionType {
     Healthy,
     /// Memory stays above 90 % of its limit, or CPU above 95 % of its quota.
     ResourcePressure,
+    /// kstatus: the tenant is what its spec asks for (running and healthy, or suspended) and
+    /// nothing stands in the way.
+    Ready,
+    /// kstatus (abnormal-true): the tenant is on its way to what its spec asks for and needs no
+    /// one to act (starting, or unhealthy while tenantd keeps watching it).
+    Reconciling,
+    /// kstatus (abnormal-true): the tenant cannot get to what its spec asks for without
+    /// someone acting (invalid spec, failed apply, image pull, crash loop, conflict, rollback,
+    /// held deletion).
+    Stalled,
 }
 
 /// A condition in the Kubernetes style: `lastTransitionTime` changes only when `status` does.
@@ -76,8 +133,25 @@ pub enum Health {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantStatus {
+    /// [`STATUS_FORMAT_VERSION`] for files this version writes; 0 for older files.
+    #[serde(default)]
+    pub format_version: u32,
     pub tenant: String,
     pub phase: Phase,
+    /// Counts the spec's changes: 1 for the first valid spec, one more for each new `specHash`.
+    /// Kept across passes and restarts (it lives in this file); 0 while no valid spec was seen.
+    #[serde(default)]
+    pub generation: u64,
+    /// The generation this status (phase and conditions) was derived from, as kstatus reads
+    /// it: a reader trusts the conditions only when it equals `generation`. tenantd writes a
+    /// status only once a pass has dealt with the spec, so the two are equal in every file it
+    /// writes.
+    #[serde(default)]
+    pub observed_generation: u64,
+    /// When this status last changed (a status that would not differ is not rewritten, so this
+    /// is also when the file was last written). `tenantd status` shows its age.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub last_update_time: Option<OffsetDateTime>,
     /// The spec file this status comes from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,

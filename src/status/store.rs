@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::model::TenantStatus;
+use super::transition::transition;
 use crate::hostdir::{HostDir, HostDirError, NewFile, Owners};
 use crate::spec::TenantName;
 
@@ -120,23 +121,28 @@ impl StatusStore {
     /// Writes `status` unless the file already holds exactly it (then only its mode is
     /// narrowed, if an earlier version left it wider). Returns whether it wrote. The write is
     /// atomic: a temp file in the same directory, fsync, rename, fsync of the directory.
+    ///
+    /// Once written, a change of phase from what the file held is logged (see
+    /// [`super::transition`]): once, since the same phase is not a change the next time.
     pub fn write(&self, status: &TenantStatus) -> Result<bool, StatusError> {
         let tenant: TenantName = status.tenant.parse().map_err(|e: crate::spec::names::InvalidValue| {
             StatusError::Parse { path: self.dir.clone(), message: e.to_string() }
         })?;
         let dir = self.open(true)?.expect("made when missing");
         let name = file_name(&tenant);
-        if let Ok(Some(existing)) = read_file(&dir, &name) {
-            if &existing == status {
-                dir.limit_file_mode(&name, FILE_MODE)?;
-                return Ok(false);
-            }
+        let existing = read_file(&dir, &name).ok().flatten();
+        if existing.as_ref() == Some(status) {
+            dir.limit_file_mode(&name, FILE_MODE)?;
+            return Ok(false);
         }
         let mut text = serde_json::to_string_pretty(status).expect("status serializes");
         text.push('\n');
         let temp = format!("{TEMP_PREFIX}{tenant}.{}", std::process::id());
         let file = NewFile { name: &name, temp: &temp, mode: FILE_MODE, exact_mode: false, owner: None };
         dir.write_file(file, text.as_bytes())?;
+        if let Some(t) = transition(existing.as_ref(), status) {
+            t.log();
+        }
         Ok(true)
     }
 }

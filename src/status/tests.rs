@@ -209,3 +209,28 @@ fn an_unhealthy_or_stopped_sidecar_degrades_the_tenant() {
     assert_eq!(phase_with(ContainerState::Running, EngineHealth::Unhealthy), Phase::Degraded);
     assert_eq!(phase_with(ContainerState::Exited { code: 1 }, EngineHealth::None), Phase::Degraded);
 }
+
+#[test]
+fn a_tenant_with_no_published_port_runs_once_its_container_runs_with_the_engines_verdict() {
+    // `egress: deny`: no port on the host, so tenantd has no probe of its own; the engine's
+    // healthcheck has not answered yet.
+    let mut o = observed(ContainerState::Running, EngineHealth::Starting);
+    o.containers[0].host_port = None;
+    let s = derive(None, applied(&o), datetime!(2026-01-01 0:00 UTC));
+    assert_eq!((s.phase, s.health), (Phase::Running, Health::Starting));
+    let healthy = s.conditions.iter().find(|c| c.kind == ConditionType::Healthy).unwrap();
+    assert!(!healthy.status && healthy.message.contains("not probed"), "{healthy:?}");
+    assert_eq!(s.url, None);
+
+    // The engine's later verdicts are the tenant's health.
+    o.containers[0].health = EngineHealth::Healthy;
+    let s = derive(Some(&s), applied(&o), datetime!(2026-01-01 0:01 UTC));
+    assert_eq!((s.phase, s.health), (Phase::Running, Health::Healthy));
+    o.containers[0].health = EngineHealth::Unhealthy;
+    let s = derive(Some(&s), applied(&o), datetime!(2026-01-01 0:02 UTC));
+    assert_eq!((s.phase, s.health), (Phase::Degraded, Health::Unhealthy));
+
+    // A published port still holds the phase until the runtime is seen healthy.
+    let published = observed(ContainerState::Running, EngineHealth::Starting);
+    assert_eq!(derive(None, applied(&published), datetime!(2026-01-01 0:00 UTC)).phase, Phase::Pending);
+}

@@ -47,11 +47,25 @@ impl Daemon {
         d
     }
 
+    /// Like [`Daemon::start`], as systemd starts a service whose output goes to the journal:
+    /// `JOURNAL_STREAM` names the device and inode of the file its stderr is.
+    pub fn start_under_journald(env: &Env, args: &[&str]) -> Daemon {
+        let d = Self::spawn_inner(env, args, &[], true);
+        d.wait_for_log(RUNNING_LINE, STARTUP);
+        d
+    }
+
     /// Starts the child without waiting for anything (e.g. for one that is expected to fail).
     pub fn spawn(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Daemon {
+        Self::spawn_inner(env, args, vars, false)
+    }
+
+    fn spawn_inner(env: &Env, args: &[&str], vars: &[(&str, &str)], journald: bool) -> Daemon {
+        use std::os::unix::fs::MetadataExt;
         let n = STARTED.fetch_add(1, Ordering::SeqCst);
         let stderr = env.path(&format!("daemon-{n}.stderr"));
         let stdout = env.path(&format!("daemon-{n}.stdout"));
+        let stderr_file = File::create(&stderr).expect("daemon stderr file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantd"));
         cmd.arg("--config").arg(&env.config).arg("run").args(args);
         // Nothing of the test runner's own service manager or configuration leaks in.
@@ -65,9 +79,11 @@ impl Daemon {
         for (k, v) in vars {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null())
-            .stdout(File::create(&stdout).expect("daemon stdout file"))
-            .stderr(File::create(&stderr).expect("daemon stderr file"));
+        if journald {
+            let meta = stderr_file.metadata().expect("daemon stderr file metadata");
+            cmd.env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()));
+        }
+        cmd.stdin(Stdio::null()).stdout(File::create(&stdout).expect("daemon stdout file")).stderr(stderr_file);
         let child = cmd.spawn().expect("tenantd run starts");
         Daemon { child, stderr, stdout, exited: None }
     }
@@ -105,6 +121,11 @@ impl Daemon {
             assert!(Instant::now() < deadline, "the daemon did not exit within {within:?}; logs:\n{}", self.logs());
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Everything it wrote to stderr so far, as written.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
     /// Everything it wrote so far, stderr then stdout, without colour codes.
