@@ -2,20 +2,20 @@
 //! tenant's failure stays its own. Replacements are gated on health and rolled back.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 
 use super::files::{FileDelivery, FilesError};
+use super::outcome::TenantOutcome;
 use super::progress::{ExecEvent, ProgressSink};
 use super::rollout;
-use crate::health::{probe, ProbeOutcome};
+use super::wait::wait_healthy;
 use crate::plan::{Plan, Step, TenantPlan};
 use crate::ports::host_port_free;
 use crate::render::kubernetes::ObjectKind;
-use crate::render::{aside_name, ContainerRole, DesiredContainer, Healthcheck};
+use crate::render::{aside_name, ContainerRole, DesiredContainer};
 use crate::runtime::{Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 use crate::status::{ApplyFact, ProbeFact};
@@ -31,23 +31,6 @@ pub struct WaitPolicy {
     pub enabled: bool,
     /// Upper bound on any one tenant's wait.
     pub max: Duration,
-}
-
-/// What happened to one tenant.
-#[derive(Debug, Clone)]
-pub struct TenantOutcome {
-    pub fact: ApplyFact,
-    pub probe: Option<ProbeFact>,
-    /// Whether any step ran.
-    pub mutated: bool,
-    /// The engine went away mid-way: the outcome says nothing about the tenant itself.
-    pub engine_unreachable: bool,
-}
-
-impl TenantOutcome {
-    fn new(fact: ApplyFact, probe: Option<ProbeFact>, mutated: bool) -> Self {
-        Self { fact, probe, mutated, engine_unreachable: false }
-    }
 }
 
 /// What every tenant's execution shares.
@@ -409,39 +392,5 @@ impl TenantRun<'_> {
                 Err(e) => return Err(e),
             }
         }
-    }
-}
-
-/// How long a new runtime gets to become healthy: its start period plus `retries` intervals.
-pub fn health_budget(health: Option<&Healthcheck>, max: Duration) -> Duration {
-    health
-        .map(|h| Duration::from_millis(h.start_period_ms + h.interval_ms * u64::from(h.retries)))
-        .unwrap_or(Duration::from_secs(30))
-        .min(max)
-}
-
-/// Polls the runtime's health endpoint until it answers 2xx or its budget runs out; the error
-/// says what the last probe found.
-async fn wait_healthy(port: u16, health: Option<&Healthcheck>, max: Duration) -> Result<(), String> {
-    let budget = health_budget(health, max);
-    let path = health.map(|h| h.path.as_str()).unwrap_or("/");
-    let timeout = health.map(|h| Duration::from_millis(h.timeout_ms)).unwrap_or(Duration::from_secs(5));
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let deadline = Instant::now() + budget;
-    // A runtime usually answers within a second of its start: poll often at first, then
-    // every 100 ms. A probe is one loopback connection.
-    let mut pause = Duration::from_millis(10);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
-        let last = match probe(addr, path, timeout.min(left)).await {
-            ProbeOutcome::Healthy { .. } => return Ok(()),
-            ProbeOutcome::Degraded { status, .. } => format!("last answer: HTTP {status}"),
-            ProbeOutcome::Down { reason } => reason,
-        };
-        if Instant::now() >= deadline {
-            return Err(format!("the runtime did not become healthy within {} s ({last})", budget.as_secs()));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 3 / 2).min(Duration::from_millis(100));
     }
 }

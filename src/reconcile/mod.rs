@@ -4,6 +4,7 @@ mod execute;
 mod files;
 mod lock;
 mod observe_after;
+mod outcome;
 pub mod owner;
 mod prepare;
 mod probe;
@@ -13,16 +14,17 @@ mod recovery_tests;
 mod rollout;
 mod secrets_check;
 mod status;
+mod wait;
 
 use std::path::PathBuf;
 
 pub use execute::{
-    execute, execute_reporting, execute_tenant, health_budget, ExecContext, TenantOutcome, WaitPolicy, ASIDE_SUFFIX,
-    STOP_TIMEOUT_SECS,
+    execute, execute_reporting, execute_tenant, ExecContext, WaitPolicy, ASIDE_SUFFIX, STOP_TIMEOUT_SECS,
 };
 pub use files::{FileDelivery, FilesError};
 pub use lock::{StateLock, LOCK_FILE};
 pub use observe_after::observe_after;
+pub use outcome::TenantOutcome;
 pub use prepare::{
     load_specs, observe_some, plan_pass, plan_scoped, prepare, prepare_only, rolled_back, rolled_back_of, Desired,
     PassOptions, Prepared,
@@ -30,6 +32,7 @@ pub use prepare::{
 pub use probe::probe_running;
 pub use progress::{ExecEvent, ProgressSink};
 pub use status::write_statuses;
+pub use wait::health_budget;
 
 use crate::runtime::RuntimeError;
 use crate::status::StatusError;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::execute::TenantOutcome;
+use super::outcome::TenantOutcome;
 use crate::plan::Step;
 use crate::spec::TenantName;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::execute::health_budget;
+use super::wait::health_budget;
 use crate::plan::TenantPlan;
 use crate::render::kubernetes::{ObjectKind, RUNTIME};
 use crate::render::ContainerRole;

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use time::OffsetDateTime;
 
-use super::execute::TenantOutcome;
+use super::outcome::TenantOutcome;
 use super::prepare::Prepared;
 use crate::runtime::{EngineInfo, ObservedWorld};
 use crate::spec::TenantName;
