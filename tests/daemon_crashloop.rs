@@ -40,6 +40,36 @@ fn crash_loop_backoff_names_the_exit_code() {
     assert!(error.contains("code 2"), "lastError does not name the exit code: {status}");
 }
 
+#[test]
+fn a_tenant_deleted_in_crash_loop_backoff_is_removed_at_once() {
+    let Some(env) = Env::new("a_tenant_deleted_in_crash_loop_backoff_is_removed_at_once") else {
+        return;
+    };
+    // Another tenant stays: a directory left with no spec at all deletes nothing.
+    env.spec("beta.yaml", &stub_spec("beta", ""));
+    let (_daemon, _) = crash_loop(&env);
+    // Deep enough in its backoff that the next try is a while off (the second wait is 20 s).
+    let status = eventually("acme's next retry 15 s or more ahead", CRASH_LOOP, || {
+        let s = env.status("acme").filter(|s| s["phase"] == "CrashLoopBackOff")?;
+        let next = OffsetDateTime::parse(s["nextRetryTime"].as_str()?, &Rfc3339).ok()?;
+        (next - OffsetDateTime::now_utc() >= Duration::from_secs(15)).then_some(s)
+    });
+    let next = OffsetDateTime::parse(status["nextRetryTime"].as_str().unwrap(), &Rfc3339).unwrap();
+    env.remove_spec("acme.yaml");
+    eventually("acme's container to be removed", Duration::from_secs(30), || {
+        (instance_containers(&env) == [env.container("beta")]).then_some(())
+    });
+    // The backoff it was in ends with its spec: its status says Removed as soon as its container
+    // is gone, not once the backoff would have run out (tens of seconds later).
+    let status = eventually("acme's status to say Removed", Duration::from_secs(5), || {
+        env.status("acme").filter(|s| s["phase"] == "Removed")
+    });
+    assert!(OffsetDateTime::now_utc() < next, "Removed only once the backoff ran out: {status}");
+    assert!(status.get("nextRetryTime").is_none_or(Value::is_null), "no retry follows a removal: {status}");
+    let listing = stdout(&env.tenantd(&["status"]));
+    assert!(!listing.contains("CrashLoopBackOff"), "{listing}");
+}
+
 /// Starts a daemon with a tenant whose runtime exits with code 2 whenever it starts (the stub
 /// rejects an unknown flag); returns the daemon and the first status in `CrashLoopBackOff`.
 fn crash_loop(env: &Env) -> (Daemon, Value) {

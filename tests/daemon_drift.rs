@@ -133,7 +133,32 @@ fn a_runtime_that_stops_answering_is_restarted() {
     // The restarted stub starts healthy again, and the status says so.
     let status = daemon.await_running(&env, "acme", CONVERGE);
     assert!(status["supervisorRestarts"].as_u64().unwrap() >= 1, "{status}");
-    assert!(daemon.logs().contains("runtime stayed down; restarting its container"));
+    assert!(daemon.logs().contains("runtime stayed unhealthy; restarting its container"));
+}
+
+#[test]
+fn a_runtime_that_answers_503_is_restarted() {
+    let Some(env) = Env::new("a_runtime_that_answers_503_is_restarted") else {
+        return;
+    };
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    let daemon = Daemon::start(&env);
+    let status = daemon.await_running(&env, "acme", CONVERGE);
+    let port = status["hostPort"].as_u64().unwrap() as u16;
+    let before = container(&env, "acme").unwrap();
+
+    // It answers every /health request with 503 from now on: unhealthy, though it answers.
+    assert_eq!(http_post(port, "/control/health", "degraded"), Some(200));
+    assert_eq!(http_get(port, "/health"), Some(503));
+    let status = eventually("tenantd to restart acme", Duration::from_secs(60), || {
+        env.status("acme").filter(|s| s["supervisorRestarts"].as_u64().unwrap_or(0) >= 1)
+    });
+    assert_eq!(status["containerId"], before["Id"], "a restart keeps the container");
+    // The restarted stub starts healthy again, and the status says so.
+    let status = daemon.await_running(&env, "acme", CONVERGE);
+    assert_eq!(status["health"], "healthy", "{status}");
+    assert_eq!(http_get(port, "/health"), Some(200));
+    assert!(daemon.logs().contains("runtime stayed unhealthy; restarting its container"), "{}", daemon.logs());
 }
 
 #[test]

@@ -62,3 +62,40 @@ fn an_unhealthy_replacement_is_rolled_back_and_not_retried() {
     assert_eq!(http_get(status["hostPort"].as_u64().unwrap() as u16, "/health"), Some(200));
     assert_eq!(instance_containers(&env), vec![env.container("acme"), env.container("beta")]);
 }
+
+#[test]
+fn a_replacement_under_way_is_pending_and_never_passed_off_as_running() {
+    let Some(env) = Env::new("a_replacement_under_way_is_pending_and_never_passed_off_as_running") else {
+        return;
+    };
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    let daemon = Daemon::start(&env);
+    daemon.await_running(&env, "acme", CONVERGE);
+    let original = container_id(&env, "acme").unwrap();
+
+    // The new container answers /health with 503 until its budget (2 s + 3 × 2 s) runs out; the
+    // old one is stopped meanwhile and comes back after.
+    env.spec("acme.yaml", &stub_spec("acme", "").replace("GREETING: hello", "GREETING: hello, STUB_HEALTH: degraded"));
+    let mut phases_while_stopped: Vec<String> = Vec::new();
+    let status = eventually("acme rolled back", Duration::from_secs(60), || {
+        // The engine first, then the status: a status read after the original was seen stopped
+        // was written knowing the replacement had begun.
+        let original_stopped = env.inspect(&original).is_some_and(|c| c["State"]["Running"] == false);
+        let s = env.status("acme")?;
+        // Once rolled back, the original runs again: that verdict is the end, not the way.
+        if original_stopped && s["phase"] != "RolledBack" {
+            phases_while_stopped.push(format!("{}/{}", s["phase"], s["health"]));
+        }
+        (s["phase"] == "RolledBack").then_some(s)
+    });
+    assert!(!phases_while_stopped.is_empty(), "the original was never seen stopped: {status}");
+    assert!(
+        phases_while_stopped.iter().all(|p| !p.starts_with("\"Running\"") && !p.ends_with("\"healthy\"")),
+        "while its runtime was being replaced, the status said: {phases_while_stopped:?}"
+    );
+    assert!(
+        phases_while_stopped.iter().any(|p| p == "\"Pending\"/\"starting\""),
+        "the status never said the tenant was on its way: {phases_while_stopped:?}"
+    );
+    assert_eq!(container_id(&env, "acme").as_deref(), Some(original.as_str()));
+}

@@ -433,6 +433,12 @@ impl Controller {
             sup.crash_backoff.failed(now);
         }
         sup.health.reset();
+        sup.replacing = tp.takes_main_down();
+        if sup.replacing {
+            // Until the worker is done, the tenant is neither the running one observed before
+            // nor failed: its status says it is on its way.
+            self.write_status(&name, ApplyFact::NothingToDo, None);
+        }
         self.in_flight.insert(name);
         worker::spawn(
             self.runtime.clone(),
@@ -448,6 +454,9 @@ impl Controller {
     pub fn worker_done(&mut self, done: WorkerDone) {
         let name = done.tenant.clone();
         self.in_flight.remove(&name);
+        if let Some(sup) = self.supervision.get_mut(&name) {
+            sup.replacing = false;
+        }
         if !done.started {
             return;
         }
@@ -536,7 +545,7 @@ impl Controller {
             if sup.probing || sup.health.last_probe_at.is_some_and(|t| now.duration_since(t) < interval) {
                 continue;
             }
-            if sup.health.consecutive_down >= health.retries && health.retries > 0 {
+            if sup.health.consecutive_failures >= health.retries && health.retries > 0 {
                 if !sup.crash_backoff.ready(now) {
                     continue;
                 }
@@ -545,7 +554,7 @@ impl Controller {
                 sup.supervisor_restarts += 1;
                 sup.probing = true;
                 self.metrics.restart(name.as_str());
-                tracing::warn!(tenant = %name, "runtime stayed down; restarting its container");
+                tracing::warn!(tenant = %name, failed_probes = health.retries, "runtime stayed unhealthy; restarting its container");
                 let (rt, tx, id, tenant) = (self.runtime.clone(), self.obs_tx.clone(), oc.id.clone(), name.clone());
                 tokio::spawn(async move {
                     let result = rt.restart_container(&id, STOP_TIMEOUT_SECS).await.map_err(|e| e.to_string());
@@ -637,12 +646,8 @@ impl Controller {
         let sup = self.supervision.entry(name.clone()).or_default();
         let now = Instant::now();
         let wall = OffsetDateTime::now_utc();
-        let backoff = sup
-            .crash_backoff
-            .until(now)
-            .map(|u| (u, true))
-            .or_else(|| sup.apply_backoff.until(now).filter(|_| sup.failed_hash.is_some()).map(|u| (u, false)))
-            .map(|(until, crash_loop)| BackoffFact { until: wall + (until - now), crash_loop });
+        let backoff =
+            sup.next_retry(now).map(|(until, crash_loop)| BackoffFact { until: wall + (until - now), crash_loop });
         // A runtime that runs again is not shown waiting out a crash backoff; the backoff still
         // holds back its next restart if it goes down again.
         let main_running = observed
@@ -658,6 +663,7 @@ impl Controller {
             engine: self.runtime.engine(),
             // A failure stays visible until something else happens to the tenant (status policy).
             retrying: sup.failed_hash.clone(),
+            replacing: sup.replacing,
         };
         let probe = probe.or(sup.health.last);
         let previous = self.statuses.get(name);
@@ -668,9 +674,10 @@ impl Controller {
         // The store logs the change of phase, if any, once written.
         match self.store.write(&status) {
             Ok(_) => {
-                // A tenant that is gone leaves no metric series behind.
+                // A tenant that is gone leaves no metric series and no backoff behind.
                 if status.phase == Phase::Removed {
                     self.metrics.forget_tenant(name.as_str());
+                    self.supervision.remove(name);
                 }
                 self.statuses.insert(name.clone(), status);
             }

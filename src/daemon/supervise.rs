@@ -30,6 +30,9 @@ pub struct Supervision {
     pub usage: Option<Usage>,
     high_samples: u32,
     pub pressure: Option<String>,
+    /// A worker is creating, replacing or restarting the main container (see
+    /// [`crate::plan::TenantPlan::takes_main_down`]).
+    pub replacing: bool,
     /// A probe or a stats call is under way.
     pub probing: bool,
     pub sampling: bool,
@@ -40,7 +43,9 @@ pub struct Supervision {
 pub struct HealthTrack {
     pub last: Option<ProbeFact>,
     pub latency: Option<Duration>,
-    pub consecutive_down: u32,
+    /// Probes in a row that found the runtime unhealthy: no answer, or an answer that is not
+    /// 2xx. `health.retries` of them get its container restarted.
+    pub consecutive_failures: u32,
     pub last_probe_at: Option<Instant>,
 }
 
@@ -52,7 +57,7 @@ impl HealthTrack {
             ProbeOutcome::Degraded { latency, .. } => (ProbeFact::Degraded, Some(*latency)),
             ProbeOutcome::Down { .. } => (ProbeFact::Down, None),
         };
-        self.consecutive_down = if fact == ProbeFact::Down { self.consecutive_down + 1 } else { 0 };
+        self.consecutive_failures = if fact == ProbeFact::Healthy { 0 } else { self.consecutive_failures + 1 };
         self.latency = latency.or(self.latency);
         self.last_probe_at = Some(at);
         let changed = self.last != Some(fact);
@@ -67,6 +72,22 @@ impl HealthTrack {
 }
 
 impl Supervision {
+    /// When the daemon next tries this tenant again, and whether that wait is a crash loop's.
+    ///
+    /// A failing apply is retried once its own backoff ends; a retry that starts the runtime
+    /// again also waits out the crash backoff. So the next try is the later of the two waits
+    /// that hold, never the earlier one.
+    pub fn next_retry(&self, now: Instant) -> Option<(Instant, bool)> {
+        let crash = self.crash_backoff.until(now);
+        let apply = self.apply_backoff.until(now).filter(|_| self.failed_hash.is_some());
+        match (crash, apply) {
+            (Some(c), Some(a)) => Some((c.max(a), true)),
+            (Some(c), None) => Some((c, true)),
+            (None, Some(a)) => Some((a, false)),
+            (None, None) => None,
+        }
+    }
+
     /// Takes a resource sample; returns true when usage or pressure changed enough to report.
     pub fn sampled(&mut self, sample: ResourceSample, nano_cpus: i64, at: Instant) -> bool {
         let cpu_percent = match self.last_sample {
@@ -147,14 +168,41 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn health_counts_consecutive_downs() {
+    async fn the_next_retry_is_the_later_of_the_waits_that_hold() {
+        let start = Instant::now();
+        let mut s = Supervision::default();
+        assert_eq!(s.next_retry(start), None);
+        // A runtime that died: the crash backoff alone (10 s).
+        s.crash_backoff.failed(start);
+        assert_eq!(s.next_retry(start), Some((start + Duration::from_secs(10), true)));
+        // Its restart failed twice as an apply: that wait (20 s) ends later and is the one told.
+        s.failed_hash = Some("v1:s".into());
+        s.apply_backoff.failed(start);
+        s.apply_backoff.failed(start);
+        assert_eq!(s.next_retry(start), Some((start + Duration::from_secs(20), true)));
+        // An apply backoff without a failing spec holds nothing back.
+        s.failed_hash = None;
+        assert_eq!(s.next_retry(start), Some((start + Duration::from_secs(10), true)));
+        s.crash_backoff.succeeded();
+        s.failed_hash = Some("v1:s".into());
+        assert_eq!(s.next_retry(start), Some((start + Duration::from_secs(20), false)));
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert_eq!(s.next_retry(Instant::now()), None, "a wait that is over is no retry time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn health_counts_consecutive_failures_of_both_kinds() {
         let mut h = HealthTrack::default();
         let down = ProbeOutcome::Down { reason: "refused".into() };
+        let answers_503 = ProbeOutcome::Degraded { status: 503, latency: Duration::from_millis(2) };
         assert!(h.record(&down, Instant::now()));
         assert!(!h.record(&down, Instant::now()));
-        assert_eq!(h.consecutive_down, 2);
+        assert_eq!(h.consecutive_failures, 2);
+        // A runtime that answers, but not 2xx, is as unhealthy as one that does not answer.
+        assert!(h.record(&answers_503, Instant::now()));
+        assert_eq!(h.consecutive_failures, 3);
         assert!(h.record(&ProbeOutcome::Healthy { latency: Duration::from_millis(3) }, Instant::now()));
-        assert_eq!(h.consecutive_down, 0);
+        assert_eq!(h.consecutive_failures, 0);
         assert_eq!(h.latency, Some(Duration::from_millis(3)));
     }
 }

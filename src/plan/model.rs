@@ -232,6 +232,22 @@ pub struct Plan {
     pub deletions_held: Option<String>,
 }
 
+impl TenantPlan {
+    /// Whether running this plan takes the tenant's main container out of service for a while:
+    /// it is created, replaced, stopped or restarted. What serves the tenant then is not what
+    /// was observed before the plan ran.
+    pub fn takes_main_down(&self) -> bool {
+        let Some(main) = self.desired.as_ref().map(|d| d.main().name.as_str()) else { return false };
+        self.steps.iter().any(|s| match s {
+            Step::CreateContainer { name, .. }
+            | Step::ReplaceContainer { name, .. }
+            | Step::StopContainer { name, .. }
+            | Step::RestartContainer { name, .. } => name == main,
+            _ => false,
+        })
+    }
+}
+
 impl Plan {
     pub fn has_changes(&self) -> bool {
         self.tenants.iter().any(|t| t.change.is_change())

@@ -36,6 +36,7 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
     // engine's verdict is the pod's readiness, which the phase follows.)
     let unprobed = main.is_some_and(|c| c.host_port.is_none()) && facts.observed.is_some_and(|o| o.objects.is_empty());
     let health = match main {
+        _ if facts.daemon.replacing => Health::Starting,
         None => Health::Down,
         Some(c) if c.state != ContainerState::Running => Health::Down,
         // Both verdicts count: the engine's check from inside, tenantd's probe from outside.
@@ -51,6 +52,8 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
 
     let (phase, last_error) = match (&facts.spec, &facts.apply) {
         (SpecFact::Invalid { messages, .. }, _) => (Phase::Invalid, Some(messages.join("; "))),
+        // The runtime being replaced neither runs nor fails: the worker's result says which.
+        _ if facts.daemon.replacing => (Phase::Pending, None),
         (_, ApplyFact::Blocked(Blocked::Conflict { objects })) => (
             Phase::Conflict,
             Some(
@@ -79,18 +82,22 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         (_, ApplyFact::Failed { message, .. }) => (Phase::Failed, Some(with_exit(main.map(|c| c.state), message))),
         (_, ApplyFact::RolledBack { message }) => (Phase::RolledBack, Some(message.clone())),
         (_, ApplyFact::Blocked(Blocked::RolledBack { message })) => (Phase::RolledBack, Some(message.clone())),
+        // A tenant whose spec and runtime are gone is removed, whatever backoff it was in: no
+        // retry follows.
+        (SpecFact::Absent, _) if main.is_none() => (Phase::Removed, None),
         (_, _) if facts.daemon.backoff.as_ref().is_some_and(|b| b.crash_loop) => {
             (Phase::CrashLoopBackOff, exit_error(main.map(|c| c.state)))
         }
-        (SpecFact::Absent, _) if main.is_none() => (Phase::Removed, None),
         _ if suspended => (Phase::Suspended, None),
         _ => (runtime_phase(main.map(|c| c.state), health, sidecars_down, unprobed), exit_error(main.map(|c| c.state))),
     };
 
     let spec_ok = !matches!(facts.spec, SpecFact::Invalid { .. });
     let converged = matches!(facts.apply, ApplyFact::Applied | ApplyFact::NothingToDo)
-        && !matches!(facts.spec, SpecFact::Invalid { .. });
-    let converge_reason = converge_reason(&facts.apply, spec_ok);
+        && !matches!(facts.spec, SpecFact::Invalid { .. })
+        && !facts.daemon.replacing;
+    let converge_reason =
+        if facts.daemon.replacing && spec_ok { "Replacing" } else { converge_reason(&facts.apply, spec_ok) };
     let mut conditions = vec![
         condition(
             ConditionType::SpecValid,
@@ -142,7 +149,7 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
     let applied_now = matches!(facts.apply, ApplyFact::Applied);
     let applied_hash = match (&facts.apply, &facts.spec) {
         (ApplyFact::Applied | ApplyFact::NothingToDo, SpecFact::Valid { spec_hash, .. })
-            if main.is_some() || suspended =>
+            if (main.is_some() || suspended) && !facts.daemon.replacing =>
         {
             Some(spec_hash.clone())
         }
@@ -184,7 +191,9 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         // What the runtime runs, in the same terms as `specHash`: when this pass found nothing
         // to change, it runs the spec; otherwise the spec its main container was created from.
         observed_hash: match (&facts.apply, &facts.spec) {
-            (ApplyFact::NothingToDo | ApplyFact::Applied, SpecFact::Valid { spec_hash, .. }) if main.is_some() => {
+            (ApplyFact::NothingToDo | ApplyFact::Applied, SpecFact::Valid { spec_hash, .. })
+                if main.is_some() && !facts.daemon.replacing =>
+            {
                 Some(spec_hash.clone())
             }
             _ => main.and_then(|c| c.spec_hash.clone()),
@@ -198,7 +207,7 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         last_error,
         last_applied_time: if applied_now { Some(now) } else { previous.and_then(|p| p.last_applied_time) },
         last_probe_latency_ms: facts.daemon.probe_latency_ms,
-        next_retry_time: facts.daemon.backoff.as_ref().map(|b| b.until),
+        next_retry_time: facts.daemon.backoff.as_ref().filter(|_| phase != Phase::Removed).map(|b| b.until),
         supervisor_restarts: facts.daemon.supervisor_restarts.max(previous.map(|p| p.supervisor_restarts).unwrap_or(0)),
         rolled_back,
         usage: facts.daemon.usage,

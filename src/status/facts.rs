@@ -57,6 +57,9 @@ pub struct DaemonFacts {
     /// The spec hash whose apply failed and is retried once its backoff ends: its failure
     /// stays in the status meanwhile (see [`super::settle`]).
     pub retrying: Option<String>,
+    /// A worker is creating, replacing or restarting the main container right now: what was
+    /// observed before no longer serves, and the tenant is on its way, not running.
+    pub replacing: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -234,3 +234,57 @@ fn a_tenant_with_no_published_port_runs_once_its_container_runs_with_the_engines
     let published = observed(ContainerState::Running, EngineHealth::Starting);
     assert_eq!(derive(None, applied(&published), datetime!(2026-01-01 0:00 UTC)).phase, Phase::Pending);
 }
+
+#[test]
+fn a_tenant_whose_spec_and_runtime_are_gone_is_removed_even_in_crash_backoff() {
+    let now = datetime!(2026-01-01 0:00 UTC);
+    let crash = BackoffFact { until: datetime!(2026-01-01 0:01 UTC), crash_loop: true };
+    let facts = |spec, observed| Facts {
+        tenant: "acme",
+        spec,
+        observed,
+        apply: ApplyFact::Applied,
+        probe: None,
+        daemon: DaemonFacts { backoff: Some(crash.clone()), ..DaemonFacts::default() },
+    };
+    let gone = derive(None, facts(SpecFact::Absent, None), now);
+    assert_eq!((gone.phase, gone.next_retry_time), (Phase::Removed, None), "{gone:?}");
+    // While the spec still asks for it, the backoff is what the status tells.
+    let exited = observed(ContainerState::Exited { code: 2 }, EngineHealth::None);
+    let looping = derive(None, facts(valid(), Some(&exited)), now);
+    assert_eq!((looping.phase, looping.next_retry_time), (Phase::CrashLoopBackOff, Some(crash.until)));
+}
+
+#[test]
+fn a_tenant_whose_runtime_is_being_replaced_is_pending_and_reconciling_not_running() {
+    let now = datetime!(2026-01-01 0:00 UTC);
+    // What was observed before the worker took the tenant: the old runtime, running, healthy.
+    let old = observed(ContainerState::Running, EngineHealth::Healthy);
+    let running = derive(None, Facts { probe: Some(ProbeFact::Healthy), ..applied(&old) }, now);
+    assert_eq!((running.phase, running.health), (Phase::Running, Health::Healthy));
+    // The worker replaces it for a new spec.
+    let new_spec = SpecFact::Valid { spec_hash: "v1:t".into(), source: "tenants.d/acme.yaml".into(), suspended: false };
+    let replacing = Facts {
+        spec: new_spec,
+        apply: ApplyFact::NothingToDo,
+        probe: Some(ProbeFact::Healthy),
+        daemon: DaemonFacts { replacing: true, ..DaemonFacts::default() },
+        ..applied(&old)
+    };
+    let s = derive(Some(&running), replacing, now);
+    assert_eq!((s.phase, s.health), (Phase::Pending, Health::Starting), "{s:?}");
+    let cond = |kind: ConditionType| s.conditions.iter().find(|c| c.kind == kind).unwrap();
+    assert!(cond(ConditionType::Reconciling).status && !cond(ConditionType::Ready).status, "{s:?}");
+    assert_eq!(cond(ConditionType::Converged).reason, "Replacing");
+    // What runs and what was applied stay as they were until the worker says otherwise.
+    let hashes = (s.spec_hash.as_deref(), s.applied_hash.as_deref(), s.observed_hash.as_deref());
+    assert_eq!(hashes, (Some("v1:t"), Some("v1:s"), Some("v1:s")), "{s:?}");
+    // Even a failure that is being retried: the retry under way is what the status tells.
+    let failed = TenantStatus { phase: Phase::Failed, last_error: Some("boom".into()), ..running.clone() };
+    let retry = Facts {
+        apply: ApplyFact::NothingToDo,
+        daemon: DaemonFacts { replacing: true, retrying: Some("v1:s".into()), ..DaemonFacts::default() },
+        ..applied(&old)
+    };
+    assert_eq!(derive(Some(&failed), retry, now).phase, Phase::Pending);
+}
