@@ -83,6 +83,9 @@ pub struct Controller {
     next_tick: Instant,
     engine_retry: Duration,
     engine_down: Option<String>,
+    /// Why the last pass refused to go on (an emptied tenants directory, a status directory it
+    /// cannot write): said once per distinct reason, and no targeted pass runs meanwhile.
+    pass_error: Option<String>,
     /// Set while another state directory owns the instance: nothing is changed, not even a
     /// restart of a runtime that stopped answering.
     not_owner: Option<String>,
@@ -140,6 +143,7 @@ impl Controller {
             full_due: Some(now),
             engine_retry: Duration::from_secs(1),
             engine_down: None,
+            pass_error: None,
             not_owner: None,
             last_status_line: String::new(),
             unattributed: BTreeMap::new(),
@@ -208,7 +212,7 @@ impl Controller {
             self.full_due = None;
             self.dirty.clear();
             self.pass(None).await;
-        } else if !self.dirty.is_empty() && self.engine_down.is_none() {
+        } else if !self.dirty.is_empty() && self.engine_down.is_none() && self.pass_error.is_none() {
             let dirty = std::mem::take(&mut self.dirty);
             self.pass(Some(dirty)).await;
         }
@@ -317,6 +321,9 @@ impl Controller {
             Err(e) => return self.pass_failed(&e),
         };
         self.engine_retry = Duration::from_secs(1);
+        if self.pass_error.take().is_some() {
+            tracing::info!("passes go through again");
+        }
         // Said once per file and error until either changes, not on every pass.
         let mut unattributed = BTreeMap::new();
         for i in desired.unattributed() {
@@ -381,7 +388,11 @@ impl Controller {
                 self.engine_unreachable(re.to_string());
             }
             other => {
-                tracing::error!(error = %other, retry_in_s = self.engine_retry.as_secs(), "pass failed; nothing was changed");
+                let message = other.to_string();
+                if self.pass_error.as_deref() != Some(message.as_str()) {
+                    tracing::error!(error = %message, "pass failed; nothing was changed; trying again with backoff");
+                }
+                self.pass_error = Some(message);
                 self.engine_down = None;
             }
         }
