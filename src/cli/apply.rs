@@ -3,44 +3,33 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use time::OffsetDateTime;
-
 use super::apply_progress::ApplyProgress;
 use crate::config::DaemonConfig;
-use crate::plan::ChangeKind;
-use crate::reconcile::{
-    execute_reporting, observe_after, owner, prepare, probe_running, write_statuses, PassOptions, StateLock, WaitPolicy,
-};
-use crate::status::{ApplyFact, StatusStore};
+use crate::plan::{ChangeKind, Plan};
+use crate::reconcile::{run_pass, PassMode, PassOptions, PassResult, WaitPolicy};
+use crate::status::ApplyFact;
 
 pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_empty: bool) -> anyhow::Result<u8> {
-    let _lock = StateLock::acquire(&cfg.state_dir)?;
     let runtime = super::connect(cfg).await?;
-    owner::claim(runtime.as_ref(), &cfg.instance, &cfg.state_dir).await?;
-    let prepared = prepare(cfg, runtime.as_ref(), PassOptions { allow_empty }).await?;
-    // Before anything changes: the host rules for the networks there are now.
-    runtime.sync_host_rules().await?;
     let wait = WaitPolicy { enabled: !no_wait, max: Duration::from_secs(wait_timeout) };
-    let files = Some(crate::reconcile::FileDelivery::new(cfg));
     // A live display only for a person at a terminal; logs and pipes get the plain lines alone.
-    let progress = std::io::stdout().is_terminal().then(|| {
-        let with_work = prepared.plan.tenants.iter().filter(|t| t.blocked.is_none() && !t.steps.is_empty()).count();
-        ApplyProgress::start(with_work)
-    });
-    let sink = progress.as_ref().map(ApplyProgress::sink);
-    let outcomes =
-        execute_reporting(runtime.as_ref(), &prepared.plan, cfg.concurrency, &cfg.port_range, wait, files, sink).await;
-    if let Some(p) = &progress {
+    let progress = std::sync::Arc::new(std::sync::OnceLock::new());
+    let shown = progress.clone();
+    let mode = PassMode::Converge {
+        wait,
+        progress: Box::new(move |plan: &Plan| {
+            if !std::io::stdout().is_terminal() {
+                return None;
+            }
+            let with_work = plan.tenants.iter().filter(|t| t.blocked.is_none() && !t.steps.is_empty()).count();
+            Some(shown.get_or_init(|| ApplyProgress::start(with_work)).sink())
+        }),
+    };
+    let pass = run_pass(cfg, runtime.as_ref(), PassOptions { allow_empty }, mode).await;
+    if let Some(p) = progress.get() {
         p.clear();
     }
-
-    let changed: Vec<_> = outcomes.iter().filter(|(_, o)| o.mutated).map(|(t, _)| t.clone()).collect();
-    let after = observe_after(runtime.as_ref(), &prepared.observed, &changed).await?;
-    let after = after.as_ref();
-    let probes = probe_running(&prepared.desired.tenants, after).await;
-    let store = StatusStore::new(cfg.status_dir());
-    let engine = runtime.engine();
-    write_statuses(&store, &prepared, &outcomes, after, &probes, engine.as_ref(), OffsetDateTime::now_utc())?;
+    let PassResult { prepared, outcomes } = pass?;
 
     let mut failed = 0;
     let mut printer = super::diagnostics::SpecErrorPrinter::new(super::diagnostics::Stream::Stderr);

@@ -6,7 +6,7 @@ use super::style::stdout_colour;
 use super::Output;
 use crate::config::DaemonConfig;
 use crate::plan::{render_human_coloured, render_json};
-use crate::reconcile::{owner, prepare, prepare_only, PassOptions, Prepared};
+use crate::reconcile::{run_pass, PassMode, PassOptions, Prepared};
 use crate::spec::TenantName;
 
 pub async fn run(
@@ -19,15 +19,10 @@ pub async fn run(
     let opts = PassOptions { allow_empty };
     let only = parse_targets(targets)?;
     let runtime = super::connect(cfg).await?;
-    owner::check(runtime.as_ref(), &cfg.instance, &cfg.state_dir).await?;
-    let prepared = match &only {
-        None => prepare(cfg, runtime.as_ref(), opts).await?,
-        Some(only) => {
-            let prepared = prepare_only(cfg, runtime.as_ref(), opts, only).await?;
-            check_targets_exist(&prepared, only)?;
-            prepared
-        }
-    };
+    let prepared = run_pass(cfg, runtime.as_ref(), opts, PassMode::Preview { only: only.clone() }).await?.prepared;
+    if let Some(only) = &only {
+        check_targets_exist(&prepared, only)?;
+    }
     match output {
         Output::Human => print!("{}", render_human_coloured(&prepared.plan, stdout_colour())),
         Output::Json => print!("{}", render_json(&prepared.plan)),

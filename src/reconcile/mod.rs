@@ -6,6 +6,7 @@ mod lock;
 mod observe_after;
 mod outcome;
 pub mod owner;
+mod pass;
 mod prepare;
 mod probe;
 mod progress;
@@ -25,6 +26,7 @@ pub use files::{FileDelivery, FilesError};
 pub use lock::{StateLock, LOCK_FILE};
 pub use observe_after::observe_after;
 pub use outcome::TenantOutcome;
+pub use pass::{run_pass, PassMode, PassResult, ProgressFor};
 pub use prepare::{
     load_specs, observe_some, plan_pass, plan_scoped, prepare, prepare_only, rolled_back, rolled_back_of, Desired,
     PassOptions, Prepared,
