@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tenantd::config::DaemonConfig;
+use tenantd::daemon::notify::Notifier;
+use tenantd::daemon::{Signal, Signals};
 use tenantd::reconcile::{plan_scoped, prepare, rolled_back_of, Desired, PassOptions};
 use tenantd::runtime::fake::{Call, FakeRuntime};
 use tenantd::runtime::{ContainerState, Runtime};
@@ -287,17 +289,15 @@ fn child_daemon(dir: &Path) -> Value {
     let status_dir = cfg.status_dir();
     let rt = tokio_runtime();
     let fake = Arc::new(FakeRuntime::new());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, signals) = Signals::channel();
 
     let started = Instant::now();
     let daemon = {
         let (cfg, runtime) = (cfg.clone(), fake.clone() as Arc<dyn Runtime>);
         rt.spawn(async move {
-            let stop = async {
-                let _ = stop_rx.await;
-            };
             let load = |p: &Path| Ok(DaemonConfig::load(p, None)?);
-            tenantd::daemon::run(cfg, runtime, load, PassOptions::default(), stop).await
+            let notifier = Arc::new(Notifier::disabled());
+            tenantd::daemon::run(cfg, runtime, load, PassOptions::default(), signals, notifier).await
         })
     };
 
@@ -413,7 +413,7 @@ fn child_daemon(dir: &Path) -> Value {
         assert_eq!(p.tenants.len(), 1);
     }
 
-    let _ = stop_tx.send(());
+    let _ = stop_tx.send(Signal::Terminate);
     rt.block_on(daemon).expect("daemon task").expect("daemon run");
     json!({
         "converge_s": converge_s,

@@ -322,7 +322,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             let cfg = load_config(&cli.config)?;
             let runtime: std::sync::Arc<dyn Runtime> = connect_lazily(&cfg).await?.into();
             let opts = crate::reconcile::PassOptions { allow_empty };
-            crate::daemon::run(cfg, runtime, load_config, opts, std::future::pending()).await?;
+            let signals = crate::daemon::Signals::from_os()?;
+            let notifier = std::sync::Arc::new(crate::daemon::notify::Notifier::from_env());
+            crate::daemon::run(cfg, runtime, load_config, opts, signals, notifier).await?;
             Ok(0)
         }
     }

@@ -7,16 +7,15 @@ mod controller;
 pub mod memory;
 pub mod metrics;
 pub mod notify;
+mod signals;
 pub mod supervise;
 mod triggers;
 mod worker;
 
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::config::DaemonConfig;
@@ -25,28 +24,26 @@ use crate::runtime::Runtime;
 pub use controller::Controller;
 use metrics::Metrics;
 use notify::Notifier;
+pub use signals::{Signal, Signals};
 pub use triggers::Trigger;
 
 /// How long in-flight tenant work may take to finish after SIGTERM before it is abandoned.
 const DRAIN: Duration = Duration::from_secs(20);
 
-/// Runs until SIGTERM or SIGINT (or `stop` resolves). Tenants keep running when it returns.
+/// Runs until `signals` says Terminate or Interrupt. Tenants keep running when it returns.
 ///
-/// `load_config` reads the config file again on SIGHUP; an invalid new config is refused and
-/// the old one kept.
+/// On Hangup, `load_config` reads the config file again; an invalid new config is refused and
+/// the old one kept. `notifier` tells the service manager about readiness, reloads, stopping
+/// and status.
 pub async fn run(
     cfg: DaemonConfig,
     runtime: Arc<dyn Runtime>,
     load_config: impl Fn(&Path) -> anyhow::Result<DaemonConfig>,
     opts: PassOptions,
-    stop: impl Future<Output = ()>,
+    mut signals: Signals,
+    notifier: Arc<Notifier>,
 ) -> anyhow::Result<()> {
     let _lock = StateLock::acquire(&cfg.state_dir)?;
-    let notifier = Arc::new(Notifier::from_env());
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    tokio::pin!(stop);
 
     // READY only once the engine answers: until then there is nothing tenantd can vouch for.
     let mut pause = Duration::from_millis(250);
@@ -60,9 +57,7 @@ pub async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
-            _ = &mut stop => return Ok(()),
+            _ = signals.recv_stop() => return Ok(()),
         }
         pause = (pause * 2).min(Duration::from_secs(10));
     }
@@ -96,17 +91,15 @@ pub async fn run(
         // A pass waits for the engine (observe); a signal does not wait for the pass.
         tokio::select! {
             biased;
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = &mut stop => break,
+            _ = signals.recv_stop() => break,
             _ = ctl.step() => {}
         }
         let wake = ctl.next_wake();
         tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = &mut stop => break,
-            _ = hup.recv() => {
+            signal = signals.recv() => {
+                if signal.stops() {
+                    break;
+                }
                 notifier.reloading();
                 match load_config(&ctl.cfg.source).and_then(|new| reloadable(&ctl.cfg, new)) {
                     Ok(new) => {
