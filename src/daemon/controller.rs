@@ -439,7 +439,8 @@ impl Controller {
         // A runtime that keeps dying is started again only after its backoff.
         if restarts_main(&tp) {
             if !sup.crash_backoff.ready(now) {
-                return;
+                // Its runtime is down meanwhile: the status says so, and when it is tried again.
+                return self.write_status(&name, ApplyFact::NothingToDo, None);
             }
             sup.crash_backoff.failed(now);
         }
