@@ -69,7 +69,9 @@ fn sigterm_drains_the_tenant_being_applied_and_a_restart_adopts_everything() {
     env.spec("acme.yaml", &slow);
     let c = await_container(&env, "acme", "acme's container to run", CONVERGE, |c| c["State"]["Running"] == true);
     let port: u16 = c["NetworkSettings"]["Ports"]["18789/tcp"][0]["HostPort"].as_str().unwrap().parse().unwrap();
-    assert!(env.status("acme").is_none(), "the apply is still under way");
+    // The apply is still under way: the status written when it began says Pending.
+    let status = env.status("acme").expect("a status written when the apply began");
+    assert_eq!(status["phase"], "Pending", "{status:#}");
 
     daemon.signal("TERM");
     let line = daemon.wait_for_log("stopping; tenants keep running", CONVERGE);
