@@ -274,3 +274,48 @@ async fn spec_writes_within_the_debounce_window_lead_to_one_replacement() {
     assert_eq!(status.spec_hash, d.status("acme").unwrap().spec_hash);
     d.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_apply_is_retried_after_a_growing_backoff_and_a_changed_spec_at_once() {
+    let d = Daemon::start("resync_interval = \"1h\"", &[]);
+    d.fake.fail_calls(|c| matches!(c, Call::CreateContainer(_)), "the engine refuses");
+    let creates = |d: &Daemon| d.count(|c| matches!(c, Call::CreateContainer(_)));
+    std::fs::write(d.tenants_dir().join("acme.yaml"), spec("acme", "v1")).unwrap();
+
+    // Per try: how long after the previous one it comes, and the backoff it leaves behind.
+    let tries = [(None, 10u64), (Some(10u64), 20), (Some(20), 40)];
+    let mut last: Option<Instant> = None;
+    for (i, (after, backoff)) in tries.into_iter().enumerate() {
+        wait_for(&format!("try {i}"), Duration::from_secs(60), || (creates(&d) > i).then_some(())).await;
+        let now = Instant::now();
+        if let (Some(prev), Some(after)) = (last, after) {
+            let since = now - prev;
+            let expected = Duration::from_secs(after);
+            // Retried once a tick (250 ms) finds the backoff over.
+            assert!(since >= expected && since <= expected + Duration::from_millis(300), "try {i}: {since:?}");
+        }
+        last = Some(now);
+        // Failed, saying why and when it is tried again.
+        let status = wait_for_status(&d, "acme", Duration::from_secs(1), |s| {
+            s.phase == Phase::Failed && s.next_retry_time.is_some()
+        })
+        .await;
+        let ahead = status.next_retry_time.unwrap() - status.last_update_time.unwrap();
+        let secs = backoff as i64;
+        assert!(
+            ahead > time::Duration::seconds(secs - 1) && ahead <= time::Duration::seconds(secs),
+            "try {i}: next retry {ahead} ahead, expected {backoff} s"
+        );
+        assert!(status.last_error.as_deref().unwrap_or("").contains("the engine refuses"), "{status:#?}");
+    }
+    assert_eq!(creates(&d), 3, "no try before its backoff ended");
+
+    // A changed spec does not wait out the backoff of the one that failed.
+    let before = creates(&d);
+    let changed_at = Instant::now();
+    std::fs::write(d.tenants_dir().join("acme.yaml"), spec("acme", "v2")).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    wait_for("the changed spec to be tried", Duration::from_secs(5), || (creates(&d) > before).then_some(())).await;
+    assert!(changed_at.elapsed() < Duration::from_secs(1), "{:?}", changed_at.elapsed());
+    d.stop().await;
+}
