@@ -3,9 +3,10 @@
 //! the cluster holds back for good (an image it cannot pull, a crash loop) ends the wait at once
 //! with the cluster's own reason.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::wait::health_budget;
 use crate::plan::TenantPlan;

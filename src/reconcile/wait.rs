@@ -1,7 +1,9 @@
 //! Waiting for a started runtime to answer its health check, within a budget.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::health::{probe, ProbeOutcome};
 use crate::render::Healthcheck;
