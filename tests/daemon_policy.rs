@@ -18,7 +18,7 @@ use tenantd::render::ContainerRole;
 use tenantd::runtime::fake::{Call, FakeRuntime};
 use tenantd::runtime::{ContainerState, Runtime};
 use tenantd::spec::TenantName;
-use tenantd::status::{Phase, StatusStore, TenantStatus};
+use tenantd::status::{Health, Phase, StatusStore, TenantStatus};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -317,5 +317,45 @@ async fn a_failing_apply_is_retried_after_a_growing_backoff_and_a_changed_spec_a
     std::thread::sleep(Duration::from_millis(50));
     wait_for("the changed spec to be tried", Duration::from_secs(5), || (creates(&d) > before).then_some(())).await;
     assert!(changed_at.elapsed() < Duration::from_secs(1), "{:?}", changed_at.elapsed());
+    d.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_runtime_that_does_not_answer_is_restarted_after_its_retries_with_growing_backoff() {
+    // Outbound access allowed: the runtime's port is published on the host, so tenantd probes
+    // it over HTTP, every 2 s. Nothing listens on that port here: every probe finds it down.
+    let yaml = spec("acme", "hello")
+        .replace("interval: 30s", "interval: 2s")
+        .replace("startPeriod: 20s", "startPeriod: 2s")
+        .replace("  network: { egress: deny }\n", "");
+    let d = Daemon::start("", &[("acme", yaml)]);
+    let restarts = |d: &Daemon| d.count(|c| matches!(c, Call::RestartContainer(_)));
+    wait_for("acme's container to run", Duration::from_secs(10), || {
+        (d.main_state("acme") == Some(ContainerState::Running)).then_some(())
+    })
+    .await;
+    let started = Instant::now();
+    let port = d.fake.with_world(|w| w.tenants[&"acme".parse::<TenantName>().unwrap()].containers[0].host_port);
+    assert!(port.is_some(), "the runtime's port is published");
+
+    // Failed probes show (tenantd's probe, not the fake engine's healthy verdict, is what counts
+    // once the port is published); three of them 2 s apart get it restarted, and counted.
+    let status = wait_for_status(&d, "acme", Duration::from_secs(60), |s| s.phase == Phase::Degraded).await;
+    assert_eq!((status.health, status.supervisor_restarts), (Health::Unhealthy, 0), "{status:#?}");
+    wait_for("a supervisor restart", Duration::from_secs(60), || (restarts(&d) == 1).then_some(())).await;
+    let first = Instant::now();
+    assert!(first - started >= Duration::from_secs(4), "restarted after {:?}", first - started);
+    wait_for_status(&d, "acme", Duration::from_secs(1), |s| s.supervisor_restarts == 1).await;
+
+    // Still down: the next restarts wait out the crash backoff, 10 s then 20 s.
+    let mut previous = first;
+    for (n, backoff) in [(2, 10), (3, 20)] {
+        wait_for(&format!("restart {n}"), Duration::from_secs(60), || (restarts(&d) == n).then_some(())).await;
+        let since = Instant::now() - previous;
+        let expected = Duration::from_secs(backoff);
+        assert!(since >= expected && since <= expected + Duration::from_millis(500), "restart {n} after {since:?}");
+        previous = Instant::now();
+    }
+    wait_for_status(&d, "acme", Duration::from_secs(1), |s| s.supervisor_restarts == 3).await;
     d.stop().await;
 }
