@@ -5,6 +5,11 @@
 //! The fake reports no engine events, so changes behind the daemon's back are found by the
 //! periodic resync, which these tests set short. Conditions are waited for by polling the fake
 //! and the status files against a deadline on the paused clock.
+//!
+//! The directory watch is a thread of its own that knows nothing of the paused clock: while the
+//! runtime waits for it, the clock jumps ahead to the next timer. A test that edits a spec
+//! therefore blocks for a moment of real time right after the write (the clock cannot move
+//! while the runtime is blocked), so the watch has reported the edit at the instant it was made.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -258,14 +263,19 @@ async fn spec_writes_within_the_debounce_window_lead_to_one_replacement() {
         std::thread::sleep(Duration::from_millis(50));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The first change comes once the directory has been quiet for the debounce window after
+    // the last edit, at the next tick (250 ms) at the latest.
+    let quiet = burst + Duration::from_millis(400) + Duration::from_secs(1);
+    wait_for("the replacement", Duration::from_secs(10), || d.fake.calls().iter().any(Call::is_mutation).then_some(()))
+        .await;
+    let waited = Instant::now();
+    assert!(waited >= quiet && waited <= quiet + Duration::from_millis(300), "{:?} after the burst", waited - burst);
     let status = wait_for("acme to run the last edit", Duration::from_secs(10), || {
         d.status("acme").filter(|s| s.phase == Phase::Running && s.spec_hash.as_ref() != Some(&first))
     })
     .await;
     let creations: Vec<Call> = d.fake.calls().into_iter().filter(|c| matches!(c, Call::CreateContainer(_))).collect();
     assert_eq!(creations.len(), 1, "one replacement for the burst: {creations:?}");
-    // Nothing happened until the directory had been quiet for the debounce window.
-    assert!(Instant::now() - burst >= Duration::from_millis(400) + Duration::from_secs(1));
     let applied = d.fake.with_world(|w| {
         let t = &w.tenants[&"acme".parse::<TenantName>().unwrap()];
         t.container(&ContainerRole::Main).and_then(|c| c.applied.clone()).unwrap_or_default()
