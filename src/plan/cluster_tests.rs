@@ -288,3 +288,20 @@ fn names_a_cluster_would_refuse_block_the_tenant_before_any_call() {
     assert!(messages[1].contains(&format!("volume vol-{long}")) && messages[1].contains("by 1"), "{messages:?}");
     assert!(tp.steps.is_empty());
 }
+
+#[test]
+fn a_missing_deployment_of_an_existing_tenant_is_a_create_not_an_update_in_place() {
+    let d = desired(ACME);
+    let mut o = as_applied(&d);
+    o.objects.retain(|x| x.kind != ObjectKind::Deployment);
+    o.containers.clear();
+    let plan = plan_of(&[d], &world(vec![o]));
+    let acme = plan.tenant("acme").unwrap();
+    assert_eq!(acme.change, ChangeKind::Create, "{:?}", acme.reasons);
+    assert_eq!(plan.count(ChangeKind::UpdateInPlace), 0);
+    assert!(
+        acme.reasons.iter().any(|r| r.starts_with("Deployment ") && r.ends_with("is missing: create")),
+        "{:?}",
+        acme.reasons
+    );
+}
