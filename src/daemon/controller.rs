@@ -12,12 +12,12 @@ use tokio::time::Instant;
 
 use super::metrics::{Metrics, ReconcileResult};
 use super::notify::Notifier;
-use super::supervise::Supervision;
+use super::record::{Dispatch, PlanFacts, ProbeDecision, TenantRecord, WorkerEnd};
 use super::triggers::Trigger;
 use super::worker::{self, WorkerDone};
 use crate::config::DaemonConfig;
 use crate::health::{probe, ProbeOutcome};
-use crate::plan::{Blocked, Step, TenantPlan};
+use crate::plan::TenantPlan;
 use crate::reconcile::{
     observe_some, owner, plan_scoped, rolled_back_of, Desired, ExecContext, FileDelivery, PassOptions, ReconcileError,
     WaitPolicy, STOP_TIMEOUT_SECS,
@@ -69,10 +69,8 @@ pub struct Controller {
     /// What the last observation said, full or per tenant.
     world: ObservedWorld,
     statuses: BTreeMap<TenantName, TenantStatus>,
-    supervision: BTreeMap<TenantName, Supervision>,
-    in_flight: BTreeSet<TenantName>,
-    /// Tenants to look at again once their worker is done.
-    dirty_after: BTreeSet<TenantName>,
+    /// What the daemon keeps about each tenant between passes.
+    records: BTreeMap<TenantName, TenantRecord>,
     /// Tenants to look at in the next targeted pass.
     pub dirty: BTreeSet<TenantName>,
     pub files_due: Option<Instant>,
@@ -135,9 +133,7 @@ impl Controller {
             desired: None,
             world: ObservedWorld::default(),
             statuses,
-            supervision: BTreeMap::new(),
-            in_flight: BTreeSet::new(),
-            dirty_after: BTreeSet::new(),
+            records: BTreeMap::new(),
             dirty: BTreeSet::new(),
             files_due: None,
             full_due: Some(now),
@@ -349,7 +345,7 @@ impl Controller {
         // A status file that held no status and that nothing above wrote yet (its tenant waits
         // out a backoff, or is gone): written now from what is known. A worker writes its own.
         for name in unreadable {
-            if !self.in_flight.contains(&name) && !self.statuses.contains_key(&name) {
+            if !self.in_flight(&name) && !self.statuses.contains_key(&name) {
                 self.write_status(&name, ApplyFact::NothingToDo, None);
             }
         }
@@ -409,70 +405,53 @@ impl Controller {
         self.engine_down = Some(msg);
     }
 
-    /// Decides what to do about one tenant's plan.
+    /// Decides what to do about one tenant's plan, and does it.
     fn dispatch(&mut self, tp: TenantPlan, ctx: &ExecContext) {
         let name = tp.tenant.clone();
-        if self.in_flight.contains(&name) {
-            self.dirty_after.insert(name);
-            return;
-        }
-        let now = Instant::now();
-        let spec_hash = tp.desired.as_ref().map(|d| d.spec_hash.clone());
-        let sup = self.supervision.entry(name.clone()).or_default();
-        if tp.blocked.is_some() || tp.steps.is_empty() {
-            // Nothing to retry: whatever failed before is no longer what the plan says.
-            sup.failed_hash = None;
-            sup.apply_backoff.succeeded();
-        }
-        if let Some(b) = &tp.blocked {
-            let fact = ApplyFact::Blocked(b.clone());
-            self.metrics.reconcile_done(ReconcileResult::Blocked, Duration::ZERO);
-            return self.write_status(&name, fact, None);
-        }
-        if tp.steps.is_empty() {
-            return self.write_status(&name, ApplyFact::NothingToDo, None);
-        }
-        // A spec that keeps failing waits out its backoff; a changed spec is tried at once.
-        if sup.failed_hash.is_some() && sup.failed_hash == spec_hash && !sup.apply_backoff.ready(now) {
-            return;
-        }
-        // A runtime that keeps dying is started again only after its backoff.
-        if restarts_main(&tp) {
-            if !sup.crash_backoff.ready(now) {
-                // Its runtime is down meanwhile: the status says so, and when it is tried again.
-                return self.write_status(&name, ApplyFact::NothingToDo, None);
+        let facts = PlanFacts::of(&tp);
+        let decision = self.records.entry(name.clone()).or_default().on_plan(&facts, Instant::now());
+        match decision {
+            Dispatch::Queue | Dispatch::WaitApplyBackoff => {}
+            Dispatch::Blocked => {
+                if let Some(b) = &tp.blocked {
+                    self.metrics.reconcile_done(ReconcileResult::Blocked, Duration::ZERO);
+                    self.write_status(&name, ApplyFact::Blocked(b.clone()), None);
+                }
             }
-            sup.crash_backoff.failed(now);
+            // Its runtime is down meanwhile: the status says so, and when it is tried again.
+            Dispatch::NothingToDo | Dispatch::HoldCrashBackoff => {
+                self.write_status(&name, ApplyFact::NothingToDo, None);
+            }
+            Dispatch::Spawn { replacing } => {
+                if replacing {
+                    // Until the worker is done, the tenant is neither the running one observed
+                    // before nor failed: its status says it is on its way.
+                    self.write_status(&name, ApplyFact::NothingToDo, None);
+                }
+                worker::spawn(
+                    self.runtime.clone(),
+                    self.permits.clone(),
+                    tp,
+                    ctx.clone(),
+                    self.done_tx.clone(),
+                    self.stopping.clone(),
+                );
+            }
         }
-        sup.health.reset();
-        sup.replacing = tp.takes_main_down();
-        if sup.replacing {
-            // Until the worker is done, the tenant is neither the running one observed before
-            // nor failed: its status says it is on its way.
-            self.write_status(&name, ApplyFact::NothingToDo, None);
-        }
-        self.in_flight.insert(name);
-        worker::spawn(
-            self.runtime.clone(),
-            self.permits.clone(),
-            tp,
-            ctx.clone(),
-            self.done_tx.clone(),
-            self.stopping.clone(),
-        );
     }
 
     /// A worker finished.
     pub fn worker_done(&mut self, done: WorkerDone) {
         let name = done.tenant.clone();
-        self.in_flight.remove(&name);
-        if let Some(sup) = self.supervision.get_mut(&name) {
-            sup.replacing = false;
-        }
-        if !done.started {
-            return;
-        }
-        if done.outcome.engine_unreachable {
+        let end = if !done.started {
+            WorkerEnd::NotStarted
+        } else if done.outcome.engine_unreachable {
+            WorkerEnd::EngineUnreachable
+        } else {
+            WorkerEnd::Finished { fact: &done.outcome.fact, spec_hash: done.spec_hash.as_deref(), probe: done.probe }
+        };
+        let settled = self.records.entry(name.clone()).or_default().on_worker_done(end, Instant::now());
+        if let WorkerEnd::EngineUnreachable = end {
             // Nothing is known about the tenant: its status keeps the last known state, and a
             // full pass follows once the engine answers.
             if let ApplyFact::Failed { message, .. } = &done.outcome.fact {
@@ -481,38 +460,23 @@ impl Controller {
                 }
             }
             self.full_due = Some(Instant::now() + self.engine_retry);
-            return;
         }
-        let now = Instant::now();
-        let sup = self.supervision.entry(name.clone()).or_default();
-        let result = match &done.outcome.fact {
+        let Some(settled) = settled else { return };
+        match &done.outcome.fact {
             ApplyFact::Failed { message, .. } => {
-                let wait = sup.apply_backoff.failed(now);
-                sup.failed_hash = done.spec_hash.clone();
-                tracing::warn!(tenant = %name, error = %message, retry_in_s = wait.as_secs(), "tenant did not converge");
-                ReconcileResult::Failure
+                let retry_in_s = settled.retry_in.unwrap_or_default().as_secs();
+                tracing::warn!(tenant = %name, error = %message, retry_in_s, "tenant did not converge");
             }
             ApplyFact::RolledBack { message } => {
                 tracing::warn!(tenant = %name, reason = %message, "replacement rolled back");
-                ReconcileResult::Failure
             }
-            ApplyFact::Blocked(_) => ReconcileResult::Blocked,
-            ApplyFact::NothingToDo => ReconcileResult::Noop,
-            ApplyFact::Applied => {
-                sup.apply_backoff.succeeded();
-                sup.failed_hash = None;
-                if done.change.is_change() {
-                    // The journal tells what tenantd did, not only what went wrong.
-                    tracing::info!(tenant = %name, change = ?done.change, what = %done.reasons.join("; "), "tenant converged");
-                }
-                ReconcileResult::Success
+            ApplyFact::Applied if done.change.is_change() => {
+                // The journal tells what tenantd did, not only what went wrong.
+                tracing::info!(tenant = %name, change = ?done.change, what = %done.reasons.join("; "), "tenant converged");
             }
-        };
-        self.metrics.reconcile_done(result, done.duration);
-        if let Some(p) = done.probe {
-            let sup = self.supervision.entry(name.clone()).or_default();
-            sup.health.last = Some(p);
+            _ => {}
         }
+        self.metrics.reconcile_done(settled.result, done.duration);
         match done.after {
             Ok(Some(t)) => {
                 self.world.tenants.insert(name.clone(), t);
@@ -523,15 +487,15 @@ impl Controller {
             Err(e) => tracing::warn!(tenant = %name, error = %e, "cannot observe tenant after reconcile"),
         }
         self.write_status(&name, done.outcome.fact, done.probe);
-        if self.dirty_after.remove(&name) {
+        if settled.look_again {
             self.dirty.insert(name);
         }
     }
 
     /// Tenants whose apply backoff ended get another pass.
     fn retry_backoffs(&mut self, now: Instant) {
-        for (name, s) in &self.supervision {
-            if s.failed_hash.is_some() && s.apply_backoff.ready(now) && !self.in_flight.contains(name) {
+        for (name, r) in &self.records {
+            if r.retry_due(now) {
                 self.dirty.insert(name.clone());
             }
         }
@@ -549,38 +513,26 @@ impl Controller {
                 continue;
             };
             let (Some(port), ContainerState::Running) = (oc.host_port, oc.state) else { continue };
-            if self.in_flight.contains(name) {
-                continue;
-            }
-            let sup = self.supervision.entry(name.clone()).or_default();
-            let interval = Duration::from_millis(health.interval_ms);
-            if sup.probing || sup.health.last_probe_at.is_some_and(|t| now.duration_since(t) < interval) {
-                continue;
-            }
-            if sup.health.consecutive_failures >= health.retries && health.retries > 0 {
-                if !sup.crash_backoff.ready(now) {
-                    continue;
+            match self.records.entry(name.clone()).or_default().on_probe_due(health, now) {
+                ProbeDecision::Nothing => {}
+                ProbeDecision::Restart => {
+                    self.metrics.restart(name.as_str());
+                    tracing::warn!(tenant = %name, failed_probes = health.retries, "runtime stayed unhealthy; restarting its container");
+                    let (rt, tx, id, tenant) = (self.runtime.clone(), self.obs_tx.clone(), oc.id.clone(), name.clone());
+                    tokio::spawn(async move {
+                        let result = rt.restart_container(&id, STOP_TIMEOUT_SECS).await.map_err(|e| e.to_string());
+                        let _ = tx.send(Observation::Restarted { tenant, result });
+                    });
                 }
-                sup.crash_backoff.failed(now);
-                sup.health.reset();
-                sup.supervisor_restarts += 1;
-                sup.probing = true;
-                self.metrics.restart(name.as_str());
-                tracing::warn!(tenant = %name, failed_probes = health.retries, "runtime stayed unhealthy; restarting its container");
-                let (rt, tx, id, tenant) = (self.runtime.clone(), self.obs_tx.clone(), oc.id.clone(), name.clone());
-                tokio::spawn(async move {
-                    let result = rt.restart_container(&id, STOP_TIMEOUT_SECS).await.map_err(|e| e.to_string());
-                    let _ = tx.send(Observation::Restarted { tenant, result });
-                });
-                continue;
+                ProbeDecision::Probe => {
+                    let (tx, tenant, path) = (self.obs_tx.clone(), name.clone(), health.path.clone());
+                    let timeout = Duration::from_millis(health.timeout_ms);
+                    tokio::spawn(async move {
+                        let outcome = probe(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), &path, timeout).await;
+                        let _ = tx.send(Observation::Probe { tenant, outcome });
+                    });
+                }
             }
-            sup.probing = true;
-            let (tx, tenant, path) = (self.obs_tx.clone(), name.clone(), health.path.clone());
-            let timeout = Duration::from_millis(health.timeout_ms);
-            tokio::spawn(async move {
-                let outcome = probe(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), &path, timeout).await;
-                let _ = tx.send(Observation::Probe { tenant, outcome });
-            });
         }
     }
 
@@ -594,11 +546,9 @@ impl Controller {
             if oc.state != ContainerState::Running {
                 continue;
             }
-            let sup = self.supervision.entry(name.clone()).or_default();
-            if sup.sampling {
+            if !self.records.entry(name.clone()).or_default().start_sample() {
                 continue;
             }
-            sup.sampling = true;
             let (rt, tx, id, tenant, nano_cpus) =
                 (self.runtime.clone(), self.obs_tx.clone(), oc.id.clone(), name.clone(), d.main().limits.nano_cpus);
             tokio::spawn(async move {
@@ -613,36 +563,24 @@ impl Controller {
         let now = Instant::now();
         match o {
             Observation::Probe { tenant, outcome } => {
-                let sup = self.supervision.entry(tenant.clone()).or_default();
-                sup.probing = false;
-                let changed = sup.health.record(&outcome, now);
+                let write = self.records.entry(tenant.clone()).or_default().on_probe(&outcome, now);
                 let (verdict, latency) = match &outcome {
                     ProbeOutcome::Healthy { latency } => ("healthy", *latency),
                     ProbeOutcome::Degraded { latency, .. } => ("degraded", *latency),
                     ProbeOutcome::Down { .. } => ("down", Duration::ZERO),
                 };
                 self.metrics.health_probe(tenant.as_str(), verdict, latency);
-                if sup.health.last == Some(ProbeFact::Healthy) {
-                    sup.crash_backoff.succeeded();
-                }
-                // A probe that was under way when a worker took the tenant over describes what
-                // the worker is replacing; the worker's own result is written when it is done.
-                if changed && !self.in_flight.contains(&tenant) {
+                if write {
                     self.write_status(&tenant, ApplyFact::NothingToDo, None);
                 }
             }
             Observation::Sample { tenant, sample, nano_cpus } => {
-                let sup = self.supervision.entry(tenant.clone()).or_default();
-                sup.sampling = false;
-                if let Some(s) = sample {
-                    if sup.sampled(s, nano_cpus, now) && !self.in_flight.contains(&tenant) {
-                        self.write_status(&tenant, ApplyFact::NothingToDo, None);
-                    }
+                if self.records.entry(tenant.clone()).or_default().on_sample(sample, nano_cpus, now) {
+                    self.write_status(&tenant, ApplyFact::NothingToDo, None);
                 }
             }
             Observation::Restarted { tenant, result } => {
-                let sup = self.supervision.entry(tenant.clone()).or_default();
-                sup.probing = false;
+                self.records.entry(tenant.clone()).or_default().on_restarted();
                 if let Err(e) = result {
                     tracing::error!(tenant = %tenant, error = %e, "restart failed");
                 }
@@ -655,7 +593,7 @@ impl Controller {
     fn write_status(&mut self, name: &TenantName, apply: ApplyFact, probe: Option<ProbeFact>) {
         let spec = self.spec_fact(name);
         let observed: Option<&ObservedTenant> = self.world.tenants.get(name);
-        let sup = self.supervision.entry(name.clone()).or_default();
+        let sup = self.records.entry(name.clone()).or_default();
         let now = Instant::now();
         let wall = OffsetDateTime::now_utc();
         let backoff =
@@ -670,8 +608,8 @@ impl Controller {
             backoff: backoff.filter(|b| matches!(apply, ApplyFact::Failed { .. }) || (b.crash_loop && !main_running)),
             probe_latency_ms: sup.health.latency.map(|l| l.as_millis() as u64),
             supervisor_restarts: sup.supervisor_restarts,
-            usage: sup.usage,
-            pressure: sup.pressure.clone(),
+            usage: sup.resources.usage,
+            pressure: sup.resources.pressure.clone(),
             engine: self.runtime.engine(),
             // A failure stays visible until something else happens to the tenant (status policy).
             retrying: sup.failed_hash.clone(),
@@ -689,7 +627,9 @@ impl Controller {
                 // A tenant that is gone leaves no metric series and no backoff behind.
                 if status.phase == Phase::Removed {
                     self.metrics.forget_tenant(name.as_str());
-                    self.supervision.remove(name);
+                    if self.records.get_mut(name).is_some_and(TenantRecord::forget) {
+                        self.records.remove(name);
+                    }
                 }
                 self.statuses.insert(name.clone(), status);
             }
@@ -741,17 +681,14 @@ impl Controller {
 
     /// Tenants with a worker running.
     pub fn busy(&self) -> usize {
-        self.in_flight.len()
+        self.records.values().filter(|r| r.in_flight).count()
+    }
+
+    fn in_flight(&self, name: &TenantName) -> bool {
+        self.records.get(name).is_some_and(|r| r.in_flight)
     }
 
     pub fn desired_tenant(&self, name: &TenantName) -> Option<&DesiredTenant> {
         self.desired.as_ref().and_then(|d| d.tenants.get(name)).map(|d| &**d)
     }
-}
-
-/// Whether this plan starts a main container that had stopped on its own (a crash).
-fn restarts_main(tp: &TenantPlan) -> bool {
-    let Some(d) = &tp.desired else { return false };
-    tp.steps.iter().any(|s| matches!(s, Step::StartContainer { name, .. } if *name == d.main().name))
-        && !matches!(tp.blocked, Some(Blocked::DeletionHeld { .. }))
 }

@@ -7,6 +7,7 @@ mod controller;
 pub mod memory;
 pub mod metrics;
 pub mod notify;
+mod record;
 mod signals;
 pub mod supervise;
 mod triggers;

@@ -1,11 +1,10 @@
-//! What the daemon tracks per tenant between passes: its own health probes, restarts it made,
-//! resource samples. Pure bookkeeping; the controller does the I/O.
+//! What the daemon learns from watching a running tenant: its own health probes and resource
+//! samples. Pure bookkeeping; the controller does the I/O.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::backoff::Backoff;
 use crate::health::ProbeOutcome;
 use crate::runtime::ResourceSample;
 use crate::status::{ProbeFact, Usage};
@@ -15,27 +14,13 @@ pub const MEMORY_PRESSURE: f64 = 0.90;
 /// CPU above this share of the quota, for two samples running, is pressure.
 pub const CPU_PRESSURE: f64 = 0.95;
 
-/// Supervision state of one tenant.
+/// Resource samples of one tenant's main container, and the pressure they show.
 #[derive(Debug, Default)]
-pub struct Supervision {
-    /// Failed reconciles of the current spec.
-    pub apply_backoff: Backoff,
-    /// The spec hash the apply backoff is about; a changed spec is tried at once.
-    pub failed_hash: Option<String>,
-    /// Starts and restarts of a runtime that keeps going down.
-    pub crash_backoff: Backoff,
-    pub health: HealthTrack,
-    pub supervisor_restarts: u64,
+pub struct ResourceTrack {
     pub last_sample: Option<(Instant, ResourceSample)>,
     pub usage: Option<Usage>,
     high_samples: u32,
     pub pressure: Option<String>,
-    /// A worker is creating, replacing or restarting the main container (see
-    /// [`crate::plan::TenantPlan::takes_main_down`]).
-    pub replacing: bool,
-    /// A probe or a stats call is under way.
-    pub probing: bool,
-    pub sampling: bool,
 }
 
 /// The outcome of tenantd's own probes, in a row.
@@ -71,23 +56,7 @@ impl HealthTrack {
     }
 }
 
-impl Supervision {
-    /// When the daemon next tries this tenant again, and whether that wait is a crash loop's.
-    ///
-    /// A failing apply is retried once its own backoff ends; a retry that starts the runtime
-    /// again also waits out the crash backoff. So the next try is the later of the two waits
-    /// that hold, never the earlier one.
-    pub fn next_retry(&self, now: Instant) -> Option<(Instant, bool)> {
-        let crash = self.crash_backoff.until(now);
-        let apply = self.apply_backoff.until(now).filter(|_| self.failed_hash.is_some());
-        match (crash, apply) {
-            (Some(c), Some(a)) => Some((c.max(a), true)),
-            (Some(c), None) => Some((c, true)),
-            (None, Some(a)) => Some((a, false)),
-            (None, None) => None,
-        }
-    }
-
+impl ResourceTrack {
     /// Takes a resource sample; returns true when usage or pressure changed enough to report.
     pub fn sampled(&mut self, sample: ResourceSample, nano_cpus: i64, at: Instant) -> bool {
         let cpu_percent = match self.last_sample {
@@ -157,7 +126,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn pressure_needs_two_high_samples_and_clears_on_a_low_one() {
-        let mut s = Supervision::default();
+        let mut s = ResourceTrack::default();
         let now = Instant::now();
         s.sampled(sample(0, 0, 95), 1_000_000_000, now);
         assert!(s.pressure.is_none(), "one sample is not enough");
@@ -165,29 +134,6 @@ mod tests {
         assert!(s.pressure.as_deref().unwrap().contains("memory at 96 %"));
         assert!(s.sampled(sample(0, 20, 10), 1_000_000_000, now));
         assert!(s.pressure.is_none());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_next_retry_is_the_later_of_the_waits_that_hold() {
-        let start = Instant::now();
-        let mut s = Supervision::default();
-        assert_eq!(s.next_retry(start), None);
-        // A runtime that died: the crash backoff alone (10 s).
-        s.crash_backoff.failed(start);
-        assert_eq!(s.next_retry(start), Some((start + Duration::from_secs(10), true)));
-        // Its restart failed twice as an apply: that wait (20 s) ends later and is the one told.
-        s.failed_hash = Some("v1:s".into());
-        s.apply_backoff.failed(start);
-        s.apply_backoff.failed(start);
-        assert_eq!(s.next_retry(start), Some((start + Duration::from_secs(20), true)));
-        // An apply backoff without a failing spec holds nothing back.
-        s.failed_hash = None;
-        assert_eq!(s.next_retry(start), Some((start + Duration::from_secs(10), true)));
-        s.crash_backoff.succeeded();
-        s.failed_hash = Some("v1:s".into());
-        assert_eq!(s.next_retry(start), Some((start + Duration::from_secs(20), false)));
-        tokio::time::advance(Duration::from_secs(20)).await;
-        assert_eq!(s.next_retry(Instant::now()), None, "a wait that is over is no retry time");
     }
 
     #[tokio::test(start_paused = true)]
