@@ -273,3 +273,7 @@ fn restarts_main(tp: &TenantPlan) -> bool {
     tp.steps.iter().any(|s| matches!(s, Step::StartContainer { name, .. } if *name == d.main().name))
         && !matches!(tp.blocked, Some(Blocked::DeletionHeld { .. }))
 }
+
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;
