@@ -334,6 +334,9 @@ impl Drop for Bench {
     fn drop(&mut self) {
         remove_labelled(&format!("io.tenantd.instance={}", self.instance));
         remove_labelled(&format!("io.tenantd.bench={}", self.instance));
+        // The host rules tenantd installed for the bench's instance outlive its networks.
+        let table = format!("tenantd_{}", self.instance);
+        let _ = std::process::Command::new("nft").args(["delete", "table", "inet", &table]).output();
     }
 }
 

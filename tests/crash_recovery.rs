@@ -79,7 +79,11 @@ fn sigkill_mid_create_then_restart_adopts_without_duplicates() {
         .iter()
         .map(|t| await_container(&env, t, "the container to run", CONVERGE, |c| c["State"]["Running"] == true))
         .collect();
-    assert!(env.status("acme").is_none() && env.status("beta").is_none(), "both applies are under way");
+    // Both applies are under way: the statuses written when they began say Pending.
+    for t in ["acme", "beta"] {
+        let status = env.status(t).unwrap_or_else(|| panic!("{t}: no status written when its apply began"));
+        assert_eq!(status["phase"], "Pending", "{t}: {status:#}");
+    }
     daemon.signal("KILL");
     daemon.wait_exit(CONVERGE);
 
