@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tenantd::config::DaemonConfig;
 use tenantd::plan::ChangeKind;
-use tenantd::reconcile::{execute, plan_pass, plan_scoped, rolled_back, Desired, PassOptions, WaitPolicy};
+use tenantd::reconcile::{execute, plan_scoped, rolled_back, Desired, PassOptions, WaitPolicy};
 use tenantd::runtime::fake::FakeRuntime;
 use tenantd::runtime::Runtime;
 use tenantd::status::{ApplyFact, StatusStore};
@@ -238,16 +238,16 @@ fn seed(cfg: &DaemonConfig, rt: &tokio::runtime::Runtime, fake: &FakeRuntime) ->
     let tenants = desired.tenants.len();
     assert!(tenants > 0 && desired.invalid_files.is_empty(), "every spec is valid: {:?}", desired.invalid);
     let observed = rt.block_on(fake.observe(&desired.images(), &desired.names())).expect("observe");
-    let first = plan_pass(cfg, desired, observed, &BTreeMap::new(), opts).expect("first plan");
-    assert_eq!(first.plan.count(ChangeKind::Create), tenants, "the fake starts empty");
+    let (_, first) = plan_scoped(cfg, &desired, &observed, &BTreeMap::new(), opts, None).expect("first plan");
+    assert_eq!(first.count(ChangeKind::Create), tenants, "the fake starts empty");
     let wait = WaitPolicy { enabled: false, max: Duration::ZERO };
-    let outcomes = rt.block_on(execute(fake, &first.plan, cfg.concurrency, &cfg.port_range, wait, None));
+    let outcomes = rt.block_on(execute(fake, &first, cfg.concurrency, &cfg.port_range, wait, None));
     assert!(outcomes.values().all(|o| matches!(o.fact, ApplyFact::Applied)), "seeding the fake failed");
     fake.clear_calls();
     (tenants, first_load_ms)
 }
 
-/// One no-op pass, as `prepare` runs it, its parts timed.
+/// One no-op pass, as a preview runs it, its parts timed.
 struct Pass {
     load_ms: f64,
     observe_ms: f64,

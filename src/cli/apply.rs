@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::apply_progress::ApplyProgress;
 use crate::config::DaemonConfig;
 use crate::plan::{ChangeKind, Plan};
-use crate::reconcile::{run_pass, PassMode, PassOptions, PassResult, WaitPolicy};
+use crate::reconcile::{run_pass, PassMemory, PassMode, PassOptions, PassResult, PassScope, WaitPolicy};
 use crate::status::ApplyFact;
 
 pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_empty: bool) -> anyhow::Result<u8> {
@@ -25,21 +25,24 @@ pub async fn run(cfg: &DaemonConfig, no_wait: bool, wait_timeout: u64, allow_emp
             Some(shown.get_or_init(|| ApplyProgress::start(with_work)).sink())
         }),
     };
-    let pass = run_pass(cfg, runtime.as_ref(), PassOptions { allow_empty }, mode).await;
+    let mut memory = PassMemory::default();
+    let scope = PassScope { only: None, specs_read: false, opts: PassOptions { allow_empty } };
+    let pass = run_pass(cfg, runtime.as_ref(), &mut memory, scope, mode).await;
     if let Some(p) = progress.get() {
         p.clear();
     }
-    let PassResult { prepared, outcomes } = pass?;
+    let PassResult { plan, outcomes, .. } = pass?;
+    let desired = memory.desired.unwrap_or_default();
 
     let mut failed = 0;
     let mut printer = super::diagnostics::SpecErrorPrinter::new(super::diagnostics::Stream::Stderr);
-    for i in prepared.desired.unattributed() {
+    for i in desired.unattributed() {
         failed += 1;
         for e in &i.errors {
             printer.print(e);
         }
     }
-    for t in &prepared.plan.tenants {
+    for t in &plan.tenants {
         let outcome = outcomes.get(&t.tenant);
         let line = match outcome.map(|o| &o.fact) {
             Some(ApplyFact::Failed { message, .. }) => {

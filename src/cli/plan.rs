@@ -6,7 +6,8 @@ use super::style::stdout_colour;
 use super::Output;
 use crate::config::DaemonConfig;
 use crate::plan::{render_human_coloured, render_json};
-use crate::reconcile::{run_pass, PassMode, PassOptions, Prepared};
+use crate::reconcile::{run_pass, Desired, PassMemory, PassMode, PassOptions, PassScope};
+use crate::runtime::ObservedWorld;
 use crate::spec::TenantName;
 
 pub async fn run(
@@ -19,24 +20,27 @@ pub async fn run(
     let opts = PassOptions { allow_empty };
     let only = parse_targets(targets)?;
     let runtime = super::connect(cfg).await?;
-    let prepared = run_pass(cfg, runtime.as_ref(), opts, PassMode::Preview { only: only.clone() }).await?.prepared;
+    let mut memory = PassMemory::default();
+    let scope = PassScope { only: only.clone(), specs_read: false, opts };
+    let plan = run_pass(cfg, runtime.as_ref(), &mut memory, scope, PassMode::Preview).await?.plan;
+    let desired = memory.desired.unwrap_or_default();
     if let Some(only) = &only {
-        check_targets_exist(&prepared, only)?;
+        check_targets_exist(&desired, &memory.world, only)?;
     }
     match output {
-        Output::Human => print!("{}", render_human_coloured(&prepared.plan, stdout_colour())),
-        Output::Json => print!("{}", render_json(&prepared.plan)),
+        Output::Human => print!("{}", render_human_coloured(&plan, stdout_colour())),
+        Output::Json => print!("{}", render_json(&plan)),
     }
     let mut printer = super::diagnostics::SpecErrorPrinter::new(super::diagnostics::Stream::Stderr);
-    for i in prepared.desired.unattributed() {
+    for i in desired.unattributed() {
         for e in &i.errors {
             printer.print(e);
         }
     }
-    let errors = prepared.plan.has_blocked_tenants() || !prepared.desired.invalid_files.is_empty();
+    let errors = plan.has_blocked_tenants() || !desired.invalid_files.is_empty();
     Ok(if errors {
         1
-    } else if detailed && prepared.plan.has_changes() {
+    } else if detailed && plan.has_changes() {
         2
     } else {
         0
@@ -57,11 +61,9 @@ fn parse_targets(targets: &[String]) -> anyhow::Result<Option<BTreeSet<TenantNam
 
 /// A target must have a spec file (valid or not) or objects on the runtime; otherwise it is
 /// most likely a typo, and an empty plan would hide it.
-fn check_targets_exist(prepared: &Prepared, only: &BTreeSet<TenantName>) -> anyhow::Result<()> {
-    let d = &prepared.desired;
-    let known = |t: &TenantName| {
-        d.tenants.contains_key(t) || d.invalid.contains_key(t) || prepared.observed.tenants.contains_key(t)
-    };
+fn check_targets_exist(d: &Desired, observed: &ObservedWorld, only: &BTreeSet<TenantName>) -> anyhow::Result<()> {
+    let known =
+        |t: &TenantName| d.tenants.contains_key(t) || d.invalid.contains_key(t) || observed.tenants.contains_key(t);
     let unknown: Vec<&TenantName> = only.iter().filter(|t| !known(t)).collect();
     if unknown.is_empty() {
         return Ok(());

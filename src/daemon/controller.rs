@@ -19,8 +19,8 @@ use crate::config::DaemonConfig;
 use crate::health::{probe, ProbeOutcome};
 use crate::plan::TenantPlan;
 use crate::reconcile::{
-    observe_some, owner, plan_scoped, rolled_back_of, Desired, ExecContext, FileDelivery, PassOptions, ReconcileError,
-    WaitPolicy, STOP_TIMEOUT_SECS,
+    owner, run_pass, Desired, ExecContext, PassMemory, PassMode, PassOptions, PassScope, ReconcileError, WaitPolicy,
+    STOP_TIMEOUT_SECS,
 };
 use crate::render::{ContainerRole, DesiredTenant};
 use crate::runtime::{ContainerState, ObservedTenant, ObservedWorld, ResourceSample, Runtime};
@@ -64,11 +64,9 @@ pub struct Controller {
     /// Specs are being read on a blocking thread: one read at a time, and the loop goes on
     /// meanwhile (probes, engine events, signals, the watchdog), whatever one file costs.
     loading: bool,
-    /// What the last load said.
-    desired: Option<Desired>,
-    /// What the last observation said, full or per tenant.
-    world: ObservedWorld,
-    statuses: BTreeMap<TenantName, TenantStatus>,
+    /// What passes start from: the specs last read, the world as last observed (fully or per
+    /// tenant) and the status files as last read or written.
+    memory: PassMemory,
     /// What the daemon keeps about each tenant between passes.
     records: BTreeMap<TenantName, TenantRecord>,
     /// Tenants to look at in the next targeted pass.
@@ -130,9 +128,7 @@ impl Controller {
             load_tx,
             load_rx,
             loading: false,
-            desired: None,
-            world: ObservedWorld::default(),
-            statuses,
+            memory: PassMemory { desired: None, world: ObservedWorld::default(), statuses: Some(statuses) },
             records: BTreeMap::new(),
             dirty: BTreeSet::new(),
             files_due: None,
@@ -172,7 +168,7 @@ impl Controller {
             }
             Trigger::Container(id) => {
                 // Anyone's container may be attached to any network: only this instance's matter.
-                let owner = self.world.tenants.iter().find(|(_, t)| t.containers.iter().any(|c| c.id == id));
+                let owner = self.memory.world.tenants.iter().find(|(_, t)| t.containers.iter().any(|c| c.id == id));
                 if let Some((name, _)) = owner {
                     self.dirty.insert(name.clone());
                 }
@@ -234,7 +230,7 @@ impl Controller {
         // A targeted pass (an engine event) reuses the specs of the last read while the watch
         // has reported no change to the directory since: reading a thousand specs for every
         // event would cost more than everything else. Full passes always read the files.
-        let reuse = only.is_some() && self.files_due.is_none() && self.desired.is_some();
+        let reuse = only.is_some() && self.files_due.is_none() && self.memory.desired.is_some();
         if reuse {
             return self.pass_with_specs(only).await;
         }
@@ -244,7 +240,8 @@ impl Controller {
             return;
         }
         self.loading = true;
-        let (cfg, opts, previous, tx) = (self.cfg.clone(), self.opts, self.desired.clone(), self.load_tx.clone());
+        let (cfg, opts, previous, tx) =
+            (self.cfg.clone(), self.opts, self.memory.desired.clone(), self.load_tx.clone());
         tokio::task::spawn_blocking(move || {
             // Files unchanged since the last read are taken over, not read again.
             let result = match &previous {
@@ -261,24 +258,30 @@ impl Controller {
         match loaded.result {
             Ok(d) => {
                 tracing::debug!(valid = d.sources.len(), invalid = d.invalid_files.len(), "spec files read");
-                self.desired = Some(d);
+                self.memory.desired = Some(d);
             }
             Err(e) => return self.pass_failed(&e),
         }
         self.pass_with_specs(loaded.only).await;
     }
 
-    /// Observe → plan → dispatch, with the specs last read.
+    /// Observe → plan → dispatch, with the specs last read: the one pass, handing each
+    /// tenant's plan to a worker of its own.
     async fn pass_with_specs(&mut self, only: Option<BTreeSet<TenantName>>) {
-        // Checked on every pass: a state directory that took the instance over since is obeyed
-        // at once, and a marker removed behind tenantd's back is recorded again.
-        match owner::claim(self.runtime.as_ref(), &self.cfg.instance, &self.cfg.state_dir).await {
-            Ok(()) => {
-                if self.not_owner.take().is_some() {
-                    tracing::info!("this state directory owns the instance again");
-                }
-            }
-            Err(e @ owner::OwnerError::NotOwner { .. }) => {
+        if self.memory.desired.is_none() {
+            return;
+        }
+        let full = only.is_none();
+        let unreadable = if full { self.refresh_statuses() } else { BTreeSet::new() };
+        let scope = PassScope { only, specs_read: true, opts: self.opts };
+        let mode = PassMode::HandOver { wait: WaitPolicy { enabled: true, max: Duration::from_secs(300) } };
+        // The owner is checked on every pass: a state directory that took the instance over
+        // since is obeyed at once, and a marker removed behind tenantd's back is recorded again.
+        // Every full pass puts the host rules back as the networks are; nothing is changed
+        // while that fails.
+        let pass = match run_pass(&self.cfg, self.runtime.as_ref(), &mut self.memory, scope, mode).await {
+            Ok(pass) => pass,
+            Err(ReconcileError::Owner(e @ owner::OwnerError::NotOwner { .. })) => {
                 let message = e.to_string();
                 if self.not_owner.as_deref() != Some(message.as_str()) {
                     tracing::error!(error = %message, "not this state directory's instance; changing nothing");
@@ -287,40 +290,44 @@ impl Controller {
                 self.full_due = Some(Instant::now() + self.cfg.daemon.resync_interval.min(Duration::from_secs(30)));
                 return;
             }
-            Err(owner::OwnerError::Runtime { source, .. }) => {
+            Err(ReconcileError::Owner(owner::OwnerError::Runtime { source, .. })) => {
                 return self.pass_failed(&ReconcileError::Runtime(source))
             }
-            Err(e) => return self.pass_failed(&e.into()),
-        }
-        let unreadable = if only.is_none() { self.refresh_statuses() } else { BTreeSet::new() };
-        let Some(desired) = self.desired.as_ref() else { return };
-        let observed = match &only {
-            None => self.runtime.observe(&desired.images(), &desired.names()).await.map(|w| self.world = w),
-            Some(names) => observe_some(self.runtime.as_ref(), &mut self.world, names, desired).await,
+            Err(e) => return self.pass_failed(&e),
         };
-        if let Err(e) = observed {
-            return self.pass_failed(&ReconcileError::Runtime(e));
-        }
-        // Every full pass puts the host rules back as the networks are, whatever happened to
-        // them meanwhile (a reboot, a flush); nothing is changed while that fails.
-        if only.is_none() {
-            if let Err(e) = self.runtime.sync_host_rules().await {
-                return self.pass_failed(&ReconcileError::Runtime(e));
-            }
+        if self.not_owner.take().is_some() {
+            tracing::info!("this state directory owns the instance again");
         }
         if self.engine_down.take().is_some() {
             tracing::info!("engine answers again");
         }
-        let rolled_back = rolled_back_of(&self.statuses);
-        let plan = match plan_scoped(&self.cfg, desired, &self.world, &rolled_back, self.opts, only.as_ref()) {
-            Ok((_, plan)) => plan,
-            Err(e) => return self.pass_failed(&e),
-        };
         self.engine_retry = Duration::from_secs(1);
         if self.pass_error.take().is_some() {
             tracing::info!("passes go through again");
         }
-        // Said once per file and error until either changes, not on every pass.
+        self.log_unattributed();
+        if let Some(ctx) = pass.exec {
+            for tp in pass.plan.tenants {
+                self.dispatch(tp, &ctx);
+            }
+        }
+        // A status file that held no status and that nothing above wrote yet (its tenant waits
+        // out a backoff, or is gone): written now from what is known. A worker writes its own.
+        for name in unreadable {
+            if !self.in_flight(&name) && !self.statuses().contains_key(&name) {
+                self.write_status(&name, ApplyFact::NothingToDo, None);
+            }
+        }
+        if full {
+            // Reading every spec leaves megabytes free but resident.
+            super::memory::release_free_memory();
+        }
+    }
+
+    /// Spec files no tenant can be told from: said once per file and error until either
+    /// changes, not on every pass.
+    fn log_unattributed(&mut self) {
+        let Some(desired) = self.memory.desired.as_ref() else { return };
         let mut unattributed = BTreeMap::new();
         for i in desired.unattributed() {
             let errors: Vec<String> = i.errors.iter().map(|e| e.to_string()).collect();
@@ -330,29 +337,12 @@ impl Controller {
             unattributed.insert(i.path.clone(), errors);
         }
         self.unattributed = unattributed;
-        let mut ctx = ExecContext::for_plan(
-            &plan,
-            &self.cfg.port_range,
-            WaitPolicy { enabled: true, max: Duration::from_secs(300) },
-        );
-        // Ports of tenants outside a targeted pass stay held too.
-        std::sync::Arc::make_mut(&mut ctx.held).extend(self.world.host_ports().into_values());
-        ctx.files = Some(FileDelivery::new(&self.cfg));
-        let full = only.is_none();
-        for tp in plan.tenants {
-            self.dispatch(tp, &ctx);
-        }
-        // A status file that held no status and that nothing above wrote yet (its tenant waits
-        // out a backoff, or is gone): written now from what is known. A worker writes its own.
-        for name in unreadable {
-            if !self.in_flight(&name) && !self.statuses.contains_key(&name) {
-                self.write_status(&name, ApplyFact::NothingToDo, None);
-            }
-        }
-        if full {
-            // Reading every spec leaves megabytes free but resident.
-            super::memory::release_free_memory();
-        }
+    }
+
+    /// The status files as last read or written.
+    fn statuses(&self) -> &BTreeMap<TenantName, TenantStatus> {
+        static NONE: BTreeMap<TenantName, TenantStatus> = BTreeMap::new();
+        self.memory.statuses.as_ref().unwrap_or(&NONE)
     }
 
     /// A full pass takes the status files as they are on disk, so that one changed, removed
@@ -368,7 +358,7 @@ impl Controller {
                 for (name, error) in &listing.unreadable {
                     tracing::warn!(tenant = %name, %error, "status file holds no status; writing it anew");
                 }
-                self.statuses = listing.statuses;
+                self.memory.statuses = Some(listing.statuses);
                 listing.unreadable.into_keys().collect()
             }
             Err(e) => {
@@ -479,10 +469,10 @@ impl Controller {
         self.metrics.reconcile_done(settled.result, done.duration);
         match done.after {
             Ok(Some(t)) => {
-                self.world.tenants.insert(name.clone(), t);
+                self.memory.world.tenants.insert(name.clone(), t);
             }
             Ok(None) => {
-                self.world.tenants.remove(&name);
+                self.memory.world.tenants.remove(&name);
             }
             Err(e) => tracing::warn!(tenant = %name, error = %e, "cannot observe tenant after reconcile"),
         }
@@ -506,10 +496,10 @@ impl Controller {
         if self.not_owner.is_some() {
             return;
         }
-        let Some(desired) = &self.desired else { return };
+        let Some(desired) = &self.memory.desired else { return };
         for (name, d) in &desired.tenants {
             let Some(health) = d.main().health.as_ref() else { continue };
-            let Some(oc) = self.world.tenants.get(name).and_then(|t| t.container(&ContainerRole::Main)) else {
+            let Some(oc) = self.memory.world.tenants.get(name).and_then(|t| t.container(&ContainerRole::Main)) else {
                 continue;
             };
             let (Some(port), ContainerState::Running) = (oc.host_port, oc.state) else { continue };
@@ -538,9 +528,9 @@ impl Controller {
 
     /// Samples CPU and memory of every running main container.
     fn sample(&mut self) {
-        let Some(desired) = &self.desired else { return };
+        let Some(desired) = &self.memory.desired else { return };
         for (name, d) in &desired.tenants {
-            let Some(oc) = self.world.tenants.get(name).and_then(|t| t.container(&ContainerRole::Main)) else {
+            let Some(oc) = self.memory.world.tenants.get(name).and_then(|t| t.container(&ContainerRole::Main)) else {
                 continue;
             };
             if oc.state != ContainerState::Running {
@@ -592,7 +582,7 @@ impl Controller {
     /// Derives and writes one tenant's status from what the controller knows.
     fn write_status(&mut self, name: &TenantName, apply: ApplyFact, probe: Option<ProbeFact>) {
         let spec = self.spec_fact(name);
-        let observed: Option<&ObservedTenant> = self.world.tenants.get(name);
+        let observed: Option<&ObservedTenant> = self.memory.world.tenants.get(name);
         let sup = self.records.entry(name.clone()).or_default();
         let now = Instant::now();
         let wall = OffsetDateTime::now_utc();
@@ -616,7 +606,7 @@ impl Controller {
             replacing: sup.replacing,
         };
         let probe = probe.or(sup.health.last);
-        let previous = self.statuses.get(name);
+        let previous = self.memory.statuses.as_ref().and_then(|s| s.get(name));
         let status = derive(previous, Facts { tenant: name.as_str(), spec, observed, apply, probe, daemon }, wall);
         if previous == Some(&status) {
             return;
@@ -631,7 +621,7 @@ impl Controller {
                         self.records.remove(name);
                     }
                 }
-                self.statuses.insert(name.clone(), status);
+                self.memory.statuses.get_or_insert_default().insert(name.clone(), status);
             }
             Err(e) => {
                 self.metrics.status_write_failed();
@@ -641,14 +631,14 @@ impl Controller {
     }
 
     fn spec_fact(&self, name: &TenantName) -> SpecFact {
-        self.desired.as_ref().map_or(SpecFact::Absent, |d| d.spec_fact(name))
+        self.memory.desired.as_ref().map_or(SpecFact::Absent, |d| d.spec_fact(name))
     }
 
     /// Tells systemd and the metrics where things stand; pings the watchdog from the loop's own
     /// progress.
     fn report(&mut self) {
         let mut phases: BTreeMap<String, u64> = BTreeMap::new();
-        for s in self.statuses.values().filter(|s| s.phase != Phase::Removed) {
+        for s in self.statuses().values().filter(|s| s.phase != Phase::Removed) {
             *phases.entry(format!("{:?}", s.phase)).or_default() += 1;
         }
         self.metrics.set_tenant_phases(&phases);
@@ -689,6 +679,6 @@ impl Controller {
     }
 
     pub fn desired_tenant(&self, name: &TenantName) -> Option<&DesiredTenant> {
-        self.desired.as_ref().and_then(|d| d.tenants.get(name)).map(|d| &**d)
+        self.memory.desired.as_ref().and_then(|d| d.tenants.get(name)).map(|d| &**d)
     }
 }

@@ -82,14 +82,25 @@ pub async fn execute_reporting(
     progress: Option<ProgressSink>,
 ) -> BTreeMap<TenantName, TenantOutcome> {
     let ctx = ExecContext { files, progress, ..ExecContext::for_plan(plan, port_range, wait) };
-    stream::iter(plan.tenants.iter())
-        .map(|tp| {
-            let ctx = &ctx;
-            async move { (tp.tenant.clone(), execute_tenant(runtime, tp, ctx).await) }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await
+    execute_with(runtime, plan, concurrency, &ctx).await
+}
+
+/// Runs the plan in `ctx`, `concurrency` tenants at a time.
+pub async fn execute_with(
+    runtime: &dyn Runtime,
+    plan: &Plan,
+    concurrency: usize,
+    ctx: &ExecContext,
+) -> BTreeMap<TenantName, TenantOutcome> {
+    // The futures are made before they are streamed: a closure kept inside the stream would
+    // make this future one the compiler cannot prove `Send` for every lifetime, and the
+    // daemon's future holds it.
+    let runs: Vec<_> = plan
+        .tenants
+        .iter()
+        .map(|tp| async move { (tp.tenant.clone(), execute_tenant(runtime, tp, ctx).await) })
+        .collect();
+    stream::iter(runs).buffer_unordered(concurrency.max(1)).collect().await
 }
 
 /// Runs one tenant's steps in order; the first failing step ends it.

@@ -20,20 +20,17 @@ mod wait;
 use std::path::PathBuf;
 
 pub use execute::{
-    execute, execute_reporting, execute_tenant, ExecContext, WaitPolicy, ASIDE_SUFFIX, STOP_TIMEOUT_SECS,
+    execute, execute_reporting, execute_tenant, execute_with, ExecContext, WaitPolicy, ASIDE_SUFFIX, STOP_TIMEOUT_SECS,
 };
 pub use files::{FileDelivery, FilesError};
 pub use lock::{StateLock, LOCK_FILE};
 pub use observe_after::observe_after;
 pub use outcome::TenantOutcome;
-pub use pass::{run_pass, PassMode, PassResult, ProgressFor};
-pub use prepare::{
-    load_specs, observe_some, plan_pass, plan_scoped, prepare, prepare_only, rolled_back, rolled_back_of, Desired,
-    PassOptions, Prepared,
-};
+pub use pass::{run_pass, PassMemory, PassMode, PassResult, PassScope, ProgressFor};
+pub use prepare::{load_specs, observe_some, plan_scoped, rolled_back, rolled_back_of, Desired, PassOptions};
 pub use probe::probe_running;
 pub use progress::{ExecEvent, ProgressSink};
-pub use status::write_statuses;
+pub use status::{write_statuses, PassFacts};
 pub use wait::health_budget;
 
 use crate::runtime::RuntimeError;

@@ -24,11 +24,13 @@ pub async fn observe_after<'a>(
     if changed.len() > ONE_BY_ONE {
         return Ok(Cow::Owned(runtime.observe(&[], &[]).await?));
     }
-    let fresh: Vec<(TenantName, ObservedWorld)> = stream::iter(changed)
+    // Made before they are streamed, so that this future is `Send` (see `execute_with`).
+    let looks: Vec<_> = changed
+        .iter()
         .map(|t| async move { runtime.observe_tenant(t, &[], &[]).await.map(|w| (t.clone(), w)) })
-        .buffer_unordered(ONE_BY_ONE)
-        .try_collect()
-        .await?;
+        .collect();
+    let fresh: Vec<(TenantName, ObservedWorld)> =
+        stream::iter(looks).buffer_unordered(ONE_BY_ONE).try_collect().await?;
     let mut world = before.clone();
     for (tenant, mut seen) in fresh {
         match seen.tenants.remove(&tenant) {

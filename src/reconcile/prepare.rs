@@ -163,15 +163,6 @@ impl Desired {
     }
 }
 
-/// The result of load → observe → plan, kept for apply and status.
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    pub desired: Desired,
-    pub observed: ObservedWorld,
-    pub ports: PortAssignments,
-    pub plan: Plan,
-}
-
 /// Reads the specs (files only).
 pub fn load_specs(
     dir: &Path,
@@ -201,30 +192,6 @@ pub fn rolled_back_of(statuses: &BTreeMap<TenantName, TenantStatus>) -> BTreeMap
         .collect()
 }
 
-/// Loads, observes and plans for the whole instance.
-pub async fn prepare(cfg: &DaemonConfig, runtime: &dyn Runtime, opts: PassOptions) -> Result<Prepared, ReconcileError> {
-    let desired = Desired::load(cfg, opts)?;
-    let observed = runtime.observe(&desired.images(), &desired.names()).await.map_err(ReconcileError::Runtime)?;
-    let rolled_back = rolled_back(&StatusStore::new(cfg.status_dir()));
-    plan_pass(cfg, desired, observed, &rolled_back, opts)
-}
-
-/// Loads every spec but observes and plans only the tenants in `only`, each on its own, as a
-/// targeted pass of the daemon does: other tenants are neither asked about nor shown.
-pub async fn prepare_only(
-    cfg: &DaemonConfig,
-    runtime: &dyn Runtime,
-    opts: PassOptions,
-    only: &BTreeSet<TenantName>,
-) -> Result<Prepared, ReconcileError> {
-    let desired = Desired::load(cfg, opts)?;
-    let mut observed = ObservedWorld::default();
-    observe_some(runtime, &mut observed, only, &desired).await.map_err(ReconcileError::Runtime)?;
-    let rolled_back = rolled_back(&StatusStore::new(cfg.status_dir()));
-    let (ports, plan) = plan_scoped(cfg, &desired, &observed, &rolled_back, opts, Some(only))?;
-    Ok(Prepared { desired, observed, ports, plan })
-}
-
 /// Observes `names` one by one into `world`, which keeps what it knew of every other tenant.
 pub async fn observe_some(
     runtime: &dyn Runtime,
@@ -248,19 +215,6 @@ pub async fn observe_some(
         world.foreign.extend(one.foreign);
     }
     Ok(())
-}
-
-/// Plans a pass from what was loaded and observed (pure, apart from asking the host which
-/// ports are free and reading which runtime files were delivered).
-pub fn plan_pass(
-    cfg: &DaemonConfig,
-    desired: Desired,
-    observed: ObservedWorld,
-    rolled_back: &BTreeMap<TenantName, RolledBack>,
-    opts: PassOptions,
-) -> Result<Prepared, ReconcileError> {
-    let (ports, plan) = plan_scoped(cfg, &desired, &observed, rolled_back, opts, None)?;
-    Ok(Prepared { desired, observed, ports, plan })
 }
 
 /// Plans the tenants in `only` (`None`: all of them) against the whole instance's observed

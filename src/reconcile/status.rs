@@ -5,33 +5,40 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
 use super::outcome::TenantOutcome;
-use super::prepare::Prepared;
+use super::prepare::Desired;
 use crate::runtime::{EngineInfo, ObservedWorld};
 use crate::spec::TenantName;
 use crate::status::{derive, ApplyFact, DaemonFacts, Facts, ProbeFact, StatusError, StatusStore};
 
-/// Derives and writes statuses from the pass and a fresh observation, recording `engine` (the
+/// What a converging pass knows of every tenant once it has run.
+pub struct PassFacts<'a> {
+    pub desired: &'a Desired,
+    pub before: &'a ObservedWorld,
+    pub outcomes: &'a BTreeMap<TenantName, TenantOutcome>,
+    pub after: &'a ObservedWorld,
+    pub probes: &'a BTreeMap<TenantName, ProbeFact>,
+}
+
+/// Derives and writes statuses from the pass (the specs, the world observed `before` it, the
+/// outcomes) and a fresh observation `after`, recording `engine` (the
 /// engine the pass ran on, when known). Returns how many files were (re)written. Every tenant is
 /// attempted even when one write fails; the first error is returned. A status file that holds
 /// no status (corrupt) is written anew, whether or not the pass knows its tenant otherwise.
 pub fn write_statuses(
     store: &StatusStore,
-    prepared: &Prepared,
-    outcomes: &BTreeMap<TenantName, TenantOutcome>,
-    after: &ObservedWorld,
-    probes: &BTreeMap<TenantName, ProbeFact>,
+    pass: PassFacts<'_>,
     engine: Option<&EngineInfo>,
     now: OffsetDateTime,
 ) -> Result<usize, StatusError> {
+    let PassFacts { desired, before, outcomes, after, probes } = pass;
     store.prepare()?;
     let listing = store.list()?;
     let previous = listing.statuses;
-    let names: BTreeSet<&TenantName> = prepared
-        .desired
+    let names: BTreeSet<&TenantName> = desired
         .tenants
         .keys()
-        .chain(prepared.desired.invalid.keys())
-        .chain(prepared.observed.tenants.keys())
+        .chain(desired.invalid.keys())
+        .chain(before.tenants.keys())
         .chain(after.tenants.keys())
         .chain(previous.keys())
         .chain(listing.unreadable.keys())
@@ -39,7 +46,7 @@ pub fn write_statuses(
     let mut written = 0;
     let mut first_err = None;
     for name in names {
-        let spec = prepared.desired.spec_fact(name);
+        let spec = desired.spec_fact(name);
         let outcome = outcomes.get(name);
         let facts = Facts {
             tenant: name.as_str(),
