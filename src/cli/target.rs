@@ -167,7 +167,7 @@ mod tests {
             applied: None,
             state: crate::runtime::ContainerState::Running,
             health: crate::runtime::EngineHealth::None,
-            limits: crate::render::Limits { memory_bytes: 0, nano_cpus: 0, pids: 0 },
+            limits: crate::render::Limits::default(),
             host_port: None,
             restart_count: 0,
             started_at: None,

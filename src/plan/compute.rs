@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::diff::{container_diff, limits_change};
+use super::diff::container_diff;
 use super::model::*;
 use crate::ports::PortAssignments;
 use crate::render::{
@@ -241,7 +241,7 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
         if !network_recreated {
             attachment_steps(c, oc, &d.network.name, &mut reasons, &mut container_steps);
         }
-        if let Some(what) = limits_change(&oc.limits, &c.limits) {
+        if let Some(what) = oc.limits.change_to(&c.limits) {
             reasons.push(format!("container {}: {what} (in place, no restart)", c.name));
             container_steps.push(Step::UpdateLimits {
                 id: oc.id.clone(),
@@ -464,7 +464,7 @@ fn replace_reasons(
     if matches!(oc.state, ContainerState::Dead | ContainerState::Removing) {
         fields.insert("state".to_string());
     }
-    if world.limit_updates == LimitUpdates::Recreate && limits_change(&oc.limits, &c.limits).is_some() {
+    if world.limit_updates == LimitUpdates::Recreate && oc.limits.change_to(&c.limits).is_some() {
         fields.insert("limits".to_string());
     }
     // The same reference now names different content (a newer pull, a rebuilt tag).

@@ -1,47 +1,10 @@
-//! Before/after text of a container's settings, and the wording of limit changes.
+//! Before/after text of a container's settings.
 
 use serde_json::{json, Map, Value};
 
 use super::model::ContainerDiff;
-use crate::render::{DesiredContainer, Limits};
+use crate::render::DesiredContainer;
 use crate::runtime::ObservedContainer;
-use crate::spec::ByteSize;
-
-/// Describes what differs between two limit sets (`memory 512Mi → 1Gi, cpus 0.5 → 1`), or
-/// `None` when they are equal.
-pub fn limits_change(from: &Limits, to: &Limits) -> Option<String> {
-    let mut parts = Vec::new();
-    if from.memory_bytes != to.memory_bytes {
-        parts.push(format!("memory {} → {}", mem(from.memory_bytes), mem(to.memory_bytes)));
-    }
-    if from.nano_cpus != to.nano_cpus {
-        parts.push(format!("cpus {} → {}", cpus(from.nano_cpus), cpus(to.nano_cpus)));
-    }
-    if from.pids != to.pids {
-        parts.push(format!("pids {} → {}", from.pids, to.pids));
-    }
-    (!parts.is_empty()).then(|| parts.join(", "))
-}
-
-fn mem(bytes: i64) -> String {
-    if bytes <= 0 {
-        "unlimited".into()
-    } else {
-        ByteSize::from_bytes(bytes as u64).to_string()
-    }
-}
-
-fn cpus(nano: i64) -> String {
-    if nano <= 0 {
-        "unlimited".into()
-    } else {
-        format!("{}", nano as f64 / 1e9)
-    }
-}
-
-fn limits_json(l: &Limits) -> Value {
-    json!({ "memory": mem(l.memory_bytes), "cpus": l.nano_cpus as f64 / 1e9, "pids": l.pids })
-}
 
 /// The settings of an observed container as recorded when it was created, with its live limits
 /// and host port (those can differ from the record).
@@ -55,7 +18,7 @@ fn observed_settings(oc: &ObservedContainer) -> Value {
             m
         }
     };
-    obj.insert("limits".into(), limits_json(&oc.limits));
+    obj.insert("limits".into(), oc.limits.to_json());
     if let Some(p) = oc.host_port {
         obj.insert("hostPort".into(), json!(p));
     }
@@ -67,7 +30,7 @@ fn desired_settings(c: &DesiredContainer, host_port: Option<u16>) -> Value {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    obj.insert("limits".into(), limits_json(&c.limits));
+    obj.insert("limits".into(), c.limits.to_json());
     if let Some(p) = host_port.filter(|_| c.publish_port.is_some()) {
         obj.insert("hostPort".into(), json!(p));
     }

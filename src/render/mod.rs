@@ -4,6 +4,7 @@ mod files;
 mod hash;
 pub mod kubernetes;
 pub mod labels;
+mod limits;
 mod model;
 pub mod openclaw;
 mod tenant;
@@ -13,6 +14,7 @@ pub use files::{
     RUNTIME_CONFIG_DIR,
 };
 pub use hash::{versioned_hash, HASH_VERSION};
+pub use limits::Limits;
 pub use model::*;
 pub use tenant::{object_name, render, ContainerView, DEFAULT_USER, MAIN_ALIAS};
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::limits::Limits;
 use crate::spec::{PullPolicy, TenantName};
 
 /// What kind of container within a tenant this is.
@@ -56,15 +57,6 @@ impl ImageSource {
             ImageSource::Build { tag, .. } => tag,
         }
     }
-}
-
-/// Limits that can change on a running container without a restart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Limits {
-    pub memory_bytes: i64,
-    pub nano_cpus: i64,
-    pub pids: i64,
 }
 
 /// The engine's own healthcheck.

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::files::{BindPlan, FileRoots, RuntimeFiles, CONFIG_FILE, CONFIG_PATH_ENV, RUNTIME_CONFIG_DIR};
 use super::hash::{canonical_json, field_hash, versioned_hash};
+use super::limits::Limits;
 use super::model::*;
 use crate::spec::{
     BuildContext, BuildSpec, Egress, Health, LoadedSpec, PullPolicy, Resources, TenantName, TmpfsMount, VolumeMount,
@@ -208,11 +209,7 @@ fn container(
         }
         _ => None,
     };
-    let limits = Limits {
-        memory_bytes: c.resources.memory.bytes() as i64,
-        nano_cpus: (c.resources.cpus * 1e9).round() as i64,
-        pids: i64::from(c.resources.pids),
-    };
+    let limits = Limits::from(c.resources);
     let mut container = DesiredContainer {
         role: c.role,
         name,

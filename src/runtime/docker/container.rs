@@ -63,13 +63,9 @@ pub fn create_body(
         // The default on cgroup v1 engines is the host's cgroup namespace.
         cgroupns_mode: Some(HostConfigCgroupnsModeEnum::PRIVATE),
         tmpfs: Some(tmpfs),
-        memory: positive(c.limits.memory_bytes),
-        memory_swap: positive(c.limits.memory_bytes),
-        nano_cpus: positive(c.limits.nano_cpus),
-        pids_limit: positive(c.limits.pids),
         // nproc counts every process of the uid on the whole host (there is no user namespace),
-        // so it is a host-wide backstop; pids_limit is the per-container cap. Neither is part
-        // of the config hash nor observed: changing them never recreates a container.
+        // so it is a host-wide backstop; the pids limit is the per-container cap. Neither is
+        // part of the config hash nor observed: changing them never recreates a container.
         ulimits: Some(vec![ulimit("nofile", ulimits.nofile), ulimit("nproc", ulimits.nproc)]),
         log_config: Some(HostConfigLogConfig {
             typ: Some("json-file".into()),
@@ -111,6 +107,7 @@ pub fn create_body(
         }),
         ..Default::default()
     };
+    let host_config = super::limits::with_limits(host_config, &c.limits);
 
     ContainerCreateBody {
         image: Some(c.image.reference().to_string()),
@@ -169,11 +166,6 @@ fn healthcheck(h: &Healthcheck) -> HealthConfig {
 
 fn ulimit(name: &str, limit: i64) -> ResourcesUlimits {
     ResourcesUlimits { name: Some(name.into()), soft: Some(limit), hard: Some(limit) }
-}
-
-/// Zero means "not set" to the engine; send nothing rather than a zero.
-fn positive(v: i64) -> Option<i64> {
-    (v > 0).then_some(v)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bollard::models::{ContainerInspectResponse, ContainerUpdateBody};
+use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, RemoveContainerOptionsBuilder,
     RenameContainerOptionsBuilder, RestartContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
@@ -167,15 +167,7 @@ impl DockerRuntime {
             // gets a clear refusal rather than the engine's bare 404.
             return Err(self.unsupported(format!("{operation} {id} in place")));
         }
-        let positive = |v: i64| (v > 0).then_some(v);
-        let body = ContainerUpdateBody {
-            memory: positive(limits.memory_bytes),
-            // Equal to memory: no swap on top of the limit.
-            memory_swap: positive(limits.memory_bytes),
-            nano_cpus: positive(limits.nano_cpus),
-            pids_limit: positive(limits.pids),
-            ..Default::default()
-        };
+        let body = super::limits::update_body(limits);
         within(self.timeouts.call, docker.update_container(id, body))
             .await
             .map_err(|e| self.fail(format!("{operation} {id}"), e))

@@ -12,6 +12,7 @@ mod host_routes;
 mod identify;
 mod image;
 mod lifecycle;
+mod limits;
 mod logs;
 mod network;
 mod observe;

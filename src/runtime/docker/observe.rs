@@ -15,7 +15,7 @@ use super::owner::is_owner_marker;
 use super::scope::{bare_name, is_ours};
 use super::DockerRuntime;
 use crate::render::labels;
-use crate::render::{ContainerRole, Limits};
+use crate::render::ContainerRole;
 use crate::runtime::error::RuntimeError;
 use crate::runtime::model::{
     ContainerState, EngineHealth, ForeignObject, NetworkAttachment, ObservedContainer, ObservedNetwork, ObservedTenant,
@@ -257,11 +257,7 @@ fn observed_container(c: &ContainerInspectResponse) -> Option<(TenantName, Obser
             Some(HealthStatusEnum::HEALTHY) => EngineHealth::Healthy,
             Some(HealthStatusEnum::UNHEALTHY) => EngineHealth::Unhealthy,
         },
-        limits: Limits {
-            memory_bytes: host.and_then(|h| h.memory).unwrap_or(0),
-            nano_cpus: host.and_then(|h| h.nano_cpus).unwrap_or(0),
-            pids: host.and_then(|h| h.pids_limit).unwrap_or(0),
-        },
+        limits: super::limits::observed(host),
         host_port: host
             .and_then(|h| h.port_bindings.as_ref())
             .into_iter()

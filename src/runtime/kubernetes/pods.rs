@@ -128,7 +128,7 @@ fn limits(spec: &Container) -> Limits {
             .map(|q| q.to_f64())
             .unwrap_or(0.0)
     };
-    Limits { memory_bytes: limit("memory") as i64, nano_cpus: (limit("cpu") * 1e9) as i64, pids: 0 }
+    Limits { memory_bytes: limit("memory") as i64, nano_cpus: (limit("cpu") * 1e9) as i64, ..Limits::default() }
 }
 
 #[cfg(test)]
