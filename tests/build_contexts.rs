@@ -15,7 +15,8 @@ use std::process::{Command, Stdio};
 
 use support::*;
 use tenantd::render::ImageSource;
-use tenantd::runtime::{Runtime, RuntimeError};
+use tenantd::runtime::ContainerEngine;
+use tenantd::runtime::RuntimeError;
 
 /// Removes every tag of one `tenantd.local/<repo>` repository when dropped.
 struct BuiltImages(String);

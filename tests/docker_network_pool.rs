@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use docker_support::{docker, docker_ok, docker_test, inspect, TEST_OWNER};
 use tenantd::render::DesiredNetwork;
 use tenantd::runtime::docker::{DockerRuntime, SubnetPool};
-use tenantd::runtime::{Runtime, RuntimeError};
+use tenantd::runtime::{ContainerEngine, RuntimeError};
 use tenantd::spec::TenantName;
 
 /// Every IPv4 subnet of a network on the engine.

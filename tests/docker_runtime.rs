@@ -25,7 +25,7 @@ use tenantd::render::{
 use tenantd::runtime::docker::{DockerRuntime, Timeouts};
 use tenantd::runtime::error::UnreachableReason;
 use tenantd::runtime::{
-    ContainerState, EngineEvent, EngineEventKind, EngineHealth, ImageOutcome, Runtime, RuntimeError,
+    ContainerEngine, ContainerState, EngineEvent, EngineEventKind, EngineHealth, ImageOutcome, Runtime, RuntimeError,
 };
 use tenantd::spec::{PullPolicy, TenantName};
 

@@ -23,6 +23,10 @@ pub async fn run(cfg: &DaemonConfig, tenant: &str, container: Option<&str>, opts
     let runtime = super::connect(cfg).await?;
     let target = super::target::choose(cfg, runtime.as_ref(), tenant, container).await?;
     let c = &target.container;
+    let engine = runtime.containers(&format!(
+        "run a command in container {} (use `kubectl exec -n <instance>-<tenant> -it deploy/runtime -c <container> -- CMD`)",
+        c.name
+    ))?;
     if c.state != ContainerState::Running {
         anyhow::bail!(
             "{} is not running ({}); see `tenantd status {}`",
@@ -45,7 +49,7 @@ pub async fn run(cfg: &DaemonConfig, tenant: &str, container: Option<&str>, opts
     let mut terminated = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let code = tokio::select! {
-        code = runtime.exec(&c.id, &request, io) => code?,
+        code = engine.exec(&c.id, &request, io) => code?,
         // The command goes on in the container, as with `docker exec`; the terminal is restored.
         _ = terminated.recv() => 128 + 15,
         _ = hangup.recv() => 128 + 1,

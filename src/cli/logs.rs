@@ -27,7 +27,11 @@ pub async fn run(cfg: &DaemonConfig, tenant: &str, container: Option<&str>, opts
     let runtime = super::connect(cfg).await?;
     let target = super::target::choose(cfg, runtime.as_ref(), tenant, container).await?;
     let request = LogRequest { follow: opts.follow, tail: opts.tail, since, timestamps: opts.timestamps };
-    let mut chunks = runtime.logs(&target.container.id, &request).await?;
+    let engine = runtime.containers(&format!(
+        "read the logs of container {} (use `kubectl logs -n <instance>-<tenant> deploy/runtime -c <container>`)",
+        target.container.name
+    ))?;
+    let mut chunks = engine.logs(&target.container.id, &request).await?;
     let (mut stdout, mut stderr) = (tokio::io::stdout(), tokio::io::stderr());
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);

@@ -10,7 +10,8 @@ pub async fn run(cfg: &DaemonConfig, tenant: &str, container: Option<&str>) -> a
     let runtime = super::connect(cfg).await?;
     let target = super::target::choose(cfg, runtime.as_ref(), tenant, container).await?;
     let c = &target.container;
-    runtime.restart_container(&c.id, STOP_TIMEOUT_SECS).await?;
+    let engine = runtime.containers(&format!("restart container {} (the cluster restarts its pods)", c.name))?;
+    engine.restart_container(&c.id, STOP_TIMEOUT_SECS).await?;
     println!("{}: restarted container {} ({}) in place", target.label(), c.name, short_id(&c.id));
     Ok(0)
 }

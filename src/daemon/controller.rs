@@ -510,7 +510,11 @@ impl Controller {
                     tracing::warn!(tenant = %name, failed_probes = health.retries, "runtime stayed unhealthy; restarting its container");
                     let (rt, tx, id, tenant) = (self.runtime.clone(), self.obs_tx.clone(), oc.id.clone(), name.clone());
                     tokio::spawn(async move {
-                        let result = rt.restart_container(&id, STOP_TIMEOUT_SECS).await.map_err(|e| e.to_string());
+                        let result = match rt.containers("restart a container (the cluster restarts its pods)") {
+                            Ok(engine) => engine.restart_container(&id, STOP_TIMEOUT_SECS).await,
+                            Err(e) => Err(e),
+                        };
+                        let result = result.map_err(|e| e.to_string());
                         let _ = tx.send(Observation::Restarted { tenant, result });
                     });
                 }
@@ -542,7 +546,10 @@ impl Controller {
             let (rt, tx, id, tenant, nano_cpus) =
                 (self.runtime.clone(), self.obs_tx.clone(), oc.id.clone(), name.clone(), d.main().limits.nano_cpus);
             tokio::spawn(async move {
-                let sample = rt.stats(&id).await.ok();
+                let sample = match rt.containers("sample a container") {
+                    Ok(engine) => engine.stats(&id).await.ok(),
+                    Err(_) => None,
+                };
                 let _ = tx.send(Observation::Sample { tenant, sample, nano_cpus });
             });
         }

@@ -16,7 +16,7 @@ use crate::plan::{Plan, Step, TenantPlan};
 use crate::ports::host_port_free;
 use crate::render::kubernetes::ObjectKind;
 use crate::render::{aside_name, ContainerRole, DesiredContainer};
-use crate::runtime::{Runtime, RuntimeError, SecretValues};
+use crate::runtime::{Cluster, ContainerEngine, Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 use crate::status::{ApplyFact, ProbeFact};
 
@@ -214,19 +214,30 @@ struct Stopped {
     name: String,
 }
 
-impl TenantRun<'_> {
+impl<'a> TenantRun<'a> {
     fn report(&self, event: ExecEvent<'_>) {
         report(self.ctx, event)
     }
 
+    /// The runtime as a container engine, for a container step; a plan for a cluster has none.
+    fn engine(&self) -> Result<&'a dyn ContainerEngine, RuntimeError> {
+        self.runtime.containers("run a container step of a plan")
+    }
+
+    /// The runtime as a cluster, for an object step; a plan for a container engine has none.
+    fn cluster(&self) -> Result<&'a dyn Cluster, RuntimeError> {
+        self.runtime.cluster("run an object step of a plan")
+    }
+
     /// Runs one step; `Ok(Some(fact))` ends the tenant with that fact (a rollback).
     async fn step(&mut self, step: &Step, secrets: &SecretValues) -> Result<Option<ApplyFact>, RuntimeError> {
-        let rt = self.runtime;
         match step {
-            Step::EnsureImage { image } => rt.ensure_image(image).await.map(|_| ())?,
-            Step::CreateNetwork { network } => rt.create_network(&self.tp.tenant, network).await.map(|_| ())?,
-            Step::RemoveNetwork { name } => rt.remove_network(name).await?,
-            Step::CreateVolume { name } => rt.create_volume(&self.tp.tenant, name).await?,
+            Step::EnsureImage { image } => self.engine()?.ensure_image(image).await.map(|_| ())?,
+            Step::CreateNetwork { network } => {
+                self.engine()?.create_network(&self.tp.tenant, network).await.map(|_| ())?
+            }
+            Step::RemoveNetwork { name } => self.engine()?.remove_network(name).await?,
+            Step::CreateVolume { name } => self.engine()?.create_volume(&self.tp.tenant, name).await?,
             Step::CreateContainer { container, host_port, start, .. } => {
                 let (_, port) = self.create_and_start(container, *host_port, *start).await?;
                 if container.role == ContainerRole::Main && *start {
@@ -236,32 +247,36 @@ impl TenantRun<'_> {
             Step::ReplaceContainer { old_id, container, host_port, .. } => {
                 return self.replace_gated(old_id, container, *host_port).await;
             }
-            Step::RenameContainer { id, to, .. } => rt.rename_container(id, to).await?,
+            Step::RenameContainer { id, to, .. } => self.engine()?.rename_container(id, to).await?,
             Step::RemoveContainer { id, .. } => {
-                rt.stop_container(id, STOP_TIMEOUT_SECS).await?;
-                rt.remove_container(id).await?;
+                self.engine()?.stop_container(id, STOP_TIMEOUT_SECS).await?;
+                self.engine()?.remove_container(id).await?;
             }
             Step::StartContainer { id, name } => {
-                rt.start_container(id).await?;
+                self.engine()?.start_container(id).await?;
                 if self.tp.desired.as_ref().is_some_and(|d| d.main().name == *name) {
                     self.started_main_port = self.tp.host_port;
                 }
             }
-            Step::StopContainer { id, .. } => rt.stop_container(id, STOP_TIMEOUT_SECS).await?,
-            Step::UpdateLimits { id, to, .. } => rt.update_limits(id, to).await?,
-            Step::ConnectNetwork { id, network, aliases, .. } => rt.connect_network(id, network, aliases).await?,
-            Step::DisconnectNetwork { id, network, .. } => rt.disconnect_network(id, network).await?,
-            Step::SignalContainer { id, signal, .. } => rt.signal_container(id, signal).await?,
-            Step::RestartContainer { id, .. } => rt.restart_container(id, STOP_TIMEOUT_SECS).await?,
+            Step::StopContainer { id, .. } => self.engine()?.stop_container(id, STOP_TIMEOUT_SECS).await?,
+            Step::UpdateLimits { id, to, .. } => self.engine()?.update_limits(id, to).await?,
+            Step::ConnectNetwork { id, network, aliases, .. } => {
+                self.engine()?.connect_network(id, network, aliases).await?
+            }
+            Step::DisconnectNetwork { id, network, .. } => self.engine()?.disconnect_network(id, network).await?,
+            Step::SignalContainer { id, signal, .. } => self.engine()?.signal_container(id, signal).await?,
+            Step::RestartContainer { id, .. } => self.engine()?.restart_container(id, STOP_TIMEOUT_SECS).await?,
             // Host files, not engine calls: done by `files_step`.
             Step::WriteFiles { .. } | Step::RemoveFiles => {}
             Step::ApplyObject { object, .. } => {
-                rt.apply_object(&self.tp.tenant, object, secrets).await?;
+                self.cluster()?.apply_object(&self.tp.tenant, object, secrets).await?;
                 if object.kind == ObjectKind::Deployment {
                     self.rolled_out = self.tp.desired.as_ref().is_some_and(|d| !d.suspended);
                 }
             }
-            Step::DeleteObject { kind, name, uid } => rt.delete_object(&self.tp.tenant, *kind, name, uid).await?,
+            Step::DeleteObject { kind, name, uid } => {
+                self.cluster()?.delete_object(&self.tp.tenant, *kind, name, uid).await?
+            }
         }
         Ok(None)
     }
@@ -308,7 +323,7 @@ impl TenantRun<'_> {
         c: &DesiredContainer,
         host_port: Option<u16>,
     ) -> Result<Option<ApplyFact>, RuntimeError> {
-        let rt = self.runtime;
+        let rt = self.engine()?;
         // Noted first: a stop that fails half-way may still have stopped it.
         self.stopped.push(Stopped { id: old_id.to_string(), name: c.name.clone() });
         rt.stop_container(old_id, STOP_TIMEOUT_SECS).await?;
@@ -345,13 +360,14 @@ impl TenantRun<'_> {
     /// as it goes: one that cannot get its name back still runs (a later plan renames it).
     /// Returns their names; the first error of a start that failed.
     async fn restart_stopped(&mut self) -> Result<Vec<String>, RuntimeError> {
+        let rt = self.engine()?;
         let mut first_error = None;
         let mut names = Vec::new();
         for s in std::mem::take(&mut self.stopped).into_iter().rev() {
-            if let Err(e) = self.runtime.rename_container(&s.id, &s.name).await {
+            if let Err(e) = rt.rename_container(&s.id, &s.name).await {
                 tracing::warn!(container = %s.name, error = %e, "cannot give a stopped container its name back");
             }
-            match self.runtime.start_container(&s.id).await {
+            match rt.start_container(&s.id).await {
                 Ok(()) => names.push(s.name),
                 Err(e) => {
                     tracing::warn!(container = %s.name, error = %e, "cannot start a stopped container again");
@@ -376,17 +392,18 @@ impl TenantRun<'_> {
         let d = self.tp.desired.as_ref();
         let spec_hash = d.map(|d| d.spec_hash.as_str()).unwrap_or_default();
         let network = d.map(|d| d.network.name.as_str()).unwrap_or_default();
+        let rt = self.engine()?;
         let mut port = host_port;
         let mut tried = BTreeSet::new();
         loop {
-            let id = self.runtime.create_container(&self.tp.tenant, spec_hash, c, network, port).await?;
+            let id = rt.create_container(&self.tp.tenant, spec_hash, c, network, port).await?;
             if !start {
                 return Ok((id, port));
             }
-            let started = self.runtime.start_container(&id).await;
+            let started = rt.start_container(&id).await;
             if started.is_err() {
                 // A container that cannot start is of no use, and holds the name.
-                if let Err(e) = self.runtime.remove_container(&id).await {
+                if let Err(e) = rt.remove_container(&id).await {
                     tracing::warn!(container = %c.name, error = %e, "cannot remove a container that did not start");
                 }
             }

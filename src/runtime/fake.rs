@@ -128,6 +128,9 @@ impl FakeRuntime {
 
 #[async_trait]
 impl Runtime for FakeRuntime {
+    fn family(&self) -> Family<'_> {
+        Family::Containers(self)
+    }
     fn describe(&self) -> String {
         "fake runtime (in memory)".into()
     }
@@ -145,6 +148,41 @@ impl Runtime for FakeRuntime {
         Ok(world)
     }
 
+    async fn owner(&self) -> Result<Option<InstanceOwner>, RuntimeError> {
+        Ok(self.state.lock().expect("fake lock").owner.clone())
+    }
+
+    async fn claim_owner(&self, owner: &InstanceOwner, replace: bool) -> Result<InstanceOwner, RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        match s.owner.clone() {
+            Some(recorded) if recorded.id == owner.id || !replace => Ok(recorded),
+            _ => {
+                Self::record(&mut s, Call::RecordOwner(owner.id.clone()))?;
+                s.owner = Some(owner.clone());
+                Ok(owner.clone())
+            }
+        }
+    }
+
+    async fn observe_tenant(
+        &self,
+        tenant: &TenantName,
+        images: &[String],
+        names: &[String],
+    ) -> Result<ObservedWorld, RuntimeError> {
+        let mut world = self.observe(images, names).await?;
+        world.tenants.retain(|t, _| t == tenant);
+        Ok(world)
+    }
+
+    async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
+        // The fake has no engine to report changes; a stream that never yields.
+        Ok(Box::pin(futures_util::stream::pending()))
+    }
+}
+
+#[async_trait]
+impl ContainerEngine for FakeRuntime {
     async fn ensure_image(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
         let reference = image.reference().to_string();
@@ -291,33 +329,6 @@ impl Runtime for FakeRuntime {
         Ok(())
     }
 
-    async fn owner(&self) -> Result<Option<InstanceOwner>, RuntimeError> {
-        Ok(self.state.lock().expect("fake lock").owner.clone())
-    }
-
-    async fn claim_owner(&self, owner: &InstanceOwner, replace: bool) -> Result<InstanceOwner, RuntimeError> {
-        let mut s = self.state.lock().expect("fake lock");
-        match s.owner.clone() {
-            Some(recorded) if recorded.id == owner.id || !replace => Ok(recorded),
-            _ => {
-                Self::record(&mut s, Call::RecordOwner(owner.id.clone()))?;
-                s.owner = Some(owner.clone());
-                Ok(owner.clone())
-            }
-        }
-    }
-
-    async fn observe_tenant(
-        &self,
-        tenant: &TenantName,
-        images: &[String],
-        names: &[String],
-    ) -> Result<ObservedWorld, RuntimeError> {
-        let mut world = self.observe(images, names).await?;
-        world.tenants.retain(|t, _| t == tenant);
-        Ok(world)
-    }
-
     async fn rename_container(&self, id: &str, new_name: &str) -> Result<(), RuntimeError> {
         let mut s = self.state.lock().expect("fake lock");
         Self::record(&mut s, Call::RenameContainer(id.to_string(), new_name.to_string()))?;
@@ -368,11 +379,6 @@ impl Runtime for FakeRuntime {
             network_rx_bytes: Some(0),
             network_tx_bytes: Some(0),
         })
-    }
-
-    async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
-        // The fake has no engine to report changes; a stream that never yields.
-        Ok(Box::pin(futures_util::stream::pending()))
     }
 
     async fn logs(

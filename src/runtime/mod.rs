@@ -1,4 +1,6 @@
-//! The runtime trait: the only door from plan/apply/status logic to a container engine.
+//! The runtime traits: the only door from plan/apply/status logic to a container engine or a
+//! cluster. [`Runtime`] is what every backend has; [`ContainerEngine`] and [`Cluster`] are what
+//! each family changes things with.
 
 pub mod attach;
 pub mod docker;
@@ -29,9 +31,14 @@ pub enum ImageOutcome {
     Built { id: String },
 }
 
-/// A container engine as tenantd uses it. Every call is scoped to one instance: an
+/// A backend as every part of tenantd uses it, whatever it is made of: it is observed, owned by
+/// one state directory and reports its events. Every call is scoped to one instance: an
 /// implementation only lists, changes or removes objects that carry that instance's label.
 /// "Already done" (removing what is gone, stopping what is stopped) is success.
+///
+/// What a backend changes depends on its [`Family`]: a container engine creates containers,
+/// networks and volumes itself ([`ContainerEngine`]); a cluster takes objects and runs them
+/// ([`Cluster`]). A plan is made for one family, and its steps call that family's trait.
 #[async_trait]
 pub trait Runtime: Send + Sync {
     /// A short description of the engine and its endpoint, for messages (`docker at unix:///var/run/docker.sock`).
@@ -43,6 +50,9 @@ pub trait Runtime: Send + Sync {
         None
     }
 
+    /// What this backend is made of, with the calls that family has.
+    fn family(&self) -> Family<'_>;
+
     /// Checks that the engine answers.
     async fn ping(&self) -> Result<(), RuntimeError>;
 
@@ -51,12 +61,14 @@ pub trait Runtime: Send + Sync {
     /// kind: a name is only taken from objects of the same kind.
     async fn observe(&self, images: &[String], names: &[String]) -> Result<ObservedWorld, RuntimeError>;
 
-    /// Makes the image available locally: pulls (per its policy) or builds it.
-    async fn ensure_image(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError>;
-
-    async fn create_network(&self, tenant: &TenantName, network: &DesiredNetwork) -> Result<String, RuntimeError>;
-    async fn remove_network(&self, name: &str) -> Result<(), RuntimeError>;
-    async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError>;
+    /// Like `observe`, but only the objects of one tenant (and the foreign objects holding
+    /// `names`); the world holds that tenant or none.
+    async fn observe_tenant(
+        &self,
+        tenant: &TenantName,
+        images: &[String],
+        names: &[String],
+    ) -> Result<ObservedWorld, RuntimeError>;
 
     /// Brings whatever the host enforces about tenant networks (which of them may reach the
     /// host's services, and what a network with egress denied may reach at all) in line with
@@ -68,6 +80,62 @@ pub trait Runtime: Send + Sync {
     async fn sync_host_rules(&self) -> Result<(), RuntimeError> {
         Ok(())
     }
+
+    /// The state directory recorded on the engine as this instance's owner, if any.
+    async fn owner(&self) -> Result<Option<InstanceOwner>, RuntimeError>;
+
+    /// Records `owner` as this instance's owner when none is recorded yet, and returns the owner
+    /// recorded afterwards: someone else's when another state directory holds the instance (or
+    /// got there first). With `replace`, whatever is recorded is replaced by `owner` (taking
+    /// over). Recording what is already recorded changes nothing on the engine.
+    async fn claim_owner(&self, owner: &InstanceOwner, replace: bool) -> Result<InstanceOwner, RuntimeError>;
+
+    /// The engine's events about this instance's objects, as they happen. The stream ends or
+    /// yields an error when the connection drops; callers subscribe again.
+    async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError>;
+
+    /// The error for an operation this runtime does not have.
+    fn unsupported(&self, operation: String) -> RuntimeError {
+        RuntimeError::Unsupported { runtime: self.describe(), operation }
+    }
+
+    /// This runtime as a container engine, or the error that says it is not one (`operation`:
+    /// what was asked of it, for the message).
+    fn containers(&self, operation: &str) -> Result<&dyn ContainerEngine, RuntimeError> {
+        match self.family() {
+            Family::Containers(engine) => Ok(engine),
+            Family::Cluster(_) => Err(self.unsupported(operation.to_string())),
+        }
+    }
+
+    /// This runtime as a cluster, or the error that says it is not one.
+    fn cluster(&self, operation: &str) -> Result<&dyn Cluster, RuntimeError> {
+        match self.family() {
+            Family::Cluster(cluster) => Ok(cluster),
+            Family::Containers(_) => Err(self.unsupported(operation.to_string())),
+        }
+    }
+}
+
+/// What a runtime is made of.
+#[derive(Clone, Copy)]
+pub enum Family<'a> {
+    /// Docker, Podman, the fake: tenantd creates and supervises each container itself.
+    Containers(&'a dyn ContainerEngine),
+    /// Kubernetes: tenantd applies objects and the cluster runs them.
+    Cluster(&'a dyn Cluster),
+}
+
+/// A container engine: tenantd makes images available and creates, starts, changes and
+/// removes networks, volumes and containers itself.
+#[async_trait]
+pub trait ContainerEngine: Runtime {
+    /// Makes the image available locally: pulls (per its policy) or builds it.
+    async fn ensure_image(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError>;
+
+    async fn create_network(&self, tenant: &TenantName, network: &DesiredNetwork) -> Result<String, RuntimeError>;
+    async fn remove_network(&self, name: &str) -> Result<(), RuntimeError>;
+    async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError>;
 
     /// Creates (does not start) a container on `network`, publishing its port on
     /// `127.0.0.1:host_port` when given. Returns the container id.
@@ -87,34 +155,11 @@ pub trait Runtime: Send + Sync {
 
     /// Attaches a container of this instance to `network` (one of this instance's), answering
     /// to `aliases` there; running or not, it is not restarted. Already attached is success.
-    async fn connect_network(&self, id: &str, network: &str, aliases: &[String]) -> Result<(), RuntimeError> {
-        let _ = aliases;
-        Err(self.unsupported(format!("connect container {id} to network {network}")))
-    }
+    async fn connect_network(&self, id: &str, network: &str, aliases: &[String]) -> Result<(), RuntimeError>;
 
     /// Detaches a container of this instance from `network` (whoever owns the network). Not
     /// attached is success.
-    async fn disconnect_network(&self, id: &str, network: &str) -> Result<(), RuntimeError> {
-        Err(self.unsupported(format!("disconnect container {id} from network {network}")))
-    }
-
-    /// The state directory recorded on the engine as this instance's owner, if any.
-    async fn owner(&self) -> Result<Option<InstanceOwner>, RuntimeError>;
-
-    /// Records `owner` as this instance's owner when none is recorded yet, and returns the owner
-    /// recorded afterwards: someone else's when another state directory holds the instance (or
-    /// got there first). With `replace`, whatever is recorded is replaced by `owner` (taking
-    /// over). Recording what is already recorded changes nothing on the engine.
-    async fn claim_owner(&self, owner: &InstanceOwner, replace: bool) -> Result<InstanceOwner, RuntimeError>;
-
-    /// Like `observe`, but only the objects of one tenant (and the foreign objects holding
-    /// `names`); the world holds that tenant or none.
-    async fn observe_tenant(
-        &self,
-        tenant: &TenantName,
-        images: &[String],
-        names: &[String],
-    ) -> Result<ObservedWorld, RuntimeError>;
+    async fn disconnect_network(&self, id: &str, network: &str) -> Result<(), RuntimeError>;
 
     /// Renames a container of this instance (used to keep an old container aside while its
     /// replacement proves healthy).
@@ -129,58 +174,41 @@ pub trait Runtime: Send + Sync {
     /// One sample of a container's resource counters.
     async fn stats(&self, id: &str) -> Result<ResourceSample, RuntimeError>;
 
-    /// The engine's events about this instance's objects, as they happen. The stream ends or
-    /// yields an error when the connection drops; callers subscribe again.
-    async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError>;
-
-    /// Cluster runtimes: creates or updates one object of `tenant` by server-side apply, taking
-    /// back fields others changed. A Secret gets `secrets` as its values. Engines without
-    /// cluster objects keep this default, which refuses.
-    async fn apply_object(
-        &self,
-        tenant: &TenantName,
-        object: &DesiredObject,
-        secrets: &SecretValues,
-    ) -> Result<(), RuntimeError> {
-        let _ = (tenant, secrets);
-        Err(self.unsupported(format!("apply {} {}", object.kind, object.name)))
-    }
-
-    /// Cluster runtimes: deletes one object of `tenant`, but only while it is the object that
-    /// was observed (`uid`); one already gone is success.
-    async fn delete_object(
-        &self,
-        tenant: &TenantName,
-        kind: ObjectKind,
-        name: &str,
-        uid: &str,
-    ) -> Result<(), RuntimeError> {
-        let _ = (tenant, uid);
-        Err(self.unsupported(format!("delete {kind} {name}")))
-    }
-
     /// A container's output as the engine kept it, stdout and stderr apart. With
     /// `request.follow` the stream goes on until the container stops.
     async fn logs(
         &self,
         id: &str,
         request: &LogRequest,
-    ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError> {
-        let _ = request;
-        Err(self.unsupported(format!("read the logs of container {id}")))
-    }
+    ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError>;
 
     /// Runs a command in a running container of this instance, attached to `io`, and returns
     /// its exit code once it has ended and its output has been written.
-    async fn exec(&self, id: &str, request: &ExecRequest, io: ExecIo) -> Result<i64, RuntimeError> {
-        let _ = (request, io);
-        Err(self.unsupported(format!("run a command in container {id}")))
-    }
+    async fn exec(&self, id: &str, request: &ExecRequest, io: ExecIo) -> Result<i64, RuntimeError>;
+}
 
-    /// The error for an operation this runtime does not have.
-    fn unsupported(&self, operation: String) -> RuntimeError {
-        RuntimeError::Unsupported { runtime: self.describe(), operation }
-    }
+/// A cluster: tenantd applies each tenant's objects and the cluster runs them (its nodes pull
+/// the images, its kubelets restart the containers).
+#[async_trait]
+pub trait Cluster: Runtime {
+    /// Creates or updates one object of `tenant` by server-side apply, taking back fields
+    /// others changed. A Secret gets `secrets` as its values.
+    async fn apply_object(
+        &self,
+        tenant: &TenantName,
+        object: &DesiredObject,
+        secrets: &SecretValues,
+    ) -> Result<(), RuntimeError>;
+
+    /// Deletes one object of `tenant`, but only while it is the object that was observed
+    /// (`uid`); one already gone is success.
+    async fn delete_object(
+        &self,
+        tenant: &TenantName,
+        kind: ObjectKind,
+        name: &str,
+        uid: &str,
+    ) -> Result<(), RuntimeError>;
 }
 
 /// A tenant's decrypted secrets, by name, for the one call that hands them to a cluster.

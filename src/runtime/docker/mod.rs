@@ -48,7 +48,7 @@ use crate::runtime::engine::{EngineInfo, EngineKind};
 use crate::runtime::error::{RuntimeError, UnreachableReason};
 use crate::runtime::model::{EngineEvent, InstanceOwner, LimitUpdates, ObservedWorld, ResourceSample};
 use crate::runtime::registry::RegistryAuth;
-use crate::runtime::{ExecIo, ExecRequest, ImageOutcome, LogChunk, LogRequest, Runtime};
+use crate::runtime::{ContainerEngine, ExecIo, ExecRequest, Family, ImageOutcome, LogChunk, LogRequest, Runtime};
 use crate::spec::TenantName;
 
 /// How long tenantd waits for the engine.
@@ -223,6 +223,9 @@ impl DockerRuntime {
 
 #[async_trait]
 impl Runtime for DockerRuntime {
+    fn family(&self) -> Family<'_> {
+        Family::Containers(self)
+    }
     fn describe(&self) -> String {
         match self.engine.get() {
             Some(engine) => engine.to_string(),
@@ -263,6 +266,35 @@ impl Runtime for DockerRuntime {
         self.observe_labelled(&filter, images, names).await
     }
 
+    async fn sync_host_rules(&self) -> Result<(), RuntimeError> {
+        self.sync_host_firewall().await
+    }
+
+    async fn owner(&self) -> Result<Option<InstanceOwner>, RuntimeError> {
+        self.recorded_owner().await
+    }
+
+    async fn claim_owner(&self, owner: &InstanceOwner, replace: bool) -> Result<InstanceOwner, RuntimeError> {
+        self.record_owner(owner, replace).await
+    }
+
+    async fn observe_tenant(
+        &self,
+        tenant: &TenantName,
+        images: &[String],
+        names: &[String],
+    ) -> Result<ObservedWorld, RuntimeError> {
+        let filter = tenant_filter(&self.instance, tenant);
+        self.observe_labelled(&filter, images, names).await
+    }
+
+    async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
+        self.subscribe().await
+    }
+}
+
+#[async_trait]
+impl ContainerEngine for DockerRuntime {
     async fn ensure_image(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError> {
         self.ensure(image).await
     }
@@ -277,10 +309,6 @@ impl Runtime for DockerRuntime {
 
     async fn create_volume(&self, tenant: &TenantName, name: &str) -> Result<(), RuntimeError> {
         self.create_tenant_volume(tenant, name).await
-    }
-
-    async fn sync_host_rules(&self) -> Result<(), RuntimeError> {
-        self.sync_host_firewall().await
     }
 
     async fn create_container(
@@ -318,24 +346,6 @@ impl Runtime for DockerRuntime {
         self.detach(id, network).await
     }
 
-    async fn owner(&self) -> Result<Option<InstanceOwner>, RuntimeError> {
-        self.recorded_owner().await
-    }
-
-    async fn claim_owner(&self, owner: &InstanceOwner, replace: bool) -> Result<InstanceOwner, RuntimeError> {
-        self.record_owner(owner, replace).await
-    }
-
-    async fn observe_tenant(
-        &self,
-        tenant: &TenantName,
-        images: &[String],
-        names: &[String],
-    ) -> Result<ObservedWorld, RuntimeError> {
-        let filter = tenant_filter(&self.instance, tenant);
-        self.observe_labelled(&filter, images, names).await
-    }
-
     async fn rename_container(&self, id: &str, new_name: &str) -> Result<(), RuntimeError> {
         self.rename(id, new_name).await
     }
@@ -350,10 +360,6 @@ impl Runtime for DockerRuntime {
 
     async fn stats(&self, id: &str) -> Result<ResourceSample, RuntimeError> {
         self.sample(id).await
-    }
-
-    async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
-        self.subscribe().await
     }
 
     async fn logs(

@@ -21,9 +21,8 @@ pub use secret::VALUES_HASH;
 use self::errors::{fail, within};
 use crate::config::KubernetesSettings;
 use crate::render::kubernetes::{DesiredObject, ObjectKind};
-use crate::render::{DesiredContainer, DesiredNetwork, ImageSource, Limits};
-use crate::runtime::model::{EngineEvent, InstanceOwner, ObservedWorld, ResourceSample};
-use crate::runtime::{ExecIo, ExecRequest, ImageOutcome, LogChunk, LogRequest, Runtime, RuntimeError, SecretValues};
+use crate::runtime::model::{EngineEvent, InstanceOwner, ObservedWorld};
+use crate::runtime::{Cluster, Family, Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 
 /// A cluster, scoped to one tenantd instance: it lists, changes and deletes only objects
@@ -70,6 +69,9 @@ fn api_resource(kind: ObjectKind) -> ApiResource {
 
 #[async_trait]
 impl Runtime for KubernetesRuntime {
+    fn family(&self) -> Family<'_> {
+        Family::Cluster(self)
+    }
     fn describe(&self) -> String {
         format!("kubernetes at {}", self.endpoint)
     }
@@ -99,6 +101,13 @@ impl Runtime for KubernetesRuntime {
         self.record_owner(owner, replace).await
     }
 
+    async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
+        Ok(self.watch())
+    }
+}
+
+#[async_trait]
+impl Cluster for KubernetesRuntime {
     async fn apply_object(
         &self,
         tenant: &TenantName,
@@ -116,90 +125,5 @@ impl Runtime for KubernetesRuntime {
         uid: &str,
     ) -> Result<(), RuntimeError> {
         self.delete(tenant, kind, name, uid).await
-    }
-
-    async fn events(&self) -> Result<BoxStream<'static, Result<EngineEvent, RuntimeError>>, RuntimeError> {
-        Ok(self.watch())
-    }
-
-    // The cluster's nodes pull images, and the pod is the unit of everything below: none of
-    // these has a meaning here, and no plan for a cluster asks for them.
-
-    async fn ensure_image(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError> {
-        Err(self.unsupported(format!("make image {} available (its nodes pull it)", image.reference())))
-    }
-
-    async fn create_network(&self, _tenant: &TenantName, network: &DesiredNetwork) -> Result<String, RuntimeError> {
-        Err(self.unsupported(format!("create network {}", network.name)))
-    }
-
-    async fn remove_network(&self, name: &str) -> Result<(), RuntimeError> {
-        Err(self.unsupported(format!("remove network {name}")))
-    }
-
-    async fn create_volume(&self, _tenant: &TenantName, name: &str) -> Result<(), RuntimeError> {
-        Err(self.unsupported(format!("create volume {name}")))
-    }
-
-    async fn create_container(
-        &self,
-        _tenant: &TenantName,
-        _spec_hash: &str,
-        container: &DesiredContainer,
-        _network: &str,
-        _host_port: Option<u16>,
-    ) -> Result<String, RuntimeError> {
-        Err(self.unsupported(format!("create container {}", container.name)))
-    }
-
-    async fn start_container(&self, id: &str) -> Result<(), RuntimeError> {
-        Err(self.unsupported(format!("start container {id}")))
-    }
-
-    async fn stop_container(&self, id: &str, _timeout_secs: u32) -> Result<(), RuntimeError> {
-        Err(self.unsupported(format!("stop container {id}")))
-    }
-
-    async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
-        Err(self.unsupported(format!("remove container {id}")))
-    }
-
-    async fn update_limits(&self, id: &str, _limits: &Limits) -> Result<(), RuntimeError> {
-        Err(self.unsupported(format!("update the limits of container {id}")))
-    }
-
-    async fn rename_container(&self, id: &str, _new_name: &str) -> Result<(), RuntimeError> {
-        Err(self.unsupported(format!("rename container {id}")))
-    }
-
-    async fn restart_container(&self, id: &str, _timeout_secs: u32) -> Result<(), RuntimeError> {
-        Err(self.unsupported(format!("restart container {id}")))
-    }
-
-    async fn signal_container(&self, id: &str, signal: &str) -> Result<(), RuntimeError> {
-        Err(self.unsupported(format!("send {signal} to container {id}")))
-    }
-
-    async fn stats(&self, id: &str) -> Result<ResourceSample, RuntimeError> {
-        Err(self.unsupported(format!("sample container {id} (no metrics API is used)")))
-    }
-
-    // Reading logs and attaching to a pod go through the pod's own API, which tenantd does not
-    // speak yet: the messages name the kubectl command that does the same.
-
-    async fn logs(
-        &self,
-        id: &str,
-        _request: &LogRequest,
-    ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError> {
-        Err(self.unsupported(format!(
-            "read the logs of container {id}; use `kubectl logs -n <instance>-<tenant> deploy/runtime -c <container>`"
-        )))
-    }
-
-    async fn exec(&self, id: &str, _request: &ExecRequest, _io: ExecIo) -> Result<i64, RuntimeError> {
-        Err(self.unsupported(format!(
-            "run a command in container {id}; use `kubectl exec -n <instance>-<tenant> -it deploy/runtime -c <container> -- CMD`"
-        )))
     }
 }
