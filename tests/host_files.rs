@@ -16,7 +16,7 @@ use support::daemon::{container, container_id};
 use support::secrets::*;
 use support::*;
 use tenantd::reconcile::FileDelivery;
-use tenantd::render::{render, FileRoots, RuntimeFiles};
+use tenantd::render::{render, FileRoots, OpenClawFiles};
 use tenantd::secrets::Identities;
 use tenantd::spec::{parse_str, LoadedSpec, TenantName};
 
@@ -49,7 +49,7 @@ fn t(name: &str) -> TenantName {
 impl World {
     /// The runtime files of tenant `name` with these secrets (`NAME`, value) and a config that
     /// refers to the first.
-    fn files(&self, name: &str, secrets: &[(&str, &str)]) -> RuntimeFiles {
+    fn files(&self, name: &str, secrets: &[(&str, &str)]) -> OpenClawFiles {
         let mut yaml = format!(
             "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{ name: {name} }}\nspec:\n  image: example/runtime:1\n  secrets:\n"
         );
@@ -66,14 +66,14 @@ impl World {
     }
 
     /// Writes every file of `files` and records them, as a first apply does.
-    fn deliver(&self, tenant: &str, files: &RuntimeFiles) {
+    fn deliver(&self, tenant: &str, files: &OpenClawFiles) {
         let all: Vec<String> = files.hashes.keys().cloned().collect();
         self.delivery.write(&t(tenant), files, &all).expect("delivered");
         self.delivery.record(&t(tenant), files).expect("recorded");
     }
 
     /// Writes the files named in `changed`; the error's text.
-    fn write(&self, tenant: &str, files: &RuntimeFiles, changed: &[&str]) -> Result<(), String> {
+    fn write(&self, tenant: &str, files: &OpenClawFiles, changed: &[&str]) -> Result<(), String> {
         let changed: Vec<String> = changed.iter().map(|c| c.to_string()).collect();
         self.delivery.write(&t(tenant), files, &changed).map_err(|e| e.to_string())
     }

@@ -19,7 +19,7 @@ pub enum TargetError {
     #[error("tenant {tenant} has no container (suspended, or not applied yet: see `tenantd plan`)")]
     NoContainer { tenant: String },
     #[error("tenant {tenant} has no runtime container now (see `tenantd status {tenant}`)")]
-    NoRuntime { tenant: String },
+    NoMainContainer { tenant: String },
     #[error("tenant {tenant} has no sidecar {name:?}{}; {}", did_you_mean(suggestion.as_deref()), sidecar_list(sidecars))]
     UnknownSidecar { tenant: String, name: String, sidecars: Vec<String>, suggestion: Option<String> },
 }
@@ -92,7 +92,7 @@ pub fn pick(
     };
     match observed.container(&role) {
         Some(c) => Ok(Target { tenant: name, container: c.clone() }),
-        None if sidecar.is_none() => Err(TargetError::NoRuntime { tenant: tenant.to_string() }),
+        None if sidecar.is_none() => Err(TargetError::NoMainContainer { tenant: tenant.to_string() }),
         None => {
             let sidecars: Vec<String> = observed
                 .containers

@@ -37,7 +37,7 @@ pub(super) fn plan_tenant(
     let mut replace_fields = BTreeSet::new();
     let mut pod_replaced = false;
     // The runtime's Deployment gone from a tenant that exists: its pod is created anew.
-    let mut runtime_recreated = false;
+    let mut deployment_recreated = false;
     for want in objects {
         let label = format!("{} {}", want.kind, want.name);
         let Some(have) = o.object(want.kind, &want.name) else {
@@ -46,7 +46,7 @@ pub(super) fn plan_tenant(
             }
             if want.kind == ObjectKind::Deployment {
                 plan.diffs.push(object_diff(want, None));
-                runtime_recreated = exists;
+                deployment_recreated = exists;
             }
             plan.steps.push(apply_step(want));
             continue;
@@ -93,7 +93,7 @@ pub(super) fn plan_tenant(
     }
     plan.change = if plan.steps.is_empty() {
         ChangeKind::NoChange
-    } else if !exists || runtime_recreated {
+    } else if !exists || deployment_recreated {
         ChangeKind::Create
     } else if pod_replaced {
         ChangeKind::Replace

@@ -7,7 +7,7 @@ use super::diff::container_diff;
 use super::model::*;
 use crate::ports::PortAssignments;
 use crate::render::{
-    aside_name, ContainerRole, DesiredContainer, DesiredTenant, FileHashes, ImageSource, RuntimeFiles,
+    aside_name, ContainerRole, DesiredContainer, DesiredTenant, FileHashes, ImageSource, OpenClawFiles,
 };
 use crate::runtime::{ContainerState, ForeignObject, LimitUpdates, ObservedContainer, ObservedTenant, ObservedWorld};
 use crate::spec::{PullPolicy, ReloadPolicy, TenantName};
@@ -404,7 +404,7 @@ fn attachment_steps(
 
 /// The runtime files whose delivered hash differs from the desired one, with what happens to
 /// each: a secret's value is never shown, only that it changed.
-fn changed_files(files: &RuntimeFiles, delivered: Option<&FileHashes>) -> Vec<(String, String)> {
+fn changed_files(files: &OpenClawFiles, delivered: Option<&FileHashes>) -> Vec<(String, String)> {
     let empty = FileHashes::new();
     let delivered = delivered.unwrap_or(&empty);
     let mut out = Vec::new();

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DaemonConfig;
 use crate::hostdir::{HostDir, HostDirError, NewFile, Owners};
-use crate::render::{secret_key, FileHashes as Delivered, FileRoots, RuntimeFiles, CONFIG_FILE};
+use crate::render::{secret_key, FileHashes as Delivered, FileRoots, OpenClawFiles, CONFIG_FILE};
 use crate::secrets::{Identities, Plaintext, SecretsRoot, TenantOwner};
 use crate::spec::{SecretName, TenantName};
 
@@ -158,7 +158,7 @@ impl FileDelivery {
     /// removes the ones it no longer has that tenantd had delivered; others stay as they are.
     /// Every secret to write is decrypted, completely and in memory, before anything is
     /// written; one that fails leaves every file as it was.
-    pub fn write(&self, tenant: &TenantName, files: &RuntimeFiles, changed: &[String]) -> Result<(), FilesError> {
+    pub fn write(&self, tenant: &TenantName, files: &OpenClawFiles, changed: &[String]) -> Result<(), FilesError> {
         let plaintexts = self.decrypt_changed(files, changed)?;
         let wanted_owner =
             if plaintexts.is_empty() { files.owner } else { Some(files.owner.ok_or(FilesError::NamedUser)?) };
@@ -196,20 +196,20 @@ impl FileDelivery {
 
     fn decrypt_changed(
         &self,
-        files: &RuntimeFiles,
+        files: &OpenClawFiles,
         changed: &[String],
     ) -> Result<BTreeMap<SecretName, Plaintext>, FilesError> {
         self.decrypt_where(files, |name| changed.contains(&secret_key(name)))
     }
 
     /// Every secret of `files`, decrypted completely and in memory; one that fails fails all.
-    pub fn decrypt_all(&self, files: &RuntimeFiles) -> Result<BTreeMap<SecretName, Plaintext>, FilesError> {
+    pub fn decrypt_all(&self, files: &OpenClawFiles) -> Result<BTreeMap<SecretName, Plaintext>, FilesError> {
         self.decrypt_where(files, |_| true)
     }
 
     fn decrypt_where(
         &self,
-        files: &RuntimeFiles,
+        files: &OpenClawFiles,
         wanted: impl Fn(&SecretName) -> bool,
     ) -> Result<BTreeMap<SecretName, Plaintext>, FilesError> {
         let wanted: Vec<(&SecretName, &crate::spec::AgeArmored)> =
@@ -231,7 +231,7 @@ impl FileDelivery {
     }
 
     /// Records what was delivered, once the runtime has been told (or restarted).
-    pub fn record(&self, tenant: &TenantName, files: &RuntimeFiles) -> Result<(), FilesError> {
+    pub fn record(&self, tenant: &TenantName, files: &OpenClawFiles) -> Result<(), FilesError> {
         let (_, records) = self.records(true)?.expect("made when missing");
         let owner = files.owner.filter(|_| !files.secrets.is_empty());
         Self::write_record(&records, tenant, &Record { files: files.hashes.clone(), owner })

@@ -39,7 +39,7 @@ pub struct BindPlan {
 /// What a tenant's runtime files should be. `Debug` shows no secret (ciphertext prints as
 /// `(sensitive)`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RuntimeFiles {
+pub struct OpenClawFiles {
     /// The generated config, as written.
     pub config: Option<String>,
     pub secrets: BTreeMap<SecretName, AgeArmored>,
@@ -54,7 +54,7 @@ pub struct RuntimeFiles {
     pub secrets_dir: PathBuf,
 }
 
-impl RuntimeFiles {
+impl OpenClawFiles {
     /// The files of a spec with a runtime config or secrets; `None` without either.
     pub fn of(tenant: &TenantName, spec: &TenantSpec, user: &str, roots: &FileRoots) -> Option<Self> {
         let config = render_config(spec).map(|c| render_pretty(&c));
@@ -99,7 +99,7 @@ impl RuntimeFiles {
     }
 }
 
-/// The key of a secret in [`RuntimeFiles::hashes`].
+/// The key of a secret in [`OpenClawFiles::hashes`].
 pub fn secret_key(name: &SecretName) -> String {
     format!("secret/{name}")
 }

@@ -10,7 +10,7 @@ pub mod openclaw;
 mod tenant;
 
 pub use files::{
-    numeric_owner, secret_key, BindPlan, FileHashes, FileRoots, RuntimeFiles, CONFIG_FILE, CONFIG_PATH_ENV,
+    numeric_owner, secret_key, BindPlan, FileHashes, FileRoots, OpenClawFiles, CONFIG_FILE, CONFIG_PATH_ENV,
     RUNTIME_CONFIG_DIR,
 };
 pub use hash::{versioned_hash, HASH_VERSION};

@@ -13,7 +13,7 @@ use crate::spec::{PullPolicy, TenantName};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "name")]
 pub enum ContainerRole {
-    /// The tenant's runtime (gateway).
+    /// The tenant's main container: its OpenClaw gateway.
     Main,
     /// A sidecar, by its spec name.
     Sidecar(String),
@@ -165,7 +165,7 @@ pub struct DesiredTenant {
     pub spec_hash: String,
     /// The generated config and secrets, when the spec has any. Never serialized.
     #[serde(skip)]
-    pub files: Option<super::RuntimeFiles>,
+    pub files: Option<super::OpenClawFiles>,
     /// On a cluster runtime: the tenant's objects there, in apply order.
     #[serde(skip)]
     pub cluster: Option<Vec<super::kubernetes::DesiredObject>>,

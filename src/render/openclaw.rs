@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use super::hash::versioned_hash;
 use crate::spec::{
-    AgentSpec, RuntimeConfig, SecretRef, TenantSpec, ELEVATED_TOOL, REDACT_SECRETS_EXTENSION, RUNTIME_SECRETS_DIR,
+    AgentSpec, OpenClawConfig, SecretRef, TenantSpec, ELEVATED_TOOL, REDACT_SECRETS_EXTENSION, RUNTIME_SECRETS_DIR,
 };
 
 /// The JSON Schema of the generated file (`schemas/openclaw.schema.json`).
@@ -52,7 +52,7 @@ pub fn secret_path(reference: &SecretRef) -> String {
 /// image then brings its own). Meant for valid specs; on any spec, the invariants in the module
 /// documentation hold.
 pub fn render_config(spec: &TenantSpec) -> Option<Value> {
-    let rc = spec.runtime_config.as_ref()?;
+    let rc = spec.openclaw_config.as_ref()?;
     Some(json!({
         "gateway": {
             "bind": "lan",
@@ -93,7 +93,7 @@ pub fn render_pretty(config: &Value) -> String {
 }
 
 /// Agents by name (sorted).
-fn agents(rc: &RuntimeConfig) -> Map<String, Value> {
+fn agents(rc: &OpenClawConfig) -> Map<String, Value> {
     let sorted: BTreeMap<&str, &AgentSpec> = rc.agents.iter().map(|a| (a.name.as_str(), a)).collect();
     sorted.into_iter().map(|(name, agent)| (name.to_string(), agent_entry(agent))).collect()
 }
@@ -126,7 +126,7 @@ fn agent_entry(agent: &AgentSpec) -> Value {
 
 /// Bindings sorted by channel, account and agent (an account has one agent, so their order in the
 /// spec means nothing).
-fn bindings(rc: &RuntimeConfig) -> Vec<Value> {
+fn bindings(rc: &OpenClawConfig) -> Vec<Value> {
     let mut sorted: Vec<_> = rc.bindings.iter().collect();
     sorted.sort_by(|a, b| (a.channel, &a.account, &a.agent).cmp(&(b.channel, &b.account, &b.agent)));
     sorted
@@ -141,7 +141,7 @@ fn bindings(rc: &RuntimeConfig) -> Vec<Value> {
 }
 
 /// Channels by kind, each account's credentials as placeholders.
-fn channels(rc: &RuntimeConfig) -> Map<String, Value> {
+fn channels(rc: &OpenClawConfig) -> Map<String, Value> {
     rc.channels
         .iter()
         .map(|(kind, channel)| {
@@ -164,7 +164,7 @@ fn channels(rc: &RuntimeConfig) -> Map<String, Value> {
 }
 
 /// Who may message whom: sorted, without repeats.
-fn allowlist(rc: &RuntimeConfig) -> Map<String, Value> {
+fn allowlist(rc: &OpenClawConfig) -> Map<String, Value> {
     rc.messaging
         .allowlist
         .iter()
@@ -177,7 +177,7 @@ fn allowlist(rc: &RuntimeConfig) -> Map<String, Value> {
 
 /// The spec's extensions, and `redact-secrets` enabled whatever the spec says (the rules refuse a
 /// spec that disables it; this holds for any spec).
-fn extensions(rc: &RuntimeConfig) -> Map<String, Value> {
+fn extensions(rc: &OpenClawConfig) -> Map<String, Value> {
     let mut sorted: BTreeMap<&str, Value> = BTreeMap::new();
     for (name, extension) in &rc.extensions {
         let mut entry = Map::new();
@@ -195,7 +195,7 @@ fn extensions(rc: &RuntimeConfig) -> Map<String, Value> {
 }
 
 /// The defaults, then the spec's patterns in its order, each once.
-fn redact_patterns(rc: &RuntimeConfig) -> Vec<&str> {
+fn redact_patterns(rc: &OpenClawConfig) -> Vec<&str> {
     let mut out: Vec<&str> = DEFAULT_REDACT_PATTERNS.to_vec();
     for p in &rc.logging.redact_patterns {
         if !out.contains(&p.as_str()) {
@@ -255,7 +255,7 @@ mod tests {
     fn elevated_is_denied_everywhere_even_when_a_typed_spec_allows_it() {
         // The rules refuse `elevated` in an allow list; a spec built in code skips them.
         let mut file = full();
-        let rc = file.spec.runtime_config.as_mut().unwrap();
+        let rc = file.spec.openclaw_config.as_mut().unwrap();
         rc.agents[0].tools.allow.push("elevated".into());
         rc.agents[1].tools.deny.clear();
         let c = config(&file);
@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn redact_secrets_is_on_even_when_a_typed_spec_turns_it_off() {
         let mut file = full();
-        let rc = file.spec.runtime_config.as_mut().unwrap();
+        let rc = file.spec.openclaw_config.as_mut().unwrap();
         let off: crate::spec::Extension =
             serde_json::from_value(json!({"enabled": false, "config": {"x": 1}})).unwrap();
         rc.extensions.insert("redact-secrets".parse().unwrap(), off);
@@ -331,7 +331,7 @@ mod tests {
                 "telegram": {"accounts": {"default": {"botToken": "${secret:TG}", "dmPolicy": "allowlist"}}}
             })
         );
-        assert_eq!(secret_path(&file.spec.runtime_config.as_ref().unwrap().gateway_token), "/run/secrets/openclaw/GW");
+        assert_eq!(secret_path(&file.spec.openclaw_config.as_ref().unwrap().gateway_token), "/run/secrets/openclaw/GW");
     }
 
     #[test]
@@ -353,7 +353,7 @@ mod tests {
         assert_eq!(config_hash(&a), config_hash(&config(&full())));
         assert!(config_hash(&a).starts_with("v1:") && config_hash(&a).len() == 3 + 64, "{}", config_hash(&a));
         let mut file = full();
-        let rc = file.spec.runtime_config.as_mut().unwrap();
+        let rc = file.spec.openclaw_config.as_mut().unwrap();
         rc.agents.reverse();
         rc.bindings.reverse();
         rc.agents.iter_mut().for_each(|a| a.tools.allow.reverse());

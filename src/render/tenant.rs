@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::files::{BindPlan, FileRoots, RuntimeFiles, CONFIG_FILE, CONFIG_PATH_ENV, RUNTIME_CONFIG_DIR};
+use super::files::{BindPlan, FileRoots, OpenClawFiles, CONFIG_FILE, CONFIG_PATH_ENV, RUNTIME_CONFIG_DIR};
 use super::hash::{canonical_json, field_hash, versioned_hash};
 use super::limits::Limits;
 use super::model::*;
@@ -32,7 +32,7 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName, roots: &FileRoots) -> De
     let file = &spec.file;
     let s = &file.spec;
     let tenant = &file.metadata.name;
-    let files = RuntimeFiles::of(tenant, s, s.user.as_deref().unwrap_or(DEFAULT_USER), roots);
+    let files = OpenClawFiles::of(tenant, s, s.user.as_deref().unwrap_or(DEFAULT_USER), roots);
     let mut main_env = s.env.clone();
     if files.as_ref().is_some_and(|f| f.config.is_some()) {
         main_env.insert(CONFIG_PATH_ENV.to_string(), format!("{RUNTIME_CONFIG_DIR}/{CONFIG_FILE}"));
@@ -54,7 +54,7 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName, roots: &FileRoots) -> De
         tmpfs: &s.tmpfs,
         health: Some(&s.health),
         resources: &s.resources,
-        binds: files.as_ref().map(RuntimeFiles::binds).unwrap_or_default(),
+        binds: files.as_ref().map(OpenClawFiles::binds).unwrap_or_default(),
     };
     let mut containers = vec![container(instance, tenant, &network, &user_labels, main)];
     let mut sidecars: Vec<_> = s.sidecars.iter().enumerate().collect();

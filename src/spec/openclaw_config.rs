@@ -244,7 +244,9 @@ impl ReloadPolicy {
 /// sandboxed without the `elevated` tool, secrets redacted from logs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RuntimeConfig {
+// Published as `RuntimeConfig`, the name of its section in a spec (`runtimeConfig`).
+#[schemars(rename = "RuntimeConfig")]
+pub struct OpenClawConfig {
     /// The secret holding the token clients present to the gateway (token auth is always on).
     #[schemars(extend("examples" = [{"secret": "GATEWAY_TOKEN"}]))]
     pub gateway_token: SecretRef,
@@ -271,7 +273,7 @@ pub struct RuntimeConfig {
     pub logging: Logging,
 }
 
-impl RuntimeConfig {
+impl OpenClawConfig {
     /// Every secret reference in this section with its JSON pointer in the spec, in a fixed order
     /// (gateway token, then channels and accounts in name order).
     pub fn secret_refs(&self) -> Vec<(String, &SecretRef)> {
@@ -690,7 +692,7 @@ mod tests {
 
     #[test]
     fn defaults_fill_in_and_stay_out_of_the_serialized_spec() {
-        let rc: RuntimeConfig = serde_yaml::from_str(
+        let rc: OpenClawConfig = serde_yaml::from_str(
             "gatewayToken: {secret: T}\nagents: [{name: a, model: {tier: sonnet, temperature: 0.3}}]\nbindings: [{agent: a, channel: telegram}]\n",
         )
         .unwrap();
@@ -773,7 +775,7 @@ mod tests {
 
     #[test]
     fn secret_refs_are_listed_with_their_pointers() {
-        let rc: RuntimeConfig = serde_yaml::from_str(
+        let rc: OpenClawConfig = serde_yaml::from_str(
             "gatewayToken: {secret: G}\nchannels:\n  telegram: {accounts: {default: {botToken: {secret: T}}}}\n  slack: {accounts: {ops: {botToken: {secret: S}, appToken: {secret: A}}}}\n",
         )
         .unwrap();

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::names::ByteSize;
 use super::openclaw_config::{
-    AccountId, AgentName, ChannelKind, RuntimeConfig, AGE_ARMOR_BEGIN, ELEVATED_TOOL, REDACT_SECRETS_EXTENSION,
+    AccountId, AgentName, ChannelKind, OpenClawConfig, AGE_ARMOR_BEGIN, ELEVATED_TOOL, REDACT_SECRETS_EXTENSION,
     RUNTIME_CONFIG_DIR, RUNTIME_SECRETS_DIR,
 };
 use super::position::escape_segment;
@@ -79,8 +79,8 @@ pub fn rule_violations(file: &TenantFile) -> Vec<Violation> {
         user(sidecar.user.as_deref(), &at, &mut out);
     }
     secrets(spec, &mut out);
-    if let Some(rc) = &spec.runtime_config {
-        runtime_config(spec, rc, &mut out);
+    if let Some(rc) = &spec.openclaw_config {
+        openclaw_config(spec, rc, &mut out);
     }
     out
 }
@@ -96,7 +96,7 @@ fn secrets(spec: &TenantSpec, out: &mut Vec<Violation>) {
 
 /// Everything `runtimeConfig` names exists; agents are unique; no agent may have the `elevated`
 /// tool or share another's workspace; `redact-secrets` stays on; redaction patterns compile.
-fn runtime_config(spec: &TenantSpec, rc: &RuntimeConfig, out: &mut Vec<Violation>) {
+fn openclaw_config(spec: &TenantSpec, rc: &OpenClawConfig, out: &mut Vec<Violation>) {
     let base = "/spec/runtimeConfig";
     let defined: Vec<&str> = spec.secrets.keys().map(|s| s.as_str()).collect();
     for (pointer, reference) in rc.secret_refs() {
@@ -507,7 +507,7 @@ mod tests {
     const ARMOR: &str = "'-----BEGIN AGE ENCRYPTED FILE-----\n\n  YWdl\n\n  -----END AGE ENCRYPTED FILE-----\n'";
 
     /// A spec with secrets `G` and `T` and a runtimeConfig made of `rc` (indented YAML lines).
-    fn with_runtime_config(rc: &str) -> TenantFile {
+    fn with_openclaw_config(rc: &str) -> TenantFile {
         spec(&format!(
             "  image: x\n  secrets:\n    G: {{value: {ARMOR}}}\n    T: {{value: {ARMOR}}}\n  runtimeConfig:\n    gatewayToken: {{secret: G}}\n{rc}"
         ))
@@ -521,7 +521,7 @@ mod tests {
 
     #[test]
     fn a_complete_runtime_config_breaks_no_rule() {
-        let f = with_runtime_config(&format!(
+        let f = with_openclaw_config(&format!(
             "{TWO_AGENTS}    bindings: [{{agent: a, channel: telegram}}]\n    messaging: {{allowlist: {{a: [b], b: [a]}}}}\n    extensions: {{redact-secrets: {{enabled: true}}, memory: {{enabled: false, config: {{depth: 3}}}}}}\n    logging: {{redactPatterns: ['\\bghp_[A-Za-z0-9]{{36}}\\b']}}\n"
         ));
         assert_eq!(messages(&f), []);
@@ -561,7 +561,7 @@ mod tests {
 
     #[test]
     fn agent_names_are_unique_and_workspaces_not_shared() {
-        let f = with_runtime_config(
+        let f = with_openclaw_config(
             "    agents:\n      - {name: a, model: {tier: sonnet, temperature: 0}}\n      - {name: a, model: {tier: sonnet, temperature: 0}}\n      - {name: c, model: {tier: sonnet, temperature: 0}, workspace: /home/node/.openclaw/workspaces/a/}\n      - {name: d, model: {tier: ' ', temperature: 0}, workspace: /w/../x}\n",
         );
         let v = messages(&f);
@@ -582,7 +582,7 @@ mod tests {
 
     #[test]
     fn the_elevated_tool_cannot_be_allowed() {
-        let f = with_runtime_config(
+        let f = with_openclaw_config(
             "    agents:\n      - {name: a, model: {tier: sonnet, temperature: 0}, tools: {allow: [read, elevated, exec], deny: [exec]}}\n",
         );
         let v = messages(&f);
@@ -596,7 +596,7 @@ mod tests {
 
     #[test]
     fn bindings_name_an_agent_a_configured_channel_and_one_of_its_accounts() {
-        let f = with_runtime_config(&format!(
+        let f = with_openclaw_config(&format!(
             "{TWO_AGENTS}    bindings:\n      - {{agent: ghost, channel: telegram}}\n      - {{agent: a, channel: slack}}\n      - {{agent: b, channel: telegram, account: ops}}\n      - {{agent: b, channel: telegram}}\n"
         ));
         assert_eq!(
@@ -625,7 +625,7 @@ mod tests {
     #[test]
     fn messaging_allowlists_name_agents_that_exist() {
         let f =
-            with_runtime_config(&format!("{TWO_AGENTS}    messaging: {{allowlist: {{a: [b, zed], ghost: [a]}}}}\n"));
+            with_openclaw_config(&format!("{TWO_AGENTS}    messaging: {{allowlist: {{a: [b, zed], ghost: [a]}}}}\n"));
         assert_eq!(
             messages(&f).into_iter().map(|(p, _)| p).collect::<Vec<_>>(),
             ["/spec/runtimeConfig/messaging/allowlist/a/1", "/spec/runtimeConfig/messaging/allowlist/ghost"]
@@ -634,7 +634,7 @@ mod tests {
 
     #[test]
     fn redact_secrets_cannot_be_disabled_and_extension_config_holds_no_ciphertext() {
-        let f = with_runtime_config(&format!(
+        let f = with_openclaw_config(&format!(
             "    extensions:\n      redact-secrets: {{enabled: false}}\n      memory: {{enabled: true, config: {{keys: [{{k: {ARMOR}}}]}}}}\n"
         ));
         let v = messages(&f);
@@ -650,7 +650,7 @@ mod tests {
 
     #[test]
     fn redact_patterns_must_compile() {
-        let f = with_runtime_config("    logging: {redactPatterns: ['sk-[a-z', ' ', '\\d+']}\n");
+        let f = with_openclaw_config("    logging: {redactPatterns: ['sk-[a-z', ' ', '\\d+']}\n");
         let v = messages(&f);
         assert_eq!(
             v.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
@@ -661,7 +661,7 @@ mod tests {
 
     #[test]
     fn a_channel_needs_an_account() {
-        let f = with_runtime_config("    channels: {discord: {accounts: {}}}\n");
+        let f = with_openclaw_config("    channels: {discord: {accounts: {}}}\n");
         assert_eq!(
             messages(&f).into_iter().map(|(p, _)| p).collect::<Vec<_>>(),
             ["/spec/runtimeConfig/channels/discord/accounts"]

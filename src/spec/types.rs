@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
-use super::openclaw_config::{ReloadPolicy, RuntimeConfig, SecretEntry, SecretName};
+use super::openclaw_config::{OpenClawConfig, ReloadPolicy, SecretEntry, SecretName};
 
 /// The only API version this build understands.
 pub const API_VERSION: &str = "tenantd/v1";
@@ -400,8 +400,9 @@ pub struct TenantSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     // Not nullable in the schema: `runtimeConfig: null` says nothing, and a nullable branch would
     // hide what is wrong inside the section behind "expected a mapping or null".
-    #[schemars(with = "RuntimeConfig")]
-    pub runtime_config: Option<RuntimeConfig>,
+    #[schemars(with = "OpenClawConfig")]
+    #[serde(rename = "runtimeConfig")]
+    pub openclaw_config: Option<OpenClawConfig>,
     /// The tenant's secrets by name, each age-encrypted. `runtimeConfig` refers to them by name
     /// (`{secret: <name>}`); the runtime reads each from `/run/secrets/openclaw/<name>`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
