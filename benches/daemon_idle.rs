@@ -52,6 +52,8 @@ const TARGET_RSS_MB: f64 = 30.0;
 const INSTANCE: &str = "benchidle";
 
 fn main() {
+    // As the binary does first thing.
+    tenantd::daemon::memory::one_malloc_arena();
     match child::role() {
         Role::Idle => {}
         Role::Parent => parent(),

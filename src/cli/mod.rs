@@ -242,6 +242,7 @@ pub enum SecretsCommand {
 
 /// Parses arguments, runs the command, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
+    crate::daemon::memory::one_malloc_arena();
     let cli = Cli::parse();
     logging::init(matches!(cli.command, Command::Run { .. }), cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
