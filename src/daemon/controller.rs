@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::metrics::{Metrics, ReconcileResult};
 use super::notify::Notifier;
-use super::record::{Dispatch, PlanFacts, ProbeDecision, TenantRecord, WorkerEnd};
+use super::record::{Action, Dispatch, Event, PlanFacts, ProbeDecision, TenantRecord, WorkerEnd};
 use super::triggers::Trigger;
 use super::worker::{self, WorkerDone};
 use crate::config::DaemonConfig;
@@ -399,7 +399,8 @@ impl Controller {
     fn dispatch(&mut self, tp: TenantPlan, ctx: &ExecContext) {
         let name = tp.tenant.clone();
         let facts = PlanFacts::of(&tp);
-        let decision = self.records.entry(name.clone()).or_default().on_plan(&facts, Instant::now());
+        let action = self.records.entry(name.clone()).or_default().next(Event::Planned(&facts), Instant::now());
+        let Action::Dispatch(decision) = action else { return };
         match decision {
             Dispatch::Queue | Dispatch::WaitApplyBackoff => {}
             Dispatch::Blocked => {
@@ -440,7 +441,7 @@ impl Controller {
         } else {
             WorkerEnd::Finished { fact: &done.outcome.fact, spec_hash: done.spec_hash.as_deref(), probe: done.probe }
         };
-        let settled = self.records.entry(name.clone()).or_default().on_worker_done(end, Instant::now());
+        let action = self.records.entry(name.clone()).or_default().next(Event::WorkerDone(end), Instant::now());
         if let WorkerEnd::EngineUnreachable = end {
             // Nothing is known about the tenant: its status keeps the last known state, and a
             // full pass follows once the engine answers.
@@ -451,7 +452,7 @@ impl Controller {
             }
             self.full_due = Some(Instant::now() + self.engine_retry);
         }
-        let Some(settled) = settled else { return };
+        let Action::Settle(settled) = action else { return };
         match &done.outcome.fact {
             ApplyFact::Failed { message, .. } => {
                 let retry_in_s = settled.retry_in.unwrap_or_default().as_secs();
@@ -503,7 +504,12 @@ impl Controller {
                 continue;
             };
             let (Some(port), ContainerState::Running) = (oc.host_port, oc.state) else { continue };
-            match self.records.entry(name.clone()).or_default().on_probe_due(health, now) {
+            let Action::Supervise(decision) =
+                self.records.entry(name.clone()).or_default().next(Event::ProbeDue(health), now)
+            else {
+                continue;
+            };
+            match decision {
                 ProbeDecision::Nothing => {}
                 ProbeDecision::Restart => {
                     self.metrics.restart(name.as_str());
@@ -540,7 +546,7 @@ impl Controller {
             if oc.state != ContainerState::Running {
                 continue;
             }
-            if !self.records.entry(name.clone()).or_default().start_sample() {
+            if self.records.entry(name.clone()).or_default().next(Event::SampleDue, Instant::now()) != Action::Sample {
                 continue;
             }
             let (rt, tx, id, tenant, nano_cpus) =
@@ -560,24 +566,25 @@ impl Controller {
         let now = Instant::now();
         match o {
             Observation::Probe { tenant, outcome } => {
-                let write = self.records.entry(tenant.clone()).or_default().on_probe(&outcome, now);
+                let action = self.records.entry(tenant.clone()).or_default().next(Event::Probed(&outcome), now);
                 let (verdict, latency) = match &outcome {
                     ProbeOutcome::Healthy { latency } => ("healthy", *latency),
                     ProbeOutcome::Degraded { latency, .. } => ("degraded", *latency),
                     ProbeOutcome::Down { .. } => ("down", Duration::ZERO),
                 };
                 self.metrics.health_probe(tenant.as_str(), verdict, latency);
-                if write {
+                if action == Action::WriteStatus {
                     self.write_status(&tenant, ApplyFact::NothingToDo, None);
                 }
             }
             Observation::Sample { tenant, sample, nano_cpus } => {
-                if self.records.entry(tenant.clone()).or_default().on_sample(sample, nano_cpus, now) {
+                let sampled = Event::Sampled { sample, nano_cpus };
+                if self.records.entry(tenant.clone()).or_default().next(sampled, now) == Action::WriteStatus {
                     self.write_status(&tenant, ApplyFact::NothingToDo, None);
                 }
             }
             Observation::Restarted { tenant, result } => {
-                self.records.entry(tenant.clone()).or_default().on_restarted();
+                self.records.entry(tenant.clone()).or_default().next(Event::Restarted, now);
                 if let Err(e) = result {
                     tracing::error!(tenant = %tenant, error = %e, "restart failed");
                 }
@@ -624,7 +631,8 @@ impl Controller {
                 // A tenant that is gone leaves no metric series and no backoff behind.
                 if status.phase == Phase::Removed {
                     self.metrics.forget_tenant(name.as_str());
-                    if self.records.get_mut(name).is_some_and(TenantRecord::forget) {
+                    let gone = self.records.get_mut(name).map(|r| r.next(Event::Gone, now));
+                    if gone == Some(Action::Drop) {
                         self.records.remove(name);
                     }
                 }

@@ -1,6 +1,8 @@
-//! What the daemon keeps about one tenant between passes, and the decisions it takes from it:
-//! whether a plan is run, what a finished worker changes, when a running tenant is probed or
-//! restarted. Pure: the time is a parameter, and the controller carries out what is decided.
+//! What the daemon keeps about one tenant between passes, and the one transition that decides
+//! from it: [`TenantRecord::next`] takes what happened ([`Event`]) at a time and says what to do
+//! ([`Action`]): whether a plan is run, what a finished worker changes, when a running tenant is
+//! probed, restarted or sampled, when its status is written. Pure: the time is a parameter, and
+//! the controller carries out what is decided.
 
 use std::time::Duration;
 
@@ -117,9 +119,80 @@ pub enum ProbeDecision {
     Restart,
 }
 
+/// What happens to a tenant, as the daemon's loop sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A pass planned the tenant.
+    Planned(&'a PlanFacts),
+    /// Its worker ended.
+    WorkerDone(WorkerEnd<'a>),
+    /// Supervision looks at its running main container, which has this health check.
+    ProbeDue(&'a Healthcheck),
+    /// A probe answered.
+    Probed(&'a ProbeOutcome),
+    /// A restart supervision asked for is done, well or not.
+    Restarted,
+    /// A stats round reaches its running main container.
+    SampleDue,
+    /// A stats call answered (`sample` is `None` when it failed); `nano_cpus` is the CPU limit.
+    Sampled { sample: Option<ResourceSample>, nano_cpus: i64 },
+    /// Its status says it is gone.
+    Gone,
+}
+
+/// What the controller is to do after an [`Event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Nothing,
+    /// What becomes of the plan (after [`Event::Planned`]).
+    Dispatch(Dispatch),
+    /// The worker's result, to record (after [`Event::WorkerDone`] with a result).
+    Settle(Settled),
+    /// Probe the main container, or restart it (after [`Event::ProbeDue`]).
+    Supervise(ProbeDecision),
+    /// Take a sample (after [`Event::SampleDue`]).
+    Sample,
+    /// Write the tenant's status from what is known.
+    WriteStatus,
+    /// Drop the record: no worker runs and none is to follow.
+    Drop,
+}
+
 impl TenantRecord {
+    /// The transition: what `event` at `now` changes in the record, and what is to be done.
+    pub fn next(&mut self, event: Event<'_>, now: Instant) -> Action {
+        match event {
+            Event::Planned(plan) => Action::Dispatch(self.on_plan(plan, now)),
+            Event::WorkerDone(end) => self.on_worker_done(end, now).map_or(Action::Nothing, Action::Settle),
+            Event::ProbeDue(health) => match self.on_probe_due(health, now) {
+                ProbeDecision::Nothing => Action::Nothing,
+                decision => Action::Supervise(decision),
+            },
+            Event::Probed(outcome) => write_if(self.on_probe(outcome, now)),
+            Event::Restarted => {
+                self.probing = false;
+                Action::Nothing
+            }
+            Event::SampleDue => {
+                if std::mem::replace(&mut self.sampling, true) {
+                    Action::Nothing
+                } else {
+                    Action::Sample
+                }
+            }
+            Event::Sampled { sample, nano_cpus } => write_if(self.on_sample(sample, nano_cpus, now)),
+            Event::Gone => {
+                if self.forget() {
+                    Action::Drop
+                } else {
+                    Action::Nothing
+                }
+            }
+        }
+    }
+
     /// Decides what to do about a plan for this tenant at `now`.
-    pub fn on_plan(&mut self, plan: &PlanFacts, now: Instant) -> Dispatch {
+    fn on_plan(&mut self, plan: &PlanFacts, now: Instant) -> Dispatch {
         if self.in_flight {
             self.dirty_after = true;
             return Dispatch::Queue;
@@ -154,7 +227,7 @@ impl TenantRecord {
 
     /// Records how the tenant's worker ended at `now`. `None` when there is no result to
     /// record: the worker did not start, or the engine did not answer.
-    pub fn on_worker_done(&mut self, end: WorkerEnd<'_>, now: Instant) -> Option<Settled> {
+    fn on_worker_done(&mut self, end: WorkerEnd<'_>, now: Instant) -> Option<Settled> {
         self.in_flight = false;
         self.replacing = false;
         let WorkerEnd::Finished { fact, spec_hash, probe } = end else { return None };
@@ -188,7 +261,7 @@ impl TenantRecord {
 
     /// Decides, for a tenant whose main container runs with `health`, whether it is probed or
     /// restarted at `now`. A restart is counted and starts the crash backoff.
-    pub fn on_probe_due(&mut self, health: &Healthcheck, now: Instant) -> ProbeDecision {
+    fn on_probe_due(&mut self, health: &Healthcheck, now: Instant) -> ProbeDecision {
         if self.in_flight {
             return ProbeDecision::Nothing;
         }
@@ -213,7 +286,7 @@ impl TenantRecord {
     /// Records a probe's outcome at `now`; returns whether the status is to be written: the
     /// verdict changed and no worker has taken the tenant over meanwhile (a probe under way
     /// then describes what the worker is replacing; the worker writes its own result).
-    pub fn on_probe(&mut self, outcome: &ProbeOutcome, now: Instant) -> bool {
+    fn on_probe(&mut self, outcome: &ProbeOutcome, now: Instant) -> bool {
         self.probing = false;
         let changed = self.health.record(outcome, now);
         if self.health.last == Some(ProbeFact::Healthy) {
@@ -222,19 +295,9 @@ impl TenantRecord {
         changed && !self.in_flight
     }
 
-    /// A restart this record asked for is done, well or not.
-    pub fn on_restarted(&mut self) {
-        self.probing = false;
-    }
-
-    /// Whether a sample is to be taken now; if so, one is under way from here on.
-    pub fn start_sample(&mut self) -> bool {
-        !std::mem::replace(&mut self.sampling, true)
-    }
-
     /// Records a resource sample (none: the stats call failed); returns whether the status is
     /// to be written.
-    pub fn on_sample(&mut self, sample: Option<ResourceSample>, nano_cpus: i64, now: Instant) -> bool {
+    fn on_sample(&mut self, sample: Option<ResourceSample>, nano_cpus: i64, now: Instant) -> bool {
         self.sampling = false;
         match sample {
             Some(s) => self.resources.sampled(s, nano_cpus, now) && !self.in_flight,
@@ -260,10 +323,18 @@ impl TenantRecord {
 
     /// The tenant is gone: its backoffs and what was learnt of it are forgotten. Returns whether
     /// the record can go too, i.e. no worker runs and none is to follow.
-    pub fn forget(&mut self) -> bool {
+    fn forget(&mut self) -> bool {
         let (in_flight, dirty_after) = (self.in_flight, self.dirty_after);
         *self = TenantRecord { in_flight, dirty_after, ..TenantRecord::default() };
         !in_flight && !dirty_after
+    }
+}
+
+fn write_if(changed: bool) -> Action {
+    if changed {
+        Action::WriteStatus
+    } else {
+        Action::Nothing
     }
 }
 

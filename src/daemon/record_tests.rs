@@ -159,26 +159,26 @@ async fn a_runtime_down_for_its_retries_is_restarted_then_backs_off() {
     let h = health(2);
     let mut t = start;
     for _ in 0..2 {
-        assert_eq!(r.on_probe_due(&h, t), ProbeDecision::Probe);
-        r.on_probe(&down(), t);
+        assert_eq!(r.next(Event::ProbeDue(&h), t), Action::Supervise(ProbeDecision::Probe));
+        r.next(Event::Probed(&down()), t);
         t += Duration::from_secs(5);
     }
-    assert_eq!(r.on_probe_due(&h, t), ProbeDecision::Restart);
+    assert_eq!(r.next(Event::ProbeDue(&h), t), Action::Supervise(ProbeDecision::Restart));
     assert_eq!((r.supervisor_restarts, r.health.consecutive_failures, r.probing), (1, 0, true));
-    assert_eq!(r.on_probe_due(&h, t), ProbeDecision::Nothing, "the restart is under way");
-    r.on_restarted();
+    assert_eq!(r.next(Event::ProbeDue(&h), t), Action::Nothing, "the restart is under way");
+    assert_eq!(r.next(Event::Restarted, t), Action::Nothing);
     for _ in 0..2 {
-        assert_eq!(r.on_probe_due(&h, t), ProbeDecision::Probe);
-        r.on_probe(&down(), t);
+        assert_eq!(r.next(Event::ProbeDue(&h), t), Action::Supervise(ProbeDecision::Probe));
+        r.next(Event::Probed(&down()), t);
         t += Duration::from_secs(5);
     }
     // Down again 10 s after the restart: its crash backoff (10 s) has just ended.
     assert_eq!(t, start + Duration::from_secs(20));
-    assert_eq!(r.on_probe_due(&h, t), ProbeDecision::Restart);
-    r.on_restarted();
+    assert_eq!(r.next(Event::ProbeDue(&h), t), Action::Supervise(ProbeDecision::Restart));
+    assert_eq!(r.next(Event::Restarted, t), Action::Nothing);
     for _ in 0..2 {
         r.on_probe_due(&h, t);
-        r.on_probe(&down(), t);
+        r.next(Event::Probed(&down()), t);
         t += Duration::from_secs(5);
     }
     // The second wait is 20 s: not over 10 s after the second restart.
@@ -207,8 +207,8 @@ async fn no_retries_means_no_restart_and_a_healthy_probe_ends_the_crash_wait() {
 async fn samples_are_taken_one_at_a_time_and_written_only_while_no_worker_runs() {
     let now = Instant::now();
     let mut r = TenantRecord::default();
-    assert!(r.start_sample());
-    assert!(!r.start_sample(), "one under way");
+    assert_eq!(r.next(Event::SampleDue, now), Action::Sample);
+    assert_eq!(r.next(Event::SampleDue, now), Action::Nothing, "one under way");
     let sample = ResourceSample {
         cpu_total_ns: 0,
         system_cpu_ns: 0,
@@ -218,12 +218,16 @@ async fn samples_are_taken_one_at_a_time_and_written_only_while_no_worker_runs()
         network_rx_bytes: None,
         network_tx_bytes: None,
     };
-    assert!(!r.on_sample(None, 1_000_000_000, now), "a failed stats call changes nothing");
-    assert!(r.start_sample());
+    let sampled = |sample| Event::Sampled { sample, nano_cpus: 1_000_000_000 };
+    assert_eq!(r.next(sampled(None), now), Action::Nothing, "a failed stats call changes nothing");
+    assert_eq!(r.next(Event::SampleDue, now), Action::Sample);
+    assert_eq!(r.next(sampled(Some(sample)), now), Action::WriteStatus, "a first usage is a change");
+    assert_eq!(r.next(Event::SampleDue, now), Action::Sample);
     r.in_flight = true;
-    assert!(!r.on_sample(Some(sample), 1_000_000_000, now));
-    assert!(r.resources.usage.is_some(), "recorded all the same");
-    assert!(r.start_sample());
+    let busier = ResourceSample { memory_bytes: 90, ..sample };
+    assert_eq!(r.next(sampled(Some(busier)), now), Action::Nothing, "a worker writes the status");
+    assert_eq!(r.resources.usage.map(|u| u.memory_bytes), Some(90), "recorded all the same");
+    assert_eq!(r.next(Event::SampleDue, now), Action::Sample);
 }
 
 #[tokio::test(start_paused = true)]
@@ -253,11 +257,11 @@ async fn the_next_retry_is_the_later_of_the_waits_that_hold() {
 async fn forgetting_a_removed_tenant_keeps_a_running_worker_in_view() {
     let now = Instant::now();
     let mut r = TenantRecord { supervisor_restarts: 2, failed_hash: Some("v1".into()), ..TenantRecord::default() };
-    assert!(r.forget(), "nothing runs: the record can go");
+    assert_eq!(r.next(Event::Gone, now), Action::Drop, "nothing runs: the record can go");
     assert_eq!((r.supervisor_restarts, r.failed_hash.as_deref()), (0, None));
-    r.on_plan(&steps("v1"), now);
+    assert_eq!(r.next(Event::Planned(&steps("v1")), now), Action::Dispatch(Dispatch::Spawn { replacing: false }));
     r.supervisor_restarts = 2;
-    assert!(!r.forget(), "its worker still runs");
+    assert_eq!(r.next(Event::Gone, now), Action::Nothing, "its worker still runs");
     assert!(r.in_flight);
     assert_eq!(r.supervisor_restarts, 0);
 }
