@@ -106,7 +106,7 @@ async fn an_edit_rolls_the_pod_and_a_resource_change_patches_the_deployment_in_p
             .replace("memory: 64Mi", "memory: 96Mi"),
     );
     let plan = stdout(&c.tenantd(&["plan"]));
-    assert!(plan.contains("replace (because of: resources)"), "{plan}");
+    assert!(plan.contains("replace (stop first, because of: resources)"), "{plan}");
     expect_exit(&c.tenantd(&["apply"]), 0, "apply the memory change");
     let resized = c.object("deployments", "acme", "runtime").unwrap();
     assert_eq!(resized["metadata"]["uid"], before["metadata"]["uid"]);
@@ -315,7 +315,7 @@ async fn secrets_reach_the_cluster_only_in_the_tenants_secret_and_a_rotation_rol
     // A rotated value: the Secret is applied again and the pod rolls (its template changes).
     c.spec("acme.yaml", &spec("rotated-value"));
     let plan = stdout(&c.tenantd(&["plan"]));
-    assert!(plan.contains("replace (because of: runtimeFiles)"), "{plan}");
+    assert!(plan.contains("replace (stop first, because of: runtimeFiles)"), "{plan}");
     assert!(plan.contains("apply Secret runtime-secrets"), "{plan}");
     assert!(!plan.contains("rotated-value"), "{plan}");
     expect_exit(&c.tenantd(&["apply"]), 0, "rotate");
@@ -378,4 +378,37 @@ async fn container_commands_on_a_cluster_say_what_to_use_instead_and_change_noth
     assert!(c.fake.writes().is_empty(), "nothing was changed: {:?}", c.fake.writes());
     let after = c.object("deployments", "acme", "runtime").unwrap();
     assert_eq!(after["metadata"]["uid"], before["metadata"]["uid"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_without_volumes_rolls_start_first_and_one_with_volumes_stop_first() {
+    let c = Cluster::start(None).await;
+    let volume = "  volumes: [ { name: workspace, mountPath: /home/node/.openclaw/workspaces } ]\n";
+    let stateless = |level: &str| registry_spec("acme", "").replace(volume, "").replace("LOG_LEVEL: info", level);
+    assert!(!stateless("LOG_LEVEL: info").contains("volumes"));
+    c.spec("acme.yaml", &stateless("LOG_LEVEL: info"));
+    c.spec("globex.yaml", &registry_spec("globex", ""));
+    expect_exit(&c.tenantd(&["apply"]), 0, "create");
+    let strategy = |tenant: &str| c.object("deployments", tenant, "runtime").unwrap()["spec"]["strategy"].clone();
+    assert_eq!(strategy("acme"), json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}));
+    assert_eq!(strategy("globex"), json!({"type": "Recreate"}));
+
+    c.spec("acme.yaml", &stateless("LOG_LEVEL: debug"));
+    c.spec("globex.yaml", &registry_spec("globex", "").replace("LOG_LEVEL: info", "LOG_LEVEL: debug"));
+    let plan = c.tenantd(&["plan", "--output", "json"]);
+    expect_exit(&plan, 0, "plan");
+    let p: serde_json::Value = serde_json::from_str(&stdout(&plan)).unwrap();
+    let strategies: Vec<(&str, &str)> = p["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tenant"].as_str().unwrap(), t["strategy"].as_str().unwrap_or("-")))
+        .collect();
+    assert_eq!(strategies, [("acme", "startFirst"), ("globex", "stopFirst")], "{p}");
+    let human = stdout(&c.tenantd(&["plan"]));
+    assert!(human.contains("-/+ acme: replace (start first, because of: env)"), "{human}");
+    assert!(human.contains("-/+ globex: replace (stop first, because of: env)"), "{human}");
+    expect_exit(&c.tenantd(&["apply"]), 0, "apply the edits");
+    expect_exit(&c.tenantd(&["plan", "--detailed-exitcode"]), 0, "converged after the edits");
+    assert_eq!(strategy("acme")["type"], "RollingUpdate", "the strategy stays");
 }

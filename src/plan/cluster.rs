@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::compare::{differences, project};
 use super::model::*;
-use crate::render::kubernetes::{DesiredObject, ObjectKind, FILES_HASH};
+use crate::render::kubernetes::{cluster_strategy, DesiredObject, ObjectKind, FILES_HASH};
 use crate::render::DesiredTenant;
 use crate::runtime::{ObservedObject, ObservedTenant, ObservedWorld};
 
@@ -101,7 +101,9 @@ pub(super) fn plan_tenant(
         ChangeKind::UpdateInPlace
     };
     if plan.change == ChangeKind::Replace {
-        plan.reasons.push("the cluster replaces the runtime's pod (strategy Recreate; volumes are kept)".into());
+        let (strategy, why) = cluster_strategy(d);
+        plan.reasons.push(format!("the cluster replaces the runtime's pod, {}: {why}", strategy.words()));
+        plan.strategy = Some(strategy);
         plan.replace_fields = replace_fields.into_iter().collect();
     }
     plan

@@ -170,6 +170,34 @@ fn a_pod_setting_replaces_the_pod_and_names_the_field() {
 }
 
 #[test]
+fn a_tenant_without_volumes_is_replaced_start_first_and_one_with_volumes_stop_first() {
+    let deployment = |d: &DesiredTenant| {
+        d.cluster.as_ref().unwrap().iter().find(|o| o.kind == ObjectKind::Deployment).unwrap().manifest.clone()
+    };
+    let without = ACME.replace("  volumes: [ { name: workspace, mountPath: /home/node/.openclaw/workspaces } ]\n", "");
+    assert_ne!(without, ACME);
+    let before = desired(&without);
+    assert_eq!(
+        deployment(&before)["spec"]["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}})
+    );
+    let p =
+        plan_of(&[desired(&without.replace("LOG_LEVEL: info", "LOG_LEVEL: debug"))], &world(vec![as_applied(&before)]));
+    let acme = p.tenant("acme").unwrap();
+    assert_eq!((acme.change, acme.strategy), (ChangeKind::Replace, Some(ReplaceStrategy::StartFirst)));
+    assert!(render_human(&p).contains("-/+ acme: replace (start first, because of: env)"), "{}", render_human(&p));
+    assert!(acme.reasons.iter().any(|r| r.contains("maxUnavailable 0")), "{:?}", acme.reasons);
+
+    let with = desired(ACME);
+    assert_eq!(deployment(&with)["spec"]["strategy"], json!({"type": "Recreate"}));
+    let p = plan_of(&[desired(&ACME.replace("LOG_LEVEL: info", "LOG_LEVEL: debug"))], &world(vec![as_applied(&with)]));
+    let acme = p.tenant("acme").unwrap();
+    assert_eq!(acme.strategy, Some(ReplaceStrategy::StopFirst));
+    assert!(acme.reasons.iter().any(|r| r.contains("volume claims take one pod at a time")), "{:?}", acme.reasons);
+    assert!(render_json(&p).contains(r#""strategy": "stopFirst""#), "{}", render_json(&p));
+}
+
+#[test]
 fn suspending_scales_to_zero_in_place() {
     let d = desired(ACME);
     let p = plan_of(&[desired(&format!("{ACME}  suspend: true\n"))], &world(vec![as_applied(&d)]));

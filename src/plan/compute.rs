@@ -105,6 +105,7 @@ fn plan_delete(o: &ObservedTenant, has_files: bool) -> TenantPlan {
         change: if steps.is_empty() { ChangeKind::NoChange } else { ChangeKind::Delete },
         blocked: None,
         replace_fields: vec![],
+        strategy: None,
         reasons,
         steps,
         diffs,
@@ -329,6 +330,9 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
         change,
         blocked: None,
         replace_fields: replace_fields.into_iter().collect(),
+        // The engine's replacement stops the old container, sets it aside, and starts it again
+        // if the new one does not become healthy.
+        strategy: (change == ChangeKind::Replace).then_some(ReplaceStrategy::StopFirst),
         reasons,
         steps,
         diffs,

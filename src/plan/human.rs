@@ -60,7 +60,8 @@ fn headline(t: &TenantPlan) -> String {
         (ChangeKind::UpdateInPlace, _) => "update in place".into(),
         (ChangeKind::Create, _) => "create".into(),
         (ChangeKind::Replace, _) => {
-            format!("replace (because of: {})", t.replace_fields.join(", "))
+            let strategy = t.strategy.map(|s| format!("{}, ", s.words())).unwrap_or_default();
+            format!("replace ({strategy}because of: {})", t.replace_fields.join(", "))
         }
         (ChangeKind::Delete, _) => "delete".into(),
         (ChangeKind::Blocked, Some(Blocked::Invalid { .. })) => "invalid spec: left exactly as it is".into(),

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::ports::PortError;
 use crate::render::kubernetes::{DesiredObject, ObjectKind};
+pub use crate::render::ReplaceStrategy;
 use crate::render::{DesiredContainer, DesiredNetwork, DesiredTenant, ImageSource, Limits};
 use crate::runtime::ForeignObject;
 use crate::spec::TenantName;
@@ -190,6 +191,9 @@ pub struct TenantPlan {
     /// The fields that force a replacement, sorted (`image`, `env`, `hostPort`, …).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replace_fields: Vec<String>,
+    /// In which order a replacement swaps the runtime (replacements only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<ReplaceStrategy>,
     /// One line per change, for humans.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
@@ -213,6 +217,7 @@ impl TenantPlan {
             change,
             blocked,
             replace_fields: vec![],
+            strategy: None,
             reasons: vec![],
             steps: vec![],
             diffs: vec![],

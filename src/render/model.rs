@@ -59,6 +59,28 @@ impl ImageSource {
     }
 }
 
+/// In which order a replacement swaps the old runtime for the new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReplaceStrategy {
+    /// The old one stops before the new one starts: never two at once on the same volumes, and
+    /// a moment with neither.
+    StopFirst,
+    /// The new one starts and becomes ready while the old one still serves; the old one stops
+    /// after that.
+    StartFirst,
+}
+
+impl ReplaceStrategy {
+    /// `stop first` / `start first`, as a plan says it.
+    pub fn words(self) -> &'static str {
+        match self {
+            ReplaceStrategy::StopFirst => "stop first",
+            ReplaceStrategy::StartFirst => "start first",
+        }
+    }
+}
+
 /// The engine's own healthcheck.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

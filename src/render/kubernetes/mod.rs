@@ -10,5 +10,5 @@ mod quantity;
 pub use manifests::{manifests, KubeOptions, TenantManifests};
 pub use names::{namespace_name, CONFIG_MAP, FIELD_MANAGER, RUNTIME, SECRET};
 pub use objects::{desired_objects, to_yaml, DesiredObject, ObjectKind, APPLIED_HASH};
-pub use pod::{container_name, FILES_HASH};
+pub use pod::{cluster_strategy, container_name, FILES_HASH};
 pub use quantity::Quantity;

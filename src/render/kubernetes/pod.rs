@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction,
     PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
@@ -14,7 +14,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::names::{kube_name, CONFIG_MAP, RUNTIME, SECRET};
-use crate::render::{numeric_owner, ContainerRole, DesiredContainer, DesiredTenant, ImageSource, RUNTIME_CONFIG_DIR};
+use crate::render::{
+    numeric_owner, ContainerRole, DesiredContainer, DesiredTenant, ImageSource, ReplaceStrategy, RUNTIME_CONFIG_DIR,
+};
 use crate::spec::{PullPolicy, TenantName, RUNTIME_SECRETS_DIR};
 
 /// The pod template annotation holding the hash of the runtime's config and secrets: a change
@@ -106,8 +108,7 @@ pub(super) fn deployment(
         metadata,
         spec: DeploymentSpec {
             replicas: Some(if d.suspended { 0 } else { 1 }),
-            // One runtime per tenant, never two at once on the same volumes.
-            strategy: Some(DeploymentStrategy { type_: Some("Recreate".into()), ..Default::default() }),
+            strategy: Some(deployment_strategy(cluster_strategy(d).0)),
             selector: LabelSelector { match_labels: Some(selector.clone()), ..Default::default() },
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(pod_labels), annotations, ..Default::default() }),
@@ -248,4 +249,29 @@ fn secs(ms: u64) -> i32 {
 fn numeric_user(user: &str) -> (i64, i64) {
     let (uid, gid) = numeric_owner(user).unwrap_or((FALLBACK_ID, FALLBACK_ID));
     (i64::from(uid), i64::from(gid))
+}
+
+/// How the cluster replaces a tenant's pod, and why. A tenant without volumes is replaced start
+/// first: the new pod becomes ready while the old one serves (`RollingUpdate`, none unavailable).
+/// A tenant with volumes is replaced stop first (`Recreate`): its claims are `ReadWriteOnce`, and
+/// two pods on different nodes could not both mount them.
+pub fn cluster_strategy(d: &DesiredTenant) -> (ReplaceStrategy, &'static str) {
+    if d.volumes.is_empty() {
+        (ReplaceStrategy::StartFirst, "the new pod is ready before the old one stops (RollingUpdate, maxUnavailable 0)")
+    } else {
+        (ReplaceStrategy::StopFirst, "its volume claims take one pod at a time (Recreate; volumes are kept)")
+    }
+}
+
+fn deployment_strategy(strategy: ReplaceStrategy) -> DeploymentStrategy {
+    match strategy {
+        ReplaceStrategy::StopFirst => DeploymentStrategy { type_: Some("Recreate".into()), ..Default::default() },
+        ReplaceStrategy::StartFirst => DeploymentStrategy {
+            type_: Some("RollingUpdate".into()),
+            rolling_update: Some(RollingUpdateDeployment {
+                max_unavailable: Some(IntOrString::Int(0)),
+                max_surge: Some(IntOrString::Int(1)),
+            }),
+        },
+    }
 }
