@@ -45,6 +45,12 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
             (Some(ProbeFact::Healthy), _) => Health::Healthy,
             (Some(ProbeFact::Degraded | ProbeFact::Down), _) => Health::Unhealthy,
             (None, EngineHealth::Healthy) => Health::Healthy,
+            // Not probed yet by this process (a daemon that just started after `apply`): the
+            // verdict last written for this very container stands until a probe says otherwise,
+            // rather than "starting" for a container that was found healthy.
+            (None, _) if !unprobed && previous.is_some_and(|p| probed_same(p, &c.id)) => {
+                previous.map_or(Health::Unknown, |p| p.health)
+            }
             (None, EngineHealth::Starting) => Health::Starting,
             (None, EngineHealth::None) => Health::Unknown,
         },
@@ -316,4 +322,9 @@ fn kstatus(phase: Phase, health: Health, converge_reason: &str, last_error: &str
 
 fn condition(kind: ConditionType, status: bool, reason: &str, message: String) -> Condition {
     Condition { kind, status, reason: reason.to_string(), message, last_transition_time: OffsetDateTime::UNIX_EPOCH }
+}
+
+/// Whether `previous` holds a probed verdict (healthy or not) about the container `id`.
+fn probed_same(previous: &TenantStatus, id: &str) -> bool {
+    previous.container_id.as_deref() == Some(id) && matches!(previous.health, Health::Healthy | Health::Unhealthy)
 }

@@ -288,3 +288,28 @@ fn a_tenant_whose_runtime_is_being_replaced_is_pending_and_reconciling_not_runni
     };
     assert_eq!(derive(Some(&failed), retry, now).phase, Phase::Pending);
 }
+
+#[test]
+fn a_verdict_found_for_a_container_stands_until_it_is_probed_again() {
+    // `apply` probed the runtime healthy while the engine's own check had not run yet.
+    let starting = observed(ContainerState::Running, EngineHealth::Starting);
+    let after_apply =
+        derive(None, Facts { probe: Some(ProbeFact::Healthy), ..applied(&starting) }, datetime!(2026-01-01 0:00 UTC));
+    assert_eq!((after_apply.phase, after_apply.health), (Phase::Running, Health::Healthy));
+    // A daemon that just started writes the status before its first probe: still healthy.
+    let first_pass = Facts { apply: ApplyFact::NothingToDo, ..applied(&starting) };
+    let s = derive(Some(&after_apply), first_pass, datetime!(2026-01-01 0:00:01 UTC));
+    assert_eq!((s.phase, s.health), (Phase::Running, Health::Healthy));
+    // Another container (a replacement) has no verdict yet.
+    let mut replaced = observed(ContainerState::Running, EngineHealth::Starting);
+    replaced.containers[0].id = "def".into();
+    let s = derive(
+        Some(&after_apply),
+        Facts { apply: ApplyFact::NothingToDo, ..applied(&replaced) },
+        datetime!(2026-01-01 0:00:01 UTC),
+    );
+    assert_eq!((s.phase, s.health), (Phase::Pending, Health::Starting));
+    // A probe decides again.
+    let down = Facts { apply: ApplyFact::NothingToDo, probe: Some(ProbeFact::Down), ..applied(&starting) };
+    assert_eq!(derive(Some(&after_apply), down, datetime!(2026-01-01 0:00:02 UTC)).health, Health::Unhealthy);
+}
