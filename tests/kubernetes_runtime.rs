@@ -390,7 +390,10 @@ async fn a_tenant_without_volumes_rolls_start_first_and_one_with_volumes_stop_fi
     c.spec("globex.yaml", &registry_spec("globex", ""));
     expect_exit(&c.tenantd(&["apply"]), 0, "create");
     let strategy = |tenant: &str| c.object("deployments", tenant, "runtime").unwrap()["spec"]["strategy"].clone();
-    assert_eq!(strategy("acme"), json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}));
+    assert_eq!(
+        strategy("acme"),
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}})
+    );
     assert_eq!(strategy("globex"), json!({"type": "Recreate"}));
 
     c.spec("acme.yaml", &stateless("LOG_LEVEL: debug"));
