@@ -37,9 +37,10 @@ impl DockerRuntime {
             self.sync_host_firewall().await?;
             return Ok(id);
         }
-        // Another process may take the subnet first, or the engine may still hold the subnet of
-        // a network removed a moment ago without listing it: it then refuses the subnet as
-        // overlapping, and the next free one is tried.
+        // Another process may take the subnet first (another engine on this host makes its
+        // bridge between our look at the routes and our create), or the engine may still hold
+        // the subnet of a network removed a moment ago without listing it: it then refuses the
+        // subnet as taken, and the next free one is tried.
         let mut refused = BTreeSet::new();
         for _ in 0..SUBNET_ATTEMPTS {
             let subnet = self.reserve_subnet(&operation, &refused).await?;
@@ -65,7 +66,7 @@ impl DockerRuntime {
                     self.sync_host_firewall().await?;
                     return Ok(created.id);
                 }
-                Err(e) if is_status(&e, 403) && message(&e).contains("overlaps") => {
+                Err(e) if refused_as_taken(&e) => {
                     refused.insert(subnet);
                 }
                 Err(e) if is_status(&e, 409) => {
@@ -204,5 +205,34 @@ impl DockerRuntime {
             Err(e) if is_status(&e, 404) => Ok(None),
             Err(e) => Err(self.fail(format!("{operation}: inspect"), e)),
         }
+    }
+}
+
+/// Whether the engine refused a network's subnet because something holds it already: Docker
+/// says the pool "overlaps" (403); Podman that the subnet "is already used on the host or by
+/// another config" (500).
+fn refused_as_taken(e: &bollard::errors::Error) -> bool {
+    let said = message(e);
+    (is_status(e, 403) && said.contains("overlaps"))
+        || (is_status(e, 500) && said.contains("is already used on the host"))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine_said(status_code: u16, message: &str) -> bollard::errors::Error {
+        bollard::errors::Error::DockerResponseServerError { status_code, message: message.into() }
+    }
+
+    #[test]
+    fn a_subnet_taken_meanwhile_is_told_apart_from_other_refusals() {
+        let docker = "Pool overlaps with other one on this address space";
+        let podman = "subnet 10.251.0.0/28 is already used on the host or by another config";
+        assert!(refused_as_taken(&engine_said(403, docker)));
+        assert!(refused_as_taken(&engine_said(500, podman)));
+        assert!(!refused_as_taken(&engine_said(500, "plugin not found")));
+        assert!(!refused_as_taken(&engine_said(409, "network with name t_acme already exists")));
     }
 }
