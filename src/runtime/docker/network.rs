@@ -217,7 +217,6 @@ fn refused_as_taken(e: &bollard::errors::Error) -> bool {
         || (is_status(e, 500) && said.contains("is already used on the host"))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
