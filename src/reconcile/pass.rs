@@ -8,6 +8,7 @@
 //! and runs in [`PassMode::HandOver`]: the plan comes back to it, and it runs each tenant's part
 //! in a worker of its own, so that a slow tenant never holds up the others.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use time::OffsetDateTime;
@@ -137,11 +138,13 @@ pub async fn run_pass(
     let sink = progress(&plan);
     let exec = exec_context(cfg, &plan, &memory.world, wait, sink);
     let (outcomes, after) = converge(cfg, runtime, desired, &memory.world, &plan, &exec).await?;
-    memory.world = after;
+    if let Some(after) = after {
+        memory.world = after;
+    }
     Ok(PassResult { ports, plan, outcomes, exec: None })
 }
 
-/// Execute → observe again → status.
+/// Execute → observe again → status. Returns the world observed after, when anything changed.
 async fn converge(
     cfg: &DaemonConfig,
     runtime: &dyn Runtime,
@@ -149,15 +152,19 @@ async fn converge(
     before: &ObservedWorld,
     plan: &Plan,
     exec: &ExecContext,
-) -> Result<(BTreeMap<TenantName, TenantOutcome>, ObservedWorld), ReconcileError> {
+) -> Result<(BTreeMap<TenantName, TenantOutcome>, Option<ObservedWorld>), ReconcileError> {
     let outcomes = execute_with(runtime, plan, cfg.concurrency, exec).await;
     let changed: Vec<_> = outcomes.iter().filter(|(_, o)| o.mutated).map(|(t, _)| t.clone()).collect();
-    let after = observe_after(runtime, before, &changed).await.map_err(ReconcileError::Runtime)?.into_owned();
+    let after = observe_after(runtime, before, &changed).await.map_err(ReconcileError::Runtime)?;
     let probes = probe_running(&desired.tenants, &after).await;
     let engine = runtime.engine();
     let store = StatusStore::new(cfg.status_dir());
     let facts = PassFacts { desired, before, outcomes: &outcomes, after: &after, probes: &probes };
     write_statuses(&store, facts, engine.as_ref(), OffsetDateTime::now_utc())?;
+    let after = match after {
+        Cow::Owned(world) => Some(world),
+        Cow::Borrowed(_) => None,
+    };
     Ok((outcomes, after))
 }
 
