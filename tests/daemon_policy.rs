@@ -164,10 +164,7 @@ async fn a_tenant_converges_to_a_running_container_and_a_running_status() {
     })
     .await;
     // No published port: the engine's health (healthy) is the verdict, so Running, not Pending.
-    let status = wait_for("acme's status to say Running", Duration::from_secs(10), || {
-        d.status("acme").filter(|s| s.phase == Phase::Running)
-    })
-    .await;
+    let status = wait_for_status(&d, "acme", Duration::from_secs(10), |s| s.phase == Phase::Running).await;
     assert_eq!(status.tenant, "acme");
     assert!(status.next_retry_time.is_none(), "{status:?}");
     assert!(!d.task.is_finished(), "the daemon keeps running");
@@ -178,10 +175,7 @@ async fn a_tenant_converges_to_a_running_container_and_a_running_status() {
 async fn terminate_and_interrupt_stop_the_daemon_and_leave_tenants_running() {
     for signal in [Signal::Terminate, Signal::Interrupt] {
         let mut d = Daemon::start("", &[("acme", spec("acme", "hello"))]);
-        wait_for("acme's status to say Running", Duration::from_secs(10), || {
-            d.status("acme").filter(|s| s.phase == Phase::Running)
-        })
-        .await;
+        wait_for_status(&d, "acme", Duration::from_secs(10), |s| s.phase == Phase::Running).await;
         // A hangup reloads the (unchanged) config; the daemon goes on.
         d.signals.send(Signal::Hangup).unwrap();
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -202,10 +196,7 @@ async fn terminate_and_interrupt_stop_the_daemon_and_leave_tenants_running() {
 #[tokio::test(start_paused = true)]
 async fn a_crashing_runtime_is_started_again_after_a_growing_backoff() {
     let d = Daemon::start("resync_interval = \"1s\"", &[("acme", spec("acme", "hello"))]);
-    wait_for("acme's status to say Running", Duration::from_secs(10), || {
-        d.status("acme").filter(|s| s.phase == Phase::Running)
-    })
-    .await;
+    wait_for_status(&d, "acme", Duration::from_secs(10), |s| s.phase == Phase::Running).await;
 
     // The first crash is answered at the next resync; each later one waits out the backoff,
     // 10 s then 20 s after the previous start (the resync adds up to 1 s).
@@ -248,10 +239,7 @@ async fn a_crashing_runtime_is_started_again_after_a_growing_backoff() {
 #[tokio::test(start_paused = true)]
 async fn spec_writes_within_the_debounce_window_lead_to_one_replacement() {
     let d = Daemon::start("debounce = \"1s\"\nresync_interval = \"1h\"", &[("acme", spec("acme", "v0"))]);
-    wait_for("acme's status to say Running", Duration::from_secs(10), || {
-        d.status("acme").filter(|s| s.phase == Phase::Running)
-    })
-    .await;
+    wait_for_status(&d, "acme", Duration::from_secs(10), |s| s.phase == Phase::Running).await;
     let first = d.status("acme").unwrap().spec_hash.expect("a spec hash");
     d.fake.clear_calls();
 

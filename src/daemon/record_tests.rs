@@ -6,6 +6,36 @@ use tokio::time::Instant;
 
 use super::*;
 
+// The transition, `TenantRecord::next`, seen from one kind of event at a time.
+
+fn planned(r: &mut TenantRecord, plan: &PlanFacts, now: Instant) -> Dispatch {
+    match r.next(Event::Planned(plan), now) {
+        Action::Dispatch(d) => d,
+        other => panic!("a plan is answered with a dispatch, not {other:?}"),
+    }
+}
+
+fn worker_done(r: &mut TenantRecord, end: WorkerEnd<'_>, now: Instant) -> Option<Settled> {
+    match r.next(Event::WorkerDone(end), now) {
+        Action::Settle(s) => Some(s),
+        Action::Nothing => None,
+        other => panic!("a finished worker is settled or nothing, not {other:?}"),
+    }
+}
+
+fn probe_due(r: &mut TenantRecord, health: &Healthcheck, now: Instant) -> ProbeDecision {
+    match r.next(Event::ProbeDue(health), now) {
+        Action::Supervise(d) => d,
+        Action::Nothing => ProbeDecision::Nothing,
+        other => panic!("supervision is answered with a probe, a restart or nothing, not {other:?}"),
+    }
+}
+
+/// Whether the status is to be written after the probe.
+fn probed(r: &mut TenantRecord, outcome: &ProbeOutcome, now: Instant) -> bool {
+    r.next(Event::Probed(outcome), now) == Action::WriteStatus
+}
+
 fn steps(spec_hash: &str) -> PlanFacts {
     PlanFacts { has_steps: true, spec_hash: Some(spec_hash.into()), ..PlanFacts::default() }
 }
@@ -38,12 +68,12 @@ async fn a_plan_with_steps_spawns_a_worker_and_one_planned_meanwhile_waits_for_i
     let now = Instant::now();
     let mut r = TenantRecord::default();
     let plan = PlanFacts { takes_main_down: true, ..steps("v1") };
-    assert_eq!(r.on_plan(&plan, now), Dispatch::Spawn { replacing: true });
+    assert_eq!(planned(&mut r, &plan, now), Dispatch::Spawn { replacing: true });
     assert!(r.in_flight && r.replacing);
-    assert_eq!(r.on_plan(&plan, now), Dispatch::Queue);
+    assert_eq!(planned(&mut r, &plan, now), Dispatch::Queue);
     assert!(r.dirty_after, "planned while its worker ran: looked at again after");
     let settled =
-        r.on_worker_done(WorkerEnd::Finished { fact: &ApplyFact::Applied, spec_hash: Some("v1"), probe: None }, now);
+        worker_done(&mut r, WorkerEnd::Finished { fact: &ApplyFact::Applied, spec_hash: Some("v1"), probe: None }, now);
     assert_eq!(settled, Some(Settled { result: ReconcileResult::Success, retry_in: None, look_again: true }));
     assert!(!r.in_flight && !r.replacing && !r.dirty_after);
 }
@@ -53,11 +83,11 @@ async fn blocked_and_stepless_plans_forget_a_failing_spec() {
     let now = Instant::now();
     let mut r = TenantRecord { failed_hash: Some("v1".into()), ..TenantRecord::default() };
     r.apply_backoff.failed(now);
-    assert_eq!(r.on_plan(&PlanFacts { blocked: true, ..steps("v1") }, now), Dispatch::Blocked);
+    assert_eq!(planned(&mut r, &PlanFacts { blocked: true, ..steps("v1") }, now), Dispatch::Blocked);
     assert_eq!(r.failed_hash, None);
     assert!(r.apply_backoff.ready(now));
     r.failed_hash = Some("v1".into());
-    assert_eq!(r.on_plan(&PlanFacts::default(), now), Dispatch::NothingToDo);
+    assert_eq!(planned(&mut r, &PlanFacts::default(), now), Dispatch::NothingToDo);
     assert_eq!(r.failed_hash, None);
     assert!(!r.in_flight);
 }
@@ -66,26 +96,28 @@ async fn blocked_and_stepless_plans_forget_a_failing_spec() {
 async fn a_failing_spec_waits_out_its_apply_backoff_and_a_changed_one_does_not() {
     let start = Instant::now();
     let mut r = TenantRecord::default();
-    assert_eq!(r.on_plan(&steps("v1"), start), Dispatch::Spawn { replacing: false });
-    let settled = r.on_worker_done(WorkerEnd::Finished { fact: &failed(), spec_hash: Some("v1"), probe: None }, start);
+    assert_eq!(planned(&mut r, &steps("v1"), start), Dispatch::Spawn { replacing: false });
+    let settled =
+        worker_done(&mut r, WorkerEnd::Finished { fact: &failed(), spec_hash: Some("v1"), probe: None }, start);
     assert_eq!(
         settled,
         Some(Settled { result: ReconcileResult::Failure, retry_in: Some(Duration::from_secs(10)), look_again: false })
     );
     assert_eq!(r.failed_hash.as_deref(), Some("v1"));
     assert!(!r.retry_due(start));
-    assert_eq!(r.on_plan(&steps("v1"), start), Dispatch::WaitApplyBackoff);
+    assert_eq!(planned(&mut r, &steps("v1"), start), Dispatch::WaitApplyBackoff);
     assert!(!r.in_flight);
     let later = start + Duration::from_secs(10);
     assert!(r.retry_due(later), "the backoff is over: another pass");
-    assert_eq!(r.on_plan(&steps("v1"), later), Dispatch::Spawn { replacing: false });
+    assert_eq!(planned(&mut r, &steps("v1"), later), Dispatch::Spawn { replacing: false });
     assert!(!r.retry_due(later), "not while its worker runs");
     // A second failure doubles the wait; a changed spec is tried at once all the same.
-    let settled = r.on_worker_done(WorkerEnd::Finished { fact: &failed(), spec_hash: Some("v1"), probe: None }, later);
+    let settled =
+        worker_done(&mut r, WorkerEnd::Finished { fact: &failed(), spec_hash: Some("v1"), probe: None }, later);
     assert_eq!(settled.and_then(|s| s.retry_in), Some(Duration::from_secs(20)));
-    assert_eq!(r.on_plan(&steps("v2"), later), Dispatch::Spawn { replacing: false });
+    assert_eq!(planned(&mut r, &steps("v2"), later), Dispatch::Spawn { replacing: false });
     // Success forgets the failing spec and ends the wait.
-    r.on_worker_done(WorkerEnd::Finished { fact: &ApplyFact::Applied, spec_hash: Some("v2"), probe: None }, later);
+    worker_done(&mut r, WorkerEnd::Finished { fact: &ApplyFact::Applied, spec_hash: Some("v2"), probe: None }, later);
     assert_eq!(r.failed_hash, None);
     assert!(r.apply_backoff.ready(later));
 }
@@ -95,11 +127,11 @@ async fn a_runtime_that_keeps_dying_is_started_again_only_after_its_crash_backof
     let start = Instant::now();
     let mut r = TenantRecord::default();
     let restart = PlanFacts { restarts_main: true, ..steps("v1") };
-    assert_eq!(r.on_plan(&restart, start), Dispatch::Spawn { replacing: false });
-    r.on_worker_done(WorkerEnd::Finished { fact: &ApplyFact::Applied, spec_hash: Some("v1"), probe: None }, start);
-    assert_eq!(r.on_plan(&restart, start + Duration::from_secs(9)), Dispatch::HoldCrashBackoff);
+    assert_eq!(planned(&mut r, &restart, start), Dispatch::Spawn { replacing: false });
+    worker_done(&mut r, WorkerEnd::Finished { fact: &ApplyFact::Applied, spec_hash: Some("v1"), probe: None }, start);
+    assert_eq!(planned(&mut r, &restart, start + Duration::from_secs(9)), Dispatch::HoldCrashBackoff);
     assert_eq!(r.next_retry(start), Some((start + Duration::from_secs(10), true)));
-    assert_eq!(r.on_plan(&restart, start + Duration::from_secs(10)), Dispatch::Spawn { replacing: false });
+    assert_eq!(planned(&mut r, &restart, start + Duration::from_secs(10)), Dispatch::Spawn { replacing: false });
     assert_eq!(r.crash_backoff.failures(), 2);
 }
 
@@ -107,14 +139,14 @@ async fn a_runtime_that_keeps_dying_is_started_again_only_after_its_crash_backof
 async fn a_worker_that_did_not_run_records_nothing_but_frees_the_tenant() {
     let now = Instant::now();
     let mut r = TenantRecord::default();
-    r.on_plan(&PlanFacts { takes_main_down: true, ..steps("v1") }, now);
-    r.on_plan(&steps("v1"), now);
-    assert_eq!(r.on_worker_done(WorkerEnd::EngineUnreachable, now), None);
+    planned(&mut r, &PlanFacts { takes_main_down: true, ..steps("v1") }, now);
+    planned(&mut r, &steps("v1"), now);
+    assert_eq!(worker_done(&mut r, WorkerEnd::EngineUnreachable, now), None);
     assert!(!r.in_flight && !r.replacing);
     assert!(r.dirty_after, "kept for the worker that finishes");
     assert_eq!(r.failed_hash, None);
-    r.on_plan(&steps("v1"), now);
-    assert_eq!(r.on_worker_done(WorkerEnd::NotStarted, now), None);
+    planned(&mut r, &steps("v1"), now);
+    assert_eq!(worker_done(&mut r, WorkerEnd::NotStarted, now), None);
     assert!(!r.in_flight);
 }
 
@@ -122,9 +154,10 @@ async fn a_worker_that_did_not_run_records_nothing_but_frees_the_tenant() {
 async fn a_rollback_is_a_failure_that_starts_no_apply_backoff_and_a_probe_is_kept() {
     let now = Instant::now();
     let mut r = TenantRecord::default();
-    r.on_plan(&steps("v1"), now);
+    planned(&mut r, &steps("v1"), now);
     let rolled_back = ApplyFact::RolledBack { message: "never healthy".into() };
-    let settled = r.on_worker_done(
+    let settled = worker_done(
+        &mut r,
         WorkerEnd::Finished { fact: &rolled_back, spec_hash: Some("v1"), probe: Some(ProbeFact::Degraded) },
         now,
     );
@@ -138,18 +171,18 @@ async fn probes_wait_their_interval_and_one_at_a_time() {
     let start = Instant::now();
     let mut r = TenantRecord::default();
     let h = health(3);
-    assert_eq!(r.on_probe_due(&h, start), ProbeDecision::Probe);
-    assert_eq!(r.on_probe_due(&h, start), ProbeDecision::Nothing, "one under way");
-    assert!(r.on_probe(&healthy(), start), "a first verdict is a change");
+    assert_eq!(probe_due(&mut r, &h, start), ProbeDecision::Probe);
+    assert_eq!(probe_due(&mut r, &h, start), ProbeDecision::Nothing, "one under way");
+    assert!(probed(&mut r, &healthy(), start), "a first verdict is a change");
     assert!(!r.probing);
-    assert_eq!(r.on_probe_due(&h, start + Duration::from_millis(4_999)), ProbeDecision::Nothing);
-    assert_eq!(r.on_probe_due(&h, start + Duration::from_secs(5)), ProbeDecision::Probe);
-    assert!(!r.on_probe(&healthy(), start + Duration::from_secs(5)), "the same verdict again");
+    assert_eq!(probe_due(&mut r, &h, start + Duration::from_millis(4_999)), ProbeDecision::Nothing);
+    assert_eq!(probe_due(&mut r, &h, start + Duration::from_secs(5)), ProbeDecision::Probe);
+    assert!(!probed(&mut r, &healthy(), start + Duration::from_secs(5)), "the same verdict again");
     // A worker that took the tenant over is not probed; its own result is written.
     r.in_flight = true;
-    assert_eq!(r.on_probe_due(&h, start + Duration::from_secs(60)), ProbeDecision::Nothing);
+    assert_eq!(probe_due(&mut r, &h, start + Duration::from_secs(60)), ProbeDecision::Nothing);
     r.probing = true;
-    assert!(!r.on_probe(&down(), start + Duration::from_secs(60)), "changed, but a worker writes");
+    assert!(!probed(&mut r, &down(), start + Duration::from_secs(60)), "changed, but a worker writes");
 }
 
 #[tokio::test(start_paused = true)]
@@ -177,13 +210,13 @@ async fn a_runtime_down_for_its_retries_is_restarted_then_backs_off() {
     assert_eq!(r.next(Event::ProbeDue(&h), t), Action::Supervise(ProbeDecision::Restart));
     assert_eq!(r.next(Event::Restarted, t), Action::Nothing);
     for _ in 0..2 {
-        r.on_probe_due(&h, t);
+        probe_due(&mut r, &h, t);
         r.next(Event::Probed(&down()), t);
         t += Duration::from_secs(5);
     }
     // The second wait is 20 s: not over 10 s after the second restart.
-    assert_eq!(r.on_probe_due(&h, t), ProbeDecision::Nothing);
-    assert_eq!(r.on_probe_due(&h, start + Duration::from_secs(40)), ProbeDecision::Restart);
+    assert_eq!(probe_due(&mut r, &h, t), ProbeDecision::Nothing);
+    assert_eq!(probe_due(&mut r, &h, start + Duration::from_secs(40)), ProbeDecision::Restart);
     assert_eq!(r.supervisor_restarts, 3);
 }
 
@@ -194,12 +227,12 @@ async fn no_retries_means_no_restart_and_a_healthy_probe_ends_the_crash_wait() {
     let h = health(0);
     for i in 0..5 {
         let t = start + Duration::from_secs(5 * i);
-        assert_eq!(r.on_probe_due(&h, t), ProbeDecision::Probe);
-        r.on_probe(&down(), t);
+        assert_eq!(probe_due(&mut r, &h, t), ProbeDecision::Probe);
+        probed(&mut r, &down(), t);
     }
     r.crash_backoff.failed(start);
     assert!(!r.crash_backoff.ready(start));
-    r.on_probe(&healthy(), start);
+    probed(&mut r, &healthy(), start);
     assert!(r.crash_backoff.ready(start));
 }
 
