@@ -10,7 +10,7 @@ use super::stats_view::{self, ContainerSamples, TenantUsage};
 use super::style::stdout_colour;
 use super::ListOutput;
 use crate::config::DaemonConfig;
-use crate::runtime::{ContainerState, ObservedWorld, ResourceSample, Runtime, RuntimeError};
+use crate::runtime::{ContainerState, Family, ObservedWorld, ResourceSample, Runtime, RuntimeError};
 use crate::spec::TenantName;
 use crate::status::StatusStore;
 
@@ -123,18 +123,15 @@ impl Sampler {
     ) -> Result<Vec<TenantUsage>, RuntimeError> {
         let world = runtime.observe(&[], &[]).await?;
         let running = running_containers(&world, only);
-        let ids: Vec<&String> = running.values().flatten().collect();
-        let mut samples: HashMap<String, Result<ResourceSample, RuntimeError>> = stream::iter(ids)
-            .map(|id| async move {
-                let sample = match runtime.containers("sample a container (no metrics API is used)") {
-                    Ok(engine) => engine.stats(id).await,
-                    Err(e) => Err(e),
-                };
-                (id.clone(), sample)
-            })
-            .buffer_unordered(PARALLEL_SAMPLES)
-            .collect()
-            .await;
+        // A cluster's containers are not sampled (no metrics API is used): unknown, shown as `-`.
+        let mut samples: HashMap<String, Result<ResourceSample, RuntimeError>> = HashMap::new();
+        if let Family::Containers(engine) = runtime.family() {
+            samples = stream::iter(running.values().flatten())
+                .map(|id| async move { (id.clone(), engine.stats(id).await) })
+                .buffer_unordered(PARALLEL_SAMPLES)
+                .collect()
+                .await;
+        }
         let mut usage = Vec::new();
         let mut last = HashMap::new();
         for (tenant, ids) in &running {

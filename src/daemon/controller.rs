@@ -23,7 +23,7 @@ use crate::reconcile::{
     STOP_TIMEOUT_SECS,
 };
 use crate::render::{ContainerRole, DesiredTenant};
-use crate::runtime::{ContainerState, ObservedTenant, ObservedWorld, ResourceSample, Runtime};
+use crate::runtime::{ContainerState, Family, ObservedTenant, ObservedWorld, ResourceSample, Runtime};
 use crate::spec::TenantName;
 use crate::status::{
     derive, ApplyFact, BackoffFact, DaemonFacts, Facts, Phase, ProbeFact, SpecFact, StatusStore, TenantStatus,
@@ -538,6 +538,10 @@ impl Controller {
 
     /// Samples CPU and memory of every running main container.
     fn sample(&mut self) {
+        // A cluster's containers are not sampled (no metrics API is used).
+        if !matches!(self.runtime.family(), Family::Containers(_)) {
+            return;
+        }
         let Some(desired) = &self.memory.desired else { return };
         for (name, d) in &desired.tenants {
             let Some(oc) = self.memory.world.tenants.get(name).and_then(|t| t.container(&ContainerRole::Main)) else {
