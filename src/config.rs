@@ -411,7 +411,11 @@ impl DaemonConfig {
     /// Where tenants' runtime files live on the host: generated config under the state
     /// directory, secrets on tmpfs.
     pub fn file_roots(&self) -> crate::render::FileRoots {
-        crate::render::FileRoots { config: self.state_dir.join("runtime-config"), secrets: self.secrets.dir.clone() }
+        crate::render::FileRoots {
+            config: self.state_dir.join("runtime-config"),
+            secrets: self.secrets.dir.clone(),
+            ingress: self.state_dir.join("ingress"),
+        }
     }
 }
 

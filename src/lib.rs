@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod health;
 pub mod host_firewall;
 pub mod hostdir;
+pub mod ingress;
 pub mod plan;
 pub mod ports;
 pub mod reconcile;

@@ -19,7 +19,8 @@ fn tenantd(args: &[&str]) -> Output {
 /// Every subcommand a user can type, nested ones as `secrets keygen`; clap's own `help` aside.
 fn subcommands() -> Vec<Vec<String>> {
     fn walk(cmd: &clap::Command, prefix: &[String], all: &mut Vec<Vec<String>>) {
-        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        // Hidden subcommands (the ingress, run inside its container) have no page or completion.
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help" && !s.is_hide_set()) {
             let mut path = prefix.to_vec();
             path.push(sub.get_name().to_string());
             walk(sub, &path, all);

@@ -37,7 +37,11 @@ fn world() -> World {
     let key = disk.path().join("age.key");
     std::fs::write(&key, identity.expose()).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let roots = FileRoots { config: disk.path().join("state/runtime-config"), secrets: shm.path().join("secrets") };
+    let roots = FileRoots {
+        config: disk.path().join("state/runtime-config"),
+        secrets: shm.path().join("secrets"),
+        ingress: disk.path().join("state/ingress"),
+    };
     let delivery = FileDelivery::at(roots.clone(), Some(key), false);
     World { shm, disk, roots, delivery, recipient }
 }

@@ -29,7 +29,11 @@ fn files() -> Files {
     std::fs::write(&key, identity.expose()).unwrap();
     // Readable by its owner only, or tenantd refuses it.
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let roots = FileRoots { config: dir.path().join("config"), secrets: dir.path().join("secrets") };
+    let roots = FileRoots {
+        config: dir.path().join("config"),
+        secrets: dir.path().join("secrets"),
+        ingress: dir.path().join("ingress"),
+    };
     let delivery = FileDelivery::at(roots.clone(), Some(key), true);
     Files { _dir: dir, roots, delivery, recipient }
 }
@@ -62,6 +66,7 @@ fn plan_of(f: &Files, desired: &BTreeMap<TenantName, Arc<DesiredTenant>>, observ
         delivered: &f.delivery.delivered_all(),
         only: None,
         earlier_builds: &BTreeMap::new(),
+        ingress_routes: &BTreeMap::new(),
     })
 }
 

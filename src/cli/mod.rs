@@ -207,6 +207,17 @@ pub enum Command {
     /// configured for the same instance are refused, until it takes over with this command
     /// (the previous owner is then refused in turn). Nothing else is changed.
     TakeOver,
+    /// The per-tenant ingress (run inside the tenant's ingress container, not by hand): a
+    /// reverse proxy on ADDR to the backend named in DIR/backend, reporting in DIR/state.json.
+    #[command(hide = true)]
+    Ingress {
+        /// The address to listen on (`0.0.0.0:8080`).
+        #[arg(long, value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// The directory shared with tenantd: `backend` is read, `state.json` written.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Run as a daemon: converge continuously, repair drift, supervise health.
     Run {
         /// Treat an empty or missing tenants_dir as "no tenants" (deleting every tenant).
@@ -244,7 +255,7 @@ pub enum SecretsCommand {
 pub fn main() -> ExitCode {
     crate::daemon::memory::one_malloc_arena();
     let cli = Cli::parse();
-    logging::init(matches!(cli.command, Command::Run { .. }), cli.log_format);
+    logging::init(matches!(cli.command, Command::Run { .. } | Command::Ingress { .. }), cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -319,6 +330,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             secrets::run_encrypt(&recipients)
         }
         Command::TakeOver => take_over::run(&load_config(&cli.config)?).await,
+        Command::Ingress { listen, dir } => {
+            crate::ingress::serve(listen, dir).await?;
+            Ok(0)
+        }
         Command::Run { allow_empty } => {
             let cfg = load_config(&cli.config)?;
             let runtime: std::sync::Arc<dyn Runtime> = connect_lazily(&cfg).await?.into();

@@ -57,6 +57,7 @@ impl Target {
         match &self.container.role {
             ContainerRole::Main => self.tenant.to_string(),
             ContainerRole::Sidecar(name) => format!("{}/{name}", self.tenant),
+            ContainerRole::Ingress => format!("{}/ingress", self.tenant),
         }
     }
 }
@@ -88,6 +89,8 @@ pub fn pick(
     };
     let role = match sidecar {
         None => ContainerRole::Main,
+        // No sidecar may be named `ingress`: the name reaches the tenant's ingress.
+        Some("ingress") => ContainerRole::Ingress,
         Some(s) => ContainerRole::Sidecar(s.to_string()),
     };
     match observed.container(&role) {
@@ -99,7 +102,7 @@ pub fn pick(
                 .iter()
                 .filter_map(|c| match &c.role {
                     ContainerRole::Sidecar(n) => Some(n.clone()),
-                    ContainerRole::Main => None,
+                    ContainerRole::Main | ContainerRole::Ingress => None,
                 })
                 .collect();
             let name = sidecar.unwrap_or_default().to_string();

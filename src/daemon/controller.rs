@@ -500,10 +500,10 @@ impl Controller {
         let Some(desired) = &self.memory.desired else { return };
         for (name, d) in &desired.tenants {
             let Some(health) = d.main().health.as_ref() else { continue };
-            let Some(oc) = self.memory.world.tenants.get(name).and_then(|t| t.container(&ContainerRole::Main)) else {
+            let Some(observed) = self.memory.world.tenants.get(name) else { continue };
+            let (Some(oc), Some(port)) = (observed.container(&ContainerRole::Main), observed.serving_port()) else {
                 continue;
             };
-            let (Some(port), ContainerState::Running) = (oc.host_port, oc.state) else { continue };
             let Action::Supervise(decision) =
                 self.records.entry(name.clone()).or_default().next(Event::ProbeDue(health), now)
             else {

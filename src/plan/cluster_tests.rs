@@ -33,7 +33,7 @@ fn t(s: &str) -> TenantName {
 fn desired(yaml: &str) -> Arc<DesiredTenant> {
     let file: TenantFile = serde_yaml::from_str(yaml).unwrap();
     let spec = LoadedSpec { path: PathBuf::from("tenants.d/acme.yaml"), file, contexts: BTreeMap::new() };
-    let roots = crate::render::FileRoots { config: "/c".into(), secrets: "/s".into() };
+    let roots = crate::render::FileRoots { config: "/c".into(), secrets: "/s".into(), ingress: "/i".into() };
     Arc::new(render_for(&spec, &t("tenantd"), &roots, Some(&KubeOptions::default())))
 }
 
@@ -108,6 +108,7 @@ fn plan_of(specs: &[Arc<DesiredTenant>], observed: &ObservedWorld) -> Plan {
         delivered: &BTreeMap::new(),
         only: None,
         earlier_builds: &BTreeMap::new(),
+        ingress_routes: &BTreeMap::new(),
     })
 }
 

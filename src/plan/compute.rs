@@ -35,6 +35,8 @@ pub struct PlanInput<'a> {
     /// For a tag built from a context, the tag an earlier release gave the same files (see
     /// `spec::earlier_context_digest`): a container running that image needs no new one.
     pub earlier_builds: &'a BTreeMap<String, String>,
+    /// Where each tenant's ingress forwards now (`IP:port`), as its `backend` file says.
+    pub ingress_routes: &'a BTreeMap<TenantName, String>,
 }
 
 /// A replacement that did not become healthy and was undone.
@@ -185,15 +187,49 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
     }
     // The main container when it stays as it is: it is told about changed files.
     let mut main_kept: Option<&ObservedContainer> = None;
+    // Behind an ingress the main container publishes nothing: the ingress holds the port. One
+    // made by a tenantd before ingresses publishes the port itself, and keeps it until it is
+    // replaced anyway: an upgrade alone recreates nothing.
+    let ingress = d.ingress().is_some();
+    let published_main = o
+        .containers
+        .iter()
+        .any(|c| c.role == ContainerRole::Main && c.host_port.is_some() && c.state != ContainerState::Dead);
+    let legacy = ingress && published_main && !o.containers.iter().any(|c| c.role == ContainerRole::Ingress);
+    let mut legacy_kept = false;
+    let mut main_start_first = false;
+    let mut main_started = false;
+    let serving = serving_main(o, d, input.ingress_routes.get(&d.name));
 
     let mut kept_ids = BTreeSet::new();
     for c in &d.containers {
-        let observed = pick_observed(o, &c.role, &c.config_hash);
-        let port = if c.role == ContainerRole::Main { host_port } else { None };
+        let observed = match (serving, &c.role) {
+            (Some(id), ContainerRole::Main) => o.containers.iter().find(|oc| oc.id == id),
+            _ => pick_observed(o, &c.role, &c.config_hash),
+        };
+        let port = match c.role {
+            ContainerRole::Main if ingress && !legacy => None,
+            ContainerRole::Main | ContainerRole::Ingress => host_port,
+            ContainerRole::Sidecar(_) => None,
+        };
+        if c.role == ContainerRole::Ingress && legacy_kept {
+            // The runtime keeps the port it publishes; the ingress comes with its replacement.
+            reasons.push(format!(
+                "container {} publishes the tenant's port itself (made before ingresses): it keeps it until it \
+                 is replaced",
+                d.main().name
+            ));
+            continue;
+        }
         let Some(oc) = observed else {
+            main_started |= c.role == ContainerRole::Main && !d.suspended;
             any_created = true;
             push_image_step(&mut image_steps, &c.image);
-            container_steps.push(create_step(c, port, !d.suspended));
+            container_steps.push(create_step(
+                c,
+                if c.role == ContainerRole::Main && ingress { None } else { port },
+                !d.suspended,
+            ));
             if !o.containers.is_empty() {
                 reasons.push(format!("container {} is missing: create", c.name));
             }
@@ -205,23 +241,36 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
         if c.role == ContainerRole::Main && !files_changed.is_empty() && reload == ReloadPolicy::Recreate {
             fields.push("runtimeFiles".to_string());
         }
+        if c.role == ContainerRole::Main && legacy && fields.is_empty() {
+            legacy_kept = true;
+        }
         if !fields.is_empty() {
             any_replaced = true;
             replace_fields.extend(fields.iter().cloned());
             reasons.push(format!("container {} is replaced: {} changed", c.name, fields.join(", ")));
             push_image_step(&mut image_steps, &c.image);
-            if network_recreated || d.suspended {
-                // Nothing to gate on: the old container cannot stay on a network that goes, and
-                // a suspended tenant starts nothing.
+            let new_port = if c.role == ContainerRole::Main && ingress { None } else { port };
+            if network_recreated || d.suspended || c.role == ContainerRole::Ingress {
+                // Nothing to gate on: the old container cannot stay on a network that goes, a
+                // suspended tenant starts nothing, and an ingress holds the port the new one needs.
                 container_steps.push(Step::RemoveContainer { id: oc.id.clone(), name: oc.name.clone() });
-                container_steps.push(create_step(c, port, !d.suspended));
+                container_steps.push(create_step(c, new_port, !d.suspended));
+                main_started |= c.role == ContainerRole::Main && !d.suspended;
             } else {
+                let strategy = if c.role == ContainerRole::Main && ingress {
+                    main_start_first = true;
+                    ReplaceStrategy::StartFirst
+                } else {
+                    ReplaceStrategy::StopFirst
+                };
                 container_steps.push(Step::ReplaceContainer {
                     old_id: oc.id.clone(),
+                    old_name: oc.name.clone(),
                     container: Box::new(c.clone()),
                     name: c.name.clone(),
                     image: c.image.reference().to_string(),
-                    host_port: c.publish_port.and(port),
+                    host_port: c.publish_port.and(new_port),
+                    strategy,
                 });
             }
             diffs.push(container_diff(&c.name, Some(oc), Some(c), port));
@@ -253,6 +302,7 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
             diffs.push(container_diff(&c.name, Some(oc), Some(c), port));
         }
         let running = matches!(oc.state, ContainerState::Running | ContainerState::Restarting);
+        main_started |= c.role == ContainerRole::Main && !d.suspended && startable(oc.state);
         if d.suspended && running {
             reasons.push(format!("container {}: stop (tenant is suspended)", c.name));
             container_steps.push(Step::StopContainer { id: oc.id.clone(), name: oc.name.clone() });
@@ -306,6 +356,10 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
             ReloadPolicy::Recreate => {}
         }
     }
+    if let Some(step) = route_step(d, main_kept, main_started, legacy_kept, input.ingress_routes.get(&d.name)) {
+        reasons.push(format!("ingress: forward to the running runtime at {}", route_target(&step)));
+        steps.push(step);
+    }
     // Every name a step gives an object must be free, or nothing is done at all: finding out
     // half-way, after something was stopped, would cost the tenant its runtime.
     let foreign: Vec<ForeignObject> = needed_names(&steps)
@@ -330,9 +384,13 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
         change,
         blocked: None,
         replace_fields: replace_fields.into_iter().collect(),
-        // The engine's replacement stops the old container, sets it aside, and starts it again
-        // if the new one does not become healthy.
-        strategy: (change == ChangeKind::Replace).then_some(ReplaceStrategy::StopFirst),
+        // A main container behind an ingress starts first; anything else stops first, set
+        // aside and started again if the new one does not become healthy.
+        strategy: (change == ChangeKind::Replace).then_some(if main_start_first {
+            ReplaceStrategy::StartFirst
+        } else {
+            ReplaceStrategy::StopFirst
+        }),
         reasons,
         steps,
         diffs,
@@ -451,18 +509,21 @@ fn replace_reasons(
             fields.insert("unknown (no recorded settings)".to_string());
         }
         for (k, v) in &c.field_hashes {
-            if oc.field_hashes.get(k) != Some(v) && !(earlier_build && k == "image") {
+            // The ingress's image is tenantd's: a new tenantd does not recreate a running one.
+            let own_image = k == "image" && (earlier_build || c.role == ContainerRole::Ingress);
+            if oc.field_hashes.get(k) != Some(v) && !own_image {
                 fields.insert(k.clone());
             }
         }
-        if fields.is_empty() && !earlier_build {
+        if fields.is_empty() && !earlier_build && c.role != ContainerRole::Ingress {
             fields.insert("settings".to_string());
         }
     }
     if network_recreated {
         fields.insert("network".to_string());
     }
-    if c.publish_port.is_some() && oc.host_port != host_port {
+    if c.publish_port.is_some() && oc.host_port != host_port && !(c.role == ContainerRole::Main && host_port.is_none())
+    {
         fields.insert("hostPort".to_string());
     }
     if matches!(oc.state, ContainerState::Dead | ContainerState::Removing) {
@@ -481,7 +542,51 @@ fn replace_reasons(
 }
 
 fn pulls_matter(image: &ImageSource) -> bool {
-    !matches!(image, ImageSource::Registry { pull_policy: PullPolicy::Never, .. })
+    !matches!(image, ImageSource::Registry { pull_policy: PullPolicy::Never, .. } | ImageSource::Ingress { .. })
+}
+
+/// The step that points the ingress at a main container that stays, when its `backend` file
+/// names another address. A main container that is created, replaced or started gets its route
+/// from the executor, which knows its address only then.
+fn route_step(
+    d: &DesiredTenant,
+    main_kept: Option<&ObservedContainer>,
+    main_started: bool,
+    legacy_kept: bool,
+    route: Option<&String>,
+) -> Option<Step> {
+    let ingress = d.ingress()?;
+    if legacy_kept || main_started || d.suspended {
+        return None;
+    }
+    let main = main_kept.filter(|m| matches!(m.state, ContainerState::Running))?;
+    let to = main_address(main, &d.network.name, d.main().port?)?;
+    (route != Some(&to)).then(|| Step::RouteIngress { name: ingress.name.clone(), to })
+}
+
+fn route_target(step: &Step) -> &str {
+    match step {
+        Step::RouteIngress { to, .. } => to,
+        _ => "",
+    }
+}
+
+/// `IP:port` of a main container on its tenant's network.
+pub fn main_address(main: &ObservedContainer, network: &str, port: u16) -> Option<String> {
+    let ip = main.networks.iter().find(|n| n.network == network)?.address?;
+    Some(format!("{ip}:{port}"))
+}
+
+/// The main container that serves, when there are two: after a start-first replacement was
+/// cut short (tenantd killed), both the old main container (set aside) and the new one run. The
+/// one the ingress forwards to serves; it is the one kept, and the other goes.
+fn serving_main<'a>(o: &'a ObservedTenant, d: &DesiredTenant, route: Option<&String>) -> Option<&'a str> {
+    let (route, port) = (route?, d.main().port?);
+    let mut mains = o.containers.iter().filter(|c| c.role == ContainerRole::Main);
+    if mains.clone().count() < 2 {
+        return None;
+    }
+    mains.find(|c| main_address(c, &d.network.name, port).as_ref() == Some(route)).map(|c| c.id.as_str())
 }
 
 fn startable(state: ContainerState) -> bool {

@@ -89,10 +89,17 @@ pub fn describe_step(s: &Step) -> String {
             let start = if *start { " and start" } else { " (not started: suspended)" };
             format!("create container {name} from {image}{port}{start}")
         }
-        Step::ReplaceContainer { name, image, host_port, .. } => {
+        Step::ReplaceContainer { name, image, host_port, strategy: ReplaceStrategy::StopFirst, .. } => {
             let port = host_port.map(|p| format!(", published on 127.0.0.1:{p}")).unwrap_or_default();
             format!("replace container {name} with one from {image}{port} (the old one is kept until the new one is healthy)")
         }
+        Step::ReplaceContainer { name, image, strategy: ReplaceStrategy::StartFirst, .. } => {
+            format!(
+                "replace container {name} with one from {image}, started first (the old one serves until the new \
+                 one is healthy, then drains)"
+            )
+        }
+        Step::RouteIngress { name, to } => format!("point ingress {name} at {to}"),
         Step::RenameContainer { from, to, .. } => format!("rename container {from} to {to}"),
         Step::RemoveContainer { name, .. } => {
             format!("stop and remove container {name} (volumes kept)")

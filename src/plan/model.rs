@@ -82,17 +82,24 @@ pub enum Step {
         host_port: Option<u16>,
         start: bool,
     },
-    /// Replace a container without losing the working one: stop it and set it aside under
-    /// another name, create and start the new one, and keep it only once it is healthy;
-    /// otherwise remove it and bring the old one back.
+    /// Replace a container without losing the working one. Stop first: stop it and set it
+    /// aside under another name, create and start the new one, and keep it only once it is
+    /// healthy; otherwise remove it and bring the old one back. Start first (a main container
+    /// behind the tenant's ingress): set the old one aside still running, start the new one,
+    /// and only once it is healthy point the ingress at it and let the old one drain and stop;
+    /// otherwise remove the new one, the old one never having stopped.
     ReplaceContainer {
         old_id: String,
+        /// The old container's name now (its own, or its set-aside name after an interrupted
+        /// replacement).
+        old_name: String,
         #[serde(skip)]
         container: Box<DesiredContainer>,
         name: String,
         image: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         host_port: Option<u16>,
+        strategy: ReplaceStrategy,
     },
     RenameContainer {
         id: String,
@@ -145,6 +152,12 @@ pub enum Step {
         id: String,
         name: String,
         signal: String,
+    },
+    /// Point the tenant's ingress at its main container, at `to` (`IP:port`): the ingress
+    /// sends every new request there.
+    RouteIngress {
+        name: String,
+        to: String,
     },
     /// Restart a running container so that it reads its files again.
     RestartContainer {

@@ -22,6 +22,7 @@ spec:
   resources: { memory: 512Mi, cpus: 0.5, pids: 256 }
   health: { path: /health, interval: 30s, timeout: 5s, retries: 3, startPeriod: 20s }
   volumes: [ { name: workspace, mountPath: /home/node/.openclaw/workspaces } ]
+  rollout: { strategy: stopFirst }
 "#;
 
 pub(super) fn t(s: &str) -> TenantName {
@@ -36,6 +37,7 @@ pub(super) fn roots() -> crate::render::FileRoots {
     crate::render::FileRoots {
         config: "/var/lib/tenantd/runtime-config".into(),
         secrets: "/run/tenantd/secrets".into(),
+        ingress: "/var/lib/tenantd/ingress".into(),
     }
 }
 
@@ -84,6 +86,7 @@ pub(super) fn plan_with(
         delivered: &BTreeMap::new(),
         only: None,
         earlier_builds: &BTreeMap::new(),
+        ingress_routes: &BTreeMap::new(),
     })
 }
 
@@ -403,6 +406,7 @@ async fn a_scoped_plan_covers_only_its_tenants_and_deletes_nothing_outside_them(
         delivered: &BTreeMap::new(),
         only: Some(&scope),
         earlier_builds: &BTreeMap::new(),
+        ingress_routes: &BTreeMap::new(),
     });
     let names: Vec<&str> = p.tenants.iter().map(|tp| tp.tenant.as_str()).collect();
     assert_eq!(names, ["acme"], "a tenant named nowhere is skipped, one outside the scope too");
@@ -463,6 +467,7 @@ async fn a_container_an_earlier_release_built_from_the_same_files_is_kept() {
     let observed = observe(&fake).await;
     let ports = allocate(&earlier.keys().cloned().collect(), &observed.host_ports(), &(19000..=19999), |_| true);
     let (none, invalid, rolled_back, delivered) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let none_routes = BTreeMap::new();
     let input = |desired, observed, earlier_builds| PlanInput {
         desired,
         invalid: &invalid,
@@ -473,6 +478,7 @@ async fn a_container_an_earlier_release_built_from_the_same_files_is_kept() {
         delivered: &delivered,
         only: None,
         earlier_builds,
+        ingress_routes: &none_routes,
     };
     apply(&fake, &plan(input(&earlier, &observed, &none))).await;
     let observed = observe(&fake).await;

@@ -2,12 +2,14 @@
 //! tenant's failure stays its own. Replacements are gated on health and rolled back.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 
 use super::files::{FileDelivery, FilesError};
+use super::ingress;
 use super::outcome::TenantOutcome;
 use super::progress::{ExecEvent, ProgressSink};
 use super::rollout;
@@ -15,7 +17,7 @@ use super::wait::wait_healthy;
 use crate::plan::{Plan, Step, TenantPlan};
 use crate::ports::host_port_free;
 use crate::render::kubernetes::ObjectKind;
-use crate::render::{aside_name, ContainerRole, DesiredContainer};
+use crate::render::{aside_name, ContainerRole, DesiredContainer, ReplaceStrategy};
 use crate::runtime::{Cluster, ContainerEngine, Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 use crate::status::{ApplyFact, ProbeFact};
@@ -239,14 +241,22 @@ impl<'a> TenantRun<'a> {
             Step::RemoveNetwork { name } => self.engine()?.remove_network(name).await?,
             Step::CreateVolume { name } => self.engine()?.create_volume(&self.tp.tenant, name).await?,
             Step::CreateContainer { container, host_port, start, .. } => {
-                let (_, port) = self.create_and_start(container, *host_port, *start).await?;
+                if container.role == ContainerRole::Ingress {
+                    self.prepare_ingress()?;
+                }
+                let (id, port) = self.create_and_start(container, *host_port, *start).await?;
                 if container.role == ContainerRole::Main && *start {
-                    self.started_main_port = port;
+                    self.started_main_port = port.or(self.endpoint_port());
+                    self.route_to(&id).await?;
                 }
             }
-            Step::ReplaceContainer { old_id, container, host_port, .. } => {
-                return self.replace_gated(old_id, container, *host_port).await;
+            Step::ReplaceContainer { old_id, old_name, container, host_port, strategy, .. } => {
+                return match strategy {
+                    ReplaceStrategy::StartFirst => self.replace_start_first(old_id, old_name, container).await,
+                    ReplaceStrategy::StopFirst => self.replace_gated(old_id, container, *host_port).await,
+                };
             }
+            Step::RouteIngress { to, .. } => self.write_route(to)?,
             Step::RenameContainer { id, to, .. } => self.engine()?.rename_container(id, to).await?,
             Step::RemoveContainer { id, .. } => {
                 self.engine()?.stop_container(id, STOP_TIMEOUT_SECS).await?;
@@ -256,6 +266,7 @@ impl<'a> TenantRun<'a> {
                 self.engine()?.start_container(id).await?;
                 if self.tp.desired.as_ref().is_some_and(|d| d.main().name == *name) {
                     self.started_main_port = self.tp.host_port;
+                    self.route_to(id).await?;
                 }
             }
             Step::StopContainer { id, .. } => self.engine()?.stop_container(id, STOP_TIMEOUT_SECS).await?,
@@ -306,7 +317,9 @@ impl<'a> TenantRun<'a> {
         let (Some(port), Some(d)) = (self.started_main_port, &self.tp.desired) else {
             return TenantOutcome::new(ApplyFact::Applied, None, true);
         };
-        match wait_healthy(port, d.main().health.as_ref(), self.ctx.wait.max).await {
+        match wait_healthy(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), d.main().health.as_ref(), self.ctx.wait.max)
+            .await
+        {
             Ok(()) => TenantOutcome::new(ApplyFact::Applied, Some(ProbeFact::Healthy), true),
             Err(last) => {
                 TenantOutcome::new(ApplyFact::Failed { message: last, image_pull: false }, Some(ProbeFact::Down), true)
@@ -332,7 +345,7 @@ impl<'a> TenantRun<'a> {
         let gate = match (c.role == ContainerRole::Main, port, self.ctx.wait.enabled) {
             (true, Some(port), true) => {
                 self.report(ExecEvent::WaitingHealthy { tenant: &self.tp.tenant });
-                wait_healthy(port, c.health.as_ref(), self.ctx.wait.max).await
+                wait_healthy(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), c.health.as_ref(), self.ctx.wait.max).await
             }
             _ => Ok(()),
         };
@@ -353,6 +366,161 @@ impl<'a> TenantRun<'a> {
                 self.restart_stopped().await?;
                 Ok(Some(ApplyFact::RolledBack { message: reason }))
             }
+        }
+    }
+
+    /// The host port of the tenant's endpoint when an ingress holds it.
+    fn endpoint_port(&self) -> Option<u16> {
+        self.tp.desired.as_ref().and_then(|d| d.ingress()).and(self.tp.host_port)
+    }
+
+    /// The tenant's ingress directory, when it has an ingress and this run may write host files.
+    fn ingress_dir(&self) -> Option<&'a std::path::Path> {
+        self.ctx.files.as_ref()?;
+        self.tp.desired.as_ref()?.ingress_dir.as_deref()
+    }
+
+    fn prepare_ingress(&self) -> Result<(), RuntimeError> {
+        match self.ingress_dir() {
+            Some(dir) => ingress::prepare(dir).map_err(|e| host_error("prepare the ingress directory", e)),
+            None => Ok(()),
+        }
+    }
+
+    fn write_route(&self, to: &str) -> Result<(), RuntimeError> {
+        match self.ingress_dir() {
+            Some(dir) => ingress::write_route(dir, to).map_err(|e| host_error("point the ingress at the runtime", e)),
+            None => Ok(()),
+        }
+    }
+
+    /// `IP:port` of main container `id` on the tenant's network, when it has an address there.
+    async fn main_address(&self, id: &str) -> Result<Option<String>, RuntimeError> {
+        let Some(d) = self.tp.desired.as_ref() else { return Ok(None) };
+        let Some(port) = d.main().port else { return Ok(None) };
+        let ip = self.engine()?.address(id, &d.network.name).await?;
+        Ok(ip.map(|ip| format!("{ip}:{port}")))
+    }
+
+    /// Points the ingress at main container `id`, just started.
+    async fn route_to(&self, id: &str) -> Result<(), RuntimeError> {
+        if self.ingress_dir().is_none() {
+            return Ok(());
+        }
+        match self.main_address(id).await? {
+            Some(to) => self.write_route(&to),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the tenant's ingress runs through this whole plan: none of its steps creates,
+    /// starts or removes it.
+    fn ingress_stays(&self) -> bool {
+        let Some(name) = self.tp.desired.as_ref().and_then(|d| d.ingress()).map(|c| c.name.as_str()) else {
+            return false;
+        };
+        !self.tp.steps.iter().any(|s| match s {
+            Step::CreateContainer { name: n, .. } | Step::StartContainer { name: n, .. } => n == name,
+            Step::RemoveContainer { name: n, .. } => n == name,
+            _ => false,
+        })
+    }
+
+    /// Replaces the main container behind the tenant's ingress without a moment of downtime:
+    /// the old one is set aside still running, the new one starts and must pass its health
+    /// check on its own address; only then does the ingress forward to it, and the old one
+    /// finishes its requests (at most the drain deadline) and is stopped and removed. A new
+    /// one that does not become healthy is removed; the old one never stopped.
+    async fn replace_start_first(
+        &mut self,
+        old_id: &str,
+        old_name: &str,
+        c: &DesiredContainer,
+    ) -> Result<Option<ApplyFact>, RuntimeError> {
+        let rt = self.engine()?;
+        let Some(d) = self.tp.desired.clone() else { return Ok(None) };
+        let aside = aside_name(&c.name);
+        if old_name != aside {
+            rt.rename_container(old_id, &aside).await?;
+        }
+        let new_id = match self.create_and_start(c, None, true).await {
+            Ok((id, _)) => id,
+            Err(e) => {
+                self.name_back(old_id, &c.name).await;
+                return Err(e);
+            }
+        };
+        let gate = self.gate_new(&new_id, c).await;
+        let switched = match gate {
+            Ok(to) => self.switch(old_id, &to, d.rollout.drain_ms).await,
+            Err(reason) => Err(reason),
+        };
+        if let Err(reason) = switched {
+            rt.stop_container(&new_id, STOP_TIMEOUT_SECS).await?;
+            rt.remove_container(&new_id).await?;
+            self.name_back(old_id, &c.name).await;
+            return Ok(Some(ApplyFact::RolledBack { message: reason }));
+        }
+        rt.stop_container(old_id, STOP_TIMEOUT_SECS).await?;
+        rt.remove_container(old_id).await?;
+        if self.ctx.wait.enabled {
+            self.probe = Some(ProbeFact::Healthy);
+        }
+        Ok(None)
+    }
+
+    /// The new main container's `IP:port` once it answers its health check there.
+    async fn gate_new(&self, new_id: &str, c: &DesiredContainer) -> Result<String, String> {
+        let to = match self.main_address(new_id).await {
+            Ok(Some(to)) => to,
+            Ok(None) => return Err(format!("the new container {} has no address on its network", c.name)),
+            Err(e) => return Err(e.to_string()),
+        };
+        if self.ctx.wait.enabled {
+            self.report(ExecEvent::WaitingHealthy { tenant: &self.tp.tenant });
+            let addr: SocketAddr = to.parse().map_err(|_| format!("not an address: {to}"))?;
+            wait_healthy(addr, c.health.as_ref(), self.ctx.wait.max).await?;
+        }
+        Ok(to)
+    }
+
+    /// Points the ingress at `to` and, when it runs, waits until it forwards there and the old
+    /// container `old_id` has no request left (at most `drain_ms`). A running ingress that does
+    /// not take the new route is pointed back at the old one.
+    async fn switch(&self, old_id: &str, to: &str, drain_ms: u64) -> Result<(), String> {
+        let Some(dir) = self.ingress_dir() else { return Ok(()) };
+        let from = self.main_address(old_id).await.ok().flatten();
+        self.write_route(to).map_err(|e| e.to_string())?;
+        if !self.ingress_stays() {
+            // The ingress comes later in this plan and starts with the new route.
+            return Ok(());
+        }
+        if let Err(why) = ingress::wait_taken(dir, to, ingress::ACK_TIMEOUT).await {
+            if let Some(from) = &from {
+                if let Err(e) = self.write_route(from) {
+                    tracing::warn!(tenant = %self.tp.tenant, error = %e, "cannot point the ingress back at the old runtime");
+                }
+            }
+            return Err(why);
+        }
+        if let Some(from) = from {
+            let left = ingress::drain(dir, &from, Duration::from_millis(drain_ms)).await;
+            if left > 0 {
+                tracing::warn!(tenant = %self.tp.tenant, in_flight = left, "drain deadline passed; stopping the old runtime");
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives a container set aside its name back; one that cannot get it still runs (a later
+    /// plan renames it).
+    async fn name_back(&self, id: &str, name: &str) {
+        let renamed = match self.engine() {
+            Ok(rt) => rt.rename_container(id, name).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = renamed {
+            tracing::warn!(container = %name, error = %e, "cannot give a container set aside its name back");
         }
     }
 
@@ -421,4 +589,9 @@ impl<'a> TenantRun<'a> {
             }
         }
     }
+}
+
+/// A failure on the host's side of the ingress, as the runtime error a step returns.
+fn host_error(operation: &str, e: crate::hostdir::HostDirError) -> RuntimeError {
+    RuntimeError::Engine { operation: operation.to_string(), message: e.to_string() }
 }

@@ -2,6 +2,7 @@
 
 mod execute;
 mod files;
+pub mod ingress;
 mod lock;
 mod observe_after;
 mod outcome;

@@ -247,6 +247,12 @@ pub fn plan_scoped(
         .collect();
     let ports = allocate(&wanted, &observed.host_ports(), &cfg.port_range, host_port_free);
     let earlier_builds = earlier_builds(desired, observed, only);
+    let ingress_routes: BTreeMap<TenantName, String> = desired
+        .tenants
+        .values()
+        .filter(|d| only.is_none_or(|o| o.contains(&d.name)))
+        .filter_map(|d| Some((d.name.clone(), super::ingress::read_route(d.ingress_dir.as_deref()?)?)))
+        .collect();
     let plan = plan(PlanInput {
         desired: &desired.tenants,
         invalid: &desired.invalid,
@@ -257,6 +263,7 @@ pub fn plan_scoped(
         delivered: &delivered,
         only,
         earlier_builds: &earlier_builds,
+        ingress_routes: &ingress_routes,
     });
     Ok((ports, plan))
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt};
 
 use crate::health::{probe, ProbeOutcome};
-use crate::render::{ContainerRole, DesiredTenant};
-use crate::runtime::{ContainerState, ObservedWorld};
+use crate::render::DesiredTenant;
+use crate::runtime::ObservedWorld;
 use crate::spec::TenantName;
 use crate::status::ProbeFact;
 
@@ -26,8 +26,7 @@ pub async fn probe_running(
         .values()
         .filter_map(|d| {
             let health = d.main().health.as_ref()?;
-            let oc = observed.tenants.get(&d.name)?.container(&ContainerRole::Main)?;
-            let port = oc.host_port.filter(|_| oc.state == ContainerState::Running)?;
+            let port = observed.tenants.get(&d.name)?.serving_port()?;
             Some((d.name.clone(), port, health.path.clone(), Duration::from_millis(health.timeout_ms)))
         })
         .collect();

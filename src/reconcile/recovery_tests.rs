@@ -23,6 +23,7 @@ spec:
   port: 18789
   env: { LOG_LEVEL: info }
   volumes: [ { name: workspace, mountPath: /data } ]
+  rollout: { strategy: stopFirst }
 "#;
 
 fn acme() -> TenantName {
@@ -32,7 +33,11 @@ fn acme() -> TenantName {
 fn plan_of(yaml: &str, observed: &ObservedWorld) -> Plan {
     let file: TenantFile = serde_yaml::from_str(yaml).unwrap();
     let spec = LoadedSpec { path: "tenants.d/acme.yaml".into(), file, contexts: BTreeMap::new() };
-    let roots = FileRoots { config: "/var/lib/tenantd/runtime-config".into(), secrets: "/run/tenantd/secrets".into() };
+    let roots = FileRoots {
+        config: "/var/lib/tenantd/runtime-config".into(),
+        secrets: "/run/tenantd/secrets".into(),
+        ingress: "/var/lib/tenantd/ingress".into(),
+    };
     let d = render(&spec, &"tenantd".parse().unwrap(), &roots);
     let desired = BTreeMap::from([(d.name.clone(), Arc::new(d))]);
     let ports = allocate(&desired.keys().cloned().collect(), &observed.host_ports(), &(19000..=19999), |_| true);
@@ -46,6 +51,7 @@ fn plan_of(yaml: &str, observed: &ObservedWorld) -> Plan {
         delivered: &BTreeMap::new(),
         only: None,
         earlier_builds: &BTreeMap::new(),
+        ingress_routes: &BTreeMap::new(),
     })
 }
 

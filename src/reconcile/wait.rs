@@ -1,6 +1,6 @@
 //! Waiting for a started runtime to answer its health check, within a budget.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -18,11 +18,10 @@ pub fn health_budget(health: Option<&Healthcheck>, max: Duration) -> Duration {
 
 /// Polls the runtime's health endpoint until it answers 2xx or its budget runs out; the error
 /// says what the last probe found.
-pub(super) async fn wait_healthy(port: u16, health: Option<&Healthcheck>, max: Duration) -> Result<(), String> {
+pub(super) async fn wait_healthy(addr: SocketAddr, health: Option<&Healthcheck>, max: Duration) -> Result<(), String> {
     let budget = health_budget(health, max);
     let path = health.map(|h| h.path.as_str()).unwrap_or("/");
     let timeout = health.map(|h| Duration::from_millis(h.timeout_ms)).unwrap_or(Duration::from_secs(5));
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let deadline = Instant::now() + budget;
     // A runtime usually answers within a second of its start: poll often at first, then
     // every 100 ms. A probe is one loopback connection.

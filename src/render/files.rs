@@ -26,6 +26,8 @@ pub struct FileRoots {
     pub config: PathBuf,
     /// `<secrets>/<tenant>/<NAME>`, on tmpfs.
     pub secrets: PathBuf,
+    /// `<ingress>/<tenant>/`: what a tenant's ingress forwards to, and its report.
+    pub ingress: PathBuf,
 }
 
 /// A read-only bind mount of a host directory.
@@ -34,6 +36,10 @@ pub struct FileRoots {
 pub struct BindPlan {
     pub source: String,
     pub target: String,
+    /// Writable by the container (the ingress's report); runtime files are read-only. Only
+    /// writable binds carry the field, so others hash as they did before it existed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub writable: bool,
 }
 
 /// What a tenant's runtime files should be. `Debug` shows no secret (ciphertext prints as
@@ -105,7 +111,7 @@ pub fn secret_key(name: &SecretName) -> String {
 }
 
 fn bind(source: &Path, target: &str) -> BindPlan {
-    BindPlan { source: source.display().to_string(), target: target.to_string() }
+    BindPlan { source: source.display().to_string(), target: target.to_string(), writable: false }
 }
 
 /// `uid` or `uid:gid` (gid defaults to uid); `None` for a user given by name.

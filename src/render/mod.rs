@@ -2,6 +2,7 @@
 
 mod files;
 mod hash;
+pub mod ingress;
 pub mod kubernetes;
 pub mod labels;
 mod limits;
@@ -28,6 +29,9 @@ pub fn render_for(
 ) -> DesiredTenant {
     let mut d = render(spec, instance, roots);
     if let Some(opts) = cluster {
+        // A cluster's Service is the stable endpoint; an ingress is for container engines.
+        d.containers.retain(|c| c.role != ContainerRole::Ingress);
+        d.ingress_dir = None;
         d.cluster = Some(kubernetes::desired_objects(&d, instance, opts));
     }
     d

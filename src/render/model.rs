@@ -17,6 +17,9 @@ pub enum ContainerRole {
     Main,
     /// A sidecar, by its spec name.
     Sidecar(String),
+    /// The tenant's ingress: it owns the published port and forwards to the main container
+    /// (container engines only).
+    Ingress,
 }
 
 impl ContainerRole {
@@ -25,12 +28,15 @@ impl ContainerRole {
         match self {
             ContainerRole::Main => "main".to_string(),
             ContainerRole::Sidecar(n) => format!("sidecar.{n}"),
+            ContainerRole::Ingress => "ingress".to_string(),
         }
     }
 
     pub fn from_label(s: &str) -> Option<Self> {
         if s == "main" {
             Some(ContainerRole::Main)
+        } else if s == "ingress" {
+            Some(ContainerRole::Ingress)
         } else {
             s.strip_prefix("sidecar.").map(|n| ContainerRole::Sidecar(n.to_string()))
         }
@@ -47,6 +53,9 @@ pub enum ImageSource {
     /// (see `spec::ContextFiles::read`), so a changed context is a new tag. A build whose
     /// streamed context no longer has `digest` fails rather than give the tag other content.
     Build { context: PathBuf, dockerfile: String, tag: String, digest: String },
+    /// tenantd's own ingress image, built by the engine adapter from the running program; `tag`
+    /// names the version of the ingress code.
+    Ingress { tag: String },
 }
 
 impl ImageSource {
@@ -54,7 +63,7 @@ impl ImageSource {
     pub fn reference(&self) -> &str {
         match self {
             ImageSource::Registry { reference, .. } => reference,
-            ImageSource::Build { tag, .. } => tag,
+            ImageSource::Build { tag, .. } | ImageSource::Ingress { tag } => tag,
         }
     }
 }
@@ -191,11 +200,30 @@ pub struct DesiredTenant {
     /// On a cluster runtime: the tenant's objects there, in apply order.
     #[serde(skip)]
     pub cluster: Option<Vec<super::kubernetes::DesiredObject>>,
+    /// How a replacement of the main container goes.
+    pub rollout: RolloutPlan,
+    /// Where tenantd tells the tenant's ingress which container to forward to, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress_dir: Option<PathBuf>,
+}
+
+/// How a replacement of the main container goes, from `spec.rollout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutPlan {
+    pub strategy: ReplaceStrategy,
+    /// How long the old runtime may finish its requests after the switch.
+    pub drain_ms: u64,
 }
 
 impl DesiredTenant {
     pub fn main(&self) -> &DesiredContainer {
         &self.containers[0]
+    }
+
+    /// The tenant's ingress container, when it has one.
+    pub fn ingress(&self) -> Option<&DesiredContainer> {
+        self.containers.iter().find(|c| c.role == ContainerRole::Ingress)
     }
 
     /// The names this tenant may need on its runtime, which an object of another owner must

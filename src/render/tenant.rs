@@ -6,10 +6,12 @@ use serde::Serialize;
 
 use super::files::{BindPlan, FileRoots, OpenClawFiles, CONFIG_FILE, CONFIG_PATH_ENV, RUNTIME_CONFIG_DIR};
 use super::hash::{canonical_json, field_hash, versioned_hash};
+use super::ingress;
 use super::limits::Limits;
 use super::model::*;
 use crate::spec::{
-    BuildContext, BuildSpec, Egress, Health, LoadedSpec, PullPolicy, Resources, TenantName, TmpfsMount, VolumeMount,
+    BuildContext, BuildSpec, Egress, Health, LoadedSpec, PullPolicy, Resources, RolloutStrategy, TenantName,
+    TmpfsMount, VolumeMount,
 };
 
 /// The user a container runs as when the spec names none.
@@ -57,6 +59,9 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName, roots: &FileRoots) -> De
         binds: files.as_ref().map(OpenClawFiles::binds).unwrap_or_default(),
     };
     let mut containers = vec![container(instance, tenant, &network, &user_labels, main)];
+    // A published runtime that starts first needs an endpoint that outlives it: the ingress.
+    let ingress_dir = (s.network.egress == Egress::Allow && s.rollout.strategy == RolloutStrategy::StartFirst)
+        .then(|| roots.ingress.join(tenant.as_str()));
     let mut sidecars: Vec<_> = s.sidecars.iter().enumerate().collect();
     sidecars.sort_by(|a, b| a.1.name.cmp(&b.1.name));
     for (i, sc) in sidecars {
@@ -83,14 +88,47 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName, roots: &FileRoots) -> De
         containers.push(container(instance, tenant, &network, &user_labels, input));
     }
 
+    if let Some(dir) = &ingress_dir {
+        let input = ContainerInput {
+            role: ContainerRole::Ingress,
+            alias: ingress::INGRESS_ALIAS.to_string(),
+            image: ingress::image(),
+            args: Some(ingress::args()),
+            env: BTreeMap::new(),
+            user: Some(format!("{0}:{0}", ingress::INGRESS_UID)),
+            port: Some(ingress::INGRESS_PORT),
+            publish: true,
+            volumes: &[],
+            tmpfs: &[],
+            health: None,
+            resources: &Resources::default(),
+            binds: vec![ingress::bind(dir)],
+        };
+        let mut c = container(instance, tenant, &network, &user_labels, input);
+        c.limits = ingress::limits();
+        containers.push(c);
+    }
+
     let mut volumes: Vec<String> = containers.iter().flat_map(|c| c.mounts.iter().map(|m| m.volume.clone())).collect();
     volumes.sort();
     volumes.dedup();
 
+    let rollout = RolloutPlan {
+        strategy: match s.rollout.strategy {
+            RolloutStrategy::StartFirst => ReplaceStrategy::StartFirst,
+            RolloutStrategy::StopFirst => ReplaceStrategy::StopFirst,
+        },
+        drain_ms: s.rollout.drain_timeout.get().as_millis() as u64,
+    };
     let spec_hash = versioned_hash(&TenantHashView {
         network: &network,
         volumes: &volumes,
-        containers: containers.iter().map(|c| (c.config_hash.as_str(), c.limits)).collect(),
+        // The ingress is tenantd's, not the spec's: it leaves the spec hash as it was.
+        containers: containers
+            .iter()
+            .filter(|c| c.role != ContainerRole::Ingress)
+            .map(|c| (c.config_hash.as_str(), c.limits))
+            .collect(),
         suspended: s.suspend,
         files: files.as_ref().map(|f| (f.hash(), f.reload)),
     });
@@ -103,6 +141,8 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName, roots: &FileRoots) -> De
         spec_hash,
         files,
         cluster: None,
+        rollout,
+        ingress_dir,
     }
 }
 
@@ -180,6 +220,7 @@ fn container(
     let name = match &c.role {
         ContainerRole::Main => object_name(instance, tenant, None),
         ContainerRole::Sidecar(n) => object_name(instance, tenant, Some(n)),
+        ContainerRole::Ingress => object_name(instance, tenant, Some(ingress::INGRESS_PART)),
     };
     let mut mounts: Vec<VolumeMountPlan> = c
         .volumes

@@ -239,6 +239,8 @@ impl ContainerEngine for FakeRuntime {
         let generation = s.generations.entry(c.name.clone()).or_insert(0);
         *generation += 1;
         let id = format!("fake-{}-{}", c.name, generation);
+        let created: u32 = s.generations.values().sum();
+        let address = std::net::Ipv4Addr::new(10, 88, (created / 250) as u8, (created % 250) as u8 + 2);
         let image_id = s.world.images.get(c.image.reference()).cloned().flatten().unwrap_or_default();
         let t = s.world.tenants.entry(tenant.clone()).or_insert_with(|| ObservedTenant::empty(tenant.clone()));
         if t.containers.iter().any(|o| o.name == c.name) {
@@ -263,7 +265,11 @@ impl ContainerEngine for FakeRuntime {
             host_port: if c.publish_port.is_some() { host_port } else { None },
             restart_count: 0,
             started_at: None,
-            networks: vec![NetworkAttachment { network: network.to_string(), aliases: vec![c.alias.clone()] }],
+            networks: vec![NetworkAttachment {
+                network: network.to_string(),
+                aliases: vec![c.alias.clone()],
+                address: Some(address),
+            }],
             problem: None,
         });
         Ok(id)
@@ -313,7 +319,11 @@ impl ContainerEngine for FakeRuntime {
         Self::record(&mut s, Call::ConnectNetwork(id.to_string(), network.to_string()))?;
         if let Some(c) = Self::find_container(&mut s.world, id) {
             if !c.networks.iter().any(|a| a.network == network) {
-                c.networks.push(NetworkAttachment { network: network.to_string(), aliases: aliases.to_vec() });
+                c.networks.push(NetworkAttachment {
+                    network: network.to_string(),
+                    aliases: aliases.to_vec(),
+                    address: None,
+                });
                 c.networks.sort_by(|a, b| a.network.cmp(&b.network));
             }
         }
@@ -343,6 +353,12 @@ impl ContainerEngine for FakeRuntime {
             c.name = new_name.to_string();
         }
         Ok(())
+    }
+
+    async fn address(&self, id: &str, network: &str) -> Result<Option<std::net::Ipv4Addr>, RuntimeError> {
+        let mut s = self.state.lock().expect("fake lock");
+        Ok(Self::find_container(&mut s.world, id)
+            .and_then(|c| c.networks.iter().find(|n| n.network == network).and_then(|n| n.address)))
     }
 
     async fn restart_container(&self, id: &str, _timeout_secs: u32) -> Result<(), RuntimeError> {

@@ -165,6 +165,10 @@ pub trait ContainerEngine: Runtime {
     /// replacement proves healthy).
     async fn rename_container(&self, id: &str, new_name: &str) -> Result<(), RuntimeError>;
 
+    /// The IPv4 address a container of this instance has on `network` now; `None` when it has
+    /// none there (not running, not attached).
+    async fn address(&self, id: &str, network: &str) -> Result<Option<std::net::Ipv4Addr>, RuntimeError>;
+
     /// Restarts a container of this instance (stop with `timeout_secs`, then start).
     async fn restart_container(&self, id: &str, timeout_secs: u32) -> Result<(), RuntimeError>;
 

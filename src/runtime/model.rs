@@ -73,11 +73,14 @@ pub struct NetworkAttachment {
     /// The names the container answers to on that network (the engine may add its own, such
     /// as the short container id).
     pub aliases: Vec<String>,
+    /// The container's IPv4 address on that network, while it has one (a running container).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<std::net::Ipv4Addr>,
 }
 
 impl NetworkAttachment {
     pub fn new(network: impl Into<String>, aliases: &[&str]) -> Self {
-        Self { network: network.into(), aliases: aliases.iter().map(|a| a.to_string()).collect() }
+        Self { network: network.into(), aliases: aliases.iter().map(|a| a.to_string()).collect(), address: None }
     }
 }
 
@@ -152,6 +155,23 @@ impl ObservedTenant {
 
     pub fn container(&self, role: &ContainerRole) -> Option<&ObservedContainer> {
         self.containers.iter().find(|c| &c.role == role)
+    }
+
+    /// The host port the tenant is reached on: its ingress's when it has one, else the one its
+    /// main container publishes itself (`rollout: stopFirst`, or made before ingresses).
+    pub fn endpoint_port(&self) -> Option<u16> {
+        match self.container(&ContainerRole::Ingress) {
+            Some(ingress) => ingress.host_port,
+            None => self.container(&ContainerRole::Main)?.host_port,
+        }
+    }
+
+    /// [`Self::endpoint_port`] while both the main container and the ingress (if any) run:
+    /// what tenantd probes.
+    pub fn serving_port(&self) -> Option<u16> {
+        let running = |role: &ContainerRole| self.container(role).is_some_and(|c| c.state == ContainerState::Running);
+        let ingress_ok = self.container(&ContainerRole::Ingress).is_none() || running(&ContainerRole::Ingress);
+        (running(&ContainerRole::Main) && ingress_ok).then(|| self.endpoint_port()).flatten()
     }
 }
 

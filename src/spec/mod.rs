@@ -13,6 +13,7 @@ mod load;
 pub mod names;
 pub mod openclaw_config;
 mod position;
+mod rollout;
 mod rules;
 pub mod schema;
 mod stamp;
@@ -32,6 +33,7 @@ pub use load::{
 };
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
 pub use openclaw_config::*;
+pub use rollout::{Rollout, RolloutStrategy};
 pub use stamp::FileStamp;
 pub use structure::{MAX_ALIASED_BYTES, MAX_ALIASED_NODES, MAX_NESTING_DEPTH};
 pub use types::*;

@@ -15,6 +15,8 @@ use super::validate::Violation;
 
 /// The sidecar name taken by the tenant's main container (its network alias).
 pub const RESERVED_SIDECAR_NAME: &str = "runtime";
+/// The name part of the tenant's ingress container.
+pub const INGRESS_SIDECAR_NAME: &str = "ingress";
 
 /// The smallest memory limit a container may have, in bytes (8Mi).
 pub const MIN_MEMORY_BYTES: u64 = 8 << 20;
@@ -66,6 +68,11 @@ pub fn rule_violations(file: &TenantFile) -> Vec<Violation> {
                 format!("{at}/name"),
                 format!("sidecar name {name:?} is reserved for the tenant's main container"),
             ));
+        } else if name == INGRESS_SIDECAR_NAME {
+            out.push(Violation::at(
+                format!("{at}/name"),
+                format!("sidecar name {name:?} is reserved for the tenant's ingress"),
+            ));
         } else if let Some(first) = sidecar_names.insert(name, i) {
             sidecar_names.insert(name, first);
             out.push(Violation::at(
@@ -79,10 +86,23 @@ pub fn rule_violations(file: &TenantFile) -> Vec<Violation> {
         user(sidecar.user.as_deref(), &at, &mut out);
     }
     secrets(spec, &mut out);
+    rollout(spec, &mut out);
     if let Some(rc) = &spec.openclaw_config {
         openclaw_config(spec, rc, &mut out);
     }
     out
+}
+
+/// The old runtime drains for at least one health check interval: a shorter deadline would stop
+/// it before the engine's own check has looked at the new one even once.
+fn rollout(spec: &TenantSpec, out: &mut Vec<Violation>) {
+    let (drain, interval) = (spec.rollout.drain_timeout, spec.health.interval);
+    if drain < interval {
+        out.push(Violation::at(
+            "/spec/rollout/drainTimeout",
+            format!("drainTimeout {drain} is shorter than the health check interval {interval} (spec.health.interval)"),
+        ));
+    }
 }
 
 /// Each secret value has the shape of age's armor (what is inside is checked when it is decrypted).

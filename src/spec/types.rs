@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
 use super::openclaw_config::{OpenClawConfig, ReloadPolicy, SecretEntry, SecretName};
+use super::rollout::Rollout;
 
 /// The only API version this build understands.
 pub const API_VERSION: &str = "tenantd/v1";
@@ -414,6 +415,11 @@ pub struct TenantSpec {
     #[serde(default, skip_serializing_if = "ReloadPolicy::is_default")]
     #[schemars(extend("examples" = ["signal", "restart"]))]
     pub reload: ReloadPolicy,
+    /// How a replacement swaps the running runtime for a new one: start the new one first
+    /// (the default) or stop the old one first.
+    #[serde(default, skip_serializing_if = "Rollout::is_default")]
+    #[schemars(extend("examples" = [{"strategy": "stopFirst"}, {"drainTimeout": "10s"}]))]
+    pub rollout: Rollout,
 }
 
 fn default_port() -> u16 {

@@ -34,7 +34,8 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
     // (`egress: deny`) on a container engine is never probed: the engine's own healthcheck is
     // all there is to know, and it is no reason to hold the phase back. (On a cluster the
     // engine's verdict is the pod's readiness, which the phase follows.)
-    let unprobed = main.is_some_and(|c| c.host_port.is_none()) && facts.observed.is_some_and(|o| o.objects.is_empty());
+    let unprobed =
+        main.is_some() && facts.observed.is_some_and(|o| o.endpoint_port().is_none() && o.objects.is_empty());
     let health = match main {
         _ if facts.daemon.replacing => Health::Starting,
         None => Health::Down,
@@ -166,7 +167,7 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         SpecFact::Invalid { source, .. } => source.clone(),
         SpecFact::Absent => None,
     };
-    let host_port = main.and_then(|c| c.host_port);
+    let host_port = main.and(facts.observed.and_then(|o| o.endpoint_port()));
     let rolled_back = match (&facts.apply, &facts.spec) {
         (ApplyFact::RolledBack { message }, SpecFact::Valid { spec_hash, .. }) => {
             Some(RolledBackStatus { spec_hash: spec_hash.clone(), reason: message.clone() })

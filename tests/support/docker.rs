@@ -30,6 +30,8 @@ pub struct DockerTest {
 /// answers; with `TENANTD_REQUIRE_DOCKER=1` a missing engine fails the test instead.
 pub async fn docker_test(test: &str) -> Option<DockerTest> {
     let instance = unique_instance();
+    // This test program embeds tenantd's library; the ingress image is made from tenantd itself.
+    std::env::set_var("TENANTD_INGRESS_PROGRAM", env!("CARGO_BIN_EXE_tenantd"));
     let rt = DockerRuntime::connect(&instance, None, vec![]).expect("default endpoint parses");
     if let Err(e) = rt.ping().await {
         if std::env::var("TENANTD_REQUIRE_DOCKER").as_deref() == Ok("1") {

@@ -5,6 +5,7 @@
 
 pub mod daemon;
 pub mod engine_proxy;
+pub mod load;
 pub mod podman;
 pub mod secrets;
 pub mod stub;

@@ -144,6 +144,8 @@ pub fn container_name(role: &ContainerRole) -> &str {
     match role {
         ContainerRole::Main => RUNTIME,
         ContainerRole::Sidecar(n) => n,
+        // Never rendered for a cluster (`render_for` leaves it out).
+        ContainerRole::Ingress => "ingress",
     }
 }
 
@@ -212,9 +214,9 @@ fn pull_policy(image: &ImageSource) -> &'static str {
     match image {
         ImageSource::Registry { pull_policy: PullPolicy::Always, .. } => "Always",
         ImageSource::Registry { pull_policy: PullPolicy::Never, .. } => "Never",
-        ImageSource::Registry { pull_policy: PullPolicy::IfNotPresent, .. } | ImageSource::Build { .. } => {
-            "IfNotPresent"
-        }
+        ImageSource::Registry { pull_policy: PullPolicy::IfNotPresent, .. }
+        | ImageSource::Build { .. }
+        | ImageSource::Ingress { .. } => "IfNotPresent",
     }
 }
 

@@ -94,7 +94,7 @@ pub fn create_body(
                     target: Some(b.target.clone()),
                     source: Some(b.source.clone()),
                     typ: Some(MountType::BIND),
-                    read_only: Some(true),
+                    read_only: Some(!b.writable),
                     ..Default::default()
                 }))
                 .collect(),

@@ -36,10 +36,7 @@ impl DockerRuntime {
     /// Makes `image` available; concurrent calls for one reference run one at a time, so the
     /// second finds what the first built or pulled.
     pub(super) async fn ensure(&self, image: &ImageSource) -> Result<ImageOutcome, RuntimeError> {
-        let reference = match image {
-            ImageSource::Registry { reference, .. } => reference,
-            ImageSource::Build { tag, .. } => tag,
-        };
+        let reference = image.reference();
         let lock = self.image_locks.of(reference);
         let _held = lock.lock().await;
         self.ensure_unlocked(image).await
@@ -62,6 +59,19 @@ impl DockerRuntime {
                     None => Err(RuntimeError::ImagePull {
                         reference: reference.clone(),
                         message: "the pull finished but the image is not present".into(),
+                    }),
+                }
+            }
+            ImageSource::Ingress { tag } => {
+                if let Some(id) = self.local_image_id(tag).await? {
+                    return Ok(ImageOutcome::AlreadyPresent { id });
+                }
+                self.build_ingress(tag).await?;
+                match self.local_image_id(tag).await? {
+                    Some(id) => Ok(ImageOutcome::Built { id }),
+                    None => Err(RuntimeError::ImageBuild {
+                        context: "tenantd's ingress".into(),
+                        message: format!("the build finished but {tag} is not present"),
                     }),
                 }
             }
@@ -155,6 +165,26 @@ impl DockerRuntime {
             (Err(e), Ok(())) => Err(failed(e.to_string())),
             (Ok(()), Ok(())) => Ok(()),
         }
+    }
+
+    /// Builds the ingress image `tag` from the running tenantd (see `ingress_image`).
+    async fn build_ingress(&self, tag: &str) -> Result<(), RuntimeError> {
+        let failed = |message: String| RuntimeError::ImageBuild { context: "tenantd's ingress".into(), message };
+        let context = tokio::task::spawn_blocking(super::ingress_image::context)
+            .await
+            .map_err(|e| failed(format!("making the context stopped: {e}")))?
+            .map_err(|e| failed(format!("making the context: {e}")))?;
+        let docker = self.client().await?;
+        let options = BuildImageOptionsBuilder::new().dockerfile("Dockerfile").t(tag).rm(true).forcerm(true).build();
+        tracing::info!(image = tag, bytes = context.len(), "building the ingress image");
+        let building = async {
+            let mut output = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+            while let Some(item) = output.next().await {
+                item?;
+            }
+            Ok(())
+        };
+        within(self.timeouts.image, building).await.map_err(|e| self.stream_failure(e, failed))
     }
 
     /// A failed pull or build: `Unreachable` when the engine went away, else `failed` with what

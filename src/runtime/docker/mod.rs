@@ -11,6 +11,7 @@ mod firewall;
 mod host_routes;
 mod identify;
 mod image;
+pub mod ingress_image;
 mod lifecycle;
 mod limits;
 mod logs;
@@ -352,6 +353,15 @@ impl ContainerEngine for DockerRuntime {
 
     async fn restart_container(&self, id: &str, timeout_secs: u32) -> Result<(), RuntimeError> {
         self.restart(id, timeout_secs).await
+    }
+
+    async fn address(&self, id: &str, network: &str) -> Result<Option<std::net::Ipv4Addr>, RuntimeError> {
+        let Some(c) = self.owned_container(id, "find the address of").await? else { return Ok(None) };
+        Ok(c.network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(network))
+            .and_then(|e| e.ip_address)
+            .and_then(|ip| ip.parse().ok()))
     }
 
     async fn signal_container(&self, id: &str, signal: &str) -> Result<(), RuntimeError> {

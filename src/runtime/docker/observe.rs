@@ -280,6 +280,7 @@ fn observed_container(c: &ContainerInspectResponse) -> Option<(TenantName, Obser
                     // Newer engines list the names a container answers to as `DNSNames` as
                     // well; `Aliases` keeps those given at create or connect on every version.
                     aliases: endpoint.aliases.clone().unwrap_or_default(),
+                    address: endpoint.ip_address.as_deref().and_then(|a| a.parse().ok()),
                 })
                 .collect();
             attached.sort_by(|a, b| a.network.cmp(&b.network));
