@@ -156,3 +156,42 @@ fn validate_takes_any_path_and_reports_every_problem() {
     assert!(out.contains("bad:3:") && out.contains("/metadata/name"), "{out}");
     assert!(out.contains("colour"), "{out}");
 }
+
+#[test]
+fn a_drain_deadline_shorter_than_the_health_interval_or_negative_is_refused_at_its_line() {
+    let env = Env::without_docker();
+    let file = env.path("acme.yaml");
+    let spec = |drain: &str| {
+        format!(
+            "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{ name: acme }}\nspec:\n  image: x\n  health: {{ interval: 10s }}\n  rollout:\n    drainTimeout: {drain}\n"
+        )
+    };
+    std::fs::write(&file, spec("5s")).unwrap();
+    let o = env.tenantd(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("acme.yaml:8:") && out.contains("/spec/rollout/drainTimeout"), "{out}");
+    assert!(out.contains("shorter than the health check interval 10s"), "{out}");
+
+    std::fs::write(&file, spec("-5s")).unwrap();
+    let out = stdout(&env.tenantd(&["validate", file.to_str().unwrap()]));
+    assert!(out.contains("acme.yaml:8:") && out.contains("drainTimeout"), "{out}");
+
+    std::fs::write(&file, spec("10s")).unwrap();
+    let o = env.tenantd(&["validate", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn a_sidecar_named_ingress_is_refused() {
+    let env = Env::without_docker();
+    let file = env.path("acme.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: acme }\nspec:\n  image: x\n  sidecars:\n    - { name: ingress, image: y }\n",
+    )
+    .unwrap();
+    let o = env.tenantd(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("reserved for the tenant's ingress"), "{}", stdout(&o));
+}

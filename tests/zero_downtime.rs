@@ -90,18 +90,27 @@ fn replacements_cost_no_request(env: &Env, id: &dyn Fn() -> Option<String>) {
     env.spec("acme.yaml", &stub_spec("acme", "").replace("GREETING: hello", "GREETING: bonjour"));
     let traffic = Traffic::start(port);
     let mut daemon = Daemon::start(env);
-    daemon.await_running(env, "acme", STARTUP);
+    await_serving(env, id, STARTUP);
     daemon.signal("TERM");
     daemon.wait_exit(STARTUP);
     let daemon = Daemon::start(env);
-    daemon.await_running(env, "acme", STARTUP);
+    await_serving(env, id, STARTUP);
     assert_eq!(id().as_ref(), Some(&second), "a restart of the daemon recreates nothing");
     env.spec("acme.yaml", &stub_spec("acme", "").replace("GREETING: hello", "GREETING: salut"));
     let third = eventually("the daemon to replace acme", CONVERGE, || id().filter(|i| *i != second));
-    daemon.await_running(env, "acme", CONVERGE);
+    await_serving(env, id, CONVERGE);
     assert_no_failure("daemon restart and replacement", &traffic.stop());
     assert_ne!(third, second);
     drop(daemon);
+}
+
+/// Waits until acme's status says its runtime (`id`) runs healthy and its endpoint answers.
+fn await_serving(env: &Env, id: &dyn Fn() -> Option<String>, within: Duration) {
+    eventually("acme running and healthy", within, || {
+        let s = env.status("acme").filter(|s| s["phase"] == "Running" && s["health"] == "healthy")?;
+        (s["containerId"].as_str() == id().as_deref()).then_some(())?;
+        (http_get(s["hostPort"].as_u64()? as u16, "/health") == Some(200)).then_some(())
+    });
 }
 
 #[test]
@@ -155,4 +164,55 @@ fn stop_first_replaces_as_before_with_the_port_on_the_runtime() {
     assert_ne!(env.container_id("acme").unwrap(), first);
     assert_eq!(env.host_port("acme"), port);
     assert_eq!(http_get(port, "/health"), Some(200));
+}
+
+#[test]
+fn tenantd_killed_in_the_middle_of_a_start_first_replacement_leaves_one_runtime_serving() {
+    let Some(env) = Env::new("tenantd_killed_in_the_middle_of_a_start_first_replacement_leaves_one_runtime_serving")
+    else {
+        return;
+    };
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    env.apply_ok();
+    let port = env.host_port("acme");
+    let container = env.container("acme");
+    let old = env.container_id("acme").unwrap();
+    let traffic = Traffic::start(port);
+
+    // A replacement that takes its whole health budget (it never becomes healthy), killed while
+    // the new runtime runs beside the old one, set aside.
+    env.spec("acme.yaml", &stub_spec("acme", "").replace("GREETING: hello", "GREETING: hi, STUB_HEALTH: degraded"));
+    let mut apply = std::process::Command::new(env!("CARGO_BIN_EXE_tenantd"))
+        .arg("--config")
+        .arg(&env.config)
+        .arg("apply")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tenantd apply starts");
+    let aside = format!("{container}.previous");
+    eventually("the old runtime to be set aside and the new one to run", CONVERGE, || {
+        let set_aside = env.inspect(&aside).is_some_and(|c| c["Id"] == old.as_str());
+        let new_runs =
+            env.inspect(&container).is_some_and(|c| c["State"]["Running"] == true && c["Id"] != old.as_str());
+        (set_aside && new_runs).then_some(())
+    });
+    apply.kill().expect("SIGKILL");
+    apply.wait().unwrap();
+
+    // The next run finds the one the ingress forwards to (the old one) and removes the other.
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    env.apply_ok();
+    assert_no_failure("killed replacement", &traffic.stop());
+    assert_eq!(env.container_id("acme").as_deref(), Some(old.as_str()), "the serving runtime is kept");
+    assert!(env.inspect(&aside).is_none(), "nothing stays set aside");
+    let mains = stdout(&docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=io.tenantd.instance={}", env.instance),
+        "--filter",
+        "label=io.tenantd.role=main",
+    ]));
+    assert_eq!(mains.split_whitespace().count(), 1, "one runtime: {mains}");
 }

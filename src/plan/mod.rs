@@ -20,4 +20,6 @@ mod cluster_tests;
 #[cfg(test)]
 mod drift_tests;
 #[cfg(test)]
+mod ingress_tests;
+#[cfg(test)]
 mod tests;
