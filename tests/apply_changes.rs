@@ -44,7 +44,7 @@ fn env_and_image_changes_replace_naming_the_field() {
 
     env.spec("acme.yaml", &stub_spec("acme", "").replace("GREETING: hello", "GREETING: bonjour"));
     let plan = env.tenantd(&["plan"]);
-    assert!(stdout(&plan).contains("replace (stop first, because of: env)"), "{}", stdout(&plan));
+    assert!(stdout(&plan).contains("replace (start first, because of: env)"), "{}", stdout(&plan));
     assert!(
         stdout(&plan).contains("-  GREETING: hello") && stdout(&plan).contains("+  GREETING: bonjour"),
         "{}",

@@ -62,7 +62,7 @@ fn podman_runs_tenants_through_the_compatible_api() {
     // container is replaced (an in-place update would be planned again on every pass).
     env.spec("acme.yaml", &stub_spec("acme", "").replace("memory: 64Mi", "memory: 96Mi"));
     let planned = plan(&env);
-    assert!(planned.contains("acme: replace (stop first, because of: limits)"), "{planned}");
+    assert!(planned.contains("acme: replace (start first, because of: limits)"), "{planned}");
     env.apply_ok();
     let resized = podman.container_id(&acme).expect("acme after the limit change");
     assert_ne!(resized, first);

@@ -196,6 +196,10 @@ fn a_tenant_without_volumes_is_replaced_start_first_and_one_with_volumes_stop_fi
     assert_eq!(acme.strategy, Some(ReplaceStrategy::StopFirst));
     assert!(acme.reasons.iter().any(|r| r.contains("volume claims take one pod at a time")), "{:?}", acme.reasons);
     assert!(render_json(&p).contains(r#""strategy": "stopFirst""#), "{}", render_json(&p));
+
+    // A spec that asks for stop first gets it, volumes or not.
+    let asked = format!("{without}  rollout: {{ strategy: stopFirst }}\n");
+    assert_eq!(deployment(&desired(&asked))["spec"]["strategy"], json!({"type": "Recreate"}));
 }
 
 #[test]

@@ -258,7 +258,9 @@ fn numeric_user(user: &str) -> (i64, i64) {
 /// A tenant with volumes is replaced stop first (`Recreate`): its claims are `ReadWriteOnce`, and
 /// two pods on different nodes could not both mount them.
 pub fn cluster_strategy(d: &DesiredTenant) -> (ReplaceStrategy, &'static str) {
-    if d.volumes.is_empty() {
+    if d.rollout.strategy == ReplaceStrategy::StopFirst {
+        (ReplaceStrategy::StopFirst, "its spec asks for it (rollout.strategy stopFirst; Recreate)")
+    } else if d.volumes.is_empty() {
         (ReplaceStrategy::StartFirst, "the new pod is ready before the old one stops (RollingUpdate, maxUnavailable 0)")
     } else {
         (ReplaceStrategy::StopFirst, "its volume claims take one pod at a time (Recreate; volumes are kept)")
