@@ -1,7 +1,9 @@
 //! `tenantd run` killed with SIGKILL in the middle of an apply leaves nothing a restart cannot
 //! finish: the new daemon takes over the state directory, adopts what the dead one created,
 //! gives a container set aside by an interrupted replacement up, and ends with exactly one
-//! container and one network per tenant, volumes kept.
+//! container and one network per tenant, volumes kept. These tenants replace stop first (the
+//! runtime holds the published port itself); a start-first replacement cut short by SIGKILL is in
+//! tests/zero_downtime.rs.
 
 mod support;
 
@@ -11,6 +13,7 @@ use support::daemon::*;
 use support::*;
 
 const CONVERGE: Duration = Duration::from_secs(30);
+const STOP_FIRST: &str = "  rollout: { strategy: stopFirst }\n";
 
 fn host_port_of(c: &serde_json::Value) -> u16 {
     c["NetworkSettings"]["Ports"]["18789/tcp"][0]["HostPort"].as_str().unwrap().parse().unwrap()
@@ -21,7 +24,7 @@ fn sigkill_mid_replacement_then_restart_leaves_one_container_and_the_volume() {
     let Some(env) = Env::new("sigkill_mid_replacement_then_restart_leaves_one_container_and_the_volume") else {
         return;
     };
-    env.spec("acme.yaml", &stub_spec("acme", ""));
+    env.spec("acme.yaml", &stub_spec("acme", STOP_FIRST));
     let mut daemon = Daemon::start(&env);
     daemon.await_running(&env, "acme", CONVERGE);
     let old = container_id(&env, "acme").unwrap();
@@ -33,8 +36,9 @@ fn sigkill_mid_replacement_then_restart_leaves_one_container_and_the_volume() {
 
     // An env change replaces the container; the new runtime starts unhealthy, so the daemon is
     // caught waiting with the old container set aside.
-    let unhealthy =
-        stub_spec("acme", "").replace("retries: 3", "retries: 20").replace("hello", "changed, STUB_HEALTH: down");
+    let unhealthy = stub_spec("acme", STOP_FIRST)
+        .replace("retries: 3", "retries: 20")
+        .replace("hello", "changed, STUB_HEALTH: down");
     env.spec("acme.yaml", &unhealthy);
     let aside = format!("{}.previous", env.container("acme"));
     let new = await_container(&env, "acme", "the replacement to run", CONVERGE, |c| {
@@ -72,7 +76,7 @@ fn sigkill_mid_create_then_restart_adopts_without_duplicates() {
     for t in ["acme", "beta"] {
         env.spec(
             &format!("{t}.yaml"),
-            &stub_spec(t, "").replace("retries: 3", "retries: 20").replace("hello", "hello, STUB_HEALTH: down"),
+            &stub_spec(t, STOP_FIRST).replace("retries: 3", "retries: 20").replace("hello", "hello, STUB_HEALTH: down"),
         );
     }
     let running: Vec<serde_json::Value> = ["acme", "beta"]

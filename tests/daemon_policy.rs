@@ -333,8 +333,8 @@ async fn a_runtime_that_does_not_answer_is_restarted_after_its_retries_with_grow
     })
     .await;
     let started = Instant::now();
-    let port = d.fake.with_world(|w| w.tenants[&"acme".parse::<TenantName>().unwrap()].containers[0].host_port);
-    assert!(port.is_some(), "the runtime's port is published");
+    let port = d.fake.with_world(|w| w.tenants[&"acme".parse::<TenantName>().unwrap()].endpoint_port());
+    assert!(port.is_some(), "the tenant's port is published");
 
     // Failed probes show (tenantd's probe, not the fake engine's healthy verdict, is what counts
     // once the port is published); three of them 2 s apart get it restarted, and counted.

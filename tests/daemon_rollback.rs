@@ -68,14 +68,20 @@ fn a_replacement_under_way_is_pending_and_never_passed_off_as_running() {
     let Some(env) = Env::new("a_replacement_under_way_is_pending_and_never_passed_off_as_running") else {
         return;
     };
-    env.spec("acme.yaml", &stub_spec("acme", ""));
+    // Stop first: the old runtime is stopped while the new one proves itself (start first, the
+    // default, never stops it: tests/zero_downtime.rs).
+    let stop_first = "  rollout: { strategy: stopFirst }\n";
+    env.spec("acme.yaml", &stub_spec("acme", stop_first));
     let daemon = Daemon::start(&env);
     daemon.await_running(&env, "acme", CONVERGE);
     let original = container_id(&env, "acme").unwrap();
 
     // The new container answers /health with 503 until its budget (2 s + 3 × 2 s) runs out; the
     // old one is stopped meanwhile and comes back after.
-    env.spec("acme.yaml", &stub_spec("acme", "").replace("GREETING: hello", "GREETING: hello, STUB_HEALTH: degraded"));
+    env.spec(
+        "acme.yaml",
+        &stub_spec("acme", stop_first).replace("GREETING: hello", "GREETING: hello, STUB_HEALTH: degraded"),
+    );
     let mut phases_while_stopped: Vec<String> = Vec::new();
     let status = eventually("acme rolled back", Duration::from_secs(60), || {
         // The engine first, then the status: a status read after the original was seen stopped

@@ -64,7 +64,10 @@ fn sigterm_drains_the_tenant_being_applied_and_a_restart_adopts_everything() {
     };
     // The runtime starts unhealthy, so its apply waits for it (up to 2 s + 10 × 2 s) until the
     // test says otherwise.
-    let slow = stub_spec("acme", "").replace("retries: 3", "retries: 10").replace("hello", "hello, STUB_HEALTH: down");
+    // Stop first: the runtime's own published port is what the test reaches it on.
+    let slow = stub_spec("acme", "  rollout: { strategy: stopFirst }\n")
+        .replace("retries: 3", "retries: 10")
+        .replace("hello", "hello, STUB_HEALTH: down");
     let mut daemon = Daemon::start(&env);
     env.spec("acme.yaml", &slow);
     let c = await_container(&env, "acme", "acme's container to run", CONVERGE, |c| c["State"]["Running"] == true);

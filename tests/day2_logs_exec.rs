@@ -47,7 +47,9 @@ fn logs_keep_stdout_and_stderr_apart_and_honour_tail_since_and_timestamps() {
     let Some(env) = Env::new("logs_keep_stdout_and_stderr_apart_and_honour_tail_since_and_timestamps") else {
         return;
     };
-    env.spec("acme.yaml", &stub_spec("acme", ""));
+    // Stop first: the runtime publishes its port itself, so a malformed request reaches it (an
+    // ingress would answer it).
+    env.spec("acme.yaml", &stub_spec("acme", "  rollout: { strategy: stopFirst }\n"));
     env.apply_ok();
     let port = env.host_port("acme");
 

@@ -100,7 +100,8 @@ pub enum Command {
     },
     /// Converge every tenant once.
     Apply {
-        /// Do not wait for created or started runtimes to answer their health check.
+        /// Do not wait for created or started runtimes to answer their health check. A start-first
+        /// replacement still waits: traffic is never switched to a runtime not yet healthy.
         #[arg(long)]
         no_wait: bool,
         /// Longest wait for one tenant's health, in seconds.
@@ -217,6 +218,10 @@ pub enum Command {
         /// The directory shared with tenantd: `backend` is read, `state.json` written.
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
+        /// Only check that an ingress accepts connections on ADDR (the engine's healthcheck):
+        /// exit 0 when it does, 1 when not within 2 s.
+        #[arg(long)]
+        probe: bool,
     },
     /// Run as a daemon: converge continuously, repair drift, supervise health.
     Run {
@@ -330,7 +335,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             secrets::run_encrypt(&recipients)
         }
         Command::TakeOver => take_over::run(&load_config(&cli.config)?).await,
-        Command::Ingress { listen, dir } => {
+        Command::Ingress { listen, probe: true, .. } => Ok(crate::ingress::probe(listen).await),
+        Command::Ingress { listen, dir, probe: false } => {
             crate::ingress::serve(listen, dir).await?;
             Ok(0)
         }

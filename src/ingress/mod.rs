@@ -36,7 +36,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
-pub use report::{read_state, write_backend, IngressState};
+pub use report::IngressState;
 
 use backend::Shared;
 
@@ -58,6 +58,16 @@ struct Alive {
 /// `<dir>/state.json`, until SIGTERM or SIGINT; then stops accepting, lets requests in flight
 /// finish for at most 10 s and returns `Ok`. Errors: the address cannot be bound, the
 /// directory cannot be opened, or the signal handlers cannot be installed.
+/// The engine's healthcheck of an ingress: 0 when something accepts a connection on `listen`
+/// within 2 s, 1 when not.
+pub async fn probe(listen: SocketAddr) -> u8 {
+    let connect = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(listen));
+    match connect.await {
+        Ok(Ok(_)) => 0,
+        _ => 1,
+    }
+}
+
 pub async fn serve(listen: SocketAddr, dir: PathBuf) -> io::Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;

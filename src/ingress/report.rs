@@ -1,31 +1,24 @@
-//! `<dir>/state.json`, the ingress's report to tenantd, and tenantd's side of the directory:
-//! [`write_backend`] to switch the backend, [`read_state`] to see the switch taken and the old
-//! backend drained.
+//! `<dir>/state.json`, the ingress's report to tenantd. tenantd's side of the directory (writing
+//! `backend`, reading this report) is `reconcile::ingress`.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::io::{self, Write};
 use std::os::fd::OwnedFd;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
-use rustix::io::Errno;
+use rustix::fs::{Mode, OFlags};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::backend::{Shared, Snapshot, BACKEND_FILE};
+use super::backend::{Shared, Snapshot};
 
 const STATE_FILE: &str = "state.json";
 const STATE_TEMP: &str = ".state.json.tmp";
-const BACKEND_TEMP: &str = ".backend.tmp";
 /// The shortest time between two writes of state.json, a backend switch aside.
 const MIN_INTERVAL: Duration = Duration::from_millis(50);
 /// How long a failed write of state.json waits before it is tried again.
 const RETRY: Duration = Duration::from_secs(1);
-/// The most [`read_state`] reads of state.json.
-const MAX_STATE_LEN: u64 = 64 * 1024;
 
 /// What the ingress reports in state.json.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,60 +103,4 @@ pub(super) fn write_state(dir: &OwnedFd, snap: &Snapshot) -> io::Result<()> {
     std::fs::File::from(fd).write_all(&json)?;
     rustix::fs::renameat(dir, STATE_TEMP, dir, STATE_FILE)?;
     Ok(())
-}
-
-/// The ingress state reported in `<dir>/state.json`; `None` when there is no such file (the
-/// ingress has not started yet). The file is opened without following a link and must be a
-/// regular file of at most 64 KiB holding the JSON the ingress writes.
-pub fn read_state(dir: &Path) -> io::Result<Option<IngressState>> {
-    let path = dir.join(STATE_FILE);
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = match rustix::fs::open(&path, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(None),
-        Err(e) => return Err(context(&path, e.into())),
-    };
-    let st = rustix::fs::fstat(&fd).map_err(|e| context(&path, e.into()))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(context(&path, io::Error::new(io::ErrorKind::InvalidData, "not a regular file")));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::from(fd).take(MAX_STATE_LEN + 1).read_to_end(&mut bytes).map_err(|e| context(&path, e))?;
-    if bytes.len() as u64 > MAX_STATE_LEN {
-        return Err(context(&path, io::Error::new(io::ErrorKind::InvalidData, "larger than 64 KiB")));
-    }
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| context(&path, io::Error::new(io::ErrorKind::InvalidData, e)))
-}
-
-/// Makes `addr` the backend of the ingress serving `dir`: writes `<dir>/backend` (mode 0644)
-/// whole, through a temporary file created anew (never through a link), synced, then renamed
-/// over it. The ingress takes it within about 50 ms; [`read_state`] shows when.
-pub fn write_backend(dir: &Path, addr: SocketAddr) -> io::Result<()> {
-    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let dirfd = rustix::fs::open(dir, dir_flags, Mode::empty()).map_err(|e| context(dir, e.into()))?;
-    let temp = dir.join(BACKEND_TEMP);
-    // A temporary file left by an interrupted write is ours to replace.
-    match rustix::fs::unlinkat(&dirfd, BACKEND_TEMP, AtFlags::empty()) {
-        Ok(()) | Err(Errno::NOENT) => {}
-        Err(e) => return Err(context(&temp, e.into())),
-    }
-    let written = (|| -> io::Result<()> {
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&dirfd, BACKEND_TEMP, flags, Mode::from_raw_mode(0o644))?;
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))?;
-        let mut file = std::fs::File::from(fd);
-        file.write_all(format!("{addr}\n").as_bytes())?;
-        file.sync_all()?;
-        rustix::fs::renameat(&dirfd, BACKEND_TEMP, &dirfd, BACKEND_FILE)?;
-        rustix::fs::fsync(&dirfd)?;
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = rustix::fs::unlinkat(&dirfd, BACKEND_TEMP, AtFlags::empty());
-    }
-    written.map_err(|e| context(&dir.join(BACKEND_FILE), e))
-}
-
-fn context(path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }

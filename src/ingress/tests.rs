@@ -26,6 +26,20 @@ use super::backend::{Shared, Watcher};
 use super::proxy::{add_forwarded_for, strip_hop_by_hop, NO_BACKEND};
 use super::*;
 
+/// tenantd's side of the directory, as the tests drive it.
+fn write_backend(dir: &Path, addr: SocketAddr) -> io::Result<()> {
+    crate::reconcile::ingress::write_route(dir, &addr.to_string()).map_err(io::Error::other)
+}
+
+fn read_state(dir: &Path) -> io::Result<Option<IngressState>> {
+    let link = rustix::fs::lstat(dir.join("state.json"))
+        .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink);
+    if link {
+        return Err(io::Error::other("a link"));
+    }
+    Ok(crate::reconcile::ingress::read_report(dir))
+}
+
 const DEADLINE: Duration = Duration::from_secs(10);
 
 /// Polls `probe` until it gives a value, failing after [`DEADLINE`].

@@ -252,11 +252,13 @@ pub struct Plan {
 
 impl TenantPlan {
     /// Whether running this plan takes the tenant's main container out of service for a while:
-    /// it is created, replaced, stopped or restarted. What serves the tenant then is not what
+    /// it is created, replaced stop first, stopped or restarted. What serves the tenant then is not what
     /// was observed before the plan ran.
     pub fn takes_main_down(&self) -> bool {
         let Some(main) = self.desired.as_ref().map(|d| d.main().name.as_str()) else { return false };
         self.steps.iter().any(|s| match s {
+            // Start first: the old one serves until the new one is healthy and serves.
+            Step::ReplaceContainer { strategy: ReplaceStrategy::StartFirst, .. } => false,
             Step::CreateContainer { name, .. }
             | Step::ReplaceContainer { name, .. }
             | Step::StopContainer { name, .. }

@@ -476,7 +476,9 @@ impl<'a> TenantRun<'a> {
             Ok(None) => return Err(format!("the new container {} has no address on its network", c.name)),
             Err(e) => return Err(e.to_string()),
         };
-        if self.ctx.wait.enabled {
+        // Even without waits (`apply --no-wait`): the ingress is never pointed at a runtime not
+        // yet healthy. Without host files (a plan run against the fake) there is no ingress.
+        if self.ctx.wait.enabled || self.ingress_dir().is_some() {
             self.report(ExecEvent::WaitingHealthy { tenant: &self.tp.tenant });
             let addr: SocketAddr = to.parse().map_err(|_| format!("not an address: {to}"))?;
             wait_healthy(addr, c.health.as_ref(), self.ctx.wait.max).await?;

@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::hostdir::{HostDir, HostDirError, NewFile, Owners};
@@ -20,13 +19,7 @@ const REPORT_FILE: &str = "state.json";
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(25);
 
-/// What the ingress reports in `state.json`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct IngressReport {
-    pub backend: Option<String>,
-    #[serde(default)]
-    pub inflight: std::collections::BTreeMap<String, u64>,
-}
+pub use crate::ingress::IngressState as IngressReport;
 
 /// The tenant's ingress directory, made when missing: owned by the ingress's user, which must
 /// write its report there; its parent stays root's.

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::files::BindPlan;
 use super::limits::Limits;
-use super::model::{ContainerRole, ImageSource};
+use super::model::{ContainerRole, Healthcheck, ImageSource};
 
 /// The port the ingress listens on inside its container.
 pub const INGRESS_PORT: u16 = 8080;
@@ -52,6 +52,21 @@ pub fn image() -> ImageSource {
 /// The arguments of the ingress program in its image.
 pub fn args() -> Vec<String> {
     ["ingress", "--listen", &format!("0.0.0.0:{INGRESS_PORT}"), "--dir", INGRESS_MOUNT].map(String::from).to_vec()
+}
+
+/// The engine's healthcheck of the ingress: it accepts connections on its port.
+pub fn healthcheck() -> Healthcheck {
+    let listen = format!("127.0.0.1:{INGRESS_PORT}");
+    Healthcheck {
+        command: ["/tenantd", "ingress", "--listen", &listen, "--dir", INGRESS_MOUNT, "--probe"]
+            .map(String::from)
+            .to_vec(),
+        interval_ms: 10_000,
+        timeout_ms: 3_000,
+        start_period_ms: 2_000,
+        retries: 3,
+        path: "/".into(),
+    }
 }
 
 /// Its one bind mount: the tenant's ingress directory, writable for its report.

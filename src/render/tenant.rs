@@ -106,6 +106,11 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName, roots: &FileRoots) -> De
         };
         let mut c = container(instance, tenant, &network, &user_labels, input);
         c.limits = ingress::limits();
+        c.health = Some(ingress::healthcheck());
+        let view = ContainerView::of(&c, &network);
+        c.field_hashes = view.field_hashes();
+        c.config_hash = versioned_hash(&c.field_hashes);
+        c.applied = view.to_json();
         containers.push(c);
     }
 

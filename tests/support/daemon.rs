@@ -199,8 +199,13 @@ fn inspect_typed(kind: &str, name: &str) -> Option<Value> {
     serde_json::from_slice::<Value>(&o.stdout).ok()?.get(0).cloned()
 }
 
-/// Names of every container of the instance (running or not), sorted.
+/// Names of every container of the instance (running or not) but the tenants' ingresses, sorted.
 pub fn instance_containers(env: &Env) -> Vec<String> {
+    instance_containers_with_ingresses(env).into_iter().filter(|n| !n.ends_with("_ingress")).collect()
+}
+
+/// Names of every container of the instance (running or not), sorted.
+pub fn instance_containers_with_ingresses(env: &Env) -> Vec<String> {
     let filter = format!("label=io.tenantd.instance={}", env.instance);
     sorted_lines(&stdout(&docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"])))
 }
