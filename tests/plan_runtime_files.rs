@@ -42,7 +42,7 @@ fn spec_yaml(f: &Files, secret: &str, redact: &str, reload: &str) -> String {
     let armored = tenantd::secrets::encrypt(secret.as_bytes(), std::slice::from_ref(&f.recipient)).unwrap();
     let block: String = armored.lines().map(|l| format!("        {l}\n")).collect();
     format!(
-        "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{ name: acme }}\nspec:\n  image: example/runtime:1\n  reload: {reload}\n  secrets:\n    GW:\n      value: |\n{block}  runtimeConfig:\n    gatewayToken: {{ secret: GW }}\n    logging:\n      redactPatterns: ['{redact}']\n"
+        "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{ name: acme }}\nspec:\n  image: example/runtime:1\n  rollout: {{ strategy: stopFirst }}\n  reload: {reload}\n  secrets:\n    GW:\n      value: |\n{block}  runtimeConfig:\n    gatewayToken: {{ secret: GW }}\n    logging:\n      redactPatterns: ['{redact}']\n"
     )
 }
 

@@ -25,8 +25,10 @@ fn host_ports_are_stable_and_exhaustion_is_a_per_tenant_error() {
     env.apply_ok();
     let (a, b) = (env.host_port("acme"), env.host_port("beta"));
     assert_ne!(a, b);
-    let bindings = &env.inspect(&env.container("acme")).unwrap()["HostConfig"]["PortBindings"]["18789/tcp"][0];
-    assert_eq!(bindings["HostIp"], "127.0.0.1");
+    // The ingress holds the tenant's port, on loopback only.
+    let ingress = format!("{}_ingress", env.container("acme"));
+    let bindings = &env.inspect(&ingress).unwrap()["HostConfig"]["PortBindings"]["8080/tcp"][0];
+    assert_eq!((&bindings["HostIp"], &bindings["HostPort"]), (&"127.0.0.1".into(), &a.to_string().into()));
 
     env.spec("gamma.yaml", &stub_spec("gamma", ""));
     let o = env.tenantd(&["apply"]);

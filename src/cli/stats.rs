@@ -10,6 +10,7 @@ use super::stats_view::{self, ContainerSamples, TenantUsage};
 use super::style::stdout_colour;
 use super::ListOutput;
 use crate::config::DaemonConfig;
+use crate::render::ContainerRole;
 use crate::runtime::{ContainerState, Family, ObservedWorld, ResourceSample, Runtime, RuntimeError};
 use crate::spec::TenantName;
 use crate::status::StatusStore;
@@ -157,8 +158,9 @@ impl Sampler {
     }
 }
 
-/// The ids of the running containers of each tenant in scope; a named tenant without any
-/// running container is listed with none.
+/// The ids of the running containers of each tenant in scope (its runtime and sidecars: the
+/// ingress is tenantd's, not what the spec sized); a named tenant without any running container
+/// is listed with none.
 fn running_containers(world: &ObservedWorld, only: Option<&BTreeSet<TenantName>>) -> BTreeMap<TenantName, Vec<String>> {
     let mut out: BTreeMap<TenantName, Vec<String>> =
         only.map(|o| o.iter().map(|t| (t.clone(), vec![])).collect()).unwrap_or_default();
@@ -170,6 +172,7 @@ fn running_containers(world: &ObservedWorld, only: Option<&BTreeSet<TenantName>>
             .containers
             .iter()
             .filter(|c| matches!(c.state, ContainerState::Running | ContainerState::Paused))
+            .filter(|c| c.role != ContainerRole::Ingress)
             .map(|c| c.id.clone());
         out.entry(name.clone()).or_default().extend(ids);
     }

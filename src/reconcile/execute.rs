@@ -271,8 +271,12 @@ impl<'a> TenantRun<'a> {
             }
             Step::StopContainer { id, .. } => self.engine()?.stop_container(id, STOP_TIMEOUT_SECS).await?,
             Step::UpdateLimits { id, to, .. } => self.engine()?.update_limits(id, to).await?,
-            Step::ConnectNetwork { id, network, aliases, .. } => {
-                self.engine()?.connect_network(id, network, aliases).await?
+            Step::ConnectNetwork { id, name, network, aliases } => {
+                self.engine()?.connect_network(id, network, aliases).await?;
+                // Attached again, the runtime may have another address there.
+                if self.tp.desired.as_ref().is_some_and(|d| d.main().name == *name) {
+                    self.route_to(id).await?;
+                }
             }
             Step::DisconnectNetwork { id, network, .. } => self.engine()?.disconnect_network(id, network).await?,
             Step::SignalContainer { id, signal, .. } => self.engine()?.signal_container(id, signal).await?,

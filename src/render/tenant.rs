@@ -123,7 +123,7 @@ pub fn render(spec: &LoadedSpec, instance: &TenantName, roots: &FileRoots) -> De
             RolloutStrategy::StartFirst => ReplaceStrategy::StartFirst,
             RolloutStrategy::StopFirst => ReplaceStrategy::StopFirst,
         },
-        drain_ms: s.rollout.drain_timeout.get().as_millis() as u64,
+        drain_ms: s.rollout.drain(s.health.interval).get().as_millis() as u64,
     };
     let spec_hash = versioned_hash(&TenantHashView {
         network: &network,

@@ -28,24 +28,29 @@ pub struct Rollout {
     #[schemars(extend("examples" = ["startFirst", "stopFirst"]))]
     pub strategy: RolloutStrategy,
     /// How long the old runtime may finish the requests it already has after the switch, before
-    /// it is stopped. At least the health check interval.
-    #[serde(default = "default_drain_timeout")]
+    /// it is stopped. At least the health check interval; without it, 30 s or the health check
+    /// interval, whichever is longer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("examples" = ["30s", "2m"]))]
-    pub drain_timeout: SpecDuration,
+    pub drain_timeout: Option<SpecDuration>,
 }
 
-fn default_drain_timeout() -> SpecDuration {
-    SpecDuration::from_secs(30)
-}
+/// The drain deadline when the spec names none (and the least a health check interval allows).
+pub const DEFAULT_DRAIN_TIMEOUT: SpecDuration = SpecDuration::from_secs(30);
 
 impl Default for Rollout {
     fn default() -> Self {
-        Self { strategy: RolloutStrategy::default(), drain_timeout: default_drain_timeout() }
+        Self { strategy: RolloutStrategy::default(), drain_timeout: None }
     }
 }
 
 impl Rollout {
     pub fn is_default(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// The drain deadline for a runtime checked every `health_interval`.
+    pub fn drain(&self, health_interval: SpecDuration) -> SpecDuration {
+        self.drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT.max(health_interval))
     }
 }

@@ -96,7 +96,7 @@ pub fn rule_violations(file: &TenantFile) -> Vec<Violation> {
 /// The old runtime drains for at least one health check interval: a shorter deadline would stop
 /// it before the engine's own check has looked at the new one even once.
 fn rollout(spec: &TenantSpec, out: &mut Vec<Violation>) {
-    let (drain, interval) = (spec.rollout.drain_timeout, spec.health.interval);
+    let (Some(drain), interval) = (spec.rollout.drain_timeout, spec.health.interval) else { return };
     if drain < interval {
         out.push(Violation::at(
             "/spec/rollout/drainTimeout",

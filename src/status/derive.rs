@@ -167,7 +167,8 @@ pub fn derive(previous: Option<&TenantStatus>, facts: Facts<'_>, now: OffsetDate
         SpecFact::Invalid { source, .. } => source.clone(),
         SpecFact::Absent => None,
     };
-    let host_port = main.and(facts.observed.and_then(|o| o.endpoint_port()));
+    // Behind an ingress the endpoint stays while the runtime is replaced or repaired.
+    let host_port = facts.observed.and_then(|o| o.endpoint_port());
     let rolled_back = match (&facts.apply, &facts.spec) {
         (ApplyFact::RolledBack { message }, SpecFact::Valid { spec_hash, .. }) => {
             Some(RolledBackStatus { spec_hash: spec_hash.clone(), reason: message.clone() })
