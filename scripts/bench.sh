@@ -18,6 +18,7 @@ cargo build --release --bin tenantd
 export TENANTD_BIN="$PWD/target/release/tenantd"
 cargo bench --bench compose_compare
 echo "load average between the benches: $(cut -d' ' -f1-3 /proc/loadavg)"
+cargo bench --bench replace_under_load
 cargo bench --bench daemon_reaction
 echo "load average between the benches: $(cut -d' ' -f1-3 /proc/loadavg)"
 cargo bench --bench plan_scale

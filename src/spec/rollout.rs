@@ -20,7 +20,7 @@ pub enum RolloutStrategy {
 }
 
 /// How a replacement swaps the running runtime for a new one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Rollout {
     /// `startFirst` (the default) or `stopFirst`.
@@ -37,12 +37,6 @@ pub struct Rollout {
 
 /// The drain deadline when the spec names none (and the least a health check interval allows).
 pub const DEFAULT_DRAIN_TIMEOUT: SpecDuration = SpecDuration::from_secs(30);
-
-impl Default for Rollout {
-    fn default() -> Self {
-        Self { strategy: RolloutStrategy::default(), drain_timeout: None }
-    }
-}
 
 impl Rollout {
     pub fn is_default(&self) -> bool {
