@@ -47,6 +47,9 @@ fn a_tenant_reaches_neither_another_tenants_containers_nor_its_files() {
     let (beta_ip, _) = address(&beta, &env.network("beta"));
     let (helper_ip, _) = address(&helper, &env.network("beta"));
     let beta_port = env.host_port("beta");
+    // The tenant's ingress (which holds its published port) is one of its containers like the others.
+    let beta_ingress = env.inspect(&format!("{}_ingress", env.container("beta"))).unwrap();
+    let (beta_ingress_ip, _) = address(&beta_ingress, &env.network("beta"));
 
     // The probe works: a tenant reaches itself, and a tenant's own sidecar reaches its runtime.
     let (acme_name, beta_name) = (env.container("acme"), env.container("beta"));
@@ -58,6 +61,7 @@ fn a_tenant_reaches_neither_another_tenants_containers_nor_its_files() {
         format!("http://{beta_ip}:18789/health"),
         format!("http://{helper_ip}:8080/health"),
         format!("http://{acme_gateway}:{beta_port}/health"),
+        format!("http://{beta_ingress_ip}:8080/health"),
     ] {
         assert!(!probe_from(&acme_name, &url), "acme reached {url}");
     }
@@ -65,6 +69,11 @@ fn a_tenant_reaches_neither_another_tenants_containers_nor_its_files() {
     let nets = |c: &Value| c["NetworkSettings"]["Networks"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(nets(&acme), [env.network("acme")], "acme is on its own network only");
     assert_eq!(nets(&beta), [env.network("beta")]);
+    assert_eq!(nets(&beta_ingress), [env.network("beta")], "beta's ingress is on beta's network only");
+    let ingress_mounts = beta_ingress["Mounts"].as_array().unwrap();
+    assert_eq!(ingress_mounts.len(), 1, "the ingress mounts its own directory only: {ingress_mounts:#?}");
+    let source = ingress_mounts[0]["Source"].as_str().unwrap();
+    assert!(source.ends_with("/ingress/beta"), "{source}");
 
     // Files: each tenant mounts only its own volumes, config and secrets, nothing of the other.
     for (tenant, other, c) in [("acme", "beta", &acme), ("beta", "acme", &beta)] {
