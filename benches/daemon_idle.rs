@@ -21,7 +21,7 @@ mod specs;
 #[path = "support/stats.rs"]
 mod stats;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ use tenantd::config::DaemonConfig;
 use tenantd::daemon::notify::Notifier;
 use tenantd::daemon::{Signal, Signals};
 use tenantd::reconcile::{
-    plan_scoped, rolled_back_of, run_pass, Desired, PassMemory, PassMode, PassOptions, PassScope,
+    plan_scoped, rolled_back_of, run_pass, Desired, KnownState, PassMemory, PassMode, PassOptions, PassScope,
 };
 use tenantd::runtime::fake::{Call, FakeRuntime};
 use tenantd::runtime::{ContainerState, Runtime};
@@ -408,13 +408,29 @@ fn child_daemon(dir: &Path) -> Value {
         let world = rt.block_on(fake.observe(&desired.images(), &desired.names())).expect("observe");
         observe_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
-        let (_, p) = plan_scoped(&cfg, &desired, &world, &rb, PassOptions::default(), None).expect("plan");
+        let (_, p) = plan_scoped(
+            &cfg,
+            &desired,
+            &world,
+            KnownState { rolled_back: &rb, endpoints: &BTreeMap::new() },
+            PassOptions::default(),
+            None,
+        )
+        .expect("plan");
         plan_ms.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(p.tenants.len(), tenants());
         let t = Instant::now();
         let name = one.first().expect("one tenant");
         let _ = rt.block_on(fake.observe_tenant(name, &[], &[])).expect("observe one");
-        let (_, p) = plan_scoped(&cfg, &desired, &world, &rb, PassOptions::default(), Some(&one)).expect("plan one");
+        let (_, p) = plan_scoped(
+            &cfg,
+            &desired,
+            &world,
+            KnownState { rolled_back: &rb, endpoints: &BTreeMap::new() },
+            PassOptions::default(),
+            Some(&one),
+        )
+        .expect("plan one");
         targeted_ms.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(p.tenants.len(), 1);
     }

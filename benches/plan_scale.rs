@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tenantd::config::DaemonConfig;
 use tenantd::plan::ChangeKind;
-use tenantd::reconcile::{execute, plan_scoped, rolled_back, Desired, PassOptions, WaitPolicy};
+use tenantd::reconcile::{execute, plan_scoped, rolled_back, Desired, KnownState, PassOptions, WaitPolicy};
 use tenantd::runtime::fake::FakeRuntime;
 use tenantd::runtime::Runtime;
 use tenantd::status::{ApplyFact, StatusStore};
@@ -238,7 +238,15 @@ fn seed(cfg: &DaemonConfig, rt: &tokio::runtime::Runtime, fake: &FakeRuntime) ->
     let tenants = desired.tenants.len();
     assert!(tenants > 0 && desired.invalid_files.is_empty(), "every spec is valid: {:?}", desired.invalid);
     let observed = rt.block_on(fake.observe(&desired.images(), &desired.names())).expect("observe");
-    let (_, first) = plan_scoped(cfg, &desired, &observed, &BTreeMap::new(), opts, None).expect("first plan");
+    let (_, first) = plan_scoped(
+        cfg,
+        &desired,
+        &observed,
+        KnownState { rolled_back: &BTreeMap::new(), endpoints: &BTreeMap::new() },
+        opts,
+        None,
+    )
+    .expect("first plan");
     assert_eq!(first.count(ChangeKind::Create), tenants, "the fake starts empty");
     let wait = WaitPolicy { enabled: false, max: Duration::ZERO };
     let outcomes = rt.block_on(execute(fake, &first, cfg.concurrency, &cfg.port_range, wait, None));
@@ -268,7 +276,15 @@ fn pass(cfg: &DaemonConfig, rt: &tokio::runtime::Runtime, fake: &FakeRuntime, te
     let observe_ms = ms_since(t);
     let t = Instant::now();
     let rolled_back = rolled_back(&StatusStore::new(cfg.status_dir()));
-    let (_, plan) = plan_scoped(cfg, &desired, &world, &rolled_back, opts, None).expect("plan");
+    let (_, plan) = plan_scoped(
+        cfg,
+        &desired,
+        &world,
+        KnownState { rolled_back: &rolled_back, endpoints: &BTreeMap::new() },
+        opts,
+        None,
+    )
+    .expect("plan");
     let plan_ms = ms_since(t);
 
     // A bench that measures the wrong thing is worse than none: this must be the no-op pass.

@@ -216,3 +216,38 @@ fn tenantd_killed_in_the_middle_of_a_start_first_replacement_leaves_one_runtime_
     ]));
     assert_eq!(mains.split_whitespace().count(), 1, "one runtime: {mains}");
 }
+
+#[test]
+fn a_port_taken_by_a_foreign_process_while_the_ingress_is_gone_is_an_error_and_stops_nothing() {
+    let Some(env) =
+        Env::new("a_port_taken_by_a_foreign_process_while_the_ingress_is_gone_is_an_error_and_stops_nothing")
+    else {
+        return;
+    };
+    env.spec("acme.yaml", &stub_spec("acme", ""));
+    env.apply_ok();
+    let port = env.host_port("acme");
+    let runtime = env.container_id("acme").unwrap();
+    let ingress = format!("{}_ingress", env.container("acme"));
+
+    // The ingress goes (tenantd not running), and another program takes the port meanwhile.
+    assert!(docker(&["rm", "-f", &ingress]).status.success());
+    let squatter = eventually("the port to be free for the other program", CONVERGE, || {
+        std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).ok()
+    });
+    let o = env.tenantd(&["apply"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let status = env.status("acme").unwrap();
+    let error = status["lastError"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("host port {port} is already in use")), "{status:#}");
+    assert_eq!(env.container_id("acme").as_deref(), Some(runtime.as_str()), "the runtime is left running");
+    assert_eq!(env.inspect(&env.container("acme")).unwrap()["State"]["Running"], true);
+    assert!(env.inspect(&ingress).is_none(), "no ingress on another port");
+
+    // Once the port is free again, the ingress comes back on it: the URL never changed.
+    drop(squatter);
+    env.apply_ok();
+    assert_eq!(env.host_port("acme"), port);
+    assert_eq!(http_get(port, "/health"), Some(200));
+    assert_eq!(env.container_id("acme").as_deref(), Some(runtime.as_str()));
+}

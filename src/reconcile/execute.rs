@@ -249,6 +249,10 @@ impl<'a> TenantRun<'a> {
                     self.started_main_port = port.or(self.endpoint_port());
                     self.route_to(&id).await?;
                 }
+                if container.role == ContainerRole::Ingress && *start {
+                    // A new endpoint: the runtime must answer through it.
+                    self.started_main_port = port;
+                }
             }
             Step::ReplaceContainer { old_id, old_name, container, host_port, strategy, .. } => {
                 return match strategy {
@@ -371,6 +375,15 @@ impl<'a> TenantRun<'a> {
                 Ok(Some(ApplyFact::RolledBack { message: reason }))
             }
         }
+    }
+
+    /// Whether this plan creates the tenant's main container (a new tenant, or one whose runtime
+    /// is gone): only then has the tenant no endpoint yet that a port change would move.
+    fn creates_main(&self) -> bool {
+        self.tp
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::CreateContainer { container, .. } if container.role == ContainerRole::Main))
     }
 
     /// The host port of the tenant's endpoint when an ingress holds it.
@@ -583,6 +596,11 @@ impl<'a> TenantRun<'a> {
             }
             match started {
                 Ok(()) => return Ok((id, port)),
+                // The ingress of a tenant that already runs holds its endpoint: another port
+                // would change the tenant's URL. It waits for its own.
+                Err(e @ RuntimeError::PortInUse { .. }) if c.role == ContainerRole::Ingress && !self.creates_main() => {
+                    return Err(e)
+                }
                 Err(RuntimeError::PortInUse { port: taken }) if tried.len() < 8 => {
                     tried.insert(taken);
                     let range = self.ctx.port_range.clone();

@@ -28,7 +28,9 @@ pub use lock::{StateLock, LOCK_FILE};
 pub use observe_after::observe_after;
 pub use outcome::TenantOutcome;
 pub use pass::{run_pass, PassMemory, PassMode, PassResult, PassScope, ProgressFor};
-pub use prepare::{load_specs, observe_some, plan_scoped, rolled_back, rolled_back_of, Desired, PassOptions};
+pub use prepare::{
+    load_specs, observe_some, plan_scoped, rolled_back, rolled_back_of, Desired, KnownState, PassOptions,
+};
 pub use probe::probe_running;
 pub use progress::{ExecEvent, ProgressSink};
 pub use status::{write_statuses, PassFacts};

@@ -18,7 +18,7 @@ use super::files::FileDelivery;
 use super::lock::StateLock;
 use super::observe_after::observe_after;
 use super::outcome::TenantOutcome;
-use super::prepare::{observe_some, plan_scoped, rolled_back_of, Desired, PassOptions};
+use super::prepare::{endpoints_of, observe_some, plan_scoped, rolled_back_of, Desired, KnownState, PassOptions};
 use super::probe::probe_running;
 use super::progress::ProgressSink;
 use super::status::{write_statuses, PassFacts};
@@ -116,17 +116,24 @@ pub async fn run_pass(
             observe_some(runtime, &mut memory.world, names, desired).await.map_err(ReconcileError::Runtime)?
         }
     }
-    let rolled_back = match &memory.statuses {
-        Some(statuses) => rolled_back_of(statuses),
-        None => rolled_back_of(&StatusStore::new(cfg.status_dir()).read_all().unwrap_or_default()),
+    let read_statuses;
+    let statuses = match &memory.statuses {
+        Some(statuses) => statuses,
+        None => {
+            read_statuses = StatusStore::new(cfg.status_dir()).read_all().unwrap_or_default();
+            &read_statuses
+        }
     };
+    let rolled_back = rolled_back_of(statuses);
+    let endpoints = endpoints_of(statuses);
     if scope.only.is_none() && !matches!(mode, PassMode::Preview) {
         // Before anything changes, and on every full pass whatever happened to them meanwhile (a
         // reboot, a flush): the host rules for the networks there are now.
         runtime.sync_host_rules().await.map_err(ReconcileError::Runtime)?;
     }
     // Plan (pure, apart from the host's free ports and the delivered files).
-    let (ports, plan) = plan_scoped(cfg, desired, &memory.world, &rolled_back, scope.opts, scope.only.as_ref())?;
+    let known = KnownState { rolled_back: &rolled_back, endpoints: &endpoints };
+    let (ports, plan) = plan_scoped(cfg, desired, &memory.world, known, scope.opts, scope.only.as_ref())?;
     let (wait, progress) = match mode {
         PassMode::Preview => return Ok(PassResult { ports, plan, outcomes: BTreeMap::new(), exec: None }),
         PassMode::HandOver { wait } => {

@@ -181,6 +181,19 @@ pub fn rolled_back(store: &StatusStore) -> BTreeMap<TenantName, RolledBack> {
     rolled_back_of(&store.read_all().unwrap_or_default())
 }
 
+/// The host port each tenant's endpoint had when its status was last written.
+pub fn endpoints_of(statuses: &BTreeMap<TenantName, TenantStatus>) -> BTreeMap<TenantName, u16> {
+    statuses.iter().filter_map(|(t, s)| Some((t.clone(), s.host_port?))).collect()
+}
+
+/// What the status files say beyond the engine: the specs rolled back, and the ports tenants'
+/// endpoints had.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownState<'a> {
+    pub rolled_back: &'a BTreeMap<TenantName, RolledBack>,
+    pub endpoints: &'a BTreeMap<TenantName, u16>,
+}
+
 /// The rolled-back desired states of these statuses.
 pub fn rolled_back_of(statuses: &BTreeMap<TenantName, TenantStatus>) -> BTreeMap<TenantName, RolledBack> {
     statuses
@@ -223,10 +236,11 @@ pub fn plan_scoped(
     cfg: &DaemonConfig,
     desired: &Desired,
     observed: &ObservedWorld,
-    rolled_back: &BTreeMap<TenantName, RolledBack>,
+    known: KnownState<'_>,
     opts: PassOptions,
     only: Option<&BTreeSet<TenantName>>,
 ) -> Result<(PortAssignments, Plan), ReconcileError> {
+    let rolled_back = known.rolled_back;
     // Targeted passes too: one that follows an engine event after the directory went empty
     // would otherwise delete the tenant it looks at.
     if desired.is_empty() && !observed.tenants.is_empty() && !opts.allow_empty {
@@ -245,7 +259,15 @@ pub fn plan_scoped(
         .filter(|d| d.main().publish_port.is_some() && only.is_none_or(|o| o.contains(&d.name)))
         .map(|d| d.name.clone())
         .collect();
-    let ports = allocate(&wanted, &observed.host_ports(), &cfg.port_range, host_port_free);
+    // A tenant that runs keeps the port of its endpoint even while nothing publishes it (its
+    // ingress removed): its URL does not move, and a foreign program on it is an error to fix.
+    let mut existing = observed.host_ports();
+    for (t, port) in known.endpoints {
+        if observed.tenants.get(t).is_some_and(|o| !o.containers.is_empty()) && !existing.contains_key(t) {
+            existing.insert(t.clone(), *port);
+        }
+    }
+    let ports = allocate(&wanted, &existing, &cfg.port_range, host_port_free);
     let earlier_builds = earlier_builds(desired, observed, only);
     let ingress_routes: BTreeMap<TenantName, String> = desired
         .tenants
