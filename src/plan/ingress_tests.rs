@@ -5,10 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::tests::{apply, desired, edit, observe, t, ACME};
+use super::tests::{apply, desired, edit, observe, plan_routed_with, t, ACME};
 use super::*;
 use crate::plan::compute::main_address;
-use crate::ports::allocate;
 use crate::render::{aside_name, ContainerRole};
 use crate::runtime::fake::FakeRuntime;
 use crate::runtime::{ContainerEngine, ObservedWorld};
@@ -20,20 +19,7 @@ fn start_first() -> String {
 }
 
 fn plan_routed(specs: &[&str], observed: &ObservedWorld, routes: &BTreeMap<TenantName, String>) -> Plan {
-    let desired = desired(specs);
-    let ports = allocate(&desired.keys().cloned().collect(), &observed.host_ports(), &(19000..=19999), |_| true);
-    plan(PlanInput {
-        desired: &desired,
-        invalid: &BTreeMap::new(),
-        hold_deletions: None,
-        observed,
-        ports: &ports,
-        rolled_back: &BTreeMap::new(),
-        delivered: &BTreeMap::new(),
-        only: None,
-        earlier_builds: &BTreeMap::new(),
-        ingress_routes: routes,
-    })
+    plan_routed_with(specs, &BTreeMap::new(), None, observed, routes)
 }
 
 /// Where the ingress forwards once it was pointed at the main container that runs.

@@ -73,6 +73,17 @@ pub(super) fn plan_with(
     hold: Option<&str>,
     observed: &ObservedWorld,
 ) -> Plan {
+    plan_routed_with(specs, invalid, hold, observed, &BTreeMap::new())
+}
+
+/// [`plan_with`], the tenants' ingresses forwarding where `routes` says.
+pub(super) fn plan_routed_with(
+    specs: &[&str],
+    invalid: &BTreeMap<TenantName, Vec<String>>,
+    hold: Option<&str>,
+    observed: &ObservedWorld,
+    routes: &BTreeMap<TenantName, String>,
+) -> Plan {
     let desired = desired(specs);
     let existing = observed.host_ports();
     let ports = allocate(&desired.keys().cloned().collect(), &existing, &(19000..=19999), |_| true);
@@ -86,7 +97,7 @@ pub(super) fn plan_with(
         delivered: &BTreeMap::new(),
         only: None,
         earlier_builds: &BTreeMap::new(),
-        ingress_routes: &BTreeMap::new(),
+        ingress_routes: routes,
     })
 }
 
