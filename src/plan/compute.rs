@@ -357,7 +357,9 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
         }
     }
     if let Some(step) = route_step(d, main_kept, main_started, legacy_kept, input.ingress_routes.get(&d.name)) {
-        reasons.push(format!("ingress: forward to the running runtime at {}", route_target(&step)));
+        if let Step::RouteIngress { to, .. } = &step {
+            reasons.push(format!("ingress: forward to the running runtime at {to}"));
+        }
         steps.push(step);
     }
     // Every name a step gives an object must be free, or nothing is done at all: finding out
@@ -562,13 +564,6 @@ fn route_step(
     let main = main_kept.filter(|m| matches!(m.state, ContainerState::Running))?;
     let to = main_address(main, &d.network.name, d.main().port?)?;
     (route != Some(&to)).then(|| Step::RouteIngress { name: ingress.name.clone(), to })
-}
-
-fn route_target(step: &Step) -> &str {
-    match step {
-        Step::RouteIngress { to, .. } => to,
-        _ => "",
-    }
 }
 
 /// `IP:port` of a main container on its tenant's network.

@@ -19,7 +19,7 @@ const REPORT_FILE: &str = "state.json";
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(25);
 
-pub use crate::ingress::IngressState as IngressReport;
+use crate::ingress::IngressState;
 
 /// The tenant's ingress directory, made when missing: owned by the ingress's user, which must
 /// write its report there; its parent stays root's.
@@ -58,7 +58,7 @@ pub fn write_route(dir: &Path, to: &str) -> Result<(), HostDirError> {
 }
 
 /// The ingress's last report; `None` when there is none or it cannot be read safely.
-pub fn read_report(dir: &Path) -> Option<IngressReport> {
+pub fn read_report(dir: &Path) -> Option<IngressState> {
     let d = open(dir, false).ok().flatten()?;
     let bytes = d.read_file(REPORT_FILE, 64 * 1024).ok().flatten()?;
     serde_json::from_slice(&bytes).ok()

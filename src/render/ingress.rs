@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::files::BindPlan;
 use super::limits::Limits;
-use super::model::{ContainerRole, Healthcheck, ImageSource};
+use super::model::{Healthcheck, ImageSource};
 
 /// The port the ingress listens on inside its container.
 pub const INGRESS_PORT: u16 = 8080;
@@ -78,6 +78,3 @@ pub fn bind(dir: &Path) -> BindPlan {
 pub fn limits() -> Limits {
     Limits { memory_bytes: 64 << 20, nano_cpus: 500_000_000, pids: 64 }
 }
-
-/// The role, for the plan's and the runtime's checks.
-pub const ROLE: ContainerRole = ContainerRole::Ingress;
