@@ -81,10 +81,14 @@ fn deleting_the_file_removes_containers_and_network_and_keeps_the_volume() {
     env.spec("acme.yaml", &stub_spec("acme", ""));
     env.spec("beta.yaml", &stub_spec("beta", ""));
     env.apply_ok();
+    let ingress_dir = env.state.join("ingress/acme");
+    assert!(ingress_dir.join("backend").exists(), "acme's ingress forwards to its runtime");
     env.remove_spec("acme.yaml");
     let out = env.apply_ok();
     assert!(out.contains("acme: deleted (volumes kept)"), "{out}");
     assert!(env.inspect(&env.container("acme")).is_none());
+    assert!(env.inspect(&format!("{}_ingress", env.container("acme"))).is_none());
+    assert!(!ingress_dir.exists(), "the ingress directory goes with the tenant");
     assert!(env.inspect(&env.network("acme")).is_none());
     assert!(env.inspect(&env.volume("acme", "data")).is_some(), "the volume must be kept");
     assert_eq!(env.status("acme").unwrap()["phase"], "Removed");

@@ -14,7 +14,7 @@ use super::outcome::TenantOutcome;
 use super::progress::{ExecEvent, ProgressSink};
 use super::rollout;
 use super::wait::wait_healthy;
-use crate::plan::{Plan, Step, TenantPlan};
+use crate::plan::{ChangeKind, Plan, Step, TenantPlan};
 use crate::ports::host_port_free;
 use crate::render::kubernetes::ObjectKind;
 use crate::render::{aside_name, ContainerRole, DesiredContainer, ReplaceStrategy};
@@ -155,6 +155,12 @@ async fn run_steps(runtime: &dyn Runtime, tp: &TenantPlan, ctx: &ExecContext) ->
                 outcome.engine_unreachable = e.is_unreachable();
                 return outcome;
             }
+        }
+    }
+    // A deleted tenant's ingress directory goes with it.
+    if let (Some(files), ChangeKind::Delete) = (ctx.files.as_ref(), tp.change) {
+        if let Err(e) = ingress::remove(&files.ingress_dir(&tp.tenant)) {
+            tracing::warn!(tenant = %tp.tenant, error = %e, "cannot remove the ingress directory of a deleted tenant");
         }
     }
     // Every step went through: the runtime has its files, and was told if it needed to be.

@@ -237,6 +237,11 @@ impl FileDelivery {
         Self::write_record(&records, tenant, &Record { files: files.hashes.clone(), owner })
     }
 
+    /// Where the tenant's ingress directory is.
+    pub fn ingress_dir(&self, tenant: &TenantName) -> PathBuf {
+        self.roots.ingress.join(tenant.as_str())
+    }
+
     /// Removes what was delivered to the tenant: its config, the secrets its record names, the
     /// directories once empty, and then the record. Anything tenantd did not write stays where
     /// it is and is reported; the record is then kept, so the removal is tried again.

@@ -15,6 +15,8 @@ use crate::render::ingress::INGRESS_UID;
 const ROUTE_FILE: &str = "backend";
 const ROUTE_TEMP: &str = ".backend.tenantd-tmp";
 const REPORT_FILE: &str = "state.json";
+/// The name the ingress writes its report under before renaming it.
+const REPORT_TEMP: &str = ".state.json.tmp";
 /// How long a running ingress may take to pick a new backend up (it looks every 50 ms).
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(25);
@@ -40,6 +42,19 @@ fn open(dir: &Path, create: bool) -> Result<Option<HostDir>, HostDirError> {
 /// Makes the tenant's ingress directory ready for its ingress container's bind mount.
 pub fn prepare(dir: &Path) -> Result<(), HostDirError> {
     open(dir, true).map(|_| ())
+}
+
+/// Removes a deleted tenant's ingress directory: the files tenantd and the ingress write there,
+/// then the directory once empty (anything else found there stays, and is reported).
+pub fn remove(dir: &Path) -> Result<(), HostDirError> {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) else { return Ok(()) };
+    let Some(root) = HostDir::open(parent, None, &Owners::trusted())? else { return Ok(()) };
+    if let Some(d) = root.subdir(name, None, &Owners::trusted().and(Some(INGRESS_UID)))? {
+        for file in [ROUTE_FILE, ROUTE_TEMP, REPORT_FILE, REPORT_TEMP] {
+            d.remove_file(file)?;
+        }
+    }
+    root.remove_subdir(name)
 }
 
 /// Where the ingress forwards now, as its `backend` file says; `None` when there is none or
@@ -117,5 +132,10 @@ mod tests {
         let r = read_report(&dir).unwrap();
         assert_eq!(r.backend.as_deref(), Some("10.1.2.3:18789"));
         assert_eq!(r.inflight["10.1.2.2:18789"], 2);
+
+        remove(&dir).unwrap();
+        assert!(!dir.exists(), "the directory goes with its files");
+        assert!(tmp.path().join("secret").exists(), "what the link pointed at stays");
+        remove(&dir).unwrap();
     }
 }
