@@ -86,7 +86,11 @@ fn instance() -> TenantName {
 }
 
 fn roots() -> FileRoots {
-    FileRoots { config: "/var/lib/tenantd/runtime-config".into(), secrets: "/run/tenantd/secrets".into() }
+    FileRoots {
+        config: "/var/lib/tenantd/runtime-config".into(),
+        secrets: "/run/tenantd/secrets".into(),
+        ingress: "/var/lib/tenantd/ingress".into(),
+    }
 }
 
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -113,6 +117,22 @@ fn name_at(i: u8) -> TenantName {
     NAMES[usize::from(i) % NAMES.len()].parse().expect("pool names are valid")
 }
 
+/// Where each tenant's ingress forwards after an apply on the fake (which writes no host files):
+/// to its running runtime, as the executor points it.
+fn routes_as_observed(desired: &DesiredSet, observed: &ObservedWorld) -> BTreeMap<TenantName, String> {
+    desired
+        .values()
+        .filter_map(|d| {
+            d.ingress()?;
+            let o = observed.tenants.get(&d.name)?;
+            let main =
+                o.containers.iter().find(|c| c.role == ContainerRole::Main && c.state == ContainerState::Running)?;
+            let ip = main.networks.iter().find(|n| n.network == d.network.name)?.address?;
+            Some((d.name.clone(), format!("{ip}:{}", d.main().port?)))
+        })
+        .collect()
+}
+
 /// Everything `plan` takes besides the observed world.
 struct Context {
     desired: DesiredSet,
@@ -136,6 +156,7 @@ impl Context {
             delivered: &self.delivered,
             only: self.only.as_ref(),
             earlier_builds: &BTreeMap::new(),
+            ingress_routes: &routes_as_observed(&self.desired, observed),
         })
     }
 
@@ -535,7 +556,9 @@ fn check_plan(p: &Plan, ctx: &Context, observed: &ObservedWorld, cluster: bool) 
                 Step::CreateVolume { name: v } => {
                     assert!(desired.is_some_and(|d| d.volumes.contains(v)), "{name}: {step:?}")
                 }
-                Step::CreateContainer { name: n, .. } => assert!(wanted(n), "{name}: {step:?}"),
+                Step::CreateContainer { name: n, .. } | Step::RouteIngress { name: n, .. } => {
+                    assert!(wanted(n), "{name}: {step:?}")
+                }
                 Step::ReplaceContainer { old_id, name: n, .. } => {
                     assert!(own_container(old_id) && wanted(n), "{name}: {step:?}")
                 }

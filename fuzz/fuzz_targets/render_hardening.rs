@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(file) = parse_str(text, path) else { return };
     let spec = loaded(path, file);
     let instance: TenantName = "tenantd".parse().expect("valid");
-    let roots = FileRoots { config: "/var/lib/tenantd/runtime-config".into(), secrets: "/run/tenantd/secrets".into() };
+    let roots = FileRoots {
+        config: "/var/lib/tenantd/runtime-config".into(),
+        secrets: "/run/tenantd/secrets".into(),
+        ingress: "/var/lib/tenantd/ingress".into(),
+    };
     let d = render_for(&spec, &instance, &roots, Some(&KubeOptions::default()));
     check_docker(&d, &instance, &roots, Some(19000));
     check_docker(&d, &instance, &roots, None);

@@ -79,8 +79,11 @@ fuzz_target!(|data: &[u8]| {
     if let Some(Ok(file)) = parsed {
         loads_back(&file, &path);
         let instance: TenantName = "tenantd".parse().expect("valid");
-        let roots =
-            FileRoots { config: "/var/lib/tenantd/runtime-config".into(), secrets: "/run/tenantd/secrets".into() };
+        let roots = FileRoots {
+            config: "/var/lib/tenantd/runtime-config".into(),
+            secrets: "/run/tenantd/secrets".into(),
+            ingress: "/var/lib/tenantd/ingress".into(),
+        };
         if let Some(config) = render_config(&file.spec) {
             drop(render_pretty(&config));
         }

@@ -61,9 +61,13 @@ pub fn check_docker(d: &DesiredTenant, instance: &TenantName, roots: &FileRoots,
                     assert!(!source.contains('/'), "{name}: volume source {source} is a path");
                 }
                 Some(MountType::BIND) => {
-                    assert_eq!(m.read_only, Some(true), "{name}: writable bind {source}");
                     let dir = Path::new(source);
-                    let own = [&roots.config, &roots.secrets].iter().any(|r| dir.parent() == Some(r.as_path()))
+                    // Only the ingress writes to a bind: its own directory, for its report.
+                    let ingress = dir.parent() == Some(roots.ingress.as_path());
+                    assert_eq!(m.read_only, Some(!ingress), "{name}: bind {source} read-only: {:?}", m.read_only);
+                    let own = [&roots.config, &roots.secrets, &roots.ingress]
+                        .iter()
+                        .any(|r| dir.parent() == Some(r.as_path()))
                         && dir.file_name().and_then(|f| f.to_str()) == Some(d.name.as_str());
                     assert!(own, "{name}: bind of {source}, not the tenant's runtime files");
                     assert!(dir.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_))));
