@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use engine::{docker_answers, engine, http_get, inspect, remove_labelled, stub_create_body, tenantd_binary, STUB_PORT};
+use engine::{engine, engine_or_skip, http_get, inspect, remove_labelled, stub_create_body, tenantd_binary, STUB_PORT};
 use stats::{row, spread, verdict};
 
 const TENANT: &str = "react";
@@ -50,11 +50,7 @@ fn main() {
         println!("benchmark not run: use `cargo bench` or scripts/bench.sh");
         return;
     }
-    if !docker_answers() {
-        eprintln!("SKIPPED daemon_reaction: no Docker engine answers");
-        if std::env::var("TENANTD_REQUIRE_DOCKER").as_deref() == Ok("1") {
-            std::process::exit(1);
-        }
+    if !engine_or_skip("daemon_reaction") {
         return;
     }
     let runs: usize = stats::env_num("RUNS", 7);

@@ -66,11 +66,7 @@ fn main() {
         println!("benchmark not run: use `cargo bench --bench compose_compare`");
         return;
     }
-    if !engine::docker_answers() {
-        eprintln!("SKIPPED compose_compare: no Docker engine answers");
-        if std::env::var("TENANTD_REQUIRE_DOCKER").as_deref() == Ok("1") {
-            std::process::exit(1);
-        }
+    if !engine::engine_or_skip("compose_compare") {
         return;
     }
     let n: usize = stats::env_num("N", 50);

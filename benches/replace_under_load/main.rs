@@ -67,11 +67,7 @@ fn main() {
         println!("benchmark not run: use `cargo bench --bench replace_under_load`");
         return;
     }
-    if !engine::docker_answers() {
-        eprintln!("SKIPPED replace_under_load: no Docker engine answers");
-        if std::env::var("TENANTD_REQUIRE_DOCKER").as_deref() == Ok("1") {
-            std::process::exit(1);
-        }
+    if !engine::engine_or_skip("replace_under_load") {
         return;
     }
     let rounds: usize = stats::env_num("ROUNDS", 1).max(1);

@@ -123,6 +123,19 @@ pub fn docker_answers() -> bool {
     std::panic::catch_unwind(|| engine("GET", "/_ping", None).0 == 200).unwrap_or(false)
 }
 
+/// Whether `bench` can measure on an engine: when none answers it says so and is skipped, or,
+/// with `TENANTD_REQUIRE_DOCKER=1`, the process exits with 1.
+pub fn engine_or_skip(bench: &str) -> bool {
+    if docker_answers() {
+        return true;
+    }
+    eprintln!("SKIPPED {bench}: no Docker engine answers");
+    if std::env::var("TENANTD_REQUIRE_DOCKER").as_deref() == Ok("1") {
+        std::process::exit(1);
+    }
+    false
+}
+
 /// The engine's unix socket: `DOCKER_HOST` when it names one, else the default.
 pub fn socket_path() -> PathBuf {
     match std::env::var("DOCKER_HOST") {
