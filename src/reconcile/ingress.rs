@@ -24,20 +24,28 @@ const POLL: Duration = Duration::from_millis(25);
 use crate::ingress::IngressState;
 
 /// The tenant's ingress directory, made when missing: owned by the ingress's user, which must
-/// write its report there; its parent stays root's.
+/// write its report there, and by tenantd's own group, mode 0770; its parent stays root's.
+///
+/// The group is how tenantd itself gets in. Under its systemd unit tenantd holds no
+/// CAP_DAC_OVERRIDE, so root is refused a directory of another user that its group may not
+/// enter, like any user; and it holds no CAP_FOWNER, so the mode is set while the directory is
+/// still its own, before the chown.
 fn open(dir: &Path, create: bool) -> Result<Option<HostDir>, HostDirError> {
     let (Some(parent), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) else {
         return Ok(None);
     };
     let Some(root) = HostDir::open(parent, create.then_some(0o755), &Owners::trusted())? else { return Ok(None) };
     let owners = Owners::trusted().and(Some(INGRESS_UID));
-    let Some(sub) = root.subdir(name, create.then_some(0o700), &owners)? else { return Ok(None) };
+    let Some(sub) = root.subdir(name, create.then_some(0o770), &owners)? else { return Ok(None) };
     if create {
-        sub.chown((INGRESS_UID, INGRESS_UID))?;
-        sub.set_mode(0o700)?;
+        sub.set_mode(DIR_MODE)?;
+        sub.chown((INGRESS_UID, rustix::process::getegid().as_raw()))?;
     }
     Ok(Some(sub))
 }
+
+/// The ingress directory's mode: the ingress (owner) and tenantd (group), nobody else.
+const DIR_MODE: u32 = 0o770;
 
 /// Makes the tenant's ingress directory ready for its ingress container's bind mount.
 pub fn prepare(dir: &Path) -> Result<(), HostDirError> {

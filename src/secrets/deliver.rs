@@ -2,8 +2,11 @@
 //! tmpfs, written so that the runtime never sees a partial file, readable only by the
 //! container's user.
 //!
-//! Layout: `<root>/<tenant>/` (mode 0700, owned by the container's uid) holding one file per
-//! secret (mode 0400, same owner). The directory is bind-mounted read-only into the container.
+//! Layout: `<root>/<tenant>/` holding one file per secret (mode 0400, owned by the container's
+//! uid). The directory is owned by the container's uid and tenantd's own group, mode 0770 (mode
+//! 0700 and tenantd's while no container user is known): tenantd's systemd unit gives it no
+//! CAP_DAC_OVERRIDE, so the group is how it replaces files in a directory it gave away. The
+//! directory is bind-mounted read-only into the container.
 //! Files are replaced by rename inside that same directory, so the bind mount keeps showing the
 //! directory and the runtime sees either the old value or the new one.
 //!
@@ -120,9 +123,14 @@ impl SecretsRoot {
         let Some(dir) = self.dir.subdir(tenant.as_str(), create, &owner.owners()).map_err(err)? else {
             return Ok(());
         };
-        dir.set_mode(0o700).map_err(err)?;
-        if let Some(wanted) = owner.wanted {
-            dir.chown(wanted).map_err(err)?;
+        match owner.wanted {
+            // The mode first, while the directory may still be tenantd's: changing the mode of
+            // another user's directory takes CAP_FOWNER, which the unit does not give.
+            Some((uid, _)) => {
+                dir.set_mode(0o770).map_err(err)?;
+                dir.chown((uid, rustix::process::getegid().as_raw())).map_err(err)?;
+            }
+            None => dir.set_mode(0o700).map_err(err)?,
         }
         for (name, value) in values {
             let temp = temp_name(name);
@@ -205,7 +213,10 @@ mod tests {
         let (tg, gw): (SecretName, SecretName) = ("TG".parse().unwrap(), "GW".parse().unwrap());
         root.write(&t("acme"), owner, &values(&[("TG", "one"), ("GW", "gw")]), &[]).unwrap();
         let dir = root.tenant_dir(&t("acme"));
-        assert_eq!(mode(&dir), 0o700);
+        // The container's user, and tenantd by its group (it may hold no CAP_DAC_OVERRIDE).
+        assert_eq!(mode(&dir), 0o770);
+        let egid = rustix::process::getegid().as_raw();
+        assert_eq!((std::fs::metadata(&dir).unwrap().uid(), std::fs::metadata(&dir).unwrap().gid()), (me.0, egid));
         let tg_file = dir.join("TG");
         assert_eq!(mode(&tg_file), 0o400);
         assert_eq!(std::fs::read(&tg_file).unwrap(), b"one");
