@@ -409,8 +409,13 @@ impl Controller {
                     self.write_status(&name, ApplyFact::Blocked(b.clone()), None);
                 }
             }
+            // A pass that found the tenant as its spec says: a reconcile that changed nothing.
+            Dispatch::NothingToDo => {
+                self.metrics.reconcile_done(ReconcileResult::Noop, Duration::ZERO);
+                self.write_status(&name, ApplyFact::NothingToDo, None);
+            }
             // Its runtime is down meanwhile: the status says so, and when it is tried again.
-            Dispatch::NothingToDo | Dispatch::HoldCrashBackoff => {
+            Dispatch::HoldCrashBackoff => {
                 self.write_status(&name, ApplyFact::NothingToDo, None);
             }
             Dispatch::Spawn { replacing } => {

@@ -152,8 +152,8 @@ pub async fn run(
     Ok(())
 }
 
-/// `new`, when a reload may switch to it: the engine connection, the state lock and the metrics
-/// listener are set up once at start, so a reload that changed what they were made from would
+/// `new`, when a reload may switch to it: the engine connection (and the host firewall made
+/// with it), the state lock and the metrics listener are set up once at start, so a reload that changed what they were made from would
 /// be applied only half (tenants renamed under a connection still scoped to the old instance,
 /// status files written outside the lock). Those settings need a restart.
 fn reloadable(old: &DaemonConfig, new: DaemonConfig) -> anyhow::Result<DaemonConfig> {
@@ -174,6 +174,8 @@ fn reloadable(old: &DaemonConfig, new: DaemonConfig) -> anyhow::Result<DaemonCon
         ("registries", same_registries),
         ("state_dir", old.state_dir == new.state_dir),
         ("daemon.metrics_address", old.daemon.metrics_address == new.daemon.metrics_address),
+        // The host firewall is made with the engine connection.
+        ("network.host_firewall, network.host_allow", old.network == new.network),
     ];
     let changed: Vec<&str> = fixed.iter().filter(|(_, same)| !same).map(|(name, _)| *name).collect();
     if !changed.is_empty() {
@@ -220,6 +222,8 @@ mod tests {
             ("[docker]\nhost = \"tcp://127.0.0.1:2375\"\n", "docker.host"),
             ("[[registries]]\nserver = \"r.example\"\nusername = \"u\"\npassword = \"p\"\n", "registries"),
             ("[daemon]\nmetrics_address = \"127.0.0.1:9100\"\n", "daemon.metrics_address"),
+            ("[network]\nhost_allow = [\"tcp/9123\"]\n", "network.host_firewall, network.host_allow"),
+            ("[network]\nhost_firewall = \"external\"\n", "network.host_firewall, network.host_allow"),
         ] {
             let e = reloadable(&config(BASE), config(&format!("{BASE}{extra}"))).unwrap_err().to_string();
             assert!(e.starts_with(field) && e.contains("restart"), "{extra}: {e}");
