@@ -25,6 +25,7 @@ const SHIPPED: &[(&str, u32)] = &[
     ("/usr/bin/tenantd", 0o755),
     (CONFIG, 0o640),
     (UNIT, 0o644),
+    ("/usr/lib/systemd/user/tenantd.service", 0o644),
     ("/usr/lib/tmpfiles.d/tenantd.conf", 0o644),
     ("/usr/share/man/man1/tenantd.1.gz", 0o644),
     ("/usr/share/man/man1/tenantd-plan.1.gz", 0o644),
