@@ -6,9 +6,12 @@
 pub mod daemon;
 pub mod engine_proxy;
 pub mod load;
+pub mod machine;
 pub mod podman;
 pub mod secrets;
+pub mod service;
 pub mod stub;
+pub mod user_machine;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
