@@ -39,7 +39,9 @@ const SHIPPED: &[(&str, u32)] = &[
 const CREATED: &[(&str, u32)] =
     &[(CONFIG_DIR, 0o750), (TENANTS_DIR, 0o750), ("/var/lib/tenantd", 0o700), ("/run/tenantd", 0o700)];
 
-/// Machine-wide, so that two checkouts running this test at once take turns with the one dpkg.
+/// Machine-wide, so that two checkouts running this test at once take turns with the one dpkg;
+/// the systemd machines take it too (tests/support/machine.rs, HOST_PATHS_LOCK), since they
+/// share the host's tenantd paths.
 const LOCK: &str = "/run/lock/tenantd-deb-package-test.lock";
 
 fn require() -> bool {

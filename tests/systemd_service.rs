@@ -26,7 +26,7 @@ fn the_service_is_ready_only_once_the_engine_answers_converges_replaces_and_stop
         "sed -i 's|^# host = .*|host = \"unix:///run/engine/docker.sock\"|' {CONFIG} && mkdir -p /run/engine"
     ));
     m.sh_ok("systemctl start --no-block tenantd");
-    m.wait_for_log("engine does not answer yet", 0, machine::BOOT);
+    m.wait_for_log("engine does not answer yet", 0, support::booted::BOOT);
     assert_eq!(service.machine.unit("ActiveState"), "activating");
     assert!(m.unit("StatusText").starts_with("waiting for the engine"), "{}", m.unit("StatusText"));
 
@@ -162,7 +162,7 @@ fn load_credential_delivers_the_age_identity_and_the_secret_reaches_the_tenants_
     use std::os::unix::fs::MetadataExt;
     let inode = std::fs::metadata(&file).unwrap().ino();
     let port = service.status("acme").unwrap()["hostPort"].as_u64().unwrap() as u16;
-    let (_, seen) = machine::http_body(port, "/debug/runtime").expect("the runtime answers");
+    let (_, seen) = support::http_body(port, "/debug/runtime").expect("the runtime answers");
     assert!(seen.contains("GATEWAY_TOKEN") && seen.contains(&inode.to_string()), "{seen}");
     // Nowhere else.
     let id = service.status("acme").unwrap()["containerId"].as_str().unwrap().to_string();

@@ -15,7 +15,8 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use support::machine::{self, Machine};
+use support::machine::Machine;
+use support::packages;
 use support::service::{containers, Service};
 
 const FROM: &str = "8172f3d0aece23e855017f936e3bccfaac50470e";
@@ -60,8 +61,8 @@ fn switch_to(service: &Service, deb: &std::path::Path, what: &str) {
 #[test]
 fn upgrading_and_downgrading_the_package_recreates_no_tenant() {
     let Some(machine) = Machine::boot("systemd_upgrade") else { return };
-    let earlier = machine::earlier_deb(FROM);
-    let current = machine::current_deb_as(&format!("{}+upgrade.test", env!("CARGO_PKG_VERSION")));
+    let earlier = packages::earlier_deb(FROM);
+    let current = packages::current_deb_as(&format!("{}+upgrade.test", env!("CARGO_PKG_VERSION")));
     // The samples as that commit had them: an operator's specs do not change with the package.
     let samples = earlier.parent().unwrap().parent().unwrap().join("src/tenants.d");
     let service = Service::on(machine, &earlier, &samples, SAMPLES);

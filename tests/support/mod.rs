@@ -3,10 +3,12 @@
 //! through tenantd's own adapter). Everything a test creates is removed when its `Env` drops.
 #![allow(dead_code)]
 
+pub mod booted;
 pub mod daemon;
 pub mod engine_proxy;
 pub mod load;
 pub mod machine;
+pub mod packages;
 pub mod podman;
 pub mod secrets;
 pub mod service;
@@ -68,12 +70,19 @@ pub fn eventually<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option
 
 /// A plain HTTP GET on 127.0.0.1; the status code, or None when nothing answers.
 pub fn http_get(port: u16, path: &str) -> Option<u16> {
+    http_body(port, path).map(|(code, _)| code)
+}
+
+/// A plain HTTP GET on 127.0.0.1: the status code and body, or None when nothing answers.
+pub fn http_body(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
-    buf.split_whitespace().nth(1)?.parse().ok()
+    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((code, body))
 }
 
 /// A test's world: config, tenants dir and state dir in a temp dir, and a unique instance.

@@ -30,7 +30,7 @@ impl Service {
     /// in `tenants`; None when the test is skipped.
     pub fn install(test: &str, tenants: &[&str]) -> Option<Service> {
         let machine = Machine::boot(test)?;
-        Some(Service::on(machine, &machine::current_deb(), &super::repo_root().join("tenants.d"), tenants))
+        Some(Service::on(machine, &super::packages::current_deb(), &super::repo_root().join("tenants.d"), tenants))
     }
 
     /// Installs the package in `deb` on `machine`, with the samples from `samples`.
@@ -93,7 +93,7 @@ impl Service {
 
     /// One number of the daemon's metrics, if it is being served.
     pub fn metric(&self, line_start: &str) -> Option<f64> {
-        let (code, body) = machine::http_body(self.metrics_port, "/metrics")?;
+        let (code, body) = super::http_body(self.metrics_port, "/metrics")?;
         (code == 200).then_some(())?;
         body.lines().find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
     }
