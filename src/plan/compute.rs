@@ -291,7 +291,8 @@ fn plan_tenant(d: &Arc<DesiredTenant>, o: Option<&ObservedTenant>, input: PlanIn
         if !network_recreated {
             attachment_steps(c, oc, &d.network.name, &mut reasons, &mut container_steps);
         }
-        if let Some(what) = oc.limits.change_to(&c.limits) {
+        let enforced = input.observed.limit_updates != LimitUpdates::Unenforced;
+        if let Some(what) = oc.limits.change_to(&c.limits).filter(|_| enforced) {
             reasons.push(format!("container {}: {what} (in place, no restart)", c.name));
             container_steps.push(Step::UpdateLimits {
                 id: oc.id.clone(),

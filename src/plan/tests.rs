@@ -184,6 +184,20 @@ async fn a_memory_change_replaces_where_the_engine_cannot_update_in_place() {
 }
 
 #[tokio::test]
+async fn limits_an_engine_does_not_enforce_are_no_change() {
+    let fake = converged(&[ACME]).await;
+    let edited = edit(ACME, "memory: 512Mi", "memory: 1Gi");
+    let observed = ObservedWorld { limit_updates: crate::runtime::LimitUpdates::Unenforced, ..observe(&fake).await };
+    // Rootless on cgroup v1 creates the container without limits whatever it is asked: neither
+    // an update nor a replacement would change what it runs with.
+    let p = plan_for(&[&edited], &observed);
+    assert!(!p.has_changes(), "{:?}", p.tenant("acme").unwrap().steps);
+    // Anything else still changes as it would.
+    let env = plan_for(&[&edit(&edited, "LOG_LEVEL: info", "LOG_LEVEL: debug")], &observed);
+    assert_eq!(env.tenant("acme").unwrap().replace_fields, ["env"]);
+}
+
+#[tokio::test]
 async fn env_and_image_changes_replace_and_name_the_field() {
     let fake = converged(&[ACME]).await;
     let observed = observe(&fake).await;

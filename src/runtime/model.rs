@@ -228,6 +228,9 @@ pub enum LimitUpdates {
     InPlace,
     /// Podman 4 has no compatible update call, and its own one leaves inspect unchanged.
     Recreate,
+    /// The engine enforces no limits at all (rootless on cgroup v1): it creates containers
+    /// without them whatever it is asked, so a difference is no change to make.
+    Unenforced,
 }
 
 impl LimitUpdates {

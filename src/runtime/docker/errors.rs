@@ -31,6 +31,12 @@ pub(super) fn is_status(err: &BollardError, code: u16) -> bool {
     status(err) == Some(code)
 }
 
+/// Podman 4's answer for an object removed while it was being asked about: HTTP 500 with
+/// "no such container" (seen on `GET /containers/{id}/json` right after a removal).
+pub(super) fn is_gone_on_podman(err: &BollardError) -> bool {
+    is_status(err, 500) && message(err).to_ascii_lowercase().contains("no such container")
+}
+
 /// What the engine said, without bollard's wrapping; other errors with their causes.
 pub(super) fn message(err: &BollardError) -> String {
     match err {
@@ -137,5 +143,16 @@ mod tests {
         assert_eq!(status(&err), Some(500));
         let e = map("unix:///x.sock", "start container acme", err);
         assert_eq!(e.to_string(), "start container acme failed: boom (HTTP 500)");
+    }
+
+    #[test]
+    fn podmans_500_for_a_removed_container_is_gone_and_other_500s_are_not() {
+        let gone = |status_code, message: &str| {
+            is_gone_on_podman(&BollardError::DockerResponseServerError { status_code, message: message.into() })
+        };
+        let podman = "container 5be5: does not exist in database: no such container";
+        assert!(gone(500, podman));
+        assert!(!gone(500, "boom"), "another failure of the engine");
+        assert!(!gone(409, podman), "only Podman's 500 (a 404 is handled as such)");
     }
 }

@@ -52,16 +52,8 @@ impl DockerRuntime {
     }
 
     /// Whether the engine runs rootless (its networks then live in a namespace of their own).
-    /// Asked once; both engines say so in `SecurityOptions`.
     async fn rootless(&self) -> Result<bool, RuntimeError> {
-        if let Some(known) = self.rootless.get() {
-            return Ok(*known);
-        }
-        let docker = self.client().await?;
-        let info =
-            within(self.timeouts.call, docker.info()).await.map_err(|e| self.fail("ask the engine's info", e))?;
-        let rootless = info.security_options.iter().flatten().any(|o| o.split(',').any(|kv| kv == "name=rootless"));
-        Ok(*self.rootless.get_or_init(|| rootless))
+        Ok(self.facts().await?.rootless)
     }
 }
 

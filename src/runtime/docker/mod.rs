@@ -7,6 +7,7 @@ mod endpoint;
 mod errors;
 mod events;
 mod exec;
+mod facts;
 mod firewall;
 mod host_routes;
 mod identify;
@@ -93,8 +94,8 @@ pub struct DockerRuntime {
     /// The host rules kept for this instance's networks; `None` when the host's own firewall
     /// does that job.
     host_firewall: Option<crate::host_firewall::HostFirewall>,
-    /// Whether the engine runs rootless, once asked.
-    rootless: std::sync::OnceLock<bool>,
+    /// What the engine's `/info` said, once asked.
+    facts: std::sync::OnceLock<facts::EngineFacts>,
     /// Whether this process's last rewrite of the host rules succeeded.
     host_rules_in_force: std::sync::atomic::AtomicBool,
 }
@@ -127,7 +128,7 @@ impl DockerRuntime {
             engine: std::sync::OnceLock::new(),
             ulimits: ContainerUlimits::within_own_hard_limits(),
             host_firewall: None,
-            rootless: std::sync::OnceLock::new(),
+            facts: std::sync::OnceLock::new(),
             host_rules_in_force: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -207,8 +208,8 @@ impl DockerRuntime {
             .await
     }
 
-    /// How the engine that answered can change limits: Podman (4.x) has no compatible update
-    /// call, and its own update leaves what inspect reports unchanged.
+    /// How the engine that answered can change limits, by its kind alone: Podman (4.x) has no
+    /// compatible update call, and its own update leaves what inspect reports unchanged.
     fn limit_updates(&self) -> LimitUpdates {
         match self.engine.get().map(|e| e.kind) {
             Some(EngineKind::Podman) => LimitUpdates::Recreate,

@@ -60,8 +60,9 @@ impl DockerRuntime {
                 let inspect = docker.inspect_container(&id, None::<InspectContainerOptions>);
                 match within(call, inspect).await {
                     Ok(c) => Ok(Some(c)),
-                    // Removed between the list and the inspect.
-                    Err(e) if is_status(&e, 404) => Ok(None),
+                    // Removed between the list and the inspect. Podman 4 says so with a 500
+                    // ("no such container") when the removal is still under way.
+                    Err(e) if is_status(&e, 404) || super::errors::is_gone_on_podman(&e) => Ok(None),
                     Err(e) => Err(self.fail(format!("inspect container {id}"), e)),
                 }
             })
@@ -70,7 +71,7 @@ impl DockerRuntime {
             .try_collect()
             .await?;
 
-        let mut world = ObservedWorld { limit_updates: self.limit_updates(), ..Default::default() };
+        let mut world = ObservedWorld { limit_updates: self.observed_limit_updates().await, ..Default::default() };
         for c in &inspected {
             if let Some((t, observed)) = observed_container(c) {
                 tenant(&mut world, t).containers.push(observed);
