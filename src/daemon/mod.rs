@@ -153,9 +153,10 @@ pub async fn run(
 }
 
 /// `new`, when a reload may switch to it: the engine connection (and the host firewall made
-/// with it), the state lock and the metrics listener are set up once at start, so a reload that changed what they were made from would
-/// be applied only half (tenants renamed under a connection still scoped to the old instance,
-/// status files written outside the lock). Those settings need a restart.
+/// with it), the state lock and the metrics listener are set up once at start, so a reload that
+/// changed what they were made from would be applied only half (tenants renamed under a
+/// connection still scoped to the old instance, status files written outside the lock). Those
+/// settings need a restart.
 fn reloadable(old: &DaemonConfig, new: DaemonConfig) -> anyhow::Result<DaemonConfig> {
     let same_registries = old.registries.len() == new.registries.len()
         && old
