@@ -99,8 +99,27 @@ fn zsh_and_fish_completions_name_every_subcommand() {
 #[test]
 fn an_unknown_shell_is_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_tenantd")).args(["completions", "tcsh"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+    assert_eq!(out.status.code(), Some(64), "a usage error (EX_USAGE), not 2");
     assert!(String::from_utf8_lossy(&out.stderr).contains("bash"), "the error lists the shells");
+}
+
+/// A command line tenantd cannot parse exits 64, never 2, which `plan --detailed-exitcode`
+/// means as "changes pending"; help and version succeed, on stdout.
+#[test]
+fn usage_errors_exit_64_and_help_and_version_exit_0() {
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_tenantd")).args(args).output().unwrap();
+    for args in [&["plan", "--detailed-exitcode", "--no-such-flag"][..], &["plan", "--output", "yml"], &[], &["nosuch"]]
+    {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout.is_empty(), "{args:?}: the error goes to stderr");
+        assert!(!out.stderr.is_empty(), "{args:?}: and says what is wrong");
+    }
+    for args in [&["--help"][..], &["plan", "--help"], &["--version"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
 }
 
 /// Whether groff runs. When it does not: panics if `TENANTD_REQUIRE_GROFF=1`, else prints a

@@ -119,6 +119,30 @@ fn ci_plan(env: &Env, dir: &Path, fail_on_changes: bool) -> Output {
         .expect("ci-plan.sh runs")
 }
 
+/// ci-plan.sh with a tenantd that refuses its command line (a flag it does not know, as an
+/// older tenantd would): an error, not "changes pending".
+#[test]
+fn ci_plan_fails_when_tenantd_refuses_its_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let shim = dir.path().join("tenantd");
+    let script = format!("#!/bin/sh\nexec '{}' \"$@\" --no-such-flag\n", env!("CARGO_BIN_EXE_tenantd"));
+    std::fs::write(&shim, script).unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = Command::new(repo_root().join("examples/git/ci-plan.sh"))
+        .current_dir(dir.path())
+        .env("TENANTD_BIN", &shim)
+        .env("GITHUB_OUTPUT", dir.path().join("github-output"))
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .expect("ci-plan.sh runs");
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("unexpected argument '--no-such-flag'"), "{log}");
+    assert!(!log.contains("changes pending"), "{log}");
+    let outputs = std::fs::read_to_string(dir.path().join("github-output")).unwrap_or_default();
+    assert!(!outputs.contains("changes=true"), "{outputs}");
+}
+
 fn plan_json(dir: &Path) -> Value {
     let text = std::fs::read_to_string(dir.join("plan.json")).expect("plan.json written");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("plan.json is JSON ({e}): {text}"))

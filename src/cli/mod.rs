@@ -257,9 +257,22 @@ pub enum SecretsCommand {
 }
 
 /// Parses arguments, runs the command, and maps the outcome to an exit code.
+/// The exit code of a command line tenantd cannot parse (an unknown flag, a missing argument, a
+/// bad value): sysexits' EX_USAGE.
+pub const USAGE_ERROR: u8 = 64;
+
 pub fn main() -> ExitCode {
     crate::daemon::memory::one_malloc_arena();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` print to stdout and succeed; anything else is a usage
+            // error, which exits USAGE_ERROR rather than clap's 2: `plan --detailed-exitcode`
+            // says "changes pending" with 2, and a script must not read a typo as that.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { USAGE_ERROR } else { 0 });
+        }
+    };
     logging::init(matches!(cli.command, Command::Run { .. } | Command::Ingress { .. }), cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
