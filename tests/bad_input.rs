@@ -68,6 +68,51 @@ fn a_name_used_by_two_files_rejects_both() {
     assert!(err.contains("acme.yaml") && err.contains("acme-copy.yaml"), "{err}");
 }
 
+/// What the daemon rejects, validate rejects: two of the files given naming one tenant, as two
+/// files, a file and a directory's, or two directories'. The same file given twice is one.
+#[test]
+fn validate_rejects_a_name_used_by_two_of_the_files_given() {
+    let env = Env::without_docker();
+    let spec = |name: &str| {
+        format!("apiVersion: tenantd/v1\nkind: Tenant\nmetadata: {{ name: {name} }}\nspec: {{ image: x }}\n")
+    };
+    let (a, b, other) = (env.path("a.yaml"), env.path("b.yaml"), env.path("globex.yaml"));
+    std::fs::write(&a, spec("acme")).unwrap();
+    std::fs::write(&b, spec("acme")).unwrap();
+    std::fs::write(&other, spec("globex")).unwrap();
+    let dir = env.path("more");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("acme.yaml"), spec("acme")).unwrap();
+    let arg = |p: &std::path::Path| p.to_str().unwrap().to_string();
+
+    let o = env.tenantd(&["validate", &arg(&a), &arg(&b), &arg(&other)]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    for (path, also) in [(&a, &b), (&b, &a)] {
+        let line = format!(
+            "{}: tenant \"acme\" is also defined in {}; both files are rejected",
+            path.display(),
+            also.display()
+        );
+        assert!(out.contains(&line), "{line}\n{out}");
+    }
+    assert!(stderr(&o).contains("2 problem(s) found; 1 tenant spec(s) valid"), "{}", stderr(&o));
+
+    // A file and a directory holding another file for the same tenant.
+    let o = env.tenantd(&["validate", &arg(&a), &arg(&dir)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains(&format!("is also defined in {}", dir.join("acme.yaml").display())), "{}", stdout(&o));
+
+    // One file twice, or a directory and a file in it, is one spec.
+    let inside = dir.join("acme.yaml");
+    for args in [vec![arg(&a), arg(&a)], vec![arg(&dir), arg(&inside)]] {
+        let mut all = vec!["validate".to_string()];
+        all.extend(args);
+        let o = env.tenantd(&all.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{all:?}: {}{}", stdout(&o), stderr(&o));
+    }
+}
+
 #[test]
 fn an_empty_or_missing_tenants_dir_deletes_nothing_without_the_flag() {
     let Some(env) = Env::new("an_empty_or_missing_tenants_dir_deletes_nothing_without_the_flag") else {

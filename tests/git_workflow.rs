@@ -98,6 +98,18 @@ fn the_pre_commit_hook_checks_the_staged_specs() {
     std::fs::write(repo.join("README"), "tenants\n").unwrap();
     git_ok(&repo, &["add", "-A"]);
     git_ok(&repo, &["commit", "-q", "-m", "readme"]);
+
+    // A new spec naming a tenant an unchanged staged spec names: both would be rejected by the
+    // daemon, so the commit is refused, naming both files.
+    std::fs::write(repo.join("tenants.d/acme-copy.yaml"), VALID).unwrap();
+    git_ok(&repo, &["add", "tenants.d/acme-copy.yaml"]);
+    let o = git(&repo, &["commit", "-q", "-m", "a copy"]);
+    assert!(!o.status.success(), "the commit must be refused: {}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("tenants.d/acme-copy.yaml: tenant \"acme\" is also defined in tenants.d/acme.yaml"), "{err}");
+    git_ok(&repo, &["rm", "-q", "--cached", "tenants.d/acme-copy.yaml"]);
+    std::fs::remove_file(repo.join("tenants.d/acme-copy.yaml")).unwrap();
+
     git_ok(&repo, &["rm", "-q", "tenants.d/acme.yaml"]);
     git_ok(&repo, &["commit", "-q", "-m", "acme removed"]);
     assert_eq!(git_ok(&repo, &["rev-list", "--count", "HEAD"]).trim(), "3");
