@@ -113,6 +113,45 @@ fn validate_rejects_a_name_used_by_two_of_the_files_given() {
     }
 }
 
+/// A copy checked before it is moved into place (Ansible's `validate:` runs on a temp file):
+/// with `--as DEST` its build context is resolved from DEST's directory, and a tenant another
+/// spec there names is refused, the file DEST would replace aside.
+#[test]
+fn validate_as_checks_a_copy_where_it_will_go() {
+    let env = Env::without_docker();
+    let ctx = env.path("runtime");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\n").unwrap();
+    let tenants = env.path("tenants");
+    std::fs::create_dir_all(&tenants).unwrap();
+    let spec =
+        "apiVersion: tenantd/v1\nkind: Tenant\nmetadata: { name: acme }\nspec: { build: { context: ../runtime } }\n";
+    std::fs::write(tenants.join("acme.yaml"), spec).unwrap();
+    let temp_dir = env.path("ansible-tmp/ansible.xyz");
+    std::fs::create_dir_all(&temp_dir).unwrap();
+    let temp = temp_dir.join("tmpab12cd");
+    std::fs::write(&temp, spec).unwrap();
+    let temp_arg = temp.to_str().unwrap();
+
+    // Alone, its context is looked for next to the temp file, and is not there.
+    let alone = env.tenantd(&["validate", temp_arg]);
+    assert_eq!(alone.status.code(), Some(1), "{}", stdout(&alone));
+    // Where it goes, replacing the file there: valid.
+    let dest = tenants.join("acme.yaml");
+    let o = env.tenantd(&["validate", "--as", dest.to_str().unwrap(), temp_arg]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // Beside a spec naming the same tenant: refused, naming that file, at the destination.
+    let beside = tenants.join("acme-new.yaml");
+    let o = env.tenantd(&["validate", "--as", beside.to_str().unwrap(), temp_arg]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let line = format!("{}: tenant \"acme\" is also defined in {}", beside.display(), dest.display());
+    assert!(stdout(&o).contains(&line), "{line}\n{}", stdout(&o));
+    // One file only.
+    let o = env.tenantd(&["validate", "--as", dest.to_str().unwrap(), temp_arg, temp_arg]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--as checks one file"), "{}", stderr(&o));
+}
+
 #[test]
 fn an_empty_or_missing_tenants_dir_deletes_nothing_without_the_flag() {
     let Some(env) = Env::new("an_empty_or_missing_tenants_dir_deletes_nothing_without_the_flag") else {

@@ -83,6 +83,11 @@ pub enum Command {
     Validate {
         /// Files (any name) or directories.
         paths: Vec<PathBuf>,
+        /// Check the one file given as if it were at this path: build contexts are resolved from
+        /// its directory, and a tenant another spec there names is refused. For a copy checked
+        /// before it is moved into place: Ansible's `validate: tenantd validate --as {{ dest }} %s`.
+        #[arg(long = "as", value_name = "PATH")]
+        as_path: Option<PathBuf>,
     },
     /// Show what apply would change, without changing anything.
     Plan {
@@ -297,7 +302,10 @@ pub fn main() -> ExitCode {
 /// Runs one command; the value is the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Validate { paths } => validate::run(&cli.config, &paths),
+        Command::Validate { paths, as_path } => match as_path {
+            Some(dest) => validate::run_as(&paths, &dest),
+            None => validate::run(&cli.config, &paths),
+        },
         Command::Plan { detailed_exitcode, output, allow_empty, target } => {
             plan::run(&load_config(&cli.config)?, output, detailed_exitcode, allow_empty, &target).await
         }

@@ -2,13 +2,14 @@
 //!
 //! The files and directories given are checked as one set, as the daemon reads one directory:
 //! two of them naming the same tenant are both rejected, whether they are two files, a file and
-//! a directory's, or two directories'.
+//! a directory's, or two directories'. `--as DEST FILE` checks a copy before it is moved into
+//! place (Ansible's `validate:`): FILE as if it were DEST, next to the specs in DEST's directory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::diagnostics::{SpecErrorPrinter, Stream};
-use crate::spec::{load_dir, load_file, SpecError, TenantName};
+use crate::spec::{load_dir, load_file, load_file_as, SpecError, TenantName};
 
 pub fn run(config: &Path, paths: &[PathBuf]) -> anyhow::Result<u8> {
     let paths = if paths.is_empty() { vec![super::load_config(config)?.tenants_dir] } else { paths.to_vec() };
@@ -68,11 +69,57 @@ pub fn run(config: &Path, paths: &[PathBuf]) -> anyhow::Result<u8> {
             }
         }
     }
+    Ok(summary(problems, valid))
+}
+
+/// `validate --as DEST FILE`: FILE read as if it were at DEST (build contexts resolved from
+/// DEST's directory, problems named at DEST), and refused when another spec in DEST's
+/// directory names its tenant (DEST itself, which FILE would replace, aside).
+pub fn run_as(paths: &[PathBuf], dest: &Path) -> anyhow::Result<u8> {
+    let [file] = paths else { anyhow::bail!("--as checks one file; {} path(s) given", paths.len()) };
+    let mut printer = SpecErrorPrinter::new(Stream::Stdout);
+    let spec = match load_file_as(file, dest) {
+        Ok(spec) => spec,
+        Err(errors) => {
+            for e in &errors {
+                printer.print(e);
+            }
+            return Ok(summary(errors.len().max(1), 0));
+        }
+    };
+    let name = &spec.file.metadata.name;
+    let others = neighbours_naming(dest, name);
+    for other in &others {
+        let e = SpecError::DuplicateName { path: dest.to_path_buf(), name: name.to_string(), other: other.clone() };
+        printer.print(&e);
+    }
+    Ok(summary(others.len(), usize::from(others.is_empty())))
+}
+
+/// The spec files in `dest`'s directory, `dest` aside, that name `name`: the valid ones, and
+/// those rejected only for naming a tenant another file names.
+fn neighbours_naming(dest: &Path, name: &TenantName) -> Vec<PathBuf> {
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    // A directory that is not there (yet) has no specs to clash with.
+    let Ok(set) = load_dir(dir) else { return Vec::new() };
+    let is_dest = |p: &Path| p.file_name() == dest.file_name();
+    let valid = set.valid.get(name).map(|s| s.path.clone());
+    let clashing = set.invalid.iter().filter(|i| {
+        i.tenant.as_ref() == Some(name) && i.errors.iter().all(|e| matches!(e, SpecError::DuplicateName { .. }))
+    });
+    valid.into_iter().chain(clashing.map(|i| i.path.clone())).filter(|p| !is_dest(p)).collect()
+}
+
+/// Says how it went on stderr; the exit code.
+fn summary(problems: usize, valid: usize) -> u8 {
     if problems == 0 {
         eprintln!("{valid} tenant spec(s) valid");
-        Ok(0)
+        0
     } else {
         eprintln!("{problems} problem(s) found; {valid} tenant spec(s) valid");
-        Ok(1)
+        1
     }
 }

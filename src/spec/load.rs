@@ -290,8 +290,15 @@ fn read_entry(entry: &fs::DirEntry, root: &Path, reuse: &dyn Fn(&Path, &FileStam
 /// a regular file (a symlink to one is fine) of at most [`MAX_SPEC_BYTES`]. Build contexts are
 /// resolved against the file's directory. Returns every problem found.
 pub fn load_file(path: &Path) -> Result<LoadedSpec, Vec<SpecError>> {
-    let text = read_spec(path, path).map_err(|e| vec![e])?;
-    load_text(&text, path)
+    load_file_as(path, path)
+}
+
+/// Reads the file at `source` as if it were at `shown`: its build contexts are resolved against
+/// `shown`'s directory and its problems are named at `shown` (a temporary copy checked before
+/// it is moved into place, as Ansible's `validate:` does).
+pub fn load_file_as(source: &Path, shown: &Path) -> Result<LoadedSpec, Vec<SpecError>> {
+    let text = read_spec(source, shown).map_err(|e| vec![e])?;
+    load_text(&text, shown)
 }
 
 /// Parses and validates spec text; `path` is used in messages. Build contexts are not resolved
