@@ -18,7 +18,7 @@ use support::booted::BOOT;
 use support::packages::current_deb;
 use support::service::free_port;
 use support::user_machine::{UserMachine, HOME, UID, USER};
-use support::{eventually, http_body, http_get};
+use support::{eventually, http_get, metric};
 
 const CONFIG_DIR: &str = "/home/alice/.config/tenantd";
 const CONFIG: &str = "/home/alice/.config/tenantd/tenantd.toml";
@@ -46,13 +46,6 @@ fn containers(m: &UserMachine) -> BTreeMap<String, (String, String, String)> {
             (c["Names"][0].as_str().unwrap().to_string(), (field("Id"), field("State"), field("StartedAt")))
         })
         .collect()
-}
-
-/// One number of the daemon's metrics, served on the loopback the machine shares.
-fn metric(port: u16, line_start: &str) -> Option<f64> {
-    let (code, body) = http_body(port, "/metrics")?;
-    (code == 200).then_some(())?;
-    body.lines().find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
 }
 
 #[test]

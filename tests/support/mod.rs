@@ -85,6 +85,14 @@ pub fn http_body(port: u16, path: &str) -> Option<(u16, String)> {
     Some((code, body))
 }
 
+/// One number of a daemon's Prometheus metrics on 127.0.0.1:`port`: the value of the first line
+/// starting with `line_start`, or None when nothing answers or no line does.
+pub fn metric(port: u16, line_start: &str) -> Option<f64> {
+    let (code, body) = http_body(port, "/metrics")?;
+    (code == 200).then_some(())?;
+    body.lines().find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+}
+
 /// A test's world: config, tenants dir and state dir in a temp dir, and a unique instance.
 pub struct Env {
     pub dir: tempfile::TempDir,

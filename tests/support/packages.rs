@@ -12,10 +12,7 @@ use super::{stderr, stdout};
 pub fn current_deb() -> PathBuf {
     static DEB: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DEB.get_or_init(|| {
-        let binary = Path::new(env!("CARGO_BIN_EXE_tenantd"));
-        let profile_dir = binary.parent().unwrap();
-        assert_eq!(profile_dir.file_name().unwrap(), "debug", "the tests run a debug build: {}", binary.display());
-        let target_dir = profile_dir.parent().unwrap();
+        let target_dir = target_dir();
         package(super::repo_root(), target_dir, &target_dir.join("systemd-machine"), None)
     })
     .clone()
@@ -24,8 +21,7 @@ pub fn current_deb() -> PathBuf {
 /// This build's package under another version, so that dpkg sees an upgrade from (or a
 /// downgrade to) a package of the same Cargo.toml version.
 pub fn current_deb_as(version: &str) -> PathBuf {
-    let binary = Path::new(env!("CARGO_BIN_EXE_tenantd"));
-    let target_dir = binary.parent().unwrap().parent().unwrap();
+    let target_dir = target_dir();
     package(super::repo_root(), target_dir, &target_dir.join(format!("systemd-machine/{version}")), Some(version))
 }
 
@@ -37,9 +33,7 @@ pub fn current_deb_as(version: &str) -> PathBuf {
 /// Panics when the commit is not in this clone's history.
 pub fn earlier_deb(commit: &str) -> PathBuf {
     let root = super::repo_root();
-    let binary = Path::new(env!("CARGO_BIN_EXE_tenantd"));
-    let debug_dir = binary.parent().unwrap();
-    let work = debug_dir.parent().unwrap().join("upgrade-from").join(commit);
+    let work = target_dir().join("upgrade-from").join(commit);
     let deb_dir = work.join("deb");
     if let Some(deb) = std::fs::read_dir(&deb_dir).ok().and_then(|mut d| d.find_map(|e| e.ok())) {
         return deb.path();
@@ -73,11 +67,19 @@ pub fn earlier_deb(commit: &str) -> PathBuf {
         .env("CARGO_TARGET_DIR", &target)
         // Intermediate artifacts in this build's directory: the dependencies both commits
         // share are compiled once, and cargo's lock there keeps the two builds apart.
-        .env("CARGO_BUILD_BUILD_DIR", debug_dir.parent().unwrap())
+        .env("CARGO_BUILD_BUILD_DIR", target_dir())
         .output()
         .expect("cargo runs");
     assert!(out.status.success(), "building {commit}: {}", stderr(&out));
     package(&src, &target, &deb_dir, None)
+}
+
+/// The target directory of this build: where its debug binary, the one the tests run, is.
+fn target_dir() -> &'static Path {
+    let binary = Path::new(env!("CARGO_BIN_EXE_tenantd"));
+    let profile_dir = binary.parent().unwrap();
+    assert_eq!(profile_dir.file_name().unwrap(), "debug", "the tests run a debug build: {}", binary.display());
+    profile_dir.parent().unwrap()
 }
 
 /// Runs `<checkout>/scripts/package-deb.sh --profile dev --no-build` on the debug binary in

@@ -93,9 +93,7 @@ impl Service {
 
     /// One number of the daemon's metrics, if it is being served.
     pub fn metric(&self, line_start: &str) -> Option<f64> {
-        let (code, body) = super::http_body(self.metrics_port, "/metrics")?;
-        (code == 200).then_some(())?;
-        body.lines().find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+        super::metric(self.metrics_port, line_start)
     }
 
     /// Waits until the daemon now serving metrics has finished `count` reconciles that changed
