@@ -279,6 +279,18 @@ pub enum ConfigError {
     Value { field: String, message: String },
 }
 
+/// toml's message for a misspelt key (``unknown field `tenant_dir`, expected one of
+/// `tenants_dir`, …``) with the key most likely meant added, as spec files get it.
+fn with_suggestion(message: String) -> String {
+    let Some(rest) = message.split("unknown field `").nth(1) else { return message };
+    let Some((key, known)) = rest.split_once("`, expected ") else { return message };
+    let known: Vec<&str> = known.lines().next().unwrap_or_default().split('`').skip(1).step_by(2).collect();
+    match crate::suggest::closest(key, &known) {
+        Some(close) => format!("{}\ndid you mean `{close}`?", message.trim_end()),
+        None => message,
+    }
+}
+
 /// The largest config file read.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
@@ -319,7 +331,7 @@ impl DaemonConfig {
     /// `path`'s directory, made absolute against the current directory when `path` is relative.
     pub fn parse(text: &str, path: &Path, env_runtime: Option<&str>) -> Result<Self, ConfigError> {
         let raw: RawConfig = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: with_suggestion(e.to_string()) })?;
         let path =
             &std::path::absolute(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));

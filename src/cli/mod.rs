@@ -1,17 +1,21 @@
 //! Command-line interface: argument parsing, wiring, and the one place results become exit codes.
 
 mod apply;
+mod apply_log;
 mod apply_progress;
 mod completions;
 mod diagnostics;
+mod duration;
 mod exec;
 mod explain;
 mod liveness;
 mod logging;
 mod logs;
+mod output;
 mod plan;
 mod render;
 mod restart;
+mod scope;
 mod secrets;
 mod stats;
 mod stats_view;
@@ -22,6 +26,8 @@ mod take_over;
 mod target;
 mod terminal;
 mod validate;
+mod validate_report;
+mod wait;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,22 +58,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// How `plan` prints: for people, or as one JSON document for tools.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Human,
-    Json,
-}
-
-/// How a listing command (`status`, `stats`) prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListOutput {
-    /// Aligned columns for a terminal.
-    #[value(alias = "human")]
-    Table,
-    Json,
-    Yaml,
-}
+pub use output::OutputFormat;
 
 /// Which of a tenant's containers a day-2 command acts on.
 #[derive(Debug, Clone, clap::Args)]
@@ -88,14 +79,19 @@ pub enum Command {
         /// before it is moved into place: Ansible's `validate: tenantd validate --as {{ dest }} %s`.
         #[arg(long = "as", value_name = "PATH")]
         as_path: Option<PathBuf>,
+        /// `table` prints each problem with its source excerpt; `json`/`yaml` print one document
+        /// (valid tenants and problems) on stdout.
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: OutputFormat,
     },
     /// Show what apply would change, without changing anything.
     Plan {
         /// Exit 0 when nothing would change, 1 on error, 2 when something would change.
         #[arg(long)]
         detailed_exitcode: bool,
-        #[arg(long, value_enum, default_value = "human")]
-        output: Output,
+        /// `table` (also `human`) prints the diff; `json`/`yaml` print the plan as one document.
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: OutputFormat,
         /// Plan with an empty or missing tenants_dir (every tenant would be deleted).
         #[arg(long)]
         allow_empty: bool,
@@ -109,18 +105,39 @@ pub enum Command {
         /// replacement still waits: traffic is never switched to a runtime not yet healthy.
         #[arg(long)]
         no_wait: bool,
-        /// Longest wait for one tenant's health, in seconds.
-        #[arg(long, default_value_t = 120)]
-        wait_timeout: u64,
+        /// Longest wait for one tenant's health: `90s`, `2m` (a bare number is seconds).
+        #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration::parse)]
+        wait_timeout: std::time::Duration,
         /// Apply with an empty or missing tenants_dir, deleting every tenant (volumes are kept).
         #[arg(long)]
         allow_empty: bool,
+        /// Converge only this tenant (repeat for more); other tenants are neither observed nor
+        /// changed.
+        #[arg(long, value_name = "TENANT")]
+        target: Vec<String>,
+        /// `table` prints one line per tenant; `json`/`yaml` print one document with each
+        /// tenant's result. Progress goes to stderr then.
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
+    /// Wait until tenants are converged (the runtime matches their spec, nothing left to do) or
+    /// also healthy (their status says Running and healthy for that very spec); exits 1 when the
+    /// timeout passes first, naming what each tenant still waits for.
+    Wait {
+        /// The tenants to wait for (default: every tenant with a spec file).
+        tenants: Vec<String>,
+        /// What to wait for.
+        #[arg(long = "for", value_enum, default_value = "healthy")]
+        condition: wait::Condition,
+        /// How long to wait at most: `90s`, `2m`, `1h`.
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration::parse)]
+        timeout: std::time::Duration,
     },
     /// Show tenant status from the status files; exits 1 when one holds no status (it is listed with why).
     Status {
         tenant: Option<String>,
         #[arg(long, short = 'o', value_enum, default_value = "table")]
-        output: ListOutput,
+        output: OutputFormat,
     },
     /// Print a tenant container's logs.
     Logs {
@@ -169,7 +186,7 @@ pub enum Command {
         #[arg(long)]
         no_stream: bool,
         #[arg(long, short = 'o', value_enum, default_value = "table")]
-        output: ListOutput,
+        output: OutputFormat,
     },
     /// Document a spec field from the schema: `tenantd explain resources.memory`.
     Explain {
@@ -302,15 +319,19 @@ pub fn main() -> ExitCode {
 /// Runs one command; the value is the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Validate { paths, as_path } => match as_path {
-            Some(dest) => validate::run_as(&paths, &dest),
-            None => validate::run(&cli.config, &paths),
+        Command::Validate { paths, as_path, output } => match as_path {
+            Some(dest) => validate::run_as(&paths, &dest, output),
+            None => validate::run(&cli.config, &paths, output),
         },
         Command::Plan { detailed_exitcode, output, allow_empty, target } => {
             plan::run(&load_config(&cli.config)?, output, detailed_exitcode, allow_empty, &target).await
         }
-        Command::Apply { no_wait, wait_timeout, allow_empty } => {
-            apply::run(&load_config(&cli.config)?, no_wait, wait_timeout, allow_empty).await
+        Command::Apply { no_wait, wait_timeout, allow_empty, target, output } => {
+            let opts = apply::ApplyOptions { no_wait, wait_timeout, allow_empty, targets: target, output };
+            apply::run(&load_config(&cli.config)?, opts).await
+        }
+        Command::Wait { tenants, condition, timeout } => {
+            wait::run(&load_config(&cli.config)?, &tenants, condition, timeout).await
         }
         Command::Status { tenant, output } => status::run(&load_config(&cli.config)?, tenant.as_deref(), output),
         Command::Logs { tenant, container, follow, tail, since, timestamps } => {

@@ -34,7 +34,13 @@ pub fn run(config: &Path, tenant: &str, dir: Option<&Path>) -> anyhow::Result<u8
         }
         bail!("tenant {name} ({}) is invalid; fix the problems above", invalid.path.display());
     }
-    bail!("no tenant named {name} in {}", dir.display())
+    let known: Vec<&str> = set
+        .valid
+        .keys()
+        .map(TenantName::as_str)
+        .chain(set.invalid.iter().filter_map(|i| i.tenant.as_ref().map(TenantName::as_str)))
+        .collect();
+    bail!("no tenant named {name} in {}{}", dir.display(), did_you_mean(name.as_str(), &known))
 }
 
 /// Prints the Kubernetes manifests of `tenant` (every valid tenant when `None`) as one YAML
@@ -71,7 +77,8 @@ pub fn run_kubernetes(config: &Path, tenant: Option<&str>, dir: Option<&Path>) -
                 bail!("tenant {name} is invalid; fix the problems above");
             }
             if !desired.tenants.contains_key(&name) {
-                bail!("no tenant named {name} in {}", cfg.tenants_dir.display());
+                let known: Vec<&str> = desired.tenants.keys().map(TenantName::as_str).collect();
+                bail!("no tenant named {name} in {}{}", cfg.tenants_dir.display(), did_you_mean(name.as_str(), &known));
             }
             vec![name]
         }
@@ -82,4 +89,9 @@ pub fn run_kubernetes(config: &Path, tenant: Option<&str>, dir: Option<&Path>) -
         print!("{}", to_yaml(objects));
     }
     Ok(0)
+}
+
+/// `; did you mean "acme"?` when a known tenant is close to `name`.
+fn did_you_mean(name: &str, known: &[&str]) -> String {
+    crate::suggest::closest(name, known).map(|c| format!("; did you mean {c:?}?")).unwrap_or_default()
 }

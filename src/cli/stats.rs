@@ -8,7 +8,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::stats_view::{self, ContainerSamples, TenantUsage};
 use super::style::stdout_colour;
-use super::ListOutput;
+use super::OutputFormat;
 use crate::config::DaemonConfig;
 use crate::render::ContainerRole;
 use crate::runtime::{ContainerState, Family, ObservedWorld, ResourceSample, Runtime, RuntimeError};
@@ -22,7 +22,7 @@ const FIRST_WINDOW: Duration = Duration::from_secs(1);
 /// Containers sampled at once.
 const PARALLEL_SAMPLES: usize = 8;
 
-pub async fn run(cfg: &DaemonConfig, tenants: &[String], no_stream: bool, output: ListOutput) -> anyhow::Result<u8> {
+pub async fn run(cfg: &DaemonConfig, tenants: &[String], no_stream: bool, output: OutputFormat) -> anyhow::Result<u8> {
     match stream(cfg, tenants, no_stream, output).await {
         // `tenantd stats | head`: the reader has what it wanted.
         Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
@@ -32,7 +32,7 @@ pub async fn run(cfg: &DaemonConfig, tenants: &[String], no_stream: bool, output
     }
 }
 
-async fn stream(cfg: &DaemonConfig, tenants: &[String], no_stream: bool, output: ListOutput) -> anyhow::Result<u8> {
+async fn stream(cfg: &DaemonConfig, tenants: &[String], no_stream: bool, output: OutputFormat) -> anyhow::Result<u8> {
     let runtime = super::connect(cfg).await?;
     let named = named_tenants(cfg, runtime.as_ref(), tenants).await?;
     let tty = std::io::stdout().is_terminal();
@@ -47,9 +47,9 @@ async fn stream(cfg: &DaemonConfig, tenants: &[String], no_stream: bool, output:
     loop {
         let usage = sampler.frame(runtime.as_ref(), named.as_ref()).await?;
         let text = match output {
-            ListOutput::Table => stats_view::table(&usage).render(stdout_colour()),
-            ListOutput::Json => stats_view::json(&usage, !no_stream),
-            ListOutput::Yaml => stats_view::yaml(&usage),
+            OutputFormat::Table => stats_view::table(&usage).render(stdout_colour()),
+            OutputFormat::Json => stats_view::json(&usage, !no_stream),
+            OutputFormat::Yaml => stats_view::yaml(&usage),
         };
         let mut out = std::io::stdout().lock();
         if no_stream {
@@ -62,7 +62,7 @@ async fn stream(cfg: &DaemonConfig, tenants: &[String], no_stream: bool, output:
             write!(out, "{clear}\x1b[H{}\x1b[J", text.replace('\n', "\x1b[K\n"))?;
         } else {
             // One frame after another; tables get a blank line between them.
-            let gap = if output == ListOutput::Table { "\n" } else { "" };
+            let gap = if output == OutputFormat::Table { "\n" } else { "" };
             write!(out, "{text}{gap}")?;
         }
         out.flush()?;

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::liveness::{state_lock, Liveness};
 use super::style::{health_style, phase_style, stdout_colour, RED};
 use super::table::{Cell, Table};
-use super::ListOutput;
+use super::OutputFormat;
 use crate::config::DaemonConfig;
 use crate::status::{StatusStore, TenantStatus};
 
@@ -25,14 +25,20 @@ enum Entry<'a> {
     },
 }
 
-pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: ListOutput) -> anyhow::Result<u8> {
+pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: OutputFormat) -> anyhow::Result<u8> {
     let store = StatusStore::new(cfg.status_dir());
     let mut listing = store.list()?;
     if let Some(t) = tenant {
+        let known: Vec<String> =
+            listing.statuses.keys().chain(listing.unreadable.keys()).map(|n| n.to_string()).collect();
         listing.statuses.retain(|name, _| name.as_str() == t);
         listing.unreadable.retain(|name, _| name.as_str() == t);
         if listing.statuses.is_empty() && listing.unreadable.is_empty() {
-            anyhow::bail!("no status for tenant {t:?} in {}", store.dir().display());
+            let hint = match crate::suggest::closest(t, &known) {
+                Some(close) => format!("; did you mean {close:?}?"),
+                None => String::new(),
+            };
+            anyhow::bail!("no status for tenant {t:?} in {}{hint}", store.dir().display());
         }
     }
     let mut list: Vec<(&str, Entry<'_>)> =
@@ -69,16 +75,16 @@ struct Seen<'a> {
 fn render(
     list: &[Entry<'_>],
     single: bool,
-    output: ListOutput,
+    output: OutputFormat,
     colour: bool,
     seen: &Seen<'_>,
 ) -> anyhow::Result<String> {
     Ok(match (output, list.first()) {
-        (ListOutput::Json, Some(one)) if single => serde_json::to_string_pretty(one)? + "\n",
-        (ListOutput::Json, _) => serde_json::to_string_pretty(list)? + "\n",
-        (ListOutput::Yaml, Some(one)) if single => serde_yaml::to_string(one)?,
-        (ListOutput::Yaml, _) => serde_yaml::to_string(list)?,
-        (ListOutput::Table, _) => {
+        (OutputFormat::Json, Some(one)) if single => serde_json::to_string_pretty(one)? + "\n",
+        (OutputFormat::Json, _) => serde_json::to_string_pretty(list)? + "\n",
+        (OutputFormat::Yaml, Some(one)) if single => serde_yaml::to_string(one)?,
+        (OutputFormat::Yaml, _) => serde_yaml::to_string(list)?,
+        (OutputFormat::Table, _) => {
             let footer = stale_warning(seen.liveness).filter(|_| !list.is_empty()).map(|w| w + "\n");
             table(list, seen.now).render(colour) + &engine_line(list) + &footer.unwrap_or_default()
         }
@@ -209,28 +215,28 @@ mod tests {
             status("beta", Phase::Failed, Health::Down, Some(&long)),
         );
         let list = [Entry::Status(&a), Entry::Status(&b)];
-        let table = render(&list, false, ListOutput::Table, false, &live()).unwrap();
+        let table = render(&list, false, OutputFormat::Table, false, &live()).unwrap();
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines[0], "TENANT  PHASE    HEALTH   AGE  URL                     RESTARTS  LAST ERROR");
         assert_eq!(lines[1], "acme    Running  healthy  3m   http://127.0.0.1:20001         2");
         assert!(lines[2].starts_with("beta    Failed   down") && lines[2].ends_with(&format!("{}...", "x".repeat(77))));
         assert_eq!(lines.len(), 3, "a daemon holds the lock: no warning");
-        let coloured = render(&list, false, ListOutput::Table, true, &live()).unwrap();
+        let coloured = render(&list, false, OutputFormat::Table, true, &live()).unwrap();
         assert!(coloured.contains("\u{1b}[32mRunning\u{1b}[0m") && coloured.contains("\u{1b}[31mFailed\u{1b}[0m"));
 
         let json: serde_json::Value =
-            serde_json::from_str(&render(&list, false, ListOutput::Json, false, &live()).unwrap()).unwrap();
+            serde_json::from_str(&render(&list, false, OutputFormat::Json, false, &live()).unwrap()).unwrap();
         assert_eq!(json, serde_json::to_value([&a, &b]).unwrap());
         assert_eq!(json[0]["lastUpdateTime"], "2026-03-01T11:57:00Z");
         let yaml: serde_json::Value =
-            serde_yaml::from_str(&render(&list, false, ListOutput::Yaml, false, &live()).unwrap()).unwrap();
+            serde_yaml::from_str(&render(&list, false, OutputFormat::Yaml, false, &live()).unwrap()).unwrap();
         assert_eq!(yaml, json);
 
         // One tenant asked for: the object itself, exactly as the status file's JSON.
-        let one = render(&[Entry::Status(&a)], true, ListOutput::Json, false, &live()).unwrap();
+        let one = render(&[Entry::Status(&a)], true, OutputFormat::Json, false, &live()).unwrap();
         assert_eq!(one, serde_json::to_string_pretty(&a).unwrap() + "\n");
         let one: serde_json::Value =
-            serde_yaml::from_str(&render(&[Entry::Status(&a)], true, ListOutput::Yaml, false, &live()).unwrap())
+            serde_yaml::from_str(&render(&[Entry::Status(&a)], true, OutputFormat::Yaml, false, &live()).unwrap())
                 .unwrap();
         assert_eq!(one["tenant"], "acme");
     }
@@ -240,7 +246,8 @@ mod tests {
         let a = status("acme", Phase::Running, Health::Healthy, None);
         let free = Liveness::Free { lock: PathBuf::from("/var/lib/tenantd/tenantd.lock") };
         let table =
-            render(&[Entry::Status(&a)], false, ListOutput::Table, false, &Seen { now: NOW, liveness: &free }).unwrap();
+            render(&[Entry::Status(&a)], false, OutputFormat::Table, false, &Seen { now: NOW, liveness: &free })
+                .unwrap();
         let last = table.lines().last().unwrap();
         assert!(
             last.contains("no tenantd daemon is running") && last.contains("/var/lib/tenantd/tenantd.lock"),
@@ -248,7 +255,7 @@ mod tests {
         );
         assert!(last.contains("may be stale") && last.contains("tenantd plan"), "{table}");
         // JSON stays the statuses alone; the warning goes to stderr.
-        let json = render(&[Entry::Status(&a)], false, ListOutput::Json, false, &Seen { now: NOW, liveness: &free });
+        let json = render(&[Entry::Status(&a)], false, OutputFormat::Json, false, &Seen { now: NOW, liveness: &free });
         assert!(!json.unwrap().contains("stale"));
     }
 

@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::diagnostics::{SpecErrorPrinter, Stream};
+use super::output::OutputFormat;
+use super::validate_report::{report, Findings};
 use crate::spec::{load_dir, load_file, load_file_as, SpecError, TenantName};
 
-pub fn run(config: &Path, paths: &[PathBuf]) -> anyhow::Result<u8> {
+pub fn run(config: &Path, paths: &[PathBuf], output: OutputFormat) -> anyhow::Result<u8> {
     let paths = if paths.is_empty() { vec![super::load_config(config)?.tenants_dir] } else { paths.to_vec() };
-    let mut printer = SpecErrorPrinter::new(Stream::Stdout);
-    let mut problems = 0usize;
+    let mut found = Findings::default();
     // Each valid spec by the tenant it names: the files that name it, each once.
     let mut claims: BTreeMap<TenantName, Vec<PathBuf>> = BTreeMap::new();
     let mut claim = |name: &TenantName, path: &Path| {
@@ -31,69 +31,55 @@ pub fn run(config: &Path, paths: &[PathBuf]) -> anyhow::Result<u8> {
                     for (name, spec) in &set.valid {
                         claim(name, &spec.path);
                     }
-                    for i in &set.invalid {
-                        for e in &i.errors {
-                            printer.print(e);
-                            problems += 1;
-                        }
+                    for i in set.invalid {
+                        found.problems.extend(i.errors);
                     }
                 }
-                Err(e) => {
-                    printer.print(&e);
-                    problems += 1;
-                }
+                Err(e) => found.problems.push(e),
             }
         } else {
             match load_file(p) {
                 Ok(spec) => claim(&spec.file.metadata.name, p),
-                Err(errors) => {
-                    for e in &errors {
-                        printer.print(e);
-                    }
-                    problems += errors.len().max(1);
-                }
+                Err(errors) => found.problems.extend(errors),
             }
         }
     }
-    let mut valid = 0usize;
-    for (name, files) in &claims {
-        if files.len() == 1 {
-            valid += 1;
+    for (name, files) in claims {
+        if let [only] = files.as_slice() {
+            found.valid.push((name, only.clone()));
             continue;
         }
-        for path in files {
+        for path in &files {
             for other in files.iter().filter(|o| *o != path) {
                 let e = SpecError::DuplicateName { path: path.clone(), name: name.to_string(), other: other.clone() };
-                printer.print(&e);
-                problems += 1;
+                found.problems.push(e);
             }
         }
     }
-    Ok(summary(problems, valid))
+    report(&found, output)
 }
 
 /// `validate --as DEST FILE`: FILE read as if it were at DEST (build contexts resolved from
 /// DEST's directory, problems named at DEST), and refused when another spec in DEST's
 /// directory names its tenant (DEST itself, which FILE would replace, aside).
-pub fn run_as(paths: &[PathBuf], dest: &Path) -> anyhow::Result<u8> {
+pub fn run_as(paths: &[PathBuf], dest: &Path, output: OutputFormat) -> anyhow::Result<u8> {
     let [file] = paths else { anyhow::bail!("--as checks one file; {} path(s) given", paths.len()) };
-    let mut printer = SpecErrorPrinter::new(Stream::Stdout);
-    let spec = match load_file_as(file, dest) {
-        Ok(spec) => spec,
-        Err(errors) => {
-            for e in &errors {
-                printer.print(e);
+    let mut found = Findings::default();
+    match load_file_as(file, dest) {
+        Ok(spec) => {
+            let name = &spec.file.metadata.name;
+            let others = neighbours_naming(dest, name);
+            for other in others {
+                let e = SpecError::DuplicateName { path: dest.to_path_buf(), name: name.to_string(), other };
+                found.problems.push(e);
             }
-            return Ok(summary(errors.len().max(1), 0));
+            if found.problems.is_empty() {
+                found.valid.push((name.clone(), dest.to_path_buf()));
+            }
         }
-    };
-    let name = &spec.file.metadata.name;
-    let others = neighbours_naming(dest, name);
-    for other in &others {
-        let e = SpecError::DuplicateName { path: dest.to_path_buf(), name: name.to_string(), other: other.clone() };
-        printer.print(&e);
+        Err(errors) => found.problems.extend(errors),
     }
-    Ok(summary(others.len(), usize::from(others.is_empty())))
+    report(&found, output)
 }
 
 /// The spec files in `dest`'s directory, `dest` aside, that name `name`: the valid ones, and
@@ -111,15 +97,4 @@ fn neighbours_naming(dest: &Path, name: &TenantName) -> Vec<PathBuf> {
         i.tenant.as_ref() == Some(name) && i.errors.iter().all(|e| matches!(e, SpecError::DuplicateName { .. }))
     });
     valid.into_iter().chain(clashing.map(|i| i.path.clone())).filter(|p| !is_dest(p)).collect()
-}
-
-/// Says how it went on stderr; the exit code.
-fn summary(problems: usize, valid: usize) -> u8 {
-    if problems == 0 {
-        eprintln!("{valid} tenant spec(s) valid");
-        0
-    } else {
-        eprintln!("{problems} problem(s) found; {valid} tenant spec(s) valid");
-        1
-    }
 }

@@ -14,7 +14,15 @@ use super::model::*;
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
 pub fn render_json(plan: &Plan) -> String {
-    let value = json!({
+    let mut s = serde_json::to_string_pretty(&plan_document(plan)).expect("plans serialize");
+    s.push('\n');
+    s
+}
+
+/// The plan as the document [`render_json`] prints, for a caller that prints it in another form
+/// (YAML).
+pub fn plan_document(plan: &Plan) -> serde_json::Value {
+    json!({
         "formatVersion": PLAN_FORMAT_VERSION,
         "summary": {
             "create": plan.count(ChangeKind::Create),
@@ -26,8 +34,5 @@ pub fn render_json(plan: &Plan) -> String {
         },
         "deletionsHeld": plan.deletions_held,
         "tenants": plan.tenants,
-    });
-    let mut s = serde_json::to_string_pretty(&value).expect("plans serialize");
-    s.push('\n');
-    s
+    })
 }

@@ -12,7 +12,7 @@ mod model;
 pub use compare::differences;
 pub use compute::{plan, PlanInput, RolledBack};
 pub use human::{describe_step, render_human, render_human_coloured};
-pub use json::{render_json, PLAN_FORMAT_VERSION};
+pub use json::{plan_document, render_json, PLAN_FORMAT_VERSION};
 pub use model::*;
 
 #[cfg(test)]

@@ -191,6 +191,9 @@ impl SpecDuration {
     pub const fn from_secs(s: u64) -> Self {
         Self(std::time::Duration::from_secs(s))
     }
+    pub const fn from_millis(ms: u64) -> Self {
+        Self(std::time::Duration::from_millis(ms))
+    }
     pub fn get(self) -> std::time::Duration {
         self.0
     }
