@@ -184,6 +184,20 @@ fn the_playbook_deploys_a_tenant_and_an_invalid_template_is_never_written() {
     files.sort();
     assert_eq!(files, ["acme.yaml", "beta.yaml"], "nothing but the two good specs in tenants_dir");
 
+    // Another writer's file already names gamma: the playbook's gamma.yaml would make both
+    // invalid, so `validate --as` refuses it and neither file changes.
+    env.spec("old-gamma.yaml", &stub_spec("gamma", ""));
+    let o = run_playbook(&ansible, &env, "playbook.yml", &with(json!({ "tenants": [stub_tenant("gamma", &image)] })));
+    let out = output(&o);
+    assert!(!o.status.success(), "ansible must refuse a second spec naming gamma: {out}");
+    assert!(
+        out.contains("failed to validate") && out.contains("gamma.yaml: tenant \\\"gamma\\\" is also defined in"),
+        "{out}"
+    );
+    assert!(!env.tenants.join("gamma.yaml").exists(), "the duplicate is never written");
+    assert_eq!(std::fs::read_to_string(env.tenants.join("old-gamma.yaml")).unwrap(), stub_spec("gamma", ""));
+    env.remove_spec("old-gamma.yaml");
+
     // A tenant that cannot run (its image does not exist and may not be pulled): the playbook
     // fails once it has waited, naming the tenant and its status.
     let o = run_playbook(
