@@ -65,11 +65,11 @@ if [ -n "${TENANTD_QUICKSTART_PORTS:-}" ]; then
     ports="port_range = [${TENANTD_QUICKSTART_PORTS%-*}, ${TENANTD_QUICKSTART_PORTS#*-}]"
 fi
 
-# Decrypted secrets go only to tmpfs (tenantd refuses anything else): the first of these that is
-# a tmpfs this user may write to; as root, else a tmpfs mounted under the local directory.
+# Decrypted secrets go only to tmpfs (tenantd refuses anything else): under the first of these
+# that is a tmpfs this user may write to, else (as root) on a tmpfs mounted in the local directory.
 secrets_base=""
-for base in "${XDG_RUNTIME_DIR:-}" /run /dev/shm; do
-    if [ -n "$base" ] && [ -d "$base" ] && [ -w "$base" ] && [ "$(stat -f -c %T "$base")" = tmpfs ]; then
+for base in /run /dev/shm; do
+    if [ -d "$base" ] && [ -w "$base" ] && [ "$(stat -f -c %T "$base")" = tmpfs ]; then
         secrets_base="$base/tenantd-$instance"
         break
     fi
