@@ -1,6 +1,6 @@
 //! Every sample tenant, brought up on the real engine, passes the container-runtime checks of
 //! the CIS Docker Benchmark (section 5) as `docker inspect` shows them. The deliberate
-//! deviations are listed in the README's reliability section.
+//! deviations are listed in docs/testing.md, under Reliability.
 
 mod support;
 

@@ -3,6 +3,7 @@
 
 mod commands;
 mod http;
+mod mounts;
 mod probe;
 mod routes;
 mod runtime_files;

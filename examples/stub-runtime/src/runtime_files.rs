@@ -1,7 +1,9 @@
 //! The runtime's config file and secrets directory, as a real runtime would use them: read at
 //! start and again on SIGHUP, never in between. `GET /debug/runtime` reports what was read last
-//! without any secret value: the config's size and FNV-1a hash, and each secret file's name and
-//! inode (a file replaced by rename gets a new inode).
+//! without any secret value: the config's size and FNV-1a hash, each secret file's name and
+//! inode (a file replaced by rename gets a new inode), the filesystem the secrets directory is on
+//! as seen from inside the container, and whether the gateway token the config names (as
+//! OpenClaw's `gateway.auth.token`, `${secret:NAME}`) resolves to a secret file.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,9 +48,15 @@ fn publish(config: &Path, secrets: &Path, reloads: u64) {
 
 /// The debug JSON for these files.
 pub fn describe(config: &Path, secrets: &Path, reloads: u64) -> String {
-    let config = match std::fs::read(config) {
-        Ok(bytes) => format!(r#"{{"present":true,"bytes":{},"fnv64":"{:016x}"}}"#, bytes.len(), fnv64(&bytes)),
-        Err(_) => r#"{"present":false}"#.to_string(),
+    let bytes = std::fs::read(config).ok();
+    let token = bytes.as_deref().map_or("none", |b| gateway_token(b, secrets));
+    let config = match &bytes {
+        Some(bytes) => format!(r#"{{"present":true,"bytes":{},"fnv64":"{:016x}"}}"#, bytes.len(), fnv64(bytes)),
+        None => r#"{"present":false}"#.to_string(),
+    };
+    let secrets_fs = match secrets.is_dir().then(|| crate::mounts::fs_type(secrets)).flatten() {
+        Some(fs) => crate::routes::json_string(&fs),
+        None => "null".to_string(),
     };
     let mut files: Vec<(String, u64)> = std::fs::read_dir(secrets)
         .map(|dir| {
@@ -66,7 +74,25 @@ pub fn describe(config: &Path, secrets: &Path, reloads: u64) -> String {
         .iter()
         .map(|(name, ino)| format!(r#"{{"name":{},"inode":{ino}}}"#, crate::routes::json_string(name)))
         .collect();
-    format!(r#"{{"config":{config},"secrets":[{}],"reloads":{reloads}}}"#, secrets.join(","))
+    format!(
+        r#"{{"config":{config},"secrets":[{}],"secretsFs":{secrets_fs},"gatewayToken":"{token}","reloads":{reloads}}}"#,
+        secrets.join(",")
+    )
+}
+
+/// Whether the config's gateway token resolves: `none` when the config names no
+/// `${secret:NAME}` under `"auth"`, `resolved` when `<secrets>/NAME` is a non-empty file this
+/// process can read, `unresolved` otherwise. The value itself is read and dropped.
+fn gateway_token(config: &[u8], secrets: &Path) -> &'static str {
+    let text = String::from_utf8_lossy(config);
+    let Some(auth) = text.find("\"auth\"") else { return "none" };
+    let Some(name) = text[auth..].split("${secret:").nth(1).and_then(|rest| rest.split('}').next()) else {
+        return "none";
+    };
+    match std::fs::read(secrets.join(name)) {
+        Ok(value) if !value.is_empty() => "resolved",
+        _ => "unresolved",
+    }
 }
 
 /// FNV-1a, 64 bits: enough to tell two configs apart in a test, and needs no dependency.
@@ -90,10 +116,31 @@ mod tests {
             json.starts_with(&format!(r#"{{"config":{{"present":true,"bytes":2,"fnv64":"{:016x}"}}"#, fnv64(b"{}"))),
             "{json}"
         );
-        assert!(json.contains(r#""name":"TG""#) && json.ends_with(r#""reloads":2}"#), "{json}");
+        assert!(json.contains(r#""name":"TG""#) && json.ends_with(r#""gatewayToken":"none","reloads":2}"#), "{json}");
+        assert!(json.contains(r#""secretsFs":""#), "the secrets directory's filesystem is named: {json}");
         assert!(!json.contains("canary"), "{json}");
         let missing = describe(&dir.join("nope.json"), &dir.join("nope"), 0);
-        assert_eq!(missing, r#"{"config":{"present":false},"secrets":[],"reloads":0}"#);
+        assert_eq!(
+            missing,
+            r#"{"config":{"present":false},"secrets":[],"secretsFs":null,"gatewayToken":"none","reloads":0}"#
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_gateway_token_resolves_only_to_a_readable_secret_file() {
+        let dir = std::env::temp_dir().join(format!("stub-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = br#"{"gateway": {"auth": {"mode": "token", "token": "${secret:GW}"}}}"#;
+        assert_eq!(gateway_token(config, &dir), "unresolved");
+        std::fs::write(dir.join("GW"), b"").unwrap();
+        assert_eq!(gateway_token(config, &dir), "unresolved", "an empty file is no token");
+        std::fs::write(dir.join("GW"), b"t0ken").unwrap();
+        assert_eq!(gateway_token(config, &dir), "resolved");
+        assert_eq!(gateway_token(br#"{"gateway": {"auth": {"mode": "none"}}}"#, &dir), "none");
+        std::fs::write(dir.join("openclaw.json"), config).unwrap();
+        let json = describe(&dir.join("openclaw.json"), &dir, 0);
+        assert!(json.contains(r#""gatewayToken":"resolved""#) && !json.contains("t0ken"), "{json}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
