@@ -136,10 +136,8 @@ pub async fn run(cfg: &DaemonConfig, opts: ApplyOptions) -> anyhow::Result<u8> {
     }
     if failed > 0 {
         eprintln!("{failed} tenant(s) or spec file(s) did not converge; see `tenantd status` and `tenantd plan`");
-        Ok(1)
-    } else {
-        Ok(0)
     }
+    Ok(super::exit::failure_if(failed > 0))
 }
 
 fn result_of(t: &TenantPlan, outcome: Option<&TenantOutcome>) -> TenantResult {

@@ -7,6 +7,7 @@ mod completions;
 mod diagnostics;
 mod duration;
 mod exec;
+pub mod exit;
 mod explain;
 mod liveness;
 mod logging;
@@ -278,11 +279,7 @@ pub enum SecretsCommand {
     },
 }
 
-/// Parses arguments, runs the command, and maps the outcome to an exit code.
-/// The exit code of a command line tenantd cannot parse (an unknown flag, a missing argument, a
-/// bad value): sysexits' EX_USAGE.
-pub const USAGE_ERROR: u8 = 64;
-
+/// Parses arguments, runs the command, and maps the outcome to an exit code (see [`exit`]).
 pub fn main() -> ExitCode {
     crate::daemon::memory::one_malloc_arena();
     let cli = match Cli::try_parse() {
@@ -292,7 +289,7 @@ pub fn main() -> ExitCode {
             // error, which exits USAGE_ERROR rather than clap's 2: `plan --detailed-exitcode`
             // says "changes pending" with 2, and a script must not read a typo as that.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { USAGE_ERROR } else { 0 });
+            return ExitCode::from(if e.use_stderr() { exit::USAGE_ERROR } else { exit::SUCCESS });
         }
     };
     logging::init(matches!(cli.command, Command::Run { .. } | Command::Ingress { .. }), cli.log_format);
@@ -300,7 +297,7 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(exit::FAILURE);
         }
     };
     let outcome = runtime.block_on(run(cli));
@@ -311,7 +308,7 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(exit::FAILURE)
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `tenantd plan`: what apply would do, for every tenant or only the targeted ones.
 
+use super::exit;
 use super::output::{document, OutputFormat};
 use super::scope::{check_targets_exist, parse_targets};
 use super::style::stdout_colour;
@@ -36,10 +37,10 @@ pub async fn run(
     }
     let errors = plan.has_blocked_tenants() || !desired.invalid_files.is_empty();
     Ok(if errors {
-        1
+        exit::FAILURE
     } else if detailed && plan.has_changes() {
-        2
+        exit::CHANGES_PENDING
     } else {
-        0
+        exit::SUCCESS
     })
 }

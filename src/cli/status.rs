@@ -60,7 +60,7 @@ pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: OutputFormat) -> an
     if let Some(warning) = stale_warning(&liveness).filter(|_| !list.is_empty()) {
         eprintln!("warning: {warning}");
     }
-    Ok(u8::from(!listing.unreadable.is_empty()))
+    Ok(super::exit::failure_if(!listing.unreadable.is_empty()))
 }
 
 /// When and in what state of the state lock the statuses are looked at.

@@ -88,9 +88,8 @@ pub fn report(findings: &Findings, output: OutputFormat) -> anyhow::Result<u8> {
     }
     if problems == 0 {
         eprintln!("{valid} tenant spec(s) valid");
-        Ok(0)
     } else {
         eprintln!("{problems} problem(s) found; {valid} tenant spec(s) valid");
-        Ok(1)
     }
+    Ok(super::exit::failure_if(problems > 0))
 }

@@ -86,12 +86,12 @@ pub async fn run(cfg: &DaemonConfig, names: &[String], condition: Condition, tim
             }
         }
         if waiting.is_empty() {
-            return Ok(0);
+            return Ok(super::exit::SUCCESS);
         }
         let now = Instant::now();
         if now.duration_since(started) >= timeout {
             eprintln!("error: timed out after {} waiting for {}", super::duration::show(timeout), waiting.join(", "));
-            return Ok(1);
+            return Ok(super::exit::FAILURE);
         }
         if now.duration_since(last_line) >= STILL_EVERY {
             last_line = now;
