@@ -140,6 +140,7 @@ fn judge(plan: Option<&TenantPlan>, invalid: Option<&str>, status: Option<&Tenan
     }
     match (status.phase, status.health) {
         (Phase::Running, Health::Healthy) => Verdict::Ready,
+        (Phase::Suspended, _) => Verdict::Never("its spec suspends it".into()),
         (phase, health) => Verdict::Waiting(format!("phase {phase}, health {}", format!("{health:?}").to_lowercase())),
     }
 }
