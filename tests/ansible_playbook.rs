@@ -107,15 +107,13 @@ fn the_playbook_deploys_a_tenant_and_an_invalid_template_is_never_written() {
     let daemon = Daemon::start(&env);
     let beta = daemon.await_running(&env, "beta", CONVERGE);
 
-    let status_dir = env.state.join("status");
     let common = json!({
         "tenantd_bin": env!("CARGO_BIN_EXE_tenantd"),
         "tenants_dir": env.tenants,
-        "status_dir": status_dir,
         "tenantd_spec_owner": id("-u"),
         "tenantd_spec_group": id("-g"),
-        "tenantd_wait_delay": 1,
-        "tenantd_wait_retries": 60,
+        "tenantd_config": env.config,
+        "tenantd_wait_timeout": "2m",
     });
     let with = |extra: serde_json::Value| {
         let mut v = common.clone();
@@ -206,12 +204,12 @@ fn the_playbook_deploys_a_tenant_and_an_invalid_template_is_never_written() {
         "playbook.yml",
         &with(json!({
             "tenants": [stub_tenant("delta", &format!("tenantd-missing-{}:none", env.instance))],
-            "tenantd_wait_retries": 5,
+            "tenantd_wait_timeout": "10s",
         })),
     );
     let out = output(&o);
     assert!(!o.status.success(), "the playbook must fail for a tenant that never runs: {out}");
-    assert!(out.contains("tenant delta is not Running after"), "{out}");
+    assert!(out.contains("timed out after 10s waiting for delta (create pending; phase "), "{out}");
     let delta = env.status("delta").expect("delta's status");
     assert_ne!(delta["phase"], "Running", "{delta:#}");
     assert!(out.contains(&format!("phase {}", delta["phase"].as_str().unwrap())), "{out}\n{delta:#}");

@@ -3,8 +3,9 @@
 //!
 //! Each round runs the same pass `plan` runs (nothing is changed) and reads the status files:
 //! - converged: the plan has nothing left to do for the tenant;
-//! - healthy: converged, and its status file says Running and healthy for the very spec on
-//!   disk now (its `specHash`), so a status written before the spec changed never counts.
+//! - healthy: converged, and its status file says Running and healthy (or, for a runtime with no
+//!   health check at all, Running) for the very spec on disk now (its `specHash`), so a status
+//!   written before the spec changed never counts.
 //!
 //! A tenant that cannot get there without a person (its spec is invalid, another owner holds
 //! its names, this spec was rolled back) fails the wait at once rather than at the timeout.
@@ -128,7 +129,17 @@ fn judge(plan: Option<&TenantPlan>, invalid: Option<&str>, status: Option<&Tenan
         }
         (_, Some(Blocked::NoPort { message })) => return Verdict::Waiting(format!("no host port: {message}")),
         (_, Some(Blocked::DeletionHeld { .. })) => return Verdict::Waiting("deletion held back".into()),
-        (change, None) => return Verdict::Waiting(format!("{} pending", change_word(*change))),
+        (change, None) => {
+            // What the last try of this very spec ended in, when a status says so.
+            let tried = status
+                .filter(|s| plan.desired.as_ref().is_some_and(|d| s.spec_hash.as_deref() == Some(d.spec_hash.as_str())))
+                .map(|s| match &s.last_error {
+                    Some(e) => format!("; phase {}: {e}", s.phase),
+                    None => format!("; phase {}", s.phase),
+                })
+                .unwrap_or_default();
+            return Verdict::Waiting(format!("{} pending{tried}", change_word(*change)));
+        }
     }
     let Some(desired) = plan.desired.as_ref() else { return Verdict::Ready };
     if c == Condition::Converged {
@@ -139,7 +150,8 @@ fn judge(plan: Option<&TenantPlan>, invalid: Option<&str>, status: Option<&Tenan
         return Verdict::Waiting("its status is of an earlier spec".into());
     }
     match (status.phase, status.health) {
-        (Phase::Running, Health::Healthy) => Verdict::Ready,
+        // Unknown: the runtime has no health check at all; running is all there is to wait for.
+        (Phase::Running, Health::Healthy | Health::Unknown) => Verdict::Ready,
         (Phase::Suspended, _) => Verdict::Never("its spec suspends it".into()),
         (phase, health) => Verdict::Waiting(format!("phase {phase}, health {}", format!("{health:?}").to_lowercase())),
     }
