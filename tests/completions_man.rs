@@ -162,8 +162,22 @@ fn man_prints_the_top_page_listing_every_subcommand() {
     let page = tenantd(&["man"]).stdout;
     let roff = String::from_utf8(page.clone()).unwrap();
     assert!(roff.contains(".TH tenantd 1"), "a section-1 page:\n{roff}");
-    for section in [".SH NAME", ".SH SYNOPSIS", ".SH OPTIONS", ".SH SUBCOMMANDS"] {
-        assert!(roff.contains(section), "{section} missing");
+    let sections = [
+        ".SH NAME",
+        ".SH SYNOPSIS",
+        ".SH OPTIONS",
+        ".SH SUBCOMMANDS",
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH EXAMPLES",
+        ".SH \"SEE ALSO\"",
+        ".SH VERSION",
+    ];
+    let mut at = 0;
+    for section in sections {
+        let found = roff[at..].find(section).unwrap_or_else(|| panic!("{section} missing, or out of order:\n{roff}"));
+        at += found + section.len();
     }
     if !groff_available("man_prints_the_top_page_listing_every_subcommand") {
         return;
@@ -175,6 +189,17 @@ fn man_prints_the_top_page_listing_every_subcommand() {
     for path in subcommands().iter().filter(|p| p.len() == 1) {
         assert!(text.contains(&format!("tenantd-{}(1)", path[0])), "SUBCOMMANDS lacks tenantd-{}(1):\n{text}", path[0]);
     }
+    // What a script needs to know, as a reader sees it.
+    for expected in [
+        "EX_USAGE",
+        "--detailed-exitcode",
+        "TENANTD_CONFIG",
+        "TENANTD_LOG_FORMAT",
+        "/var/lib/tenantd/status/TENANT.json",
+        "tenantd.toml(5)",
+    ] {
+        assert!(text.contains(expected), "tenantd(1) lacks {expected}:\n{text}");
+    }
 }
 
 #[test]
@@ -185,6 +210,7 @@ fn man_dir_writes_one_valid_page_per_subcommand() {
 
     let mut expected: Vec<String> = subcommands().iter().map(|p| format!("tenantd-{}.1", p.join("-"))).collect();
     expected.push("tenantd.1".to_string());
+    expected.push("tenantd.toml.5".to_string());
     expected.sort();
     let mut written: Vec<String> =
         std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -194,6 +220,10 @@ fn man_dir_writes_one_valid_page_per_subcommand() {
     // The page of `plan` documents its own options.
     let plan = std::fs::read_to_string(out_dir.join("tenantd-plan.1")).unwrap();
     assert!(plan.contains(r"\-\-detailed\-exitcode"), "{plan}");
+    // And says what its exit status means.
+    assert!(plan.contains(".SH \"EXIT STATUS\"") && plan.contains(".SH EXAMPLES"), "{plan}");
+    let config = std::fs::read_to_string(out_dir.join("tenantd.toml.5")).unwrap();
+    assert!(config.starts_with(".TH tenantd.toml 5"), "{config}");
 
     if !groff_available("man_dir_writes_one_valid_page_per_subcommand") {
         return;
@@ -214,4 +244,30 @@ fn man_dir_that_cannot_be_created_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("cannot create {}", target.display())), "{stderr}");
+}
+
+/// tenantd.toml(5) as a reader sees it: each table and key, with its default.
+#[test]
+fn the_config_page_documents_each_table_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    tenantd(&["man", "--dir", dir.path().to_str().unwrap()]);
+    if !groff_available("the_config_page_documents_each_table_and_key") {
+        return;
+    }
+    // As one line, since a sentence may be broken anywhere.
+    let text = format_page(&dir.path().join("tenantd.toml.5")).split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "tenants_dir (path)",
+        "Required.",
+        "[docker]",
+        "[[registries]]",
+        "resync_interval",
+        "Default: \"60s\".",
+        "control_plane_namespace_labels",
+        "Changing it needs a restart.",
+        "EXAMPLE",
+        "tenantd(1)",
+    ] {
+        assert!(text.contains(expected), "tenantd.toml(5) lacks {expected:?}:\n{text}");
+    }
 }

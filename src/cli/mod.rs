@@ -9,6 +9,7 @@ mod explain;
 mod liveness;
 mod logging;
 mod logs;
+mod man;
 mod plan;
 mod render;
 mod restart;
@@ -183,10 +184,11 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page tenantd(1) (roff), generated from this command line's definition; with
-    /// `--dir`, write it and one page per subcommand (tenantd-plan(1), …) into that directory.
+    /// `--dir`, write it, one page per subcommand (tenantd-plan(1), …) and the config file's
+    /// page tenantd.toml(5) into that directory.
     Man {
-        /// Write tenantd.1 and every tenantd-<subcommand>.1 here (created if missing) instead of
-        /// printing tenantd.1.
+        /// Write tenantd.1, every tenantd-<subcommand>.1 and tenantd.toml.5 here (created if
+        /// missing) instead of printing tenantd.1.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
@@ -329,7 +331,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Explain { path } => explain::run(&path),
         Command::Completions { shell } => completions::run_completions(shell),
-        Command::Man { dir } => completions::run_man(dir.as_deref()),
+        Command::Man { dir } => man::run(dir.as_deref()),
         Command::Schema => {
             print!("{}", crate::spec::schema::generate());
             Ok(0)
