@@ -101,7 +101,7 @@ pub enum Command {
         #[arg(long)]
         allow_empty: bool,
         /// Plan only this tenant (repeat for more); other tenants are neither observed nor shown.
-        #[arg(long, value_name = "TENANT")]
+        #[arg(long, value_name = "TENANT", add = completions::tenant_names())]
         target: Vec<String>,
     },
     /// Converge every tenant once.
@@ -119,12 +119,14 @@ pub enum Command {
     },
     /// Show tenant status from the status files; exits 1 when one holds no status (it is listed with why).
     Status {
+        #[arg(add = completions::tenant_names())]
         tenant: Option<String>,
         #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: ListOutput,
     },
     /// Print a tenant container's logs.
     Logs {
+        #[arg(add = completions::tenant_names())]
         tenant: String,
         #[command(flatten)]
         container: ContainerChoice,
@@ -143,12 +145,14 @@ pub enum Command {
     },
     /// Restart a tenant's container in place (same container, same volumes).
     Restart {
+        #[arg(add = completions::tenant_names())]
         tenant: String,
         #[command(flatten)]
         container: ContainerChoice,
     },
     /// Run a command in a tenant's running container: `tenantd exec acme -it -- sh`.
     Exec {
+        #[arg(add = completions::tenant_names())]
         tenant: String,
         #[command(flatten)]
         container: ContainerChoice,
@@ -165,6 +169,7 @@ pub enum Command {
     /// Live CPU, memory and network use per tenant, like `docker stats` for tenants.
     Stats {
         /// Only these tenants (default: every tenant of this instance).
+        #[arg(add = completions::tenant_names())]
         tenants: Vec<String>,
         /// Print one sample and exit instead of refreshing.
         #[arg(long)]
@@ -199,6 +204,7 @@ pub enum Command {
     /// tenant (every tenant without one), as multi-document YAML.
     Render {
         /// The tenant's name (optional with --runtime kubernetes).
+        #[arg(add = completions::tenant_names())]
         tenant: Option<String>,
         /// Read specs from this directory instead of the configured tenants_dir.
         #[arg(long)]
@@ -270,6 +276,7 @@ pub const USAGE_ERROR: u8 = 64;
 
 pub fn main() -> ExitCode {
     crate::daemon::memory::one_malloc_arena();
+    completions::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
