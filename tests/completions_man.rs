@@ -98,9 +98,15 @@ fn bash_completion_completes_subcommands_and_their_options() {
 fn zsh_and_fish_scripts_ask_tenantd_and_get_every_subcommand() {
     let zsh = String::from_utf8(tenantd(&["completions", "zsh"]).stdout).unwrap();
     assert!(zsh.starts_with("#compdef tenantd\n"), "a completion function file for $fpath:\n{zsh}");
-    assert!(zsh.contains("COMPLETE=\"zsh\"") && zsh.contains("compdef _clap_dynamic_completer_tenantd tenantd"), "{zsh}");
+    assert!(
+        zsh.contains("COMPLETE=\"zsh\"") && zsh.contains("compdef _clap_dynamic_completer_tenantd tenantd"),
+        "{zsh}"
+    );
     let fish = String::from_utf8(tenantd(&["completions", "fish"]).stdout).unwrap();
-    assert!(fish.starts_with("complete ") && fish.contains("--command tenantd") && fish.contains("COMPLETE=fish tenantd"), "{fish}");
+    assert!(
+        fish.starts_with("complete ") && fish.contains("--command tenantd") && fish.contains("COMPLETE=fish tenantd"),
+        "{fish}"
+    );
 
     for (shell, index) in [("zsh", Some("1")), ("fish", None)] {
         let mut ask = Command::new(env!("CARGO_BIN_EXE_tenantd"));
@@ -112,7 +118,11 @@ fn zsh_and_fish_scripts_ask_tenantd_and_get_every_subcommand() {
         assert!(out.status.success() && out.stderr.is_empty(), "{shell}: {out:?}");
         let offered = String::from_utf8(out.stdout).unwrap();
         for path in subcommands().iter().filter(|p| p.len() == 1) {
-            assert!(offered.lines().any(|l| l.split([':', '\t']).next() == Some(path[0].as_str())), "{shell} lacks {}: {offered}", path[0]);
+            assert!(
+                offered.lines().any(|l| l.split([':', '\t']).next() == Some(path[0].as_str())),
+                "{shell} lacks {}: {offered}",
+                path[0]
+            );
         }
     }
 }

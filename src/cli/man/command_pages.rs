@@ -2,7 +2,7 @@
 //! environment, files, examples and related pages.
 
 use super::sections::{Block, Section};
-use Block::{Example, Item, Para, Pages};
+use Block::{Example, Item, Pages, Para};
 
 /// The exit status every command shares for a command line it cannot parse.
 const USAGE: Block = Item(
@@ -21,7 +21,9 @@ pub fn extra_sections(page: &str) -> Vec<Section> {
     };
     let see_also: &'static [&'static str] = match sub {
         None => &["tenantd.toml(5)", "systemctl(1)", "journalctl(1)", "docker(1)", "kubectl(1)", "age(1)"],
-        Some("secrets-keygen" | "secrets-encrypt") => &["tenantd(1)", "tenantd-secrets(1)", "tenantd.toml(5)", "age(1)"],
+        Some("secrets-keygen" | "secrets-encrypt") => {
+            &["tenantd(1)", "tenantd-secrets(1)", "tenantd.toml(5)", "age(1)"]
+        }
         Some(_) => &["tenantd(1)", "tenantd.toml(5)"],
     };
     sections.push(Section::new("SEE ALSO", vec![Pages(see_also)]));
@@ -127,7 +129,8 @@ fn top_page() -> Vec<Section> {
                 Item(
                     "JOURNAL_STREAM",
                     "Set by systemd when standard error goes to the journal: when it names tenantd's standard error, \
-                     log lines start with their priority (<3> to <7>) and carry no timestamp or colour.",
+                     every log line starts with its priority as sd-daemon(3) writes it (<3> for an error), and text \
+                     lines carry no timestamp or colour.",
                 ),
                 Item(
                     "COMPLETE",

@@ -368,7 +368,8 @@ mod tests {
 
     #[test]
     fn every_key_the_config_accepts_is_documented_and_no_other() {
-        let tables: BTreeSet<String> = TABLES.iter().filter(|(t, _)| !t.is_empty()).map(|(t, _)| t.to_string()).collect();
+        let tables: BTreeSet<String> =
+            TABLES.iter().filter(|(t, _)| !t.is_empty()).map(|(t, _)| t.to_string()).collect();
         for (table, _) in TABLES {
             let documented: BTreeSet<String> = keys_of(table).map(|k| k.name.to_string()).collect();
             let mut accepted = accepted_keys(table);

@@ -108,7 +108,8 @@ mod tests {
         let page = String::from_utf8(page(&command()).unwrap()).unwrap();
         let environment = page.split(".SH ENVIRONMENT").nth(1).expect("an ENVIRONMENT section");
         let environment = environment.split("\n.SH ").next().unwrap().replace("\\fB", "").replace("\\fR", "");
-        let read = regex::Regex::new(r#"(?:\bvar|\bvar_os|from_env)\("([A-Z][A-Z0-9_]*)"\)|env = "([A-Z][A-Z0-9_]*)""#).unwrap();
+        let read = regex::Regex::new(r#"(?:\bvar|\bvar_os|from_env)\("([A-Z][A-Z0-9_]*)"\)|env = "([A-Z][A-Z0-9_]*)""#)
+            .unwrap();
         // Read only by tests.
         let test_only = ["TENANTD_UPDATE_SCHEMA"];
         let mut found = Vec::new();

@@ -69,4 +69,3 @@ fn render_block(block: &Block, roff: &mut Roff) {
         }
     }
 }
-
