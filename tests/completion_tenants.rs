@@ -133,3 +133,18 @@ fn the_library_reads_the_names_the_specs_declare_else_their_file_names() {
     assert_eq!(names, ["acme", "globex"]);
     assert!(tenantd::spec::declared_tenants(&dir.path().join("nowhere")).is_err());
 }
+
+/// `COMPLETE` is a common name: set to anything but a shell's name, tenantd runs as usual.
+#[test]
+fn a_complete_variable_that_names_no_shell_is_ignored() {
+    for value in ["1", "true", "tcsh", ""] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tenantd")).arg("--version").env("COMPLETE", value).output().unwrap();
+        assert!(out.status.success(), "COMPLETE={value}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("tenantd {}", env!("CARGO_PKG_VERSION")));
+    }
+    // A shell's name, with no words to complete: the script that registers the completion.
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_tenantd")).arg("--version").env("COMPLETE", "/bin/bash").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("_clap_complete_tenantd"), "{out:?}");
+}

@@ -46,11 +46,12 @@ pub fn run_completions(shell: Shell) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Answers a completion request and exits, when `COMPLETE` makes this run one; returns at once
-/// otherwise. Must run before anything is printed. A completion prints no panic and no warning
+/// Answers a completion request and exits, when `COMPLETE` names a shell the scripts are made
+/// for; returns at once otherwise, so a `COMPLETE` set for something else (`COMPLETE=1`) changes
+/// nothing. Must run before anything is printed. A completion prints no panic and no warning
 /// into the user's command line: whatever goes wrong, it offers nothing.
 pub fn answer_if_asked() {
-    if std::env::var_os(COMPLETE_VAR).is_none_or(|v| v.is_empty() || v == "0") {
+    if !std::env::var_os(COMPLETE_VAR).is_some_and(|v| is_known_shell(&v)) {
         return;
     }
     std::panic::set_hook(Box::new(|_| {}));
@@ -64,11 +65,14 @@ pub fn answer_if_asked() {
     match std::panic::catch_unwind(answer) {
         Ok(Ok(true)) => std::process::exit(0),
         Ok(Ok(false)) => drop(std::panic::take_hook()),
-        Ok(Err(e)) => {
-            // Asked for by hand with a shell tenantd does not know (`COMPLETE=tcsh tenantd`).
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-        Err(_) => std::process::exit(1),
+        // The candidates could not be written: the shell has gone.
+        Ok(Err(_)) | Err(_) => std::process::exit(1),
     }
+}
+
+/// Whether `value` names a shell completion requests are answered for, as clap reads it: by
+/// name, or by a path to it (`COMPLETE=$SHELL`).
+fn is_known_shell(value: &std::ffi::OsStr) -> bool {
+    let name = std::path::Path::new(value).file_stem().and_then(|n| n.to_str()).unwrap_or_default();
+    clap_complete::env::Shells::builtins().completer(name).is_some()
 }

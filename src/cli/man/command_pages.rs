@@ -134,8 +134,9 @@ fn top_page() -> Vec<Section> {
                 ),
                 Item(
                     "COMPLETE",
-                    "Set by the completion scripts (see tenantd-completions(1)): the run prints completion candidates \
-                     for the words after -- instead of running a command.",
+                    "Set by the completion scripts (see tenantd-completions(1)) to bash, zsh, fish, elvish or \
+                     powershell: the run prints completion candidates for the words after -- instead of running a \
+                     command. Any other value is ignored.",
                 ),
             ],
         ),
