@@ -56,7 +56,7 @@ fi
 rm -rf "$gen"
 mkdir -p "$gen/man" "$gen/completions" "$gen/tmpfiles.d"
 "$bin" man --dir "$gen/man"
-gzip -9n "$gen"/man/*.1
+gzip -9n "$gen"/man/*.1 "$gen"/man/*.5
 "$bin" completions bash >"$gen/completions/tenantd"
 "$bin" completions zsh >"$gen/completions/_tenantd"
 "$bin" completions fish >"$gen/completions/tenantd.fish"

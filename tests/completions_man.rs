@@ -41,17 +41,40 @@ fn the_command_line_has_the_subcommands_these_tests_rely_on() {
     }
 }
 
-#[test]
-fn bash_completion_is_valid_bash_and_offers_every_subcommand() {
+/// Candidates for the last of `words` (`tenantd plan --d`), as bash's programmable completion
+/// asks for them: the script `tenantd completions bash` printed is sourced and its function run,
+/// which runs the `tenantd` found first in `$PATH` (the binary under test).
+fn bash_candidates(words: &str) -> Vec<String> {
     let script = String::from_utf8(tenantd(&["completions", "bash"]).stdout).unwrap();
-    assert!(script.contains("complete -F _tenantd"), "registers a completion for tenantd:\n{script}");
-    for path in subcommands() {
-        let name = path.last().unwrap();
-        assert!(
-            script.contains(&format!("{name})")) || script.contains(&format!(" {name} ")),
-            "bash script lacks {name}"
-        );
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenantd.bash");
+    std::fs::write(&file, script).unwrap();
+    let program = format!(
+        "source '{}'; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+         COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; COMP_TYPE=9; \
+         _clap_complete_tenantd tenantd \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"; \
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        file.display()
+    );
+    let out = Command::new("bash").arg("-c").arg(program).env("PATH", path_with_tenantd()).output().expect("bash");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+/// `$PATH` with the directory of the binary under test first.
+fn path_with_tenantd() -> std::ffi::OsString {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_tenantd")).parent().unwrap().to_path_buf();
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(&rest))).unwrap()
+}
+
+#[test]
+fn bash_completion_is_valid_bash_and_registers_for_tenantd() {
+    let script = String::from_utf8(tenantd(&["completions", "bash"]).stdout).unwrap();
+    assert!(script.contains("-F _clap_complete_tenantd tenantd"), "registers a completion for tenantd:\n{script}");
+    // It runs tenantd from $PATH, not the path of the binary that wrote it (a build directory).
+    assert!(script.contains("COMPLETE=\"bash\"") && script.contains("\"tenantd\" -- "), "{script}");
+    assert!(!script.contains(env!("CARGO_BIN_EXE_tenantd")), "{script}");
 
     let mut bash = Command::new("bash").arg("-n").stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("bash");
     bash.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
@@ -61,33 +84,52 @@ fn bash_completion_is_valid_bash_and_offers_every_subcommand() {
 
 #[test]
 fn bash_completion_completes_subcommands_and_their_options() {
-    // Loads the script and asks it, as bash's programmable completion would, what follows
-    // `tenantd ` and `tenantd plan --d`.
-    let script = String::from_utf8(tenantd(&["completions", "bash"]).stdout).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("tenantd.bash");
-    std::fs::write(&file, script).unwrap();
-    let probe = |words: &str| -> Vec<String> {
-        let program = format!(
-            "source '{}'; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
-             COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
-             _tenantd tenantd \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
-            file.display()
-        );
-        let out = Command::new("bash").arg("-c").arg(program).output().expect("bash");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
-    };
-    let top = probe("tenantd ''");
+    let top = bash_candidates("tenantd ''");
     for path in subcommands().iter().filter(|p| p.len() == 1) {
         assert!(top.contains(&path[0]), "`tenantd <TAB>` does not offer {}: {top:?}", path[0]);
     }
-    assert_eq!(probe("tenantd plan --d"), vec!["--detailed-exitcode".to_string()]);
+    assert!(!top.contains(&"ingress".to_string()), "the hidden ingress is offered: {top:?}");
+    assert_eq!(bash_candidates("tenantd plan --d"), vec!["--detailed-exitcode".to_string()]);
+    assert_eq!(bash_candidates("tenantd secrets k"), vec!["keygen".to_string()]);
+}
+
+/// The candidates the zsh and fish scripts ask for, with the variables each script sets.
+#[test]
+fn zsh_and_fish_scripts_ask_tenantd_and_get_every_subcommand() {
+    let zsh = String::from_utf8(tenantd(&["completions", "zsh"]).stdout).unwrap();
+    assert!(zsh.starts_with("#compdef tenantd\n"), "a completion function file for $fpath:\n{zsh}");
+    assert!(
+        zsh.contains("COMPLETE=\"zsh\"") && zsh.contains("compdef _clap_dynamic_completer_tenantd tenantd"),
+        "{zsh}"
+    );
+    let fish = String::from_utf8(tenantd(&["completions", "fish"]).stdout).unwrap();
+    assert!(
+        fish.starts_with("complete ") && fish.contains("--command tenantd") && fish.contains("COMPLETE=fish tenantd"),
+        "{fish}"
+    );
+
+    for (shell, index) in [("zsh", Some("1")), ("fish", None)] {
+        let mut ask = Command::new(env!("CARGO_BIN_EXE_tenantd"));
+        ask.args(["--", "tenantd", ""]).env("COMPLETE", shell).env("_CLAP_IFS", "\n");
+        if let Some(index) = index {
+            ask.env("_CLAP_COMPLETE_INDEX", index);
+        }
+        let out = ask.output().unwrap();
+        assert!(out.status.success() && out.stderr.is_empty(), "{shell}: {out:?}");
+        let offered = String::from_utf8(out.stdout).unwrap();
+        for path in subcommands().iter().filter(|p| p.len() == 1) {
+            assert!(
+                offered.lines().any(|l| l.split([':', '\t']).next() == Some(path[0].as_str())),
+                "{shell} lacks {}: {offered}",
+                path[0]
+            );
+        }
+    }
 }
 
 #[test]
-fn zsh_and_fish_completions_name_every_subcommand() {
-    for shell in ["zsh", "fish"] {
+fn elvish_and_powershell_scripts_name_every_subcommand() {
+    for shell in ["elvish", "powershell"] {
         let script = String::from_utf8(tenantd(&["completions", shell]).stdout).unwrap();
         for path in subcommands() {
             let name = path.last().unwrap();
@@ -162,8 +204,22 @@ fn man_prints_the_top_page_listing_every_subcommand() {
     let page = tenantd(&["man"]).stdout;
     let roff = String::from_utf8(page.clone()).unwrap();
     assert!(roff.contains(".TH tenantd 1"), "a section-1 page:\n{roff}");
-    for section in [".SH NAME", ".SH SYNOPSIS", ".SH OPTIONS", ".SH SUBCOMMANDS"] {
-        assert!(roff.contains(section), "{section} missing");
+    let sections = [
+        ".SH NAME",
+        ".SH SYNOPSIS",
+        ".SH OPTIONS",
+        ".SH SUBCOMMANDS",
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH EXAMPLES",
+        ".SH \"SEE ALSO\"",
+        ".SH VERSION",
+    ];
+    let mut at = 0;
+    for section in sections {
+        let found = roff[at..].find(section).unwrap_or_else(|| panic!("{section} missing, or out of order:\n{roff}"));
+        at += found + section.len();
     }
     if !groff_available("man_prints_the_top_page_listing_every_subcommand") {
         return;
@@ -175,6 +231,17 @@ fn man_prints_the_top_page_listing_every_subcommand() {
     for path in subcommands().iter().filter(|p| p.len() == 1) {
         assert!(text.contains(&format!("tenantd-{}(1)", path[0])), "SUBCOMMANDS lacks tenantd-{}(1):\n{text}", path[0]);
     }
+    // What a script needs to know, as a reader sees it.
+    for expected in [
+        "EX_USAGE",
+        "--detailed-exitcode",
+        "TENANTD_CONFIG",
+        "TENANTD_LOG_FORMAT",
+        "/var/lib/tenantd/status/TENANT.json",
+        "tenantd.toml(5)",
+    ] {
+        assert!(text.contains(expected), "tenantd(1) lacks {expected}:\n{text}");
+    }
 }
 
 #[test]
@@ -185,6 +252,7 @@ fn man_dir_writes_one_valid_page_per_subcommand() {
 
     let mut expected: Vec<String> = subcommands().iter().map(|p| format!("tenantd-{}.1", p.join("-"))).collect();
     expected.push("tenantd.1".to_string());
+    expected.push("tenantd.toml.5".to_string());
     expected.sort();
     let mut written: Vec<String> =
         std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -194,6 +262,10 @@ fn man_dir_writes_one_valid_page_per_subcommand() {
     // The page of `plan` documents its own options.
     let plan = std::fs::read_to_string(out_dir.join("tenantd-plan.1")).unwrap();
     assert!(plan.contains(r"\-\-detailed\-exitcode"), "{plan}");
+    // And says what its exit status means.
+    assert!(plan.contains(".SH \"EXIT STATUS\"") && plan.contains(".SH EXAMPLES"), "{plan}");
+    let config = std::fs::read_to_string(out_dir.join("tenantd.toml.5")).unwrap();
+    assert!(config.starts_with(".TH tenantd.toml 5"), "{config}");
 
     if !groff_available("man_dir_writes_one_valid_page_per_subcommand") {
         return;
@@ -214,4 +286,30 @@ fn man_dir_that_cannot_be_created_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("cannot create {}", target.display())), "{stderr}");
+}
+
+/// tenantd.toml(5) as a reader sees it: each table and key, with its default.
+#[test]
+fn the_config_page_documents_each_table_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    tenantd(&["man", "--dir", dir.path().to_str().unwrap()]);
+    if !groff_available("the_config_page_documents_each_table_and_key") {
+        return;
+    }
+    // As one line, since a sentence may be broken anywhere.
+    let text = format_page(&dir.path().join("tenantd.toml.5")).split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "tenants_dir (path)",
+        "Required.",
+        "[docker]",
+        "[[registries]]",
+        "resync_interval",
+        "Default: \"60s\".",
+        "control_plane_namespace_labels",
+        "Changing it needs a restart.",
+        "EXAMPLE",
+        "tenantd(1)",
+    ] {
+        assert!(text.contains(expected), "tenantd.toml(5) lacks {expected:?}:\n{text}");
+    }
 }

@@ -1,6 +1,6 @@
 //! The .deb on this machine: built from the debug binary by `scripts/package-deb.sh`, installed
 //! with `dpkg -i`, used as a newcomer would (`tenantd validate` on a spec dropped into
-//! /etc/tenantd/tenants.d, `tenantd status`, the man page, the completions), its unit checked
+//! /etc/tenantd/tenants.d, `tenantd status`, the man pages, the completions), its unit checked
 //! with `systemd-analyze verify`, then purged, leaving nothing behind.
 //!
 //! Needs root, dpkg, cargo-deb and systemd-analyze. Without them it prints `SKIPPED`; with
@@ -30,6 +30,7 @@ const SHIPPED: &[(&str, u32)] = &[
     ("/usr/share/man/man1/tenantd.1.gz", 0o644),
     ("/usr/share/man/man1/tenantd-plan.1.gz", 0o644),
     ("/usr/share/man/man1/tenantd-secrets-keygen.1.gz", 0o644),
+    ("/usr/share/man/man5/tenantd.toml.5.gz", 0o644),
     ("/usr/share/bash-completion/completions/tenantd", 0o644),
     ("/usr/share/zsh/vendor-completions/_tenantd", 0o644),
     ("/usr/share/fish/vendor_completions.d/tenantd.fish", 0o644),
@@ -238,6 +239,11 @@ fn deb_installs_works_and_purges_cleanly() {
     std::fs::write(&broken, SPEC.replace("port: 18789", "port: many")).unwrap();
     let invalid = run(Command::new("/usr/bin/tenantd").arg("validate"));
     let status = run(Command::new("/usr/bin/tenantd").arg("status"));
+    // The installed bash completion offers the tenant, read with the packaged config.
+    let completed = run(Command::new("bash").env_remove("TENANTD_CONFIG").arg("-c").arg(
+        "source /usr/share/bash-completion/completions/tenantd && COMP_WORDS=(tenantd status '') && COMP_CWORD=2 \
+         && COMP_TYPE=9 && _clap_complete_tenantd tenantd '' status && printf '%s\\n' \"${COMPREPLY[@]}\"",
+    ));
     std::fs::remove_file(&spec).unwrap();
     std::fs::remove_file(&broken).unwrap();
     assert_success("tenantd validate", &valid);
@@ -245,6 +251,8 @@ fn deb_installs_works_and_purges_cleanly() {
     assert_eq!(invalid.status.code(), Some(1), "an invalid spec fails validate: {invalid:?}");
     assert!(String::from_utf8_lossy(&invalid.stdout).contains("broken.yaml"), "{invalid:?}");
     assert_success("tenantd status", &status);
+    assert_success("bash completion of tenant names", &completed);
+    assert!(String::from_utf8_lossy(&completed.stdout).lines().any(|l| l == "debcheck"), "{completed:?}");
 
     assert_unit_verifies();
 
@@ -255,6 +263,8 @@ fn deb_installs_works_and_purges_cleanly() {
     if runs("man", &["--version"]) {
         let found = run(Command::new("man").args(["-w", "tenantd"]));
         assert_eq!(String::from_utf8_lossy(&found.stdout).trim(), "/usr/share/man/man1/tenantd.1.gz");
+        let found = run(Command::new("man").args(["-w", "5", "tenantd.toml"]));
+        assert_eq!(String::from_utf8_lossy(&found.stdout).trim(), "/usr/share/man/man5/tenantd.toml.5.gz");
     }
     // The bash completion loads and registers itself for tenantd.
     let completion = run(Command::new("bash")

@@ -12,6 +12,7 @@ mod explain;
 mod liveness;
 mod logging;
 mod logs;
+mod man;
 mod output;
 mod plan;
 mod render;
@@ -97,7 +98,7 @@ pub enum Command {
         #[arg(long)]
         allow_empty: bool,
         /// Plan only this tenant (repeat for more); other tenants are neither observed nor shown.
-        #[arg(long, value_name = "TENANT")]
+        #[arg(long, value_name = "TENANT", add = completions::tenant_names())]
         target: Vec<String>,
     },
     /// Converge every tenant once.
@@ -114,7 +115,7 @@ pub enum Command {
         allow_empty: bool,
         /// Converge only this tenant (repeat for more); other tenants are neither observed nor
         /// changed.
-        #[arg(long, value_name = "TENANT")]
+        #[arg(long, value_name = "TENANT", add = completions::tenant_names())]
         target: Vec<String>,
         /// `table` prints one line per tenant; `json`/`yaml` print one document with each
         /// tenant's result. Progress goes to stderr then.
@@ -126,6 +127,7 @@ pub enum Command {
     /// timeout passes first, naming what each tenant still waits for.
     Wait {
         /// The tenants to wait for (default: every tenant with a spec file).
+        #[arg(add = completions::tenant_names())]
         tenants: Vec<String>,
         /// What to wait for.
         #[arg(long = "for", value_enum, default_value = "healthy")]
@@ -136,12 +138,14 @@ pub enum Command {
     },
     /// Show tenant status from the status files; exits 1 when one holds no status (it is listed with why).
     Status {
+        #[arg(add = completions::tenant_names())]
         tenant: Option<String>,
         #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: OutputFormat,
     },
     /// Print a tenant container's logs.
     Logs {
+        #[arg(add = completions::tenant_names())]
         tenant: String,
         #[command(flatten)]
         container: ContainerChoice,
@@ -160,12 +164,14 @@ pub enum Command {
     },
     /// Restart a tenant's container in place (same container, same volumes).
     Restart {
+        #[arg(add = completions::tenant_names())]
         tenant: String,
         #[command(flatten)]
         container: ContainerChoice,
     },
     /// Run a command in a tenant's running container: `tenantd exec acme -it -- sh`.
     Exec {
+        #[arg(add = completions::tenant_names())]
         tenant: String,
         #[command(flatten)]
         container: ContainerChoice,
@@ -182,6 +188,7 @@ pub enum Command {
     /// Live CPU, memory and network use per tenant, like `docker stats` for tenants.
     Stats {
         /// Only these tenants (default: every tenant of this instance).
+        #[arg(add = completions::tenant_names())]
         tenants: Vec<String>,
         /// Print one sample and exit instead of refreshing.
         #[arg(long)]
@@ -201,10 +208,11 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page tenantd(1) (roff), generated from this command line's definition; with
-    /// `--dir`, write it and one page per subcommand (tenantd-plan(1), …) into that directory.
+    /// `--dir`, write it, one page per subcommand (tenantd-plan(1), …) and the config file's
+    /// page tenantd.toml(5) into that directory.
     Man {
-        /// Write tenantd.1 and every tenantd-<subcommand>.1 here (created if missing) instead of
-        /// printing tenantd.1.
+        /// Write tenantd.1, every tenantd-<subcommand>.1 and tenantd.toml.5 here (created if
+        /// missing) instead of printing tenantd.1.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
@@ -215,6 +223,7 @@ pub enum Command {
     /// tenant (every tenant without one), as multi-document YAML.
     Render {
         /// The tenant's name (optional with --runtime kubernetes).
+        #[arg(add = completions::tenant_names())]
         tenant: Option<String>,
         /// Read specs from this directory instead of the configured tenants_dir.
         #[arg(long)]
@@ -282,6 +291,7 @@ pub enum SecretsCommand {
 /// Parses arguments, runs the command, and maps the outcome to an exit code (see [`exit`]).
 pub fn main() -> ExitCode {
     crate::daemon::memory::one_malloc_arena();
+    completions::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -347,7 +357,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Explain { path } => explain::run(&path),
         Command::Completions { shell } => completions::run_completions(shell),
-        Command::Man { dir } => completions::run_man(dir.as_deref()),
+        Command::Man { dir } => man::run(dir.as_deref()),
         Command::Schema => {
             print!("{}", crate::spec::schema::generate());
             Ok(0)

@@ -549,6 +549,25 @@ fn declared_name(text: &str, path: &Path) -> Option<TenantName> {
     TenantName::try_from(name.to_string()).ok()
 }
 
+/// The tenants the spec files in `dir` name, read cheaply (for shell completion): each file the
+/// loader would read gives its `metadata.name`, else its file stem when that is a valid name. No
+/// file is validated and no build context is looked at; opening never blocks, as for the loader.
+/// Fails only when `dir` cannot be listed.
+pub fn declared_tenants(dir: &Path) -> io::Result<std::collections::BTreeSet<TenantName>> {
+    let mut names = std::collections::BTreeSet::new();
+    for entry in fs::read_dir(dir)? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if skip_reason(&name).is_some() || !is_yaml_name(&name) || entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = entry.path();
+        let declared = read_spec(&path, &path).ok().and_then(|text| declared_name(&text, &path));
+        names.extend(declared.or_else(|| stem_name(&path)));
+    }
+    Ok(names)
+}
+
 /// The file name without its `.yaml`/`.yml` extension, when that is a valid tenant name.
 fn stem_name(path: &Path) -> Option<TenantName> {
     let name = path.file_name()?.to_str()?;

@@ -28,8 +28,8 @@ pub use context_files::{
 pub use context_legacy::earlier_context_digest;
 pub use error::{SpecError, MAX_ERRORS_PER_FILE};
 pub use load::{
-    error_at, load_dir, load_dir_reusing, load_file, load_file_as, parse_str, read_source, BuildContext, InvalidSpec,
-    InvalidText, Known, LoadedSpec, SkipReason, SpecSet, MAX_SPEC_BYTES,
+    declared_tenants, error_at, load_dir, load_dir_reusing, load_file, load_file_as, parse_str, read_source,
+    BuildContext, InvalidSpec, InvalidText, Known, LoadedSpec, SkipReason, SpecSet, MAX_SPEC_BYTES,
 };
 pub use names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
 pub use openclaw_config::*;
