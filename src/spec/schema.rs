@@ -5,7 +5,9 @@ pub const PUBLISHED: &str = include_str!("../../schemas/tenant.schema.json");
 
 /// The schema generated from the Rust types, as pretty JSON with a trailing newline.
 pub fn generate() -> String {
-    let gen = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let gen = schemars::generate::SchemaSettings::draft2020_12()
+        .with_transform(super::schema_portable::transform())
+        .into_generator();
     let schema = gen.into_root_schema_for::<super::TenantFile>();
     let mut value = serde_json::to_value(&schema).expect("schema serializes");
     if let Some(obj) = value.as_object_mut() {
