@@ -24,6 +24,7 @@ mod tests {
 
     use super::*;
     use crate::spec::names::DNS_LABEL_PATTERN;
+    use crate::spec::schema_portable::STANDARD_FORMATS;
     use crate::spec::TenantFile;
 
     fn published() -> Value {
@@ -138,6 +139,46 @@ mod tests {
             .map(|(at, _)| at.as_str())
             .collect();
         assert!(missing.is_empty(), "{} propert(ies) without examples:\n{}", missing.len(), missing.join("\n"));
+    }
+
+    /// Every schema inside `v` (objects only), by its pointer.
+    fn schemas<'a>(v: &'a Value, at: String, out: &mut Vec<(String, &'a Value)>) {
+        match v {
+            Value::Object(m) => {
+                out.push((at.clone(), v));
+                m.iter().for_each(|(k, c)| schemas(c, format!("{at}/{k}"), out));
+            }
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, c)| schemas(c, format!("{at}/{i}"), out)),
+            _ => {}
+        }
+    }
+
+    /// Generic validators read the schema too: an enum is a plain `enum` (a `oneOf` of constants
+    /// makes them answer "not valid under any of the given schemas"), only formats the
+    /// specification defines appear, and every number states its range itself.
+    #[test]
+    fn the_schema_uses_only_what_generic_validators_read() {
+        let schema = published();
+        let mut found = Vec::new();
+        schemas(&schema, String::new(), &mut found);
+        let mut enums = 0;
+        for (at, s) in found.iter().filter(|(at, _)| !at.ends_with("/examples") && !at.contains("/examples/")) {
+            if let Some(branches) = s.get("oneOf").and_then(Value::as_array) {
+                assert!(branches.iter().all(|b| b.get("const").is_none()), "{at}: an enum written as oneOf");
+            }
+            enums += usize::from(s.get("enum").is_some());
+            if let Some(format) = s.get("format").and_then(Value::as_str) {
+                assert!(STANDARD_FORMATS.contains(&format), "{at}: format {format:?} is not the specification's");
+            }
+            let number = matches!(s.get("type"), Some(t) if t == "integer" || t == "number");
+            if number {
+                assert!(s.get("minimum").is_some() && s.get("maximum").is_some(), "{at}: a number without its range");
+            }
+        }
+        assert!(enums >= 9, "{enums}");
+        assert_eq!(schema.pointer("/$defs/PullPolicy/enum"), Some(&json!(["IfNotPresent", "Always", "Never"])));
+        assert_eq!(schema.pointer("/$defs/TenantSpec/properties/port/minimum"), Some(&json!(1)));
+        assert_eq!(schema.pointer("/$defs/TenantSpec/properties/port/maximum"), Some(&json!(65535)));
     }
 
     /// Each example is itself valid where it stands: a wrong example teaches a wrong spec.

@@ -9,7 +9,7 @@ use schemars::Schema;
 use serde_json::{Map, Value as Json};
 
 /// The formats JSON Schema 2020-12 defines (Validation, section 7.3).
-const STANDARD_FORMATS: [&str; 19] = [
+pub(super) const STANDARD_FORMATS: [&str; 19] = [
     "date-time",
     "date",
     "time",
