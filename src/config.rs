@@ -267,7 +267,8 @@ pub struct DaemonConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    /// The cause is the `source` (not repeated in the message: callers print the chain).
+    #[error("cannot read config file {path}")]
     Read {
         path: PathBuf,
         #[source]
@@ -440,10 +441,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("tenantd.toml");
         rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, 0o600.into(), 0).unwrap();
-        let e = DaemonConfig::load(&fifo, None).unwrap_err();
-        assert!(e.to_string().contains("not a regular file"), "{e}");
-        let e = DaemonConfig::load(dir.path(), None).unwrap_err();
-        assert!(e.to_string().contains("not a regular file"), "{e}");
+        for path in [fifo.as_path(), dir.path()] {
+            let e = DaemonConfig::load(path, None).unwrap_err();
+            let cause = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
+            assert!(cause.contains("not a regular file"), "{e}: {cause}");
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::{DaemonConfig, RuntimeKind, DEFAULT_CONFIG_PATH};
+use crate::config::{ConfigError, DaemonConfig, RuntimeKind, DEFAULT_CONFIG_PATH};
 use crate::host_firewall::{FirewallMode, HostFirewall};
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::kubernetes::KubernetesRuntime;
@@ -318,8 +318,23 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(hint) = hint(&e) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::from(exit::FAILURE)
         }
+    }
+}
+
+/// What the user can do about `e`, when the error alone does not say: a config file that is not
+/// where tenantd looked was most likely meant to be named.
+fn hint(e: &anyhow::Error) -> Option<String> {
+    match e.chain().find_map(|cause| cause.downcast_ref::<ConfigError>())? {
+        ConfigError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Some(format!(
+            "name tenantd's config file with --config PATH or the TENANTD_CONFIG environment variable; without \
+             either, tenantd reads {DEFAULT_CONFIG_PATH}"
+        )),
+        _ => None,
     }
 }
 

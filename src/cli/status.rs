@@ -1,7 +1,8 @@
 //! `tenantd status [TENANT]`: reads the status files. A file that holds no status (corrupt, or
 //! something other than a regular file) is listed with why, and the command exits 1. Each
 //! status shows its age; when no tenantd process holds the state lock, nothing keeps the files
-//! up to date, and `status` says so (stderr, and under the table).
+//! up to date, and `status` says so (stderr, and under the table). With no status at all, a hint
+//! on stderr says where it looked and what writes status; the exit code stays 0.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -59,6 +60,16 @@ pub fn run(cfg: &DaemonConfig, tenant: Option<&str>, output: OutputFormat) -> an
     }
     if let Some(warning) = stale_warning(&liveness).filter(|_| !list.is_empty()) {
         eprintln!("warning: {warning}");
+    }
+    if list.is_empty() {
+        // Not an error (a fresh install has no status yet), but an empty table alone does not
+        // say whether tenantd looked in the right place.
+        eprintln!(
+            "hint: no tenant has a status yet: {} holds no status file. `tenantd apply` writes one for each tenant \
+             in {}, and so does the daemon (`tenantd run`) as it reconciles them",
+            store.dir().display(),
+            cfg.tenants_dir.display()
+        );
     }
     Ok(super::exit::failure_if(!listing.unreadable.is_empty()))
 }

@@ -33,8 +33,11 @@ pub struct Desired {
     pub tenants: BTreeMap<TenantName, Arc<DesiredTenant>>,
     /// Tenants whose file is invalid, with the messages.
     pub invalid: BTreeMap<TenantName, Vec<String>>,
-    /// The file each valid tenant was read from.
+    /// The file each valid tenant was read from, as the tenants directory was named.
     pub sources: BTreeMap<TenantName, PathBuf>,
+    /// The tenants directory as the loader resolved it (canonical) before listing it: statuses
+    /// name a spec file by its name in it.
+    listed_dir: PathBuf,
     /// Every invalid file, including those whose tenant cannot be told.
     pub invalid_files: Vec<InvalidSpec>,
     /// What a later read may take over without reading again: the stamp of each valid tenant's
@@ -105,6 +108,7 @@ impl Desired {
             tenants,
             invalid,
             sources,
+            listed_dir: specs.dir,
             invalid_files: specs.invalid,
             reusable,
             invalid_texts: specs.invalid_texts,
@@ -131,17 +135,30 @@ impl Desired {
                 .invalid_files
                 .iter()
                 .find(|i| i.tenant.as_ref() == Some(name))
-                .map(|i| i.path.display().to_string());
+                .map(|i| self.status_source(&i.path));
             return SpecFact::Invalid { messages: messages.clone(), source };
         }
         match self.tenants.get(name) {
             Some(d) => SpecFact::Valid {
                 spec_hash: d.spec_hash.clone(),
-                source: self.sources.get(name).map(|p| p.display().to_string()).unwrap_or_default(),
+                source: self.sources.get(name).map(|p| self.status_source(p)).unwrap_or_default(),
                 suspended: d.suspended,
             },
             None => SpecFact::Absent,
         }
+    }
+
+    /// How a status names the spec file at `path` (one the loader listed): absolute and
+    /// normalised, as its name in the canonical tenants directory, however the config named that
+    /// directory (`conf/../tenants.d`). Nothing is resolved again, so a symlink in the directory
+    /// is named as the entry it is, never followed. Status only: nothing compares it.
+    fn status_source(&self, path: &Path) -> String {
+        match path.file_name() {
+            Some(name) if self.listed_dir.is_absolute() => self.listed_dir.join(name),
+            _ => path.to_path_buf(),
+        }
+        .display()
+        .to_string()
     }
 
     /// Image references the desired tenants use, where the runtime makes images available.

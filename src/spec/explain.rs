@@ -182,17 +182,17 @@ impl Node {
         }
     }
 
-    /// The allowed values with their descriptions, for an enum.
+    /// The allowed values with their descriptions, for an enum: `enum`, and `enumDescriptions`
+    /// (the editors' keyword for one description per value) where the schema has it.
     fn allowed(&self) -> Vec<(String, Option<&'static str>)> {
         let t = self.target();
-        if let Some(values) = t.get("enum").and_then(Json::as_array) {
-            return values.iter().map(|v| (plain(v), None)).collect();
-        }
-        let branches = t.get("oneOf").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default();
-        if branches.is_empty() || branches.iter().any(|b| b.get("const").is_none()) {
-            return vec![];
-        }
-        branches.iter().map(|b| (plain(&b["const"]), b.get("description").and_then(Json::as_str))).collect()
+        let values = t.get("enum").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default();
+        let descriptions = t.get("enumDescriptions").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default();
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (plain(v), descriptions.get(i).and_then(Json::as_str).filter(|d| !d.is_empty())))
+            .collect()
     }
 
     /// The paragraphs of description: the field's own, then its type's when that says more.
@@ -243,7 +243,8 @@ impl Node {
             let _ = writeln!(out, "\nALLOWED VALUES:");
             let width = allowed.iter().map(|(v, _)| v.len()).max().unwrap_or(0);
             for (value, description) in &allowed {
-                let _ = writeln!(out, "    {value:<width$}  {}", description.map(reflow).unwrap_or_default());
+                let line = format!("    {value:<width$}  {}", description.map(reflow).unwrap_or_default());
+                let _ = writeln!(out, "{}", line.trim_end());
             }
         }
         let mut facts = Vec::new();

@@ -73,6 +73,9 @@ pub enum SkipReason {
 /// The result of reading a tenants directory.
 #[derive(Debug, Clone, Default)]
 pub struct SpecSet {
+    /// The directory as the loader resolved it (canonical) before listing it; every path in the
+    /// set names an entry directly in it. Empty for the set of a directory that is not there.
+    pub dir: PathBuf,
     pub valid: BTreeMap<TenantName, LoadedSpec>,
     /// Valid files left unread because the caller still holds what they say (see
     /// [`load_dir_reusing`]), by the tenant they name.
@@ -134,7 +137,7 @@ pub fn load_dir_reusing(dir: &Path, reuse: &dyn Fn(&Path, &FileStamp) -> Option<
         fs::read_dir(dir).map_err(dir_error)?.collect::<Result<_, _>>().map_err(dir_error)?;
     entries.sort_by_key(|e| e.file_name());
 
-    let mut set = SpecSet::default();
+    let mut set = SpecSet { dir: root.clone(), ..SpecSet::default() };
     let mut loaded = Vec::new();
     for entry in entries {
         match read_entry(&entry, &root, reuse) {

@@ -16,6 +16,7 @@ mod position;
 mod rollout;
 mod rules;
 pub mod schema;
+mod schema_portable;
 mod stamp;
 mod structure;
 mod types;

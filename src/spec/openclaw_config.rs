@@ -35,6 +35,10 @@ pub const REDACT_SECRETS_EXTENSION: &str = "redact-secrets";
 /// The tool that escapes the sandbox; always denied, to every agent.
 pub const ELEVATED_TOOL: &str = "elevated";
 
+/// An example of [`AgeArmored`] text for the schema: armor of the right shape around a payload
+/// that decrypts with no key.
+pub const AGE_ARMOR_EXAMPLE: &str = "-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBhYmNkZWZnaGlqa2xtbm9w\ncXJzdHV2d3h5ejAxMjM0NTY3ODkK\n-----END AGE ENCRYPTED FILE-----\n";
+
 /// The longest secret name.
 pub const SECRET_NAME_MAX_LEN: usize = 64;
 
@@ -203,7 +207,7 @@ impl JsonSchema for AgeArmored {
             "minLength": 1,
             "maxLength": 65536,
             "description": "Age ciphertext in ASCII armor (`age --armor -r <recipient>`): the line -----BEGIN AGE ENCRYPTED FILE-----, base64 lines of 64 columns, and the line -----END AGE ENCRYPTED FILE-----. Never plaintext.",
-            "examples": ["-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBhYmNkZWZnaGlqa2xtbm9w\ncXJzdHV2d3h5ejAxMjM0NTY3ODkK\n-----END AGE ENCRYPTED FILE-----\n"]
+            "examples": [AGE_ARMOR_EXAMPLE]
         })
     }
 }
@@ -216,6 +220,7 @@ impl JsonSchema for AgeArmored {
 pub struct SecretEntry {
     /// The secret's value as age ciphertext in ASCII armor (`age --armor -r <recipient>`); never
     /// plaintext.
+    #[schemars(extend("examples" = [AGE_ARMOR_EXAMPLE]))]
     pub value: AgeArmored,
 }
 
@@ -253,23 +258,29 @@ pub struct OpenClawConfig {
     /// The tenant's agents. Without any, the runtime runs its built-in default agent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
+    #[schemars(extend("examples" = [[{"name": "support", "model": {"tier": "sonnet", "temperature": 0.3}, "tools": {"deny": ["browser"]}}]]))]
     pub agents: Vec<AgentSpec>,
     /// The chat platforms the runtime connects to, by kind.
     #[serde(default, skip_serializing_if = "Channels::is_empty")]
+    #[schemars(extend("examples" = [{"telegram": {"accounts": {"default": {"botToken": {"secret": "TELEGRAM_BOT_TOKEN"}}}}}]))]
     pub channels: Channels,
     /// Which agent answers on which channel account. One account is bound to at most one agent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256))]
+    #[schemars(extend("examples" = [[{"agent": "support", "channel": "telegram"}]]))]
     pub bindings: Vec<Binding>,
     /// Which agents may message which.
     #[serde(default, skip_serializing_if = "Messaging::is_empty")]
+    #[schemars(extend("examples" = [{"allowlist": {"support": ["research"]}}]))]
     pub messaging: Messaging,
     /// Runtime extensions by name. `redact-secrets` is always enabled, whether listed or not.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(schema_with = "label_keyed::<Extension>")]
+    #[schemars(extend("examples" = [{"redact-secrets": {"enabled": true}, "memory": {"enabled": true, "config": {"depth": 3}}}]))]
     pub extensions: BTreeMap<ExtensionName, Extension>,
     /// Extra patterns masked in the runtime's logs.
     #[serde(default, skip_serializing_if = "Logging::is_empty")]
+    #[schemars(extend("examples" = [{"redactPatterns": ["\\bghp_[A-Za-z0-9]{36}\\b"]}]))]
     pub logging: Logging,
 }
 
@@ -318,9 +329,11 @@ pub struct AgentSpec {
     pub model: ModelSpec,
     /// Which tools the agent may use.
     #[serde(default, skip_serializing_if = "ToolPolicy::is_empty")]
+    #[schemars(extend("examples" = [{"allow": ["read", "web_search", "message"], "deny": ["browser"]}]))]
     pub tools: ToolPolicy,
     /// Where the agent's tools run and what they see of its workspace.
     #[serde(default, skip_serializing_if = "AgentSandbox::is_default")]
+    #[schemars(extend("examples" = [{"mode": "all", "workspaceAccess": "rw"}]))]
     pub sandbox: AgentSandbox,
     /// The agent's workspace directory inside the runtime container (absolute). Default
     /// `/home/node/.openclaw/workspaces/<name>`.
@@ -379,10 +392,12 @@ pub struct ToolPolicy {
     /// Only these tools (none listed: the runtime's defaults).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 128), inner(length(min = 1, max = 128)))]
+    #[schemars(extend("examples" = [["read", "web_search", "message"]]))]
     pub allow: Vec<String>,
     /// Never these tools (`elevated` is added always).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 128), inner(length(min = 1, max = 128)))]
+    #[schemars(extend("examples" = [["browser"], ["write", "exec"]]))]
     pub deny: Vec<String>,
 }
 
@@ -499,18 +514,22 @@ pub struct Channels {
     /// Discord bots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Channel")]
+    #[schemars(extend("examples" = [{"accounts": {"default": {"botToken": {"secret": "DISCORD_BOT_TOKEN"}}}}]))]
     pub discord: Option<Channel>,
     /// Slack apps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Channel")]
+    #[schemars(extend("examples" = [{"accounts": {"default": {"botToken": {"secret": "SLACK_BOT_TOKEN"}, "appToken": {"secret": "SLACK_APP_TOKEN"}}}}]))]
     pub slack: Option<Channel>,
     /// Microsoft Teams bots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Channel")]
+    #[schemars(extend("examples" = [{"accounts": {"default": {"botToken": {"secret": "TEAMS_BOT_TOKEN"}}}}]))]
     pub teams: Option<Channel>,
     /// Telegram bots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Channel")]
+    #[schemars(extend("examples" = [{"accounts": {"default": {"botToken": {"secret": "TELEGRAM_BOT_TOKEN"}}}}]))]
     pub telegram: Option<Channel>,
 }
 
@@ -540,6 +559,7 @@ impl Channels {
 pub struct Channel {
     /// The channel's accounts by id; a single bot is usually `default`.
     #[schemars(schema_with = "label_keyed::<ChannelAccount>")]
+    #[schemars(extend("examples" = [{"default": {"botToken": {"secret": "TELEGRAM_BOT_TOKEN"}, "dmPolicy": "allowlist"}}]))]
     pub accounts: BTreeMap<AccountId, ChannelAccount>,
 }
 
@@ -548,10 +568,12 @@ pub struct Channel {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChannelAccount {
     /// The bot's token.
+    #[schemars(extend("examples" = [{"secret": "TELEGRAM_BOT_TOKEN"}]))]
     pub bot_token: SecretRef,
     /// The app-level token, for platforms that use one (Slack's socket mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "SecretRef")]
+    #[schemars(extend("examples" = [{"secret": "SLACK_APP_TOKEN"}]))]
     pub app_token: Option<SecretRef>,
     /// Who may message the bot directly: `allowlist` (the default), `open` or `closed`.
     #[serde(default, skip_serializing_if = "DmPolicy::is_default")]
@@ -609,6 +631,7 @@ pub struct Messaging {
     /// Which agents each agent may message; an agent not listed messages none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(schema_with = "label_keyed::<Vec<AgentName>>")]
+    #[schemars(extend("examples" = [{"support": ["research"], "research": ["support"]}]))]
     pub allowlist: BTreeMap<AgentName, Vec<AgentName>>,
 }
 
@@ -628,6 +651,7 @@ pub struct Extension {
     /// The extension's own settings, passed through as they are: any mapping (YAML that is JSON:
     /// string keys, no tags). Never put a secret here: reference one from a channel instead.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schemars(extend("examples" = [{"depth": 3}]))]
     pub config: serde_json::Map<String, serde_json::Value>,
 }
 

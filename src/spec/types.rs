@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::names::{ByteSize, SidecarName, SpecDuration, TenantName, VolumeName};
-use super::openclaw_config::{OpenClawConfig, ReloadPolicy, SecretEntry, SecretName};
+use super::openclaw_config::{OpenClawConfig, ReloadPolicy, SecretEntry, SecretName, AGE_ARMOR_EXAMPLE};
 use super::rollout::Rollout;
 
 /// The only API version this build understands.
@@ -29,9 +29,11 @@ pub struct TenantFile {
     #[schemars(extend("examples" = ["Tenant"]))]
     pub kind: Kind,
     /// Who the tenant is: its name and labels.
+    #[schemars(extend("examples" = [{"name": "acme", "labels": {"team": "core"}}]))]
     pub metadata: Metadata,
     /// What the tenant runs and how: image, resources, health, storage, network, sidecars and
     /// runtime configuration.
+    #[schemars(extend("examples" = [{"image": "registry.example/openclaw:2026.11", "resources": {"memory": "1Gi"}}]))]
     pub spec: TenantSpec,
 }
 
@@ -264,8 +266,8 @@ pub const USER_PATTERN: &str = "^[1-9][0-9]{0,9}(:[1-9][0-9]{0,9})?$";
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 // Each branch also types its field: serde reads `image: null` as no image, so must the schema.
 #[schemars(extend("oneOf" = [
-    {"required": ["image"], "properties": {"image": {"type": "string"}}},
-    {"required": ["build"], "properties": {"build": {"type": "object"}}}
+    {"required": ["image"], "properties": {"image": {"type": "string", "examples": ["postgres:16"]}}},
+    {"required": ["build"], "properties": {"build": {"type": "object", "examples": [{"context": "./tools"}]}}}
 ]))]
 #[schemars(extend("dependentRequired" = {"health": ["port"]}))]
 pub struct SidecarSpec {
@@ -329,8 +331,8 @@ pub struct SidecarSpec {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 // Each branch also types its field: serde reads `image: null` as no image, so must the schema.
 #[schemars(extend("oneOf" = [
-    {"required": ["image"], "properties": {"image": {"type": "string"}}},
-    {"required": ["build"], "properties": {"build": {"type": "object"}}}
+    {"required": ["image"], "properties": {"image": {"type": "string", "examples": ["registry.example/openclaw:2026.11"]}}},
+    {"required": ["build"], "properties": {"build": {"type": "object", "examples": [{"context": "../examples/stub-runtime"}]}}}
 ]))]
 pub struct TenantSpec {
     /// A registry or local image reference for the runtime.
@@ -402,6 +404,10 @@ pub struct TenantSpec {
     // Not nullable in the schema: `runtimeConfig: null` says nothing, and a nullable branch would
     // hide what is wrong inside the section behind "expected a mapping or null".
     #[schemars(with = "OpenClawConfig")]
+    #[schemars(extend("examples" = [{
+        "gatewayToken": {"secret": "GATEWAY_TOKEN"},
+        "agents": [{"name": "support", "model": {"tier": "sonnet", "temperature": 0.3}}]
+    }]))]
     #[serde(rename = "runtimeConfig")]
     pub openclaw_config: Option<OpenClawConfig>,
     /// The tenant's secrets by name, each age-encrypted. `runtimeConfig` refers to them by name
@@ -410,6 +416,7 @@ pub struct TenantSpec {
     #[schemars(extend("propertyNames" = {"minLength": 1, "maxLength": 64}))]
     // Nothing written here is ever shown back, even plaintext put here by mistake.
     #[schemars(extend("writeOnly" = true))]
+    #[schemars(extend("examples" = [{"GATEWAY_TOKEN": {"value": AGE_ARMOR_EXAMPLE}}]))]
     pub secrets: BTreeMap<SecretName, SecretEntry>,
     /// How a change to the generated runtime config or to a secret reaches the running tenant.
     #[serde(default, skip_serializing_if = "ReloadPolicy::is_default")]

@@ -118,8 +118,9 @@ fn describe(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
         ValidationErrorKind::Enum { options } => match options.as_array().map(Vec::as_slice) {
             Some([only]) => format!("{} is not supported; expected {}", show(value), show(only)),
             Some(all) => {
-                let list = all.iter().map(show).collect::<Vec<_>>().join(", ");
-                format!("{} is not one of: {list}{}", show(value), suggestion(value, all))
+                // The allowed words as they are written in YAML, unquoted.
+                let list = all.iter().map(|o| o.as_str().map_or_else(|| show(o), str::to_string)).collect::<Vec<_>>();
+                format!("{} is not one of: {}{}", show(value), list.join(", "), suggestion(value, all))
             }
             None => format!("{} is not one of: {}", show(value), show(options)),
         },
@@ -180,23 +181,6 @@ fn alternatives(e: &ValidationError<'_>, branches: &[Vec<ValidationError<'static
             pointer,
             "one of image or build is required: image names an image to run, build a directory to build one from",
         ));
-        return;
-    }
-    // An enum written as `oneOf` of constants (with a description each).
-    let constants: Option<Vec<&Json>> = branches
-        .iter()
-        .map(|b| match b.as_slice() {
-            [c] => match c.kind() {
-                ValidationErrorKind::Constant { expected_value } => Some(expected_value.as_ref()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect();
-    if let Some(constants) = constants {
-        let list: Vec<String> = constants.iter().map(|c| c.as_str().map_or_else(|| show(c), str::to_string)).collect();
-        let guess = suggestion(value, constants.iter().copied());
-        out.push(Violation::at(pointer, format!("{} is not one of: {}{guess}", show(value), list.join(", "))));
         return;
     }
     // `Option<T>` is `anyOf [T, null]`: when the value is not null, what is wrong is in `T`.

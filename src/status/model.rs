@@ -152,7 +152,8 @@ pub struct TenantStatus {
     /// is also when the file was last written). `tenantd status` shows its age.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
     pub last_update_time: Option<OffsetDateTime>,
-    /// The spec file this status comes from.
+    /// The spec file this status comes from: an absolute, normalised path (its name in the
+    /// canonical tenants directory). Output only: nothing reads it back to decide anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// Hash of the desired state from the spec file.
