@@ -213,6 +213,12 @@ pub trait Cluster: Runtime {
         name: &str,
         uid: &str,
     ) -> Result<(), RuntimeError>;
+
+    /// Has the cluster replace the pod of `tenant`'s runtime (every container of it: a pod
+    /// restarts as a whole) as `kubectl rollout restart` does, stamping the pod template with
+    /// `at`. The Deployment's own strategy replaces the pod; volumes are kept. tenantd's next
+    /// plan sees nothing to change: the stamp is not part of what it applies.
+    async fn restart_pod(&self, tenant: &TenantName, at: time::OffsetDateTime) -> Result<(), RuntimeError>;
 }
 
 /// A tenant's decrypted secrets, by name, for the one call that hands them to a cluster.

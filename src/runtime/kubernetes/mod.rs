@@ -9,13 +9,16 @@ mod events;
 mod observe;
 mod owner;
 mod pods;
+mod restart;
 mod secret;
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use kube::api::{Api, ApiResource, DynamicObject};
+use time::OffsetDateTime;
 
 pub use connect::{resolve, ClusterConfigError, Env, ProcessEnv, Resolved};
+pub use restart::{RESTARTED_AT, RESTART_MANAGER};
 pub use secret::VALUES_HASH;
 
 use self::errors::{fail, within};
@@ -27,7 +30,8 @@ use crate::spec::TenantName;
 
 /// A cluster, scoped to one tenantd instance: it lists, changes and deletes only objects
 /// labelled `io.tenantd.instance=<instance>`. Container-level calls (the Docker vocabulary)
-/// are refused: a plan for a cluster is made of object applies and deletes.
+/// are refused: a plan for a cluster is made of object applies and deletes; the day-2 calls
+/// (restart, logs, stats, exec) reach a tenant's pod.
 pub struct KubernetesRuntime {
     client: kube::Client,
     instance: TenantName,
@@ -125,5 +129,9 @@ impl Cluster for KubernetesRuntime {
         uid: &str,
     ) -> Result<(), RuntimeError> {
         self.delete(tenant, kind, name, uid).await
+    }
+
+    async fn restart_pod(&self, tenant: &TenantName, at: OffsetDateTime) -> Result<(), RuntimeError> {
+        self.rollout_restart(tenant, at).await
     }
 }
