@@ -33,6 +33,7 @@ async fn converged(spec: &str) -> Cluster {
     let c = Cluster::start(None).await;
     c.spec("acme.yaml", spec);
     expect_exit(&c.tenantd(&["apply"]), 0, "apply");
+    c.fake.clear_calls();
     c
 }
 
@@ -96,4 +97,107 @@ async fn restarting_one_container_of_a_pod_is_refused_and_changes_nothing() {
     expect_exit(&out, 1, "restart of an unknown tenant");
     assert!(stderr(&out).contains("did you mean \"acme\""), "{}", stderr(&out));
     assert!(c.fake.writes().is_empty(), "{:?}", c.fake.writes());
+}
+
+/// Lines of a child's stdout as they come, read on a thread of their own.
+fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let out = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line within the deadline.
+fn next_line(lines: &std::sync::mpsc::Receiver<String>, what: &str) -> String {
+    lines.recv_timeout(DEADLINE).unwrap_or_else(|e| panic!("{what}: no line within {DEADLINE:?}: {e}"))
+}
+
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The query of the last request for a log.
+fn last_log_query(c: &Cluster) -> (String, String) {
+    let call = c.fake.calls().into_iter().rev().find(|c| c.path.ends_with("/log")).expect("a log was read");
+    (call.path, call.query)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_read_the_pod_log_of_the_runtime_or_a_sidecar_with_tail_since_and_timestamps() {
+    let c = converged(&with_sidecar("acme")).await;
+    let (ns, pod) = (c.namespace("acme"), pod_names(&c, "acme").remove(0));
+    let now = time::OffsetDateTime::now_utc();
+    c.fake.log_at(&ns, &pod, "runtime", now - time::Duration::hours(2), "two hours ago");
+    c.fake.log_at(&ns, &pod, "runtime", now - time::Duration::minutes(1), "a minute ago");
+    c.fake.log_at(&ns, &pod, "runtime", now, "just now");
+    c.fake.log_at(&ns, &pod, "cache", now, "the sidecar speaks");
+
+    let all = c.tenantd(&["logs", "acme"]);
+    expect_exit(&all, 0, "logs");
+    assert_eq!(stdout(&all), "two hours ago\na minute ago\njust now\n");
+    let (path, query) = last_log_query(&c);
+    assert_eq!(path, format!("/api/v1/namespaces/{ns}/pods/{pod}/log"));
+    assert!(query.contains("container=runtime") && !query.contains("follow"), "{query}");
+
+    let tail = c.tenantd(&["logs", "acme", "--tail", "1"]);
+    assert_eq!(stdout(&tail), "just now\n");
+    assert!(last_log_query(&c).1.contains("tailLines=1"));
+
+    let hour = c.tenantd(&["logs", "acme", "--since", "1h"]);
+    assert_eq!(stdout(&hour), "a minute ago\njust now\n");
+    assert!(last_log_query(&c).1.contains("sinceSeconds=3600"), "a span goes as seconds: {:?}", last_log_query(&c));
+
+    let at = (now - time::Duration::minutes(90)).replace_nanosecond(0).unwrap();
+    let at = at.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let since_time = c.tenantd(&["logs", "acme", "--since", &at]);
+    assert_eq!(stdout(&since_time), "a minute ago\njust now\n");
+    assert!(last_log_query(&c).1.contains("sinceTime="), "a time goes as a time: {:?}", last_log_query(&c));
+
+    let stamped = c.tenantd(&["logs", "acme", "--timestamps", "--tail", "1"]);
+    let text = stdout(&stamped);
+    let (stamp, line) = text.trim_end().split_once(' ').unwrap();
+    assert_eq!(line, "just now");
+    assert!(time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).is_ok(), "{text}");
+    assert!(last_log_query(&c).1.contains("timestamps=true"));
+
+    let sidecar = c.tenantd(&["logs", "acme", "-c", "cache"]);
+    expect_exit(&sidecar, 0, "logs -c cache");
+    assert_eq!(stdout(&sidecar), "the sidecar speaks\n");
+    assert!(last_log_query(&c).1.contains("container=cache"));
+
+    let unknown = c.tenantd(&["logs", "acme", "-c", "db"]);
+    expect_exit(&unknown, 1, "logs of a sidecar the tenant lacks");
+    assert!(stderr(&unknown).contains("no sidecar \"db\""), "{}", stderr(&unknown));
+    assert!(c.fake.writes().is_empty(), "logs change nothing: {:?}", c.fake.writes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_follow_streams_new_lines_until_the_pod_goes() {
+    let c = converged(&registry_spec("acme", "")).await;
+    let (ns, pod) = (c.namespace("acme"), pod_names(&c, "acme").remove(0));
+    c.fake.log(&ns, &pod, "runtime", "before following");
+
+    let mut child = c.command(&["logs", "acme", "--follow"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let lines = lines_of(&mut child);
+    assert_eq!(next_line(&lines, "the existing line"), "before following");
+    c.fake.log(&ns, &pod, "runtime", "while following");
+    assert_eq!(next_line(&lines, "a line written later"), "while following");
+    assert!(last_log_query(&c).1.contains("follow=true"));
+
+    // The pod is replaced: its log ends, and so does the command, successfully.
+    expect_exit(&c.tenantd(&["restart", "acme"]), 0, "restart");
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "logs --follow still runs after its pod went");
+        std::thread::yield_now();
+    };
+    assert_eq!(status.code(), Some(0));
 }

@@ -14,7 +14,7 @@ pub mod registry;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
-pub use attach::{ExecIo, ExecRequest, LogChunk, LogRequest, TtySize};
+pub use attach::{ExecIo, ExecRequest, LogChunk, LogRequest, LogSince, TtySize};
 pub use engine::{EngineInfo, EngineKind};
 pub use error::RuntimeError;
 pub use model::*;
@@ -219,6 +219,16 @@ pub trait Cluster: Runtime {
     /// `at`. The Deployment's own strategy replaces the pod; volumes are kept. tenantd's next
     /// plan sees nothing to change: the stamp is not part of what it applies.
     async fn restart_pod(&self, tenant: &TenantName, at: time::OffsetDateTime) -> Result<(), RuntimeError>;
+
+    /// The output of `container` of `tenant`'s current pod, as the cluster keeps it: one stream
+    /// per container, so it all comes as stdout. With `request.follow` the stream goes on until
+    /// the container stops or its pod goes.
+    async fn pod_logs(
+        &self,
+        tenant: &TenantName,
+        container: &str,
+        request: &LogRequest,
+    ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError>;
 }
 
 /// A tenant's decrypted secrets, by name, for the one call that hands them to a cluster.

@@ -21,7 +21,7 @@ use super::errors::{ApiError, ApiResult};
 use super::mutations::{self, Request};
 use super::routes::{self, Query, Route};
 use super::watch::{self, ChannelBody};
-use super::{deletes, lock, reads, Call, Shared};
+use super::{deletes, lock, logs, metrics, reads, Call, Shared};
 
 /// Largest accepted request body.
 const MAX_BODY: usize = 8 << 20;
@@ -54,6 +54,8 @@ enum Reply {
     Json(u16, Value),
     Text(&'static str),
     Stream(ChannelBody),
+    /// A pod log: text as it is written.
+    Log(ChannelBody),
 }
 
 impl From<ApiError> for Reply {
@@ -109,7 +111,7 @@ async fn handle(shared: &Arc<Shared>, req: hyper::Request<Incoming>) -> Response
     };
     let status = match &reply {
         Reply::Json(code, _) => *code,
-        Reply::Text(_) | Reply::Stream(_) => 200,
+        Reply::Text(_) | Reply::Stream(_) | Reply::Log(_) => 200,
     };
     lock(&shared.calls).push(Call {
         method: method.to_string(),
@@ -131,6 +133,7 @@ fn respond(reply: Reply) -> Response<ResponseBody> {
             (200, "text/plain; charset=utf-8", Full::new(Bytes::from_static(text.as_bytes())).boxed_unsync())
         }
         Reply::Stream(stream) => (200, "application/json", stream.boxed_unsync()),
+        Reply::Log(stream) => (200, "text/plain", stream.boxed_unsync()),
     };
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -191,7 +194,19 @@ fn dispatch(shared: &Arc<Shared>, req: &Received) -> Reply {
                 _ => ApiError::method_not_allowed().into(),
             }
         }
-        Route::Version | Route::Health | Route::Discovery(_) => ApiError::method_not_allowed().into(),
+        Route::PodLog { namespace, name } if get => {
+            let state = lock(&shared.state);
+            match logs::read(shared, &state, &namespace, &name, &req.query) {
+                Ok(body) => Reply::Log(body),
+                Err(e) => e.into(),
+            }
+        }
+        Route::PodMetrics { namespace, name } if get => {
+            json(metrics::read(&lock(&shared.state), namespace.as_deref(), name.as_deref()))
+        }
+        Route::Version | Route::Health | Route::Discovery(_) | Route::PodLog { .. } | Route::PodMetrics { .. } => {
+            ApiError::method_not_allowed().into()
+        }
     }
 }
 

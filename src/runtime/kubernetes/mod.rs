@@ -6,11 +6,13 @@ mod apply;
 mod connect;
 mod errors;
 mod events;
+mod logs;
 mod observe;
 mod owner;
 mod pods;
 mod restart;
 mod secret;
+mod tenant_pod;
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
@@ -25,7 +27,7 @@ use self::errors::{fail, within};
 use crate::config::KubernetesSettings;
 use crate::render::kubernetes::{DesiredObject, ObjectKind};
 use crate::runtime::model::{EngineEvent, InstanceOwner, ObservedWorld};
-use crate::runtime::{Cluster, Family, Runtime, RuntimeError, SecretValues};
+use crate::runtime::{Cluster, Family, LogChunk, LogRequest, Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 
 /// A cluster, scoped to one tenantd instance: it lists, changes and deletes only objects
@@ -133,5 +135,14 @@ impl Cluster for KubernetesRuntime {
 
     async fn restart_pod(&self, tenant: &TenantName, at: OffsetDateTime) -> Result<(), RuntimeError> {
         self.rollout_restart(tenant, at).await
+    }
+
+    async fn pod_logs(
+        &self,
+        tenant: &TenantName,
+        container: &str,
+        request: &LogRequest,
+    ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError> {
+        self.read_pod_logs(tenant, container, request).await
     }
 }
