@@ -201,3 +201,61 @@ async fn logs_follow_streams_new_lines_until_the_pod_goes() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_without_a_metrics_api_says_so_and_exits_1() {
+    let c = converged(&with_sidecar("acme")).await;
+    for output in ["table", "json"] {
+        let out = c.tenantd(&["stats", "--no-stream", "-o", output]);
+        expect_exit(&out, 1, "stats without metrics-server");
+        let err = stderr(&out);
+        assert!(
+            err.contains("the cluster serves no metrics API (metrics.k8s.io); install metrics-server"),
+            "{output}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(stdout(&out), "", "no table of unknowns");
+    }
+    let metrics = c.fake.calls().into_iter().filter(|c| c.path.starts_with("/apis/metrics.k8s.io/")).count();
+    assert!(metrics > 0, "the metrics API was asked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_shows_cpu_and_memory_from_the_metrics_api_and_no_network() {
+    let c = converged(&with_sidecar("acme")).await;
+    c.spec("globex.yaml", &registry_spec("globex", ""));
+    expect_exit(&c.tenantd(&["apply"]), 0, "apply globex");
+    c.fake.clear_calls();
+    c.fake.serve_metrics(true);
+    c.fake.set_usage(&c.namespace("acme"), "runtime", "250m", "48Mi");
+    c.fake.set_usage(&c.namespace("acme"), "cache", "50000000n", "8Mi");
+    c.fake.set_usage(&c.namespace("globex"), "runtime", "1", "32Mi");
+
+    let out = c.tenantd(&["stats", "--no-stream", "-o", "json"]);
+    expect_exit(&out, 0, "stats -o json");
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let acme = &rows[0];
+    assert_eq!(acme["tenant"], "acme", "{rows}");
+    assert_eq!(acme["containers"], 2);
+    assert!((acme["cpuPercent"].as_f64().unwrap() - 30.0).abs() < 1e-9, "{acme}");
+    assert_eq!(acme["memoryBytes"], 56 << 20);
+    // The pod's limits: 64Mi for the runtime, 32Mi for the sidecar.
+    assert_eq!(acme["memoryLimitBytes"], 96 << 20);
+    assert!((acme["memoryPercent"].as_f64().unwrap() - 56.0 / 96.0 * 100.0).abs() < 1e-9, "{acme}");
+    assert_eq!(acme["networkRxBytes"], serde_json::Value::Null, "the metrics API has no network figures");
+    assert_eq!(acme["networkTxBytes"], serde_json::Value::Null);
+    assert_eq!(rows[1]["tenant"], "globex");
+    assert!((rows[1]["cpuPercent"].as_f64().unwrap() - 100.0).abs() < 1e-9, "{rows}");
+
+    let table = c.tenantd(&["stats", "--no-stream", "acme"]);
+    expect_exit(&table, 0, "stats acme");
+    let text = stdout(&table);
+    let row = text.lines().find(|l| l.starts_with("acme")).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("30.00%") && row.contains("56.0MiB / 96.0MiB") && row.ends_with("- / -"), "{text}");
+    assert!(!text.contains("globex"), "{text}");
+
+    let yaml = c.tenantd(&["stats", "--no-stream", "-o", "yaml"]);
+    let from_yaml: serde_json::Value = serde_yaml::from_str(&stdout(&yaml)).unwrap();
+    assert_eq!(from_yaml[0]["memoryBytes"], 56 << 20);
+    assert!(c.fake.writes().is_empty(), "stats change nothing: {:?}", c.fake.writes());
+}

@@ -161,7 +161,8 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
-    /// Live CPU, memory and network use per tenant, like `docker stats` for tenants.
+    /// Live CPU, memory and network use per tenant, like `docker stats` for tenants (on Kubernetes:
+    /// CPU and memory from the metrics API, which has no network figures).
     Stats {
         /// Only these tenants (default: every tenant of this instance).
         tenants: Vec<String>,

@@ -229,6 +229,11 @@ pub trait Cluster: Runtime {
         container: &str,
         request: &LogRequest,
     ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError>;
+
+    /// The CPU and memory use of each container of `tenant`'s current pod, from the cluster's
+    /// metrics API; `None` while it has no sample of the pod yet. [`RuntimeError::NoMetricsApi`]
+    /// when the cluster serves no metrics API.
+    async fn pod_usage(&self, tenant: &TenantName) -> Result<Option<Vec<ContainerUsage>>, RuntimeError>;
 }
 
 /// A tenant's decrypted secrets, by name, for the one call that hands them to a cluster.

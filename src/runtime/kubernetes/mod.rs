@@ -7,6 +7,7 @@ mod connect;
 mod errors;
 mod events;
 mod logs;
+mod metrics;
 mod observe;
 mod owner;
 mod pods;
@@ -26,7 +27,7 @@ pub use secret::VALUES_HASH;
 use self::errors::{fail, within};
 use crate::config::KubernetesSettings;
 use crate::render::kubernetes::{DesiredObject, ObjectKind};
-use crate::runtime::model::{EngineEvent, InstanceOwner, ObservedWorld};
+use crate::runtime::model::{ContainerUsage, EngineEvent, InstanceOwner, ObservedWorld};
 use crate::runtime::{Cluster, Family, LogChunk, LogRequest, Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 
@@ -144,5 +145,9 @@ impl Cluster for KubernetesRuntime {
         request: &LogRequest,
     ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError> {
         self.read_pod_logs(tenant, container, request).await
+    }
+
+    async fn pod_usage(&self, tenant: &TenantName) -> Result<Option<Vec<ContainerUsage>>, RuntimeError> {
+        self.read_pod_usage(tenant).await
     }
 }
