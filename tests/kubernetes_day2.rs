@@ -259,3 +259,60 @@ async fn stats_shows_cpu_and_memory_from_the_metrics_api_and_no_network() {
     assert_eq!(from_yaml[0]["memoryBytes"], 56 << 20);
     assert!(c.fake.writes().is_empty(), "stats change nothing: {:?}", c.fake.writes());
 }
+
+/// Runs the real binary with `input` on its stdin.
+fn tenantd_with_stdin(c: &Cluster, args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child =
+        c.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    tokio::task::block_in_place(|| child.wait_with_output().unwrap())
+}
+
+/// The query of the last exec request.
+fn last_exec(c: &Cluster) -> fake_kube::Call {
+    c.fake.calls().into_iter().rev().find(|c| c.path.ends_with("/exec")).expect("an exec request")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_runs_in_the_pods_container_passes_streams_through_and_exits_with_the_commands_code() {
+    let c = converged(&with_sidecar("acme")).await;
+    let (ns, pod) = (c.namespace("acme"), pod_names(&c, "acme").remove(0));
+
+    let echo = c.tenantd(&["exec", "acme", "--", "echo", "hello", "world"]);
+    expect_exit(&echo, 0, "exec echo");
+    assert_eq!(stdout(&echo), "hello world\n");
+    let call = last_exec(&c);
+    assert_eq!(call.path, format!("/api/v1/namespaces/{ns}/pods/{pod}/exec"));
+    assert_eq!(call.status, 101, "upgraded to a WebSocket");
+    for part in ["container=runtime", "command=echo&command=hello&command=world", "stdout=true", "stderr=true"] {
+        assert!(call.query.contains(part), "{part}: {}", call.query);
+    }
+    assert!(!call.query.contains("stdin=true") && !call.query.contains("tty=true"), "{}", call.query);
+
+    let failed = c.tenantd(&["exec", "acme", "-c", "cache", "--", "fail", "3"]);
+    expect_exit(&failed, 3, "the command's exit code is tenantd's");
+    assert_eq!((stdout(&failed).as_str(), stderr(&failed).as_str()), ("", "failing\n"));
+    assert!(last_exec(&c).query.contains("container=cache"));
+
+    let piped = tenantd_with_stdin(&c, &["exec", "acme", "-i", "--", "cat"], b"through stdin\nand on\n");
+    expect_exit(&piped, 0, "exec -i cat");
+    assert_eq!(stdout(&piped), "through stdin\nand on\n");
+    assert!(last_exec(&c).query.contains("stdin=true"));
+
+    let tty = c.tenantd(&["exec", "acme", "-t", "--", "fail", "2"]);
+    expect_exit(&tty, 2, "exec -t");
+    assert_eq!(stdout(&tty), "failing\n", "a terminal has one stream");
+    let query = last_exec(&c).query;
+    assert!(query.contains("tty=true") && !query.contains("stderr=true"), "{query}");
+
+    let missing = c.tenantd(&["exec", "acme", "--", "nope"]);
+    expect_exit(&missing, 1, "a command that does not exist");
+    assert!(stderr(&missing).contains("executable file not found"), "{}", stderr(&missing));
+
+    let unknown = c.tenantd(&["exec", "acme", "-c", "db", "--", "true"]);
+    expect_exit(&unknown, 1, "a sidecar the tenant lacks");
+    assert!(stderr(&unknown).contains("no sidecar \"db\""), "{}", stderr(&unknown));
+    assert!(c.fake.writes().is_empty(), "exec changes no object: {:?}", c.fake.writes());
+}

@@ -234,6 +234,16 @@ pub trait Cluster: Runtime {
     /// metrics API; `None` while it has no sample of the pod yet. [`RuntimeError::NoMetricsApi`]
     /// when the cluster serves no metrics API.
     async fn pod_usage(&self, tenant: &TenantName) -> Result<Option<Vec<ContainerUsage>>, RuntimeError>;
+
+    /// Runs a command in `container` of `tenant`'s current pod, attached to `io`, and returns
+    /// its exit code once it has ended and its output has been written.
+    async fn exec_in(
+        &self,
+        tenant: &TenantName,
+        container: &str,
+        request: &ExecRequest,
+        io: ExecIo,
+    ) -> Result<i64, RuntimeError>;
 }
 
 /// A tenant's decrypted secrets, by name, for the one call that hands them to a cluster.

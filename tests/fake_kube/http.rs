@@ -21,7 +21,7 @@ use super::errors::{ApiError, ApiResult};
 use super::mutations::{self, Request};
 use super::routes::{self, Query, Route};
 use super::watch::{self, ChannelBody};
-use super::{deletes, lock, logs, metrics, reads, Call, Shared};
+use super::{deletes, exec, lock, logs, metrics, reads, Call, Shared};
 
 /// Largest accepted request body.
 const MAX_BODY: usize = 8 << 20;
@@ -41,7 +41,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
                         async move { Ok::<_, Infallible>(handle(&shared, req).await) }
                     });
                     // A connection error only concerns that client.
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades().await;
                 });
             }
             _ = &mut stop => break,
@@ -79,6 +79,9 @@ struct Received {
 }
 
 async fn handle(shared: &Arc<Shared>, req: hyper::Request<Incoming>) -> Response<ResponseBody> {
+    if let Some(Route::PodExec { namespace, name }) = routes::route(req.uri().path()) {
+        return exec_upgrade(shared, req, &namespace, &name);
+    }
     let header = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
     let (content_type, user_agent, authorization) = (header(CONTENT_TYPE), header(USER_AGENT), header(AUTHORIZATION));
     let host = header(HOST).unwrap_or_default();
@@ -122,6 +125,37 @@ async fn handle(shared: &Arc<Shared>, req: hyper::Request<Incoming>) -> Response
         status,
     });
     respond(reply)
+}
+
+/// An exec request: answered with the upgrade to its WebSocket session (see `exec`), or an error.
+fn exec_upgrade(
+    shared: &Arc<Shared>,
+    mut req: hyper::Request<Incoming>,
+    namespace: &str,
+    name: &str,
+) -> Response<ResponseBody> {
+    let raw_query = req.uri().query().unwrap_or_default().to_string();
+    let authorization = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let received =
+        authorization.as_deref().and_then(|a| a.strip_prefix("Bearer ")).is_some_and(|t| !t.trim().is_empty());
+    let response = if received {
+        exec::start(shared, &mut req, namespace, name, &Query::parse(&raw_query))
+    } else {
+        Err(ApiError::unauthorized())
+    };
+    let (status, response) = match response {
+        Ok(r) => (101, r),
+        Err(e) => (e.code, respond(e.into())),
+    };
+    lock(&shared.calls).push(Call {
+        method: req.method().to_string(),
+        path: req.uri().path().to_string(),
+        field_manager: None,
+        query: raw_query,
+        content_type: None,
+        status,
+    });
+    response
 }
 
 fn respond(reply: Reply) -> Response<ResponseBody> {
@@ -204,9 +238,12 @@ fn dispatch(shared: &Arc<Shared>, req: &Received) -> Reply {
         Route::PodMetrics { namespace, name } if get => {
             json(metrics::read(&lock(&shared.state), namespace.as_deref(), name.as_deref()))
         }
-        Route::Version | Route::Health | Route::Discovery(_) | Route::PodLog { .. } | Route::PodMetrics { .. } => {
-            ApiError::method_not_allowed().into()
-        }
+        Route::Version
+        | Route::Health
+        | Route::Discovery(_)
+        | Route::PodLog { .. }
+        | Route::PodMetrics { .. }
+        | Route::PodExec { .. } => ApiError::method_not_allowed().into(),
     }
 }
 

@@ -6,7 +6,7 @@
 //! (e.g. "a no-op reconcile made no writes").
 //!
 //! Served: core/v1 namespaces, serviceaccounts, configmaps, secrets, persistentvolumeclaims,
-//! services and pods, with the `log` of pods; apps/v1 deployments; networking.k8s.io/v1
+//! services and pods, with the `log` and `exec` of pods; apps/v1 deployments; networking.k8s.io/v1
 //! networkpolicies; metrics.k8s.io/v1beta1 PodMetrics (when switched on); `/version`
 //! (v1.37.0-fake); discovery documents. Anything else is a 404 `Status`. Any bearer token is accepted.
 //!
@@ -33,10 +33,12 @@
 //! - watch history is kept for the last 10 000 changes (or until `compact`); lists and watches
 //!   always serve the latest state (`resourceVersion`/`resourceVersionMatch` on reads are
 //!   ignored), and `continue` tokens never expire;
+//! - pod exec (`exec`) plays a few simulated commands over the WebSocket stream protocol;
 //! - pod logs (`logs`) hold only lines a test wrote; `metrics.k8s.io` PodMetrics (`metrics`)
 //!   are served only when switched on, with usage a test set;
-//! - no JSON patch (415), no `/status`, `/scale` or other subresource endpoints but `log` (404), no
-//!   aggregated discovery, protobuf or table output, no authorization (any token may do anything);
+//! - no JSON patch (415), no `/status`, `/scale` or other subresource endpoints but `log` and
+//!   `exec` (404), no aggregated discovery, protobuf or table output, no authorization (any
+//!   token may do anything);
 //! - validation covers names, labels/annotations, containers, a Deployment's selector and the
 //!   immutable fields of Deployments, Services, PVCs, ConfigMaps and Secrets, not everything
 //!   upstream checks;
@@ -50,6 +52,7 @@ mod decode;
 mod defaults;
 mod deletes;
 mod errors;
+mod exec;
 mod http;
 mod kubelet;
 mod logs;

@@ -21,6 +21,11 @@ pub(crate) enum Route {
         namespace: Option<String>,
         name: String,
     },
+    /// `…/namespaces/{namespace}/pods/{name}/exec`.
+    PodExec {
+        namespace: String,
+        name: String,
+    },
     /// `…/namespaces/{namespace}/pods/{name}/log`.
     PodLog {
         namespace: String,
@@ -56,6 +61,9 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         ["apis", "metrics.k8s.io", "v1beta1", rest @ ..] => metrics_route(rest),
         ["api", "v1", "namespaces", namespace, "pods", name, "log"] => {
             Some(Route::PodLog { namespace: namespace.to_string(), name: name.to_string() })
+        }
+        ["api", "v1", "namespaces", namespace, "pods", name, "exec"] => {
+            Some(Route::PodExec { namespace: namespace.to_string(), name: name.to_string() })
         }
         ["api", "v1", rest @ ..] => resource_route("", "v1", rest),
         ["apis", group, version, rest @ ..] => resource_route(group, version, rest),
@@ -113,6 +121,11 @@ impl Query {
 
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a repeated parameter, in order.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
     }
 
     /// A boolean parameter: `true` or `1`.

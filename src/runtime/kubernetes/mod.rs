@@ -6,6 +6,7 @@ mod apply;
 mod connect;
 mod errors;
 mod events;
+mod exec;
 mod logs;
 mod metrics;
 mod observe;
@@ -28,7 +29,7 @@ use self::errors::{fail, within};
 use crate::config::KubernetesSettings;
 use crate::render::kubernetes::{DesiredObject, ObjectKind};
 use crate::runtime::model::{ContainerUsage, EngineEvent, InstanceOwner, ObservedWorld};
-use crate::runtime::{Cluster, Family, LogChunk, LogRequest, Runtime, RuntimeError, SecretValues};
+use crate::runtime::{Cluster, ExecIo, ExecRequest, Family, LogChunk, LogRequest, Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 
 /// A cluster, scoped to one tenantd instance: it lists, changes and deletes only objects
@@ -149,5 +150,15 @@ impl Cluster for KubernetesRuntime {
 
     async fn pod_usage(&self, tenant: &TenantName) -> Result<Option<Vec<ContainerUsage>>, RuntimeError> {
         self.read_pod_usage(tenant).await
+    }
+
+    async fn exec_in(
+        &self,
+        tenant: &TenantName,
+        container: &str,
+        request: &ExecRequest,
+        io: ExecIo,
+    ) -> Result<i64, RuntimeError> {
+        self.exec_in_pod(tenant, container, request, io).await
     }
 }
