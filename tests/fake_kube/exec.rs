@@ -121,11 +121,9 @@ async fn session(mut socket: Socket, command: Command) {
             while let Some(Ok(message)) = socket.next().await {
                 let Message::Binary(data) = message else { continue };
                 match data.first() {
-                    Some(&STDIN) => {
-                        if !send(&mut socket, STDOUT, &data[1..]).await {
-                            return;
-                        }
-                    }
+                    // The client went away: nothing to report to.
+                    Some(&STDIN) if !send(&mut socket, STDOUT, &data[1..]).await => return,
+                    Some(&STDIN) => {}
                     Some(&CLOSE) if command.v5 && data.get(1) == Some(&STDIN) => break,
                     _ => {}
                 }
