@@ -316,3 +316,68 @@ async fn exec_runs_in_the_pods_container_passes_streams_through_and_exits_with_t
     assert!(stderr(&unknown).contains("no sidecar \"db\""), "{}", stderr(&unknown));
     assert!(c.fake.writes().is_empty(), "exec changes no object: {:?}", c.fake.writes());
 }
+
+/// The (API group, resource, verb) an API call of a day-2 command needs, as RBAC names them.
+fn rbac_need(call: &fake_kube::Call) -> Option<(String, String, String)> {
+    let segments: Vec<&str> = call.path.trim_matches('/').split('/').collect();
+    let (group, rest) = match segments.as_slice() {
+        ["api", "v1", rest @ ..] => ("", rest),
+        ["apis", group, _version, rest @ ..] => (*group, rest),
+        _ => return None, // /version
+    };
+    let (resource, named) = match rest {
+        ["namespaces", _, resource, _, sub] => (format!("{resource}/{sub}"), true),
+        ["namespaces", _, resource, _] => (resource.to_string(), true),
+        ["namespaces", _, resource] => (resource.to_string(), false),
+        [resource] => (resource.to_string(), false),
+        other => panic!("an unexpected path: {other:?}"),
+    };
+    let verb = match (call.method.as_str(), named) {
+        // A WebSocket exec is a GET upgraded; the API server authorizes it as `create`.
+        ("GET", _) if resource == "pods/exec" => "create",
+        ("GET", true) => "get",
+        ("GET", false) => "list",
+        ("PATCH", _) => "patch",
+        (m, _) => panic!("an unexpected method {m} of a day-2 command"),
+    };
+    Some((group.to_string(), resource, verb.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_rbac_grants_every_call_of_the_day2_commands() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes/rbac.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut granted = std::collections::BTreeSet::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let doc = <serde_json::Value as serde::Deserialize>::deserialize(doc).unwrap();
+        for rule in doc["rules"].as_array().into_iter().flatten() {
+            for g in rule["apiGroups"].as_array().unwrap() {
+                for r in rule["resources"].as_array().unwrap() {
+                    for v in rule["verbs"].as_array().unwrap() {
+                        let grant = (g.as_str().unwrap(), r.as_str().unwrap(), v.as_str().unwrap());
+                        granted.insert((grant.0.to_string(), grant.1.to_string(), grant.2.to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    let c = converged(&with_sidecar("acme")).await;
+    c.fake.serve_metrics(true);
+    for args in [
+        &["logs", "acme", "--tail", "1"][..],
+        &["exec", "acme", "--", "echo", "hi"][..],
+        &["stats", "--no-stream"][..],
+        &["restart", "acme"][..],
+    ] {
+        expect_exit(&c.tenantd(args), 0, &format!("{args:?}"));
+    }
+    let calls = c.fake.calls();
+    let needs: std::collections::BTreeSet<_> = calls.iter().filter_map(rbac_need).collect();
+    for need in [("", "pods/log", "get"), ("", "pods/exec", "create"), ("metrics.k8s.io", "pods", "list")] {
+        let need = (need.0.to_string(), need.1.to_string(), need.2.to_string());
+        assert!(needs.contains(&need), "the commands made a call needing {need:?}: {needs:?}");
+    }
+    let missing: Vec<_> = needs.difference(&granted).collect();
+    assert!(missing.is_empty(), "not granted by examples/kubernetes/rbac.yaml: {missing:?}");
+}
