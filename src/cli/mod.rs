@@ -140,7 +140,8 @@ pub enum Command {
         #[arg(long)]
         timestamps: bool,
     },
-    /// Restart a tenant's container in place (same container, same volumes).
+    /// Restart a tenant's container in place (same container, same volumes); on Kubernetes, its
+    /// pod, by a rollout restart (`--container` is refused there: a pod restarts as a whole).
     Restart {
         tenant: String,
         #[command(flatten)]

@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(exit_code(Some(&status(json!({"status": "Success", "metadata": {}})))), Ok(0));
         let non_zero = status(json!({
             "status": "Failure", "reason": "NonZeroExitCode",
-            "message": "command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3",
+            "message": "command terminated with non-zero exit code: error executing command [fail 3], exit code 3",
             "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}
         }));
         assert_eq!(exit_code(Some(&non_zero)), Ok(3));
