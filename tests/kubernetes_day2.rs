@@ -381,3 +381,29 @@ async fn the_example_rbac_grants_every_call_of_the_day2_commands() {
     let missing: Vec<_> = needs.difference(&granted).collect();
     assert!(missing.is_empty(), "not granted by examples/kubernetes/rbac.yaml: {missing:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_daemon_leaves_a_restarted_pod_alone() {
+    let c = Cluster::start(None).await;
+    c.write_config("[daemon]\nresync_interval = \"1h\"\ndebounce = \"50ms\"\n");
+    c.spec("acme.yaml", &registry_spec("acme", ""));
+    let log = std::fs::File::create(c.path("daemon.log")).unwrap();
+    let _daemon = Daemon(c.command(&["run"]).stdout(std::process::Stdio::null()).stderr(log).spawn().unwrap());
+    let running = |s: &serde_json::Value| s["phase"] == "Running" && s["appliedHash"] == s["specHash"];
+    let before = eventually("acme Running", DEADLINE, || c.status("acme").filter(running)).await;
+    let old_container = before["containerId"].clone();
+    assert!(old_container.is_string(), "{before}");
+    c.fake.clear_calls();
+
+    expect_exit(&c.tenantd(&["restart", "acme"]), 0, "restart");
+    // The daemon has made a pass over the new pod once its status names the new container.
+    eventually("the daemon's status of the new pod", DEADLINE, || {
+        c.status("acme").filter(|s| running(s) && s["containerId"] != old_container)
+    })
+    .await;
+    let writes = c.fake.writes();
+    assert_eq!(writes.len(), 1, "the restart's patch and nothing from the daemon: {writes:?}");
+    assert_eq!(writes[0].field_manager.as_deref(), Some("tenantd-restart"));
+    let dep = c.object("deployments", "acme", "runtime").unwrap();
+    assert!(dep["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT].is_string(), "{dep}");
+}
