@@ -5,7 +5,7 @@
 mod fake_kube;
 mod support_kube;
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Service;
@@ -13,27 +13,6 @@ use kube::api::{Api, DeleteParams};
 use support_kube::*;
 
 const CONVERGE: Duration = Duration::from_secs(30);
-
-/// Polls `f` (without blocking the fake's tasks) until it gives a value or `within` passes.
-async fn eventually<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_converges_follows_the_clusters_events_and_rolls_an_edit() {

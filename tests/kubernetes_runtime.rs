@@ -359,28 +359,6 @@ mod base64_check {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn container_commands_on_a_cluster_say_what_to_use_instead_and_change_nothing() {
-    let c = Cluster::start(None).await;
-    c.spec("acme.yaml", &registry_spec("acme", ""));
-    expect_exit(&c.tenantd(&["apply"]), 0, "create");
-    let before = c.object("deployments", "acme", "runtime").unwrap();
-    c.fake.clear_calls();
-    for (args, says) in [
-        (&["logs", "acme"][..], "kubectl logs"),
-        (&["exec", "acme", "--", "true"][..], "kubectl exec"),
-        (&["restart", "acme"][..], "the cluster restarts its pods"),
-    ] {
-        let out = c.tenantd(args);
-        let err = stderr(&out);
-        assert_ne!(out.status.code(), Some(0), "{args:?}: {err}");
-        assert!(err.contains("kubernetes at") && err.contains(says), "{args:?}: {err}");
-    }
-    assert!(c.fake.writes().is_empty(), "nothing was changed: {:?}", c.fake.writes());
-    let after = c.object("deployments", "acme", "runtime").unwrap();
-    assert_eq!(after["metadata"]["uid"], before["metadata"]["uid"]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_without_volumes_rolls_start_first_and_one_with_volumes_stop_first() {
     let c = Cluster::start(None).await;
     let volume = "  volumes: [ { name: workspace, mountPath: /home/node/.openclaw/workspaces } ]\n";

@@ -2,9 +2,10 @@
 
 use tokio::signal::unix::{signal, SignalKind};
 
+use super::target::Target;
 use super::terminal::{self, RawMode};
 use crate::config::DaemonConfig;
-use crate::runtime::{ContainerState, ExecIo, ExecRequest};
+use crate::runtime::{ContainerState, ExecIo, ExecRequest, Family, Runtime, RuntimeError};
 
 /// What `tenantd exec` was asked to run.
 #[derive(Debug, Clone)]
@@ -23,10 +24,6 @@ pub async fn run(cfg: &DaemonConfig, tenant: &str, container: Option<&str>, opts
     let runtime = super::connect(cfg).await?;
     let target = super::target::choose(cfg, runtime.as_ref(), tenant, container).await?;
     let c = &target.container;
-    let engine = runtime.containers(&format!(
-        "run a command in container {} (use `kubectl exec -n <instance>-<tenant> -it deploy/runtime -c <container> -- CMD`)",
-        c.name
-    ))?;
     if c.state != ContainerState::Running {
         anyhow::bail!(
             "{} is not running ({}); see `tenantd status {}`",
@@ -49,7 +46,7 @@ pub async fn run(cfg: &DaemonConfig, tenant: &str, container: Option<&str>, opts
     let mut terminated = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let code = tokio::select! {
-        code = engine.exec(&c.id, &request, io) => code?,
+        code = exec(runtime.as_ref(), &target, &request, io) => code?,
         // The command goes on in the container, as with `docker exec`; the terminal is restored.
         _ = terminated.recv() => 128 + 15,
         _ = hangup.recv() => 128 + 1,
@@ -57,6 +54,14 @@ pub async fn run(cfg: &DaemonConfig, tenant: &str, container: Option<&str>, opts
     drop(raw);
     // Exit codes are 0..=255 on Linux; anything else would be an engine oddity, reported as failure.
     Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// Runs the command through the engine, or on a cluster in the container of the tenant's pod.
+async fn exec(runtime: &dyn Runtime, target: &Target, request: &ExecRequest, io: ExecIo) -> Result<i64, RuntimeError> {
+    match runtime.family() {
+        Family::Containers(engine) => engine.exec(&target.container.id, request, io).await,
+        Family::Cluster(cluster) => cluster.exec_in(&target.tenant, &target.container.name, request, io).await,
+    }
 }
 
 fn state_word(state: ContainerState) -> String {

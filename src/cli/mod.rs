@@ -162,7 +162,8 @@ pub enum Command {
         #[arg(long)]
         timestamps: bool,
     },
-    /// Restart a tenant's container in place (same container, same volumes).
+    /// Restart a tenant's container in place (same container, same volumes); on Kubernetes, its
+    /// pod, by a rollout restart (`--container` is refused there: a pod restarts as a whole).
     Restart {
         #[arg(add = completions::tenant_names())]
         tenant: String,
@@ -185,7 +186,8 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
-    /// Live CPU, memory and network use per tenant, like `docker stats` for tenants.
+    /// Live CPU, memory and network use per tenant, like `docker stats` for tenants (on Kubernetes:
+    /// CPU and memory from the metrics API, which has no network figures).
     Stats {
         /// Only these tenants (default: every tenant of this instance).
         #[arg(add = completions::tenant_names())]

@@ -11,7 +11,10 @@ use super::style::stdout_colour;
 use super::OutputFormat;
 use crate::config::DaemonConfig;
 use crate::render::ContainerRole;
-use crate::runtime::{ContainerState, Family, ObservedWorld, ResourceSample, Runtime, RuntimeError};
+use crate::runtime::{
+    Cluster, ContainerState, ContainerUsage, Family, ObservedContainer, ObservedWorld, ResourceSample, Runtime,
+    RuntimeError,
+};
 use crate::spec::TenantName;
 use crate::status::StatusStore;
 
@@ -37,9 +40,11 @@ async fn stream(cfg: &DaemonConfig, tenants: &[String], no_stream: bool, output:
     let named = named_tenants(cfg, runtime.as_ref(), tenants).await?;
     let tty = std::io::stdout().is_terminal();
     let mut sampler = Sampler::default();
-    // The first figures need a sample before them.
-    sampler.frame(runtime.as_ref(), named.as_ref()).await?;
-    tokio::time::sleep(FIRST_WINDOW).await;
+    // An engine's first figures need a sample before them; a cluster's metrics API gives rates.
+    if let Family::Containers(_) = runtime.family() {
+        sampler.frame(runtime.as_ref(), named.as_ref()).await?;
+        tokio::time::sleep(FIRST_WINDOW).await;
+    }
     let mut ticks = tokio::time::interval(REFRESH);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
@@ -123,16 +128,17 @@ impl Sampler {
         only: Option<&BTreeSet<TenantName>>,
     ) -> Result<Vec<TenantUsage>, RuntimeError> {
         let world = runtime.observe(&[], &[]).await?;
+        let engine = match runtime.family() {
+            Family::Containers(engine) => engine,
+            Family::Cluster(cluster) => return cluster_frame(cluster, &world, only).await,
+        };
         let running = running_containers(&world, only);
-        // A cluster's containers are not sampled (no metrics API is used): unknown, shown as `-`.
-        let mut samples: HashMap<String, Result<ResourceSample, RuntimeError>> = HashMap::new();
-        if let Family::Containers(engine) = runtime.family() {
-            samples = stream::iter(running.values().flatten())
+        let mut samples: HashMap<String, Result<ResourceSample, RuntimeError>> =
+            stream::iter(running.values().flatten())
                 .map(|id| async move { (id.clone(), engine.stats(id).await) })
                 .buffer_unordered(PARALLEL_SAMPLES)
                 .collect()
                 .await;
-        }
         let mut usage = Vec::new();
         let mut last = HashMap::new();
         for (tenant, ids) in &running {
@@ -143,7 +149,7 @@ impl Sampler {
                     Some(Err(e)) if e.is_unreachable() => return Err(e),
                     // It stopped between the listing and its sample: not running any more.
                     Some(Err(RuntimeError::Engine { .. })) => continue,
-                    // A runtime without a metrics source: unknown, shown as `-`.
+                    // Not sampled: unknown, shown as `-`.
                     Some(Err(_)) | None => None,
                 };
                 if let Some(s) = now {
@@ -158,23 +164,77 @@ impl Sampler {
     }
 }
 
-/// The ids of the running containers of each tenant in scope (its runtime and sidecars: the
-/// ingress is tenantd's, not what the spec sized); a named tenant without any running container
-/// is listed with none.
-fn running_containers(world: &ObservedWorld, only: Option<&BTreeSet<TenantName>>) -> BTreeMap<TenantName, Vec<String>> {
-    let mut out: BTreeMap<TenantName, Vec<String>> =
+/// Each tenant's use on a cluster, from its metrics API: its pod's running containers (runtime
+/// and sidecars) with the limits the pod has. A cluster without a metrics API is an error, not
+/// a table of unknowns.
+async fn cluster_frame(
+    cluster: &dyn Cluster,
+    world: &ObservedWorld,
+    only: Option<&BTreeSet<TenantName>>,
+) -> Result<Vec<TenantUsage>, RuntimeError> {
+    let running = running_by_tenant(world, only);
+    let usage: Vec<Result<Option<Vec<ContainerUsage>>, RuntimeError>> = stream::iter(running.iter())
+        .map(|(tenant, containers)| async move {
+            if containers.is_empty() {
+                return Ok(None);
+            }
+            cluster.pod_usage(tenant).await
+        })
+        .buffered(PARALLEL_SAMPLES)
+        .collect()
+        .await;
+    let mut out = Vec::new();
+    for ((tenant, containers), sampled) in running.iter().zip(usage) {
+        let sampled = match sampled {
+            Ok(s) => s.unwrap_or_default(),
+            Err(e @ (RuntimeError::NoMetricsApi { .. } | RuntimeError::Unreachable { .. })) => return Err(e),
+            // The pod went between the listing and its metrics: not sampled.
+            Err(e) => {
+                tracing::debug!(tenant = %tenant, error = %e, "no metrics");
+                Vec::new()
+            }
+        };
+        let rows: Vec<(Option<&ContainerUsage>, u64)> = containers
+            .iter()
+            .map(|c| {
+                let limit = u64::try_from(c.limits.memory_bytes).unwrap_or(0);
+                (sampled.iter().find(|u| u.name == c.name), limit)
+            })
+            .collect();
+        out.push(stats_view::tenant_rates(tenant.as_str(), &rows));
+    }
+    Ok(out)
+}
+
+/// The running containers of each tenant in scope (see [`counted`]); a named tenant without
+/// any is listed with none.
+fn running_by_tenant<'w>(
+    world: &'w ObservedWorld,
+    only: Option<&BTreeSet<TenantName>>,
+) -> BTreeMap<TenantName, Vec<&'w ObservedContainer>> {
+    let mut out: BTreeMap<TenantName, Vec<&ObservedContainer>> =
         only.map(|o| o.iter().map(|t| (t.clone(), vec![])).collect()).unwrap_or_default();
     for (name, tenant) in &world.tenants {
         if only.is_some_and(|o| !o.contains(name)) {
             continue;
         }
-        let ids = tenant
-            .containers
-            .iter()
-            .filter(|c| matches!(c.state, ContainerState::Running | ContainerState::Paused))
-            .filter(|c| c.role != ContainerRole::Ingress)
-            .map(|c| c.id.clone());
-        out.entry(name.clone()).or_default().extend(ids);
+        out.entry(name.clone()).or_default().extend(tenant.containers.iter().filter(|c| counted(c)));
     }
     out
+}
+
+/// A container `stats` counts: running (or paused) and the tenant's own, not its ingress (the
+/// ingress is tenantd's, not what the spec sized).
+fn counted(c: &ObservedContainer) -> bool {
+    matches!(c.state, ContainerState::Running | ContainerState::Paused) && c.role != ContainerRole::Ingress
+}
+
+/// The ids of the running containers of each tenant in scope (its runtime and sidecars: the
+/// ingress is tenantd's, not what the spec sized); a named tenant without any running container
+/// is listed with none.
+fn running_containers(world: &ObservedWorld, only: Option<&BTreeSet<TenantName>>) -> BTreeMap<TenantName, Vec<String>> {
+    running_by_tenant(world, only)
+        .into_iter()
+        .map(|(tenant, containers)| (tenant, containers.iter().map(|c| c.id.clone()).collect()))
+        .collect()
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::style::{DIM, RED, YELLOW};
 use super::table::{Cell, Table};
-use crate::runtime::ResourceSample;
+use crate::runtime::{ContainerUsage, ResourceSample};
 
 /// One container's samples: the one before (if any) and the one now (`None`: the engine gave
 /// none, e.g. a runtime without a metrics source).
@@ -55,6 +55,32 @@ pub fn tenant_usage(tenant: &str, containers: &[ContainerSamples]) -> TenantUsag
         memory_percent,
         network_rx_bytes: sum(|s| s.network_rx_bytes),
         network_tx_bytes: sum(|s| s.network_tx_bytes),
+    }
+}
+
+/// A tenant's use from a cluster's metrics API: each running container's rate (`None` while
+/// the API has no sample of its pod yet) and memory limit (0: none). The API's
+/// CPU is already a rate, so no sample before is needed; it says nothing of network traffic,
+/// which stays unknown.
+pub fn tenant_rates(tenant: &str, running: &[(Option<&ContainerUsage>, u64)]) -> TenantUsage {
+    let usage: Vec<&ContainerUsage> = running.iter().filter_map(|(u, _)| *u).collect();
+    let known = !usage.is_empty();
+    let memory_bytes = known.then(|| usage.iter().map(|u| u.memory_bytes).fold(0u64, u64::saturating_add));
+    let memory_limit_bytes = known.then(|| running.iter().map(|(_, limit)| *limit).fold(0u64, u64::saturating_add));
+    let memory_percent = match (memory_bytes, memory_limit_bytes) {
+        (Some(used), Some(limit)) if limit > 0 => Some(used as f64 / limit as f64 * 100.0),
+        _ => None,
+    };
+    TenantUsage {
+        tenant: tenant.to_string(),
+        containers: running.len(),
+        // Billionths of a core as percent of one core, as `docker stats` counts.
+        cpu_percent: known.then(|| usage.iter().map(|u| u.cpu_nanocores as f64).sum::<f64>() / 1e7),
+        memory_bytes,
+        memory_limit_bytes,
+        memory_percent,
+        network_rx_bytes: None,
+        network_tx_bytes: None,
     }
 }
 
@@ -208,6 +234,23 @@ mod tests {
         assert_eq!(pretty, parsed);
         let from_yaml: serde_json::Value = serde_yaml::from_str(&yaml(&u)).unwrap();
         assert_eq!(from_yaml, parsed);
+    }
+
+    #[test]
+    fn a_clusters_rates_fill_cpu_and_memory_and_leave_network_unknown() {
+        let runtime = ContainerUsage { name: "runtime".into(), cpu_nanocores: 250_000_000, memory_bytes: 48 << 20 };
+        let cache = ContainerUsage { name: "cache".into(), cpu_nanocores: 50_000_000, memory_bytes: 8 << 20 };
+        let u = tenant_rates("acme", &[(Some(&runtime), 64 << 20), (Some(&cache), 16 << 20)]);
+        assert_eq!(u.containers, 2);
+        assert!((u.cpu_percent.unwrap() - 30.0).abs() < 1e-9, "{:?}", u.cpu_percent);
+        assert_eq!((u.memory_bytes, u.memory_limit_bytes), (Some(56 << 20), Some(80 << 20)));
+        assert!((u.memory_percent.unwrap() - 70.0).abs() < 1e-9);
+        assert_eq!((u.network_rx_bytes, u.network_tx_bytes), (None, None));
+
+        let unsampled = tenant_rates("acme", &[(None, 64 << 20)]);
+        assert_eq!((unsampled.containers, unsampled.cpu_percent, unsampled.memory_bytes), (1, None, None));
+        let idle = tenant_rates("idle", &[]);
+        assert_eq!((idle.containers, idle.cpu_percent), (0, None));
     }
 
     #[test]

@@ -12,10 +12,30 @@ pub struct LogRequest {
     pub follow: bool,
     /// Only the last `n` lines (`None`: all).
     pub tail: Option<u64>,
-    /// Only output written at or after this time (Unix seconds).
-    pub since: Option<i64>,
+    /// Only output written at or after this time.
+    pub since: Option<LogSince>,
     /// Prefix each line with the engine's RFC 3339 timestamp.
     pub timestamps: bool,
+}
+
+/// Where a log starts: a point in time, or a span before the engine's present (a cluster
+/// measures it on its own clock, so a client's clock skew does not shift it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSince {
+    /// At this time, in Unix seconds.
+    At(i64),
+    /// This long ago.
+    Ago(std::time::Duration),
+}
+
+impl LogSince {
+    /// The start as Unix seconds, a span counted back from `now`.
+    pub fn unix_seconds(self, now: time::OffsetDateTime) -> i64 {
+        match self {
+            LogSince::At(at) => at,
+            LogSince::Ago(ago) => (now - ago).unix_timestamp(),
+        }
+    }
 }
 
 /// A piece of a container's output, with the stream it was written to kept apart. A container

@@ -33,6 +33,9 @@ pub enum RuntimeError {
     /// engine); a plan for this runtime never asks for it.
     #[error("{runtime} cannot {operation}")]
     Unsupported { runtime: String, operation: String },
+    /// The cluster serves no metrics API (metrics.k8s.io), so there is no resource use to read.
+    #[error("the cluster serves no metrics API (metrics.k8s.io); install metrics-server ({runtime})")]
+    NoMetricsApi { runtime: String },
     /// The host's rules that keep tenant networks off its services could not be put in place:
     /// nothing that would start a container goes ahead.
     #[error(transparent)]

@@ -14,7 +14,7 @@ pub mod registry;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
-pub use attach::{ExecIo, ExecRequest, LogChunk, LogRequest, TtySize};
+pub use attach::{ExecIo, ExecRequest, LogChunk, LogRequest, LogSince, TtySize};
 pub use engine::{EngineInfo, EngineKind};
 pub use error::RuntimeError;
 pub use model::*;
@@ -213,6 +213,37 @@ pub trait Cluster: Runtime {
         name: &str,
         uid: &str,
     ) -> Result<(), RuntimeError>;
+
+    /// Has the cluster replace the pod of `tenant`'s runtime (every container of it: a pod
+    /// restarts as a whole) as `kubectl rollout restart` does, stamping the pod template with
+    /// `at`. The Deployment's own strategy replaces the pod; volumes are kept. tenantd's next
+    /// plan sees nothing to change: the stamp is not part of what it applies.
+    async fn restart_pod(&self, tenant: &TenantName, at: time::OffsetDateTime) -> Result<(), RuntimeError>;
+
+    /// The output of `container` of `tenant`'s current pod, as the cluster keeps it: one stream
+    /// per container, so it all comes as stdout. With `request.follow` the stream goes on until
+    /// the container stops or its pod goes.
+    async fn pod_logs(
+        &self,
+        tenant: &TenantName,
+        container: &str,
+        request: &LogRequest,
+    ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError>;
+
+    /// The CPU and memory use of each container of `tenant`'s current pod, from the cluster's
+    /// metrics API; `None` while it has no sample of the pod yet. [`RuntimeError::NoMetricsApi`]
+    /// when the cluster serves no metrics API.
+    async fn pod_usage(&self, tenant: &TenantName) -> Result<Option<Vec<ContainerUsage>>, RuntimeError>;
+
+    /// Runs a command in `container` of `tenant`'s current pod, attached to `io`, and returns
+    /// its exit code once it has ended and its output has been written.
+    async fn exec_in(
+        &self,
+        tenant: &TenantName,
+        container: &str,
+        request: &ExecRequest,
+        io: ExecIo,
+    ) -> Result<i64, RuntimeError>;
 }
 
 /// A tenant's decrypted secrets, by name, for the one call that hands them to a cluster.

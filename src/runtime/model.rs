@@ -286,6 +286,18 @@ pub struct EngineEvent {
     pub id: String,
 }
 
+/// One container's use as a cluster's metrics API reports it: a CPU rate averaged over the
+/// metrics window (tens of seconds), not a counter, and the memory working set. A cluster's
+/// metrics API says nothing of network traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerUsage {
+    /// The container's name in its pod.
+    pub name: String,
+    /// CPU in billionths of a core.
+    pub cpu_nanocores: u64,
+    pub memory_bytes: u64,
+}
+
 /// Resource counters of one container at one moment. CPU use is the difference between two
 /// samples: `(cpu_total_ns delta) / (system_cpu_ns delta) × online_cpus × 100` percent of one core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -21,7 +21,7 @@ use super::errors::{ApiError, ApiResult};
 use super::mutations::{self, Request};
 use super::routes::{self, Query, Route};
 use super::watch::{self, ChannelBody};
-use super::{deletes, lock, reads, Call, Shared};
+use super::{deletes, exec, lock, logs, metrics, reads, Call, Shared};
 
 /// Largest accepted request body.
 const MAX_BODY: usize = 8 << 20;
@@ -41,7 +41,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
                         async move { Ok::<_, Infallible>(handle(&shared, req).await) }
                     });
                     // A connection error only concerns that client.
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades().await;
                 });
             }
             _ = &mut stop => break,
@@ -54,6 +54,8 @@ enum Reply {
     Json(u16, Value),
     Text(&'static str),
     Stream(ChannelBody),
+    /// A pod log: text as it is written.
+    Log(ChannelBody),
 }
 
 impl From<ApiError> for Reply {
@@ -77,6 +79,9 @@ struct Received {
 }
 
 async fn handle(shared: &Arc<Shared>, req: hyper::Request<Incoming>) -> Response<ResponseBody> {
+    if let Some(Route::PodExec { namespace, name }) = routes::route(req.uri().path()) {
+        return exec_upgrade(shared, req, &namespace, &name);
+    }
     let header = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
     let (content_type, user_agent, authorization) = (header(CONTENT_TYPE), header(USER_AGENT), header(AUTHORIZATION));
     let host = header(HOST).unwrap_or_default();
@@ -109,7 +114,7 @@ async fn handle(shared: &Arc<Shared>, req: hyper::Request<Incoming>) -> Response
     };
     let status = match &reply {
         Reply::Json(code, _) => *code,
-        Reply::Text(_) | Reply::Stream(_) => 200,
+        Reply::Text(_) | Reply::Stream(_) | Reply::Log(_) => 200,
     };
     lock(&shared.calls).push(Call {
         method: method.to_string(),
@@ -122,6 +127,37 @@ async fn handle(shared: &Arc<Shared>, req: hyper::Request<Incoming>) -> Response
     respond(reply)
 }
 
+/// An exec request: answered with the upgrade to its WebSocket session (see `exec`), or an error.
+fn exec_upgrade(
+    shared: &Arc<Shared>,
+    mut req: hyper::Request<Incoming>,
+    namespace: &str,
+    name: &str,
+) -> Response<ResponseBody> {
+    let raw_query = req.uri().query().unwrap_or_default().to_string();
+    let authorization = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let received =
+        authorization.as_deref().and_then(|a| a.strip_prefix("Bearer ")).is_some_and(|t| !t.trim().is_empty());
+    let response = if received {
+        exec::start(shared, &mut req, namespace, name, &Query::parse(&raw_query))
+    } else {
+        Err(ApiError::unauthorized())
+    };
+    let (status, response) = match response {
+        Ok(r) => (101, r),
+        Err(e) => (e.code, respond(e.into())),
+    };
+    lock(&shared.calls).push(Call {
+        method: req.method().to_string(),
+        path: req.uri().path().to_string(),
+        field_manager: None,
+        query: raw_query,
+        content_type: None,
+        status,
+    });
+    response
+}
+
 fn respond(reply: Reply) -> Response<ResponseBody> {
     let (code, content_type, body) = match reply {
         Reply::Json(code, value) => {
@@ -131,6 +167,7 @@ fn respond(reply: Reply) -> Response<ResponseBody> {
             (200, "text/plain; charset=utf-8", Full::new(Bytes::from_static(text.as_bytes())).boxed_unsync())
         }
         Reply::Stream(stream) => (200, "application/json", stream.boxed_unsync()),
+        Reply::Log(stream) => (200, "text/plain", stream.boxed_unsync()),
     };
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -191,7 +228,22 @@ fn dispatch(shared: &Arc<Shared>, req: &Received) -> Reply {
                 _ => ApiError::method_not_allowed().into(),
             }
         }
-        Route::Version | Route::Health | Route::Discovery(_) => ApiError::method_not_allowed().into(),
+        Route::PodLog { namespace, name } if get => {
+            let state = lock(&shared.state);
+            match logs::read(shared, &state, &namespace, &name, &req.query) {
+                Ok(body) => Reply::Log(body),
+                Err(e) => e.into(),
+            }
+        }
+        Route::PodMetrics { namespace, name } if get => {
+            json(metrics::read(&lock(&shared.state), namespace.as_deref(), name.as_deref()))
+        }
+        Route::Version
+        | Route::Health
+        | Route::Discovery(_)
+        | Route::PodLog { .. }
+        | Route::PodMetrics { .. }
+        | Route::PodExec { .. } => ApiError::method_not_allowed().into(),
     }
 }
 

@@ -6,7 +6,8 @@
 //! (e.g. "a no-op reconcile made no writes").
 //!
 //! Served: core/v1 namespaces, serviceaccounts, configmaps, secrets, persistentvolumeclaims,
-//! services and pods; apps/v1 deployments; networking.k8s.io/v1 networkpolicies; `/version`
+//! services and pods, with the `log` and `exec` of pods; apps/v1 deployments; networking.k8s.io/v1
+//! networkpolicies; metrics.k8s.io/v1beta1 PodMetrics (when switched on); `/version`
 //! (v1.37.0-fake); discovery documents. Anything else is a 404 `Status`. Any bearer token is accepted.
 //!
 //! Like the real server: `Status` errors; uid, resourceVersion (one global counter), generation,
@@ -32,8 +33,12 @@
 //! - watch history is kept for the last 10 000 changes (or until `compact`); lists and watches
 //!   always serve the latest state (`resourceVersion`/`resourceVersionMatch` on reads are
 //!   ignored), and `continue` tokens never expire;
-//! - no JSON patch (415), no `/status`, `/scale` or other subresource endpoints (404), no
-//!   aggregated discovery, protobuf or table output, no authorization (any token may do anything);
+//! - pod exec (`exec`) plays a few simulated commands over the WebSocket stream protocol;
+//! - pod logs (`logs`) hold only lines a test wrote; `metrics.k8s.io` PodMetrics (`metrics`)
+//!   are served only when switched on, with usage a test set;
+//! - no JSON patch (415), no `/status`, `/scale` or other subresource endpoints but `log` and
+//!   `exec` (404), no aggregated discovery, protobuf or table output, no authorization (any
+//!   token may do anything);
 //! - validation covers names, labels/annotations, containers, a Deployment's selector and the
 //!   immutable fields of Deployments, Services, PVCs, ConfigMaps and Secrets, not everything
 //!   upstream checks;
@@ -47,8 +52,11 @@ mod decode;
 mod defaults;
 mod deletes;
 mod errors;
+mod exec;
 mod http;
 mod kubelet;
+mod logs;
+mod metrics;
 mod mutations;
 mod patch;
 mod paths;
@@ -107,6 +115,8 @@ pub enum PodOutcome {
 pub(crate) struct State {
     pub store: store::Store,
     pub sim: controllers::Sim,
+    pub logs: logs::Logs,
+    pub metrics: metrics::Metrics,
 }
 
 pub(crate) struct Shared {
@@ -157,7 +167,12 @@ impl FakeKube {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("fake-kube: bind 127.0.0.1:0");
         listener.set_nonblocking(true).expect("fake-kube: non-blocking listener");
         let addr = listener.local_addr().expect("fake-kube: local address");
-        let mut state = State { store: store::Store::new(), sim: controllers::Sim::default() };
+        let mut state = State {
+            store: store::Store::new(),
+            sim: controllers::Sim::default(),
+            logs: logs::Logs::default(),
+            metrics: metrics::Metrics::default(),
+        };
         bootstrap(&mut state);
         let shared = Arc::new(Shared { state: Mutex::new(state), calls: Mutex::new(Vec::new()) });
         let (stop, stopped) = oneshot::channel();
@@ -242,6 +257,30 @@ impl FakeKube {
     /// How containers with `image` end up, for Pods created from now on (default `PodOutcome::Ready`).
     pub fn set_image_outcome(&self, image: &str, outcome: PodOutcome) {
         lock(&self.shared.state).sim.outcomes.insert(image.to_string(), outcome);
+    }
+
+    /// Appends `text` as a line written now by `container` of pod `pod` in `namespace`, as
+    /// the simulated kubelet would keep the container's output (see `logs`).
+    pub fn log(&self, namespace: &str, pod: &str, container: &str, text: &str) {
+        self.log_at(namespace, pod, container, time::OffsetDateTime::now_utc(), text);
+    }
+
+    /// Like `log`, written at `at`.
+    pub fn log_at(&self, namespace: &str, pod: &str, container: &str, at: time::OffsetDateTime, text: &str) {
+        lock(&self.shared.state).logs.write(namespace, pod, container, at, text);
+    }
+
+    /// Serves `metrics.k8s.io` (as a cluster with metrics-server does) or not (every path of
+    /// the group is a 404). Off at start.
+    pub fn serve_metrics(&self, on: bool) {
+        lock(&self.shared.state).metrics.served = on;
+    }
+
+    /// The usage the metrics API reports for `container` of the pods in `namespace` (quantities:
+    /// `cpu` like "250m", `memory` like "40Mi"); zero when not set.
+    pub fn set_usage(&self, namespace: &str, container: &str, cpu: &str, memory: &str) {
+        let key = (namespace.to_string(), container.to_string());
+        lock(&self.shared.state).metrics.usage.insert(key, (cpu.to_string(), memory.to_string()));
     }
 
     /// Forgets the watch event history (like etcd compaction): watches from an older

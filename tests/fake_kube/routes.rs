@@ -21,6 +21,21 @@ pub(crate) enum Route {
         namespace: Option<String>,
         name: String,
     },
+    /// `…/namespaces/{namespace}/pods/{name}/exec`.
+    PodExec {
+        namespace: String,
+        name: String,
+    },
+    /// `…/namespaces/{namespace}/pods/{name}/log`.
+    PodLog {
+        namespace: String,
+        name: String,
+    },
+    /// PodMetrics of `metrics.k8s.io/v1beta1`: a list (`name` None) or one.
+    PodMetrics {
+        namespace: Option<String>,
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +57,13 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         ["apis", group, version] => {
             let (group, version) = GROUPS.iter().find(|(g, v)| g == group && v == version)?;
             Some(Route::Discovery(Discovery::Resources(group, version)))
+        }
+        ["apis", "metrics.k8s.io", "v1beta1", rest @ ..] => metrics_route(rest),
+        ["api", "v1", "namespaces", namespace, "pods", name, "log"] => {
+            Some(Route::PodLog { namespace: namespace.to_string(), name: name.to_string() })
+        }
+        ["api", "v1", "namespaces", namespace, "pods", name, "exec"] => {
+            Some(Route::PodExec { namespace: namespace.to_string(), name: name.to_string() })
         }
         ["api", "v1", rest @ ..] => resource_route("", "v1", rest),
         ["apis", group, version, rest @ ..] => resource_route(group, version, rest),
@@ -69,6 +91,17 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Option<Route> {
     }
 }
 
+fn metrics_route(rest: &[&str]) -> Option<Route> {
+    let (namespace, name) = match rest {
+        ["pods"] => (None, None),
+        ["pods", name] => (None, Some(name)),
+        ["namespaces", namespace, "pods"] => (Some(namespace), None),
+        ["namespaces", namespace, "pods", name] => (Some(namespace), Some(name)),
+        _ => return None,
+    };
+    Some(Route::PodMetrics { namespace: namespace.map(|n| n.to_string()), name: name.map(|n| n.to_string()) })
+}
+
 /// A parsed query string.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Query(Vec<(String, String)>);
@@ -88,6 +121,11 @@ impl Query {
 
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a repeated parameter, in order.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
     }
 
     /// A boolean parameter: `true` or `1`.

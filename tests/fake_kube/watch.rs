@@ -25,7 +25,7 @@ use super::store::{Event, EventType, Store};
 use super::{lock, Shared};
 
 /// A response body fed by a channel.
-pub(crate) struct ChannelBody(mpsc::Receiver<Bytes>);
+pub(crate) struct ChannelBody(pub(crate) mpsc::Receiver<Bytes>);
 
 impl Body for ChannelBody {
     type Data = Bytes;

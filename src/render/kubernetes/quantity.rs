@@ -9,7 +9,8 @@ pub struct Quantity {
 }
 
 impl Quantity {
-    /// `<number><suffix>`: the suffixes Kubernetes knows (`m`, `k`, `M` … `E`, `Ki` … `Ei`, `e3`).
+    /// `<number><suffix>`: the suffixes Kubernetes knows (`n`, `u`, `m`, `k`, `M` … `E`, `Ki` …
+    /// `Ei`, `e3`).
     pub fn parse(s: &str) -> Option<Quantity> {
         let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
         let (number, suffix) = s.split_at(split);
@@ -27,6 +28,15 @@ impl Quantity {
         let binary = |power: u32| 1024i128.checked_pow(power);
         let multiplier: i128 = match suffix {
             "" => 1,
+            // Billionths and millionths: the metrics API reports CPU in nanocores.
+            "n" => {
+                scale += 9;
+                1
+            }
+            "u" => {
+                scale += 6;
+                1
+            }
             "m" => {
                 scale += 3;
                 1
@@ -74,6 +84,8 @@ mod tests {
         assert!(q("2M").same_as(&q("2000000")));
         assert!(q("1.5").same_as(&q("1500m")));
         assert!(q("1e3").same_as(&q("1k")));
+        assert!(q("250000000n").same_as(&q("250m")));
+        assert!(q("1500u").same_as(&q("1500000n")));
         assert!(!q("1G").same_as(&q("1Gi")));
         for bad in ["", "Mi", "1..2", "1x", "abc"] {
             assert!(Quantity::parse(bad).is_none(), "{bad}");

@@ -29,6 +29,7 @@ impl DockerRuntime {
             options = options.tail(&n.to_string());
         }
         if let Some(since) = request.since {
+            let since = since.unix_seconds(time::OffsetDateTime::now_utc());
             // The engine's parameter is 32-bit seconds; a later time is "nothing yet" either way.
             options = options.since(i32::try_from(since.max(0)).unwrap_or(i32::MAX));
         }

@@ -6,28 +6,36 @@ mod apply;
 mod connect;
 mod errors;
 mod events;
+mod exec;
+mod logs;
+mod metrics;
 mod observe;
 mod owner;
 mod pods;
+mod restart;
 mod secret;
+mod tenant_pod;
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use kube::api::{Api, ApiResource, DynamicObject};
+use time::OffsetDateTime;
 
 pub use connect::{resolve, ClusterConfigError, Env, ProcessEnv, Resolved};
+pub use restart::{RESTARTED_AT, RESTART_MANAGER};
 pub use secret::VALUES_HASH;
 
 use self::errors::{fail, within};
 use crate::config::KubernetesSettings;
 use crate::render::kubernetes::{DesiredObject, ObjectKind};
-use crate::runtime::model::{EngineEvent, InstanceOwner, ObservedWorld};
-use crate::runtime::{Cluster, Family, Runtime, RuntimeError, SecretValues};
+use crate::runtime::model::{ContainerUsage, EngineEvent, InstanceOwner, ObservedWorld};
+use crate::runtime::{Cluster, ExecIo, ExecRequest, Family, LogChunk, LogRequest, Runtime, RuntimeError, SecretValues};
 use crate::spec::TenantName;
 
 /// A cluster, scoped to one tenantd instance: it lists, changes and deletes only objects
 /// labelled `io.tenantd.instance=<instance>`. Container-level calls (the Docker vocabulary)
-/// are refused: a plan for a cluster is made of object applies and deletes.
+/// are refused: a plan for a cluster is made of object applies and deletes; the day-2 calls
+/// (restart, logs, stats, exec) reach a tenant's pod.
 pub struct KubernetesRuntime {
     client: kube::Client,
     instance: TenantName,
@@ -125,5 +133,32 @@ impl Cluster for KubernetesRuntime {
         uid: &str,
     ) -> Result<(), RuntimeError> {
         self.delete(tenant, kind, name, uid).await
+    }
+
+    async fn restart_pod(&self, tenant: &TenantName, at: OffsetDateTime) -> Result<(), RuntimeError> {
+        self.rollout_restart(tenant, at).await
+    }
+
+    async fn pod_logs(
+        &self,
+        tenant: &TenantName,
+        container: &str,
+        request: &LogRequest,
+    ) -> Result<BoxStream<'static, Result<LogChunk, RuntimeError>>, RuntimeError> {
+        self.read_pod_logs(tenant, container, request).await
+    }
+
+    async fn pod_usage(&self, tenant: &TenantName) -> Result<Option<Vec<ContainerUsage>>, RuntimeError> {
+        self.read_pod_usage(tenant).await
+    }
+
+    async fn exec_in(
+        &self,
+        tenant: &TenantName,
+        container: &str,
+        request: &ExecRequest,
+        io: ExecIo,
+    ) -> Result<i64, RuntimeError> {
+        self.exec_in_pod(tenant, container, request, io).await
     }
 }
