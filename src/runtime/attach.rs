@@ -71,3 +71,19 @@ pub struct ExecIo {
     /// Sizes of the caller's terminal, the current one first; only used with a terminal.
     pub resize: Option<BoxStream<'static, TtySize>>,
 }
+
+/// The outcome of the task that forwards stdin to an attached command, once the command has
+/// ended (or the connection has): a feeder still waiting for input is stopped, since stdin not
+/// yet sent is no longer wanted; a finished one says whether reading stdin failed.
+pub(crate) async fn stop_feeder(
+    feeder: Option<tokio::task::JoinHandle<Result<(), super::RuntimeError>>>,
+) -> Result<(), super::RuntimeError> {
+    match feeder {
+        Some(task) if task.is_finished() => task.await.unwrap_or(Ok(())),
+        Some(task) => {
+            task.abort();
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}

@@ -128,15 +128,7 @@ impl DockerRuntime {
         if let Some(task) = resizer {
             task.abort();
         }
-        // The command ended (or the connection did): stdin still unsent is not wanted.
-        let fed = match feeder {
-            Some(task) if task.is_finished() => task.await.unwrap_or(Ok(())),
-            Some(task) => {
-                task.abort();
-                Ok(())
-            }
-            None => Ok(()),
-        };
+        let fed = crate::runtime::attach::stop_feeder(feeder).await;
         pumped?;
         fed?;
         self.exit_code(&docker, &exec_id, &operation).await

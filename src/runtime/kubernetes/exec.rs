@@ -79,14 +79,7 @@ impl KubernetesRuntime {
         if let Some(task) = resizer {
             task.abort();
         }
-        let fed = match feeder {
-            Some(task) if task.is_finished() => task.await.unwrap_or(Ok(())),
-            Some(task) => {
-                task.abort();
-                Ok(())
-            }
-            None => Ok(()),
-        };
+        let fed = crate::runtime::attach::stop_feeder(feeder).await;
         pumped?;
         fed?;
         exit_code(ended.as_ref()).map_err(|message| RuntimeError::Engine { operation, message })
