@@ -69,7 +69,13 @@ fn apply_shows_live_progress_on_a_terminal_and_plain_lines_otherwise() {
     env.spec("beta.yaml", &stub_spec("beta", ""));
     let out = env.tenantd(&["apply"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "acme: unchanged\nbeta: created\n", "plain lines only, as before");
+    // Off a terminal: a plain line per step as it begins (nothing redrawn, no escapes), for the
+    // tenant with work only, then the summary.
+    let text = stdout(&out);
+    assert!(text.ends_with("\nacme: unchanged\nbeta: created\n"), "the summary comes last: {text:?}");
+    assert!(text.starts_with("beta: converging (") && text.contains("\nbeta: [1/"), "{text:?}");
+    assert!(!text.contains(ESC) && !text.contains('\r'), "plain lines only: {text:?}");
+    assert!(!text.lines().any(|l| l.starts_with("acme: [")), "acme had nothing to do: {text:?}");
 }
 
 #[test]
