@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{json, Value};
 use tenantd::render::openclaw::{config_hash, render_config, render_pretty, SCHEMA};
@@ -19,22 +19,6 @@ fn validator() -> jsonschema::Validator {
 
 fn schema_errors(config: &Value) -> Vec<String> {
     validator().iter_errors(config).map(|e| format!("{}: {e}", e.instance_path())).collect()
-}
-
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            if !p.ends_with("target") && !p.ends_with("dist") {
-                out.extend(yaml_files(&p));
-            }
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
 }
 
 const ARMOR: &str =

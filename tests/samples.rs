@@ -7,22 +7,6 @@ use std::time::Duration;
 
 use support::*;
 
-fn yaml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            if !p.ends_with("target") && !p.ends_with("dist") {
-                out.extend(yaml_files(&p));
-            }
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn every_sample_spec_validates() {
     let mut files = yaml_files(&repo_root().join("tenants.d"));

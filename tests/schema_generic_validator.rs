@@ -7,12 +7,12 @@
 //! tests fail without it when `TENANTD_REQUIRE_CHECK_JSONSCHEMA=1`, else they are skipped with a
 //! message.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use support::{repo_root, yaml_files};
 
 fn schema() -> PathBuf {
     repo_root().join("schemas/tenant.schema.json")
@@ -42,23 +42,6 @@ fn run(bin: &Path, args: &[&std::ffi::OsStr]) -> Output {
 
 fn output(o: &Output) -> String {
     format!("exit {:?}\n{}{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-/// The YAML files under `dir` (not in build output), sorted.
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            if !p.ends_with("target") && !p.ends_with("dist") {
-                out.extend(yaml_files(&p));
-            }
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Every tenant spec shipped: `tenants.d/` and the specs under `examples/`.
