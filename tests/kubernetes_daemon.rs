@@ -138,26 +138,7 @@ fn rbac_need(call: &fake_kube::Call) -> Option<(String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_rbac_grants_every_call_tenantd_makes_and_no_deletion_of_data() {
-    let text =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes/rbac.yaml"))
-            .unwrap();
-    let mut granted = std::collections::BTreeSet::new();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let doc = <serde_json::Value as serde::Deserialize>::deserialize(doc).unwrap();
-        for rule in doc["rules"].as_array().into_iter().flatten() {
-            for g in rule["apiGroups"].as_array().unwrap() {
-                for r in rule["resources"].as_array().unwrap() {
-                    for v in rule["verbs"].as_array().unwrap() {
-                        granted.insert((
-                            g.as_str().unwrap().to_string(),
-                            r.as_str().unwrap().to_string(),
-                            v.as_str().unwrap().to_string(),
-                        ));
-                    }
-                }
-            }
-        }
-    }
+    let granted = support_kube::example_rbac_grants();
     for data in ["namespaces", "persistentvolumeclaims"] {
         assert!(
             !granted.contains(&(String::new(), data.to_string(), "delete".to_string())),

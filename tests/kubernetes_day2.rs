@@ -345,22 +345,7 @@ fn rbac_need(call: &fake_kube::Call) -> Option<(String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_rbac_grants_every_call_of_the_day2_commands() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes/rbac.yaml");
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut granted = std::collections::BTreeSet::new();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let doc = <serde_json::Value as serde::Deserialize>::deserialize(doc).unwrap();
-        for rule in doc["rules"].as_array().into_iter().flatten() {
-            for g in rule["apiGroups"].as_array().unwrap() {
-                for r in rule["resources"].as_array().unwrap() {
-                    for v in rule["verbs"].as_array().unwrap() {
-                        let grant = (g.as_str().unwrap(), r.as_str().unwrap(), v.as_str().unwrap());
-                        granted.insert((grant.0.to_string(), grant.1.to_string(), grant.2.to_string()));
-                    }
-                }
-            }
-        }
-    }
+    let granted = support_kube::example_rbac_grants();
 
     let c = converged(&with_sidecar("acme")).await;
     c.fake.serve_metrics(true);

@@ -114,6 +114,27 @@ impl Cluster {
     }
 }
 
+/// Every (API group, resource, verb) the roles in `examples/kubernetes/rbac.yaml` grant.
+pub fn example_rbac_grants() -> std::collections::BTreeSet<(String, String, String)> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes/rbac.yaml"))
+        .expect("examples/kubernetes/rbac.yaml");
+    let mut granted = std::collections::BTreeSet::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let doc = <Value as serde::Deserialize>::deserialize(doc).unwrap();
+        for rule in doc["rules"].as_array().into_iter().flatten() {
+            for g in rule["apiGroups"].as_array().unwrap() {
+                for r in rule["resources"].as_array().unwrap() {
+                    for v in rule["verbs"].as_array().unwrap() {
+                        let text = |x: &Value| x.as_str().unwrap().to_string();
+                        granted.insert((text(g), text(r), text(v)));
+                    }
+                }
+            }
+        }
+    }
+    granted
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
